@@ -1,0 +1,163 @@
+"""ReQL values as plain Python data, shared by server and driver.
+
+A datum is ``None``, ``bool``, a number, ``str``, ``list`` or ``dict``. Pseudo-types (TIME,
+BINARY, GEOMETRY) stay in their wire form, a dict with a ``$reql_type$`` key, so storage and
+JSON need no conversion.
+
+Numbers are canonical: ``int`` when integral and within +-2**53, ``float`` otherwise (ReQL
+numbers are doubles; RethinkDB prints ``2`` for ``4 / 2``). Use :func:`num` on every
+arithmetic result and :func:`canonical` on values decoded from JSON.
+
+Ordering follows RethinkDB: values of different types order by type name (ARRAY < BOOL <
+NULL < NUMBER < OBJECT < PTYPE<BINARY> < PTYPE<GEOMETRY> < PTYPE<TIME> < STRING), with
+``r.minval`` below and ``r.maxval`` above everything. :func:`sort_key` maps a datum to a
+Python value whose natural order is ReQL's, so ``sorted(xs, key=sort_key)`` is ReQL's order
+and ``sort_key(a) == sort_key(b)`` is ReQL equality (``1 == 1.0``, ``True != 1``).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+REQL_TYPE = "$reql_type$"
+MAX_EXACT = 2**53
+
+
+class _Extreme:
+    """r.minval / r.maxval: only valid as bounds (between, ranges), never stored."""
+
+    __slots__ = ("name", "rank")
+
+    def __init__(self, name: str, rank: int) -> None:
+        self.name = name
+        self.rank = rank
+
+    def __repr__(self) -> str:
+        return f"r.{self.name}"
+
+
+MINVAL = _Extreme("minval", -1)
+MAXVAL = _Extreme("maxval", 100)
+
+# Rank of each type in cross-type comparison (alphabetical by ReQL type name).
+RANK_ARRAY = 0
+RANK_BOOL = 1
+RANK_NULL = 2
+RANK_NUMBER = 3
+RANK_OBJECT = 4
+RANK_BINARY = 5
+RANK_GEOMETRY = 6
+RANK_TIME = 7
+RANK_STRING = 8
+
+
+def num(x: int | float) -> int | float:
+    """Canonical form of a number: int when integral and exactly representable."""
+    if type(x) is float:
+        if x.is_integer() and -MAX_EXACT <= x <= MAX_EXACT:
+            return int(x)
+        return x
+    if type(x) is int and not -MAX_EXACT <= x <= MAX_EXACT:
+        return float(x)
+    return x
+
+
+def canonical(v: Any) -> Any:
+    """Canonicalise numbers inside a JSON-decoded value (in place for containers)."""
+    t = type(v)
+    if t is float or t is int:
+        return num(v)
+    if t is list:
+        for i, x in enumerate(v):
+            v[i] = canonical(x)
+        return v
+    if t is dict:
+        for k, x in v.items():
+            v[k] = canonical(x)
+        return v
+    return v
+
+
+def pseudo_type(v: Any) -> str | None:
+    """'TIME', 'BINARY', 'GEOMETRY' (or another $reql_type$) for a pseudo-type dict."""
+    if type(v) is dict:
+        t = v.get(REQL_TYPE)
+        if type(t) is str:
+            return t
+    return None
+
+
+def type_name(v: Any) -> str:
+    """ReQL type name of a datum, as `type_of` and error messages spell it."""
+    if v is None:
+        return "NULL"
+    t = type(v)
+    if t is bool:
+        return "BOOL"
+    if t is int or t is float:
+        return "NUMBER"
+    if t is str:
+        return "STRING"
+    if t is list:
+        return "ARRAY"
+    if t is dict:
+        p = v.get(REQL_TYPE)
+        if type(p) is str:
+            return f"PTYPE<{p}>"
+        return "OBJECT"
+    if v is MINVAL or v is MAXVAL:
+        return "MINVAL" if v is MINVAL else "MAXVAL"
+    return t.__name__.upper()
+
+
+def binary_bytes(v: dict) -> bytes:
+    return base64.b64decode(v["data"])
+
+
+def make_binary(data: bytes) -> dict:
+    return {REQL_TYPE: "BINARY", "data": base64.b64encode(data).decode("ascii")}
+
+
+def sort_key(v: Any) -> tuple:
+    """A Python key whose order is ReQL's order and whose equality is ReQL equality."""
+    t = type(v)
+    if t is str:
+        return (RANK_STRING, v)
+    if t is int or t is float:
+        return (RANK_NUMBER, v)
+    if t is dict:
+        p = v.get(REQL_TYPE)
+        if p == "TIME":
+            return (RANK_TIME, v.get("epoch_time", 0))
+        if p == "BINARY":
+            return (RANK_BINARY, binary_bytes(v))
+        if p == "GEOMETRY":
+            return (RANK_GEOMETRY, _object_key(v))
+        return (RANK_OBJECT, _object_key(v))
+    if t is list:
+        return (RANK_ARRAY, tuple(sort_key(x) for x in v))
+    if t is bool:
+        return (RANK_BOOL, v)
+    if v is None:
+        return (RANK_NULL,)
+    if isinstance(v, _Extreme):
+        return (v.rank,)
+    raise TypeError(f"not a datum: {v!r}")
+
+
+def _object_key(v: dict) -> tuple:
+    return tuple((k, sort_key(v[k])) for k in sorted(v))
+
+
+def compare(a: Any, b: Any) -> int:
+    """-1, 0 or 1 as ReQL orders ``a`` and ``b``."""
+    ka, kb = sort_key(a), sort_key(b)
+    return (ka > kb) - (ka < kb)
+
+
+def equal(a: Any, b: Any) -> bool:
+    """ReQL equality (``r.expr(1).eq(1.0)`` is true, ``True`` is not ``1``)."""
+    if type(a) is str and type(b) is str:
+        return a == b
+    return sort_key(a) == sort_key(b)

@@ -1,0 +1,203 @@
+"""What a ReQL term can evaluate to on the server, beyond plain datums.
+
+Datums (see ``rethought.datum``) are plain Python values. Everything else a term may
+produce is one of the classes here:
+
+- ``Database``: the result of ``r.db``.
+- ``Sequence`` and its kinds, all lazy: ``Stream`` (STREAM), ``Selection``
+  (SELECTION<STREAM>: rows that remember their table, so update / delete work on them),
+  ``TableValue`` (TABLE, itself a selection of every row).
+- ``SingleSelection`` (SELECTION<OBJECT>): one row of a table, from ``get``.
+- ``Func`` (FUNCTION), built by ``server.compile``.
+- ``Grouped`` (GROUPED_DATA): the result of ``group``; terms applied to it apply per group.
+
+Arrays are plain lists: a term that accepts a sequence accepts a list too (use
+``iterate``). ``type_name`` gives the name ``type_of`` reports and errors quote.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .. import datum
+from ..errors import ReqlQueryLogicError
+
+
+class Database:
+    __slots__ = ("name", "id")
+
+    def __init__(self, name: str, id: str | None = None) -> None:
+        self.name = name
+        self.id = id
+
+
+class Sequence(ABC):
+    """A lazy sequence. Subclasses say where the rows come from."""
+
+    type_name = "STREAM"
+    # The table rows come from, when each row is an unmodified row of it (update/delete need it).
+    table: Any = None
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Stream(Sequence):
+    """Rows computed from something else (map, concat_map, r.range, ...)."""
+
+    __slots__ = ("_source", "infinite")
+
+    def __init__(self, source: Iterable[Any], infinite: bool = False) -> None:
+        self._source = source
+        self.infinite = infinite
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._source)
+
+
+class Selection(Stream):
+    """Rows of ``table``, still addressable for writes (filter, between, get_all, order_by)."""
+
+    type_name = "SELECTION<STREAM>"
+    __slots__ = ("table",)
+
+    def __init__(self, table: Any, source: Iterable[Any]) -> None:
+        super().__init__(source)
+        self.table = table
+
+
+class ArraySelection(Selection):
+    """A selection known to be finite and materialised (order_by on a selection)."""
+
+    type_name = "SELECTION<ARRAY>"
+
+
+class TableValue(Sequence):
+    """``r.table(...)``: a selection of every row, plus the table's identity for admin terms.
+
+    ``store`` is the storage handle (``server.storage.TableStore``).
+    """
+
+    type_name = "TABLE"
+    __slots__ = ("db", "name", "store", "read_mode")
+
+    def __init__(self, db: Database, name: str, store: Any, read_mode: str = "single") -> None:
+        self.db = db
+        self.name = name
+        self.store = store
+        self.read_mode = read_mode
+
+    @property
+    def table(self) -> TableValue:  # type: ignore[override]
+        return self
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.store.scan())
+
+
+class SingleSelection:
+    """``table.get(key)``: one row (or None) that update / replace / delete can address."""
+
+    type_name = "SELECTION<OBJECT>"
+    __slots__ = ("table", "key", "row")
+
+    def __init__(self, table: TableValue, key: Any, row: Any) -> None:
+        self.table = table
+        self.key = key
+        self.row = row
+
+
+class Func:
+    """A compiled ReQL function closed over its defining scope."""
+
+    type_name = "FUNCTION"
+    __slots__ = ("params", "body", "scope", "deterministic")
+
+    def __init__(self, params: tuple[int, ...], body: Any, scope: Any, deterministic: bool) -> None:
+        self.params = params
+        self.body = body
+        self.scope = scope
+        self.deterministic = deterministic
+
+    @property
+    def arity(self) -> int:
+        return len(self.params)
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != len(self.params) and self.params:
+            raise ReqlQueryLogicError(
+                f"Expected function with {len(args)} argument{'s' if len(args) != 1 else ''} "
+                f"but found function with {len(self.params)} "
+                f"argument{'s' if len(self.params) != 1 else ''}."
+            )
+        return self.body.run(self.scope.bind(self.params, args))
+
+
+class PyFunc(Func):
+    """A Python callable standing in for a ReQL function (constant values, field lookups)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any], arity: int = 1) -> None:
+        self.fn = fn
+        self.params = tuple(range(arity))
+        self.deterministic = True
+
+    def __call__(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+class Grouped:
+    """GROUPED_DATA: an ordered mapping of group key -> group value (a list, or a reduction)."""
+
+    type_name = "GROUPED_DATA"
+    __slots__ = ("groups",)
+
+    def __init__(self, groups: list[tuple[Any, Any]]) -> None:
+        self.groups = groups
+
+    def to_datum(self) -> dict:
+        return {datum.REQL_TYPE: "GROUPED_DATA", "data": [[k, to_datum(v)] for k, v in self.groups]}
+
+
+def type_name(v: Any) -> str:
+    """The name ``type_of`` reports for any value a term can produce."""
+    tn = getattr(type(v), "type_name", None)
+    if tn is not None:
+        return tn
+    return datum.type_name(v)
+
+
+def is_sequence(v: Any) -> bool:
+    return type(v) is list or isinstance(v, Sequence)
+
+
+def iterate(v: Any) -> Iterator[Any]:
+    """Iterate a sequence or array, or raise RethinkDB's type error."""
+    if type(v) is list:
+        return iter(v)
+    if isinstance(v, Sequence):
+        return iter(v)
+    raise ReqlQueryLogicError(f"Cannot convert {type_name(v)} to SEQUENCE")
+
+
+def to_datum(v: Any) -> Any:
+    """Force a value into a datum: streams become arrays, a get() becomes its row."""
+    if isinstance(v, Sequence):
+        if getattr(v, "infinite", False):
+            raise ReqlQueryLogicError("Cannot use an infinite stream with an aggregation function (`reduce`, `count`, etc.) or coerce it to an array.")
+        return list(v)
+    if isinstance(v, SingleSelection):
+        return v.row
+    if isinstance(v, Grouped):
+        return v.to_datum()
+    if isinstance(v, (Func, Database)):
+        raise ReqlQueryLogicError(f"Expected type DATUM but found {type_name(v)}.")
+    return v
+
+
+def expected(v: Any, want: str) -> ReqlQueryLogicError:
+    """RethinkDB's type error: ``Expected type NUMBER but found STRING.``"""
+    return ReqlQueryLogicError(f"Expected type {want} but found {type_name(v)}.")
