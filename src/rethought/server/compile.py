@@ -92,9 +92,11 @@ class Term:
         self.args = args
         self.optargs = optargs
         self.frames = frames
-        self.deterministic = self.deterministic_term and all(
-            a.deterministic for a in args
-        ) and all(o.deterministic for o in optargs.values())
+        self.deterministic = (
+            self.deterministic_term
+            and all(a.deterministic for a in args)
+            and all(o.deterministic for o in optargs.values())
+        )
 
     def run(self, scope: Scope) -> Any:
         try:

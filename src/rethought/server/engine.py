@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ReqlQueryLogicError
-from . import terms  # noqa: F401  (registers every term family)
-from . import values
+from . import (
+    terms,  # noqa: F401  (registers every term family)
+    values,
+)
 from .compile import Scope, Term, compile_term
 
 ATOM, STREAM, FEED = "atom", "stream", "feed"

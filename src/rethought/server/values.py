@@ -187,7 +187,9 @@ def to_datum(v: Any) -> Any:
     """Force a value into a datum: streams become arrays, a get() becomes its row."""
     if isinstance(v, Sequence):
         if getattr(v, "infinite", False):
-            raise ReqlQueryLogicError("Cannot use an infinite stream with an aggregation function (`reduce`, `count`, etc.) or coerce it to an array.")
+            raise ReqlQueryLogicError(
+                "Cannot use an infinite stream with an aggregation function (`reduce`, `count`, etc.) or coerce it to an array."
+            )
         return list(v)
     if isinstance(v, SingleSelection):
         return v.row
@@ -201,3 +203,65 @@ def to_datum(v: Any) -> Any:
 def expected(v: Any, want: str) -> ReqlQueryLogicError:
     """RethinkDB's type error: ``Expected type NUMBER but found STRING.``"""
     return ReqlQueryLogicError(f"Expected type {want} but found {type_name(v)}.")
+
+
+# -- argument checks with RethinkDB's messages ------------------------------------------------
+
+
+def as_number(v: Any) -> int | float:
+    t = type(v)
+    if t is int or t is float:
+        return v
+    raise expected(v, "NUMBER")
+
+
+def as_int(v: Any) -> int:
+    """An integral number (indexes, counts): ``Number not an integer: 1.5``."""
+    t = type(v)
+    if t is int:
+        return v
+    if t is float:
+        if v.is_integer():
+            return int(v)
+        raise ReqlQueryLogicError(f"Number not an integer: {_fmt_number(v)}")
+    raise expected(v, "NUMBER")
+
+
+def as_string(v: Any) -> str:
+    if type(v) is str:
+        return v
+    raise expected(v, "STRING")
+
+
+def as_bool(v: Any) -> bool:
+    if type(v) is bool:
+        return v
+    raise expected(v, "BOOL")
+
+
+def as_array(v: Any) -> list:
+    """A datum array; a finite sequence is materialised."""
+    if type(v) is list:
+        return v
+    if isinstance(v, Sequence):
+        return to_datum(v)
+    raise expected(v, "ARRAY")
+
+
+def as_object(v: Any) -> dict:
+    if isinstance(v, SingleSelection):
+        v = v.row
+    if type(v) is dict and datum.REQL_TYPE not in v:
+        return v
+    raise expected(v, "OBJECT")
+
+
+def as_func(v: Any, arity: int = 1) -> Func:
+    """A function argument; a plain value becomes a constant function (RethinkDB allows it)."""
+    if isinstance(v, Func):
+        return v
+    return PyFunc(lambda *_: v, arity)
+
+
+def _fmt_number(x: float) -> str:
+    return repr(x) if not x.is_integer() else str(int(x))

@@ -1,0 +1,53 @@
+"""Rethought: a RethinkDB-compatible realtime document database, and its async-first driver.
+
+    from rethought import r
+    conn = r.connect("localhost", 28015)
+    r.table_create("heroes").run(conn)
+
+``r`` has the official Python driver's API: every ReQL term, ``r.connect``,
+``r.set_loop_type`` and the error classes.
+"""
+
+from __future__ import annotations
+
+from . import errors
+from .errors import *  # noqa: F403  (the official driver exports its errors at top level)
+from .query.namespace import ReqlNamespace
+
+__version__ = "0.1.0"
+
+
+class RethinkDB(ReqlNamespace):
+    """The ``r`` object: query constructors plus connection functions and error classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name in errors.__all__:
+            setattr(self, name, getattr(errors, name))
+        for alias in (
+            "RqlError",
+            "RqlClientError",
+            "RqlCompileError",
+            "RqlRuntimeError",
+            "RqlDriverError",
+            "RqlTimeoutError",
+            "RqlCursorEmpty",
+        ):
+            setattr(self, alias, getattr(errors, alias))
+
+    def connect(self, *args, **kwargs):
+        """Open a connection; see :func:`rethought.client.connect`."""
+        from .client import connect
+
+        return connect(*args, **kwargs)
+
+    def set_loop_type(self, library: str | None) -> None:
+        """Choose the event loop that ``connect`` and ``run`` integrate with."""
+        from .client import set_loop_type
+
+        set_loop_type(library)
+
+
+r = RethinkDB()
+
+__all__ = ["r", "RethinkDB", *errors.__all__]

@@ -1,0 +1,5 @@
+"""``python -m rethought ...`` is the ``rethought`` command."""
+
+from .cli import main
+
+main()

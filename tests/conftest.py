@@ -1,0 +1,109 @@
+"""Shared fixtures: a real `rethought serve` on a free loopback port, and connections to it
+through our driver and through the official `rethinkdb` driver (an independent client)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """A `rethought serve` child process on its own data directory."""
+
+    def __init__(self, directory: str, port: int | None = None, extra: list[str] | None = None):
+        self.directory = directory
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.extra = extra or []
+        self.proc: subprocess.Popen | None = None
+        self.log_path = os.path.join(directory + ".log")
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rethought", "serve", "--bind", self.host,
+             "--driver-port", str(self.port), "--directory", self.directory, *self.extra],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {open(self.log_path).read()}")
+            try:
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start listening")
+
+    def stop(self, sig: int | None = None) -> int:
+        if self.proc is None:
+            return 0
+        if sig is None:
+            self.proc.terminate()
+        else:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+        finally:
+            self.proc = None
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = ServerProcess(str(tmp_path_factory.mktemp("rethought") / "data")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def conn(server):
+    """A blocking connection through our driver."""
+    from rethought import r
+
+    c = r.connect(host=server.host, port=server.port)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def official_r():
+    import rethinkdb
+
+    return rethinkdb.r
+
+
+@pytest.fixture
+def official_conn(server, official_r):
+    """A blocking connection through the official `rethinkdb` driver."""
+    c = official_r.connect(host=server.host, port=server.port)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def table_name():
+    """A fresh table name, so tests sharing the session server do not collide."""
+    return "t_" + uuid.uuid4().hex[:12]
