@@ -1,0 +1,85 @@
+"""The driver's connection layer: ``connect``, loop selection and the repl connection.
+
+``set_loop_type(name)`` picks which adapter ``connect`` uses. Adapters live in
+``client/loops/<name>.py``, each exposing ``connect(**kwargs)``; a new one joins with
+:func:`register_loop_type` (or by adding itself to ``LOOP_TYPES``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ReqlDriverError
+from .core import ClientCore, Query
+from .loops.sync import Connection, Cursor
+
+__all__ = [
+    "connect",
+    "set_loop_type",
+    "get_loop_type",
+    "register_loop_type",
+    "repl_connection",
+    "set_repl_connection",
+    "Connection",
+    "Cursor",
+    "ClientCore",
+    "Query",
+    "LOOP_TYPES",
+]
+
+# Loop type name -> module path (imported on first use, so optional libraries stay optional)
+# or a ready ``connect`` callable.
+LOOP_TYPES: dict[str, str | Callable[..., Any]] = {
+    "sync": "rethought.client.loops.sync",
+}
+
+_loop_type = "sync"
+_repl = threading.local()
+
+
+def register_loop_type(name: str, target: str | Callable[..., Any]) -> None:
+    """Make ``set_loop_type(name)`` available: a module path exposing ``connect``, or a callable."""
+    LOOP_TYPES[name] = target
+
+
+def set_loop_type(name: str | None) -> None:
+    """Choose the event loop ``connect`` integrates with (None or "sync": blocking)."""
+    global _loop_type
+    key = "sync" if name is None else name
+    if key not in LOOP_TYPES:
+        known = ", ".join(sorted(LOOP_TYPES))
+        raise ReqlDriverError(f"Unknown loop type: {name!r} (known: {known}).")
+    _loop_type = key
+
+
+def get_loop_type() -> str:
+    return _loop_type
+
+
+def _connect_function(name: str) -> Callable[..., Any]:
+    target = LOOP_TYPES[name]
+    if callable(target):
+        return target
+    return importlib.import_module(target).connect
+
+
+def connect(*args: Any, **kwargs: Any) -> Any:
+    """Open a connection with the current loop type.
+
+    ``connect(host="localhost", port=28015, db=None, user="admin", password="", timeout=20,
+    ssl=None)``; with the default loop type the result is a blocking :class:`Connection`.
+    """
+    return _connect_function(_loop_type)(*args, **kwargs)
+
+
+def repl_connection() -> Any:
+    """The connection ``conn.repl()`` made the default in this thread, or None."""
+    return getattr(_repl, "conn", None)
+
+
+def set_repl_connection(conn: Any) -> None:
+    """Set (or clear, with None) the default connection of ``run()`` in this thread."""
+    _repl.conn = conn

@@ -23,6 +23,15 @@ How to write a term (in ``server/terms/<family>.py``)::
   r.uuid without argument, r.now, r.js, r.http, table reads): index functions and atomic
   updates reject non-deterministic functions.
 - Override ``compiled(self)`` to validate or precompute once, right after construction.
+
+``r.args``: an ``ARGS`` argument is spliced into its parent's arguments at evaluation time.
+A term with such an argument compiles to a ``Spliced`` node that, on each run, evaluates the
+ARGS arrays, checks the parent's arity then (a ReqlQueryLogicError, as RethinkDB reports it)
+and runs a fresh parent node over the expanded arguments; other arguments stay lazy.
+
+``r.row``: ``IMPLICIT_VAR`` names the parameter of the one enclosing one-argument function.
+``compile_term`` carries the stack of enclosing one-argument functions (``implicit``) so the
+implicit variable is bound, or rejected as RethinkDB does, at compile time.
 """
 
 from __future__ import annotations
@@ -154,8 +163,13 @@ def _deep_copy(v: Any) -> Any:
     return v
 
 
-def compile_term(raw: Any, frames: tuple = (), depth: int = 0) -> Term:
-    """Compile wire JSON into a Term tree. Raises ReqlCompileError / ReqlQueryLogicError."""
+def compile_term(
+    raw: Any, frames: tuple = (), depth: int = 0, implicit: tuple[int, ...] = ()
+) -> Term:
+    """Compile wire JSON into a Term tree. Raises ReqlCompileError / ReqlQueryLogicError.
+
+    ``implicit`` holds the parameter of each enclosing one-argument function, outermost first.
+    """
     if depth > MAX_NESTING:
         raise ReqlQueryLogicError("Maximum expression depth exceeded.")  # RethinkDB's wording
     t = type(raw)
@@ -181,15 +195,28 @@ def compile_term(raw: Any, frames: tuple = (), depth: int = 0) -> Term:
             cls = _REGISTRY.get(tt)
             if cls is None:
                 raise ReqlCompileError(f"Unrecognized TermType: {tt}.")
+        if tt == T.IMPLICIT_VAR:
+            return _implicit_var(cls, raw_args, raw_opts, frames, implicit)
+        spliced = any(type(a) is list and a[:1] == [T.ARGS] for a in raw_args)
         lo, hi = cls.arity
         n = len(raw_args)
-        if n < lo or (hi is not None and n > hi):
+        if not spliced and (n < lo or (hi is not None and n > hi)):
             raise ReqlCompileError(arity_message(lo, hi, n))
         for name in raw_opts:
             if name not in cls.accepted_optargs:
                 raise ReqlCompileError(f"Unrecognized optional argument `{name}`.")
-        args = [compile_term(a, frames + (i,), depth + 1) for i, a in enumerate(raw_args)]
-        opts = {k: compile_term(v, frames + (k,), depth + 1) for k, v in raw_opts.items()}
+        inner = implicit
+        if tt == T.FUNC:
+            params = _func_params(raw_args[0]) if raw_args else ()
+            if len(params) == 1:
+                inner = implicit + params
+        args = [
+            compile_term(a, frames + (i,), depth + 1, inner if i == 1 else implicit)
+            for i, a in enumerate(raw_args)
+        ]
+        opts = {k: compile_term(v, frames + (k,), depth + 1, implicit) for k, v in raw_opts.items()}
+        if spliced:
+            return Spliced(cls, args, opts, frames)
         node = cls(args, opts, frames)
         node.compiled()
         return node
@@ -198,13 +225,68 @@ def compile_term(raw: Any, frames: tuple = (), depth: int = 0) -> Term:
         if datum.REQL_TYPE in raw and all(_is_plain(v) for v in raw.values()):
             return Datum(datum.canonical(raw), frames)
         cls = _REGISTRY[T.MAKE_OBJ]
-        opts = {k: compile_term(v, frames + (k,), depth + 1) for k, v in raw.items()}
+        opts = {k: compile_term(v, frames + (k,), depth + 1, implicit) for k, v in raw.items()}
         node = cls([], opts, frames)
         node.compiled()
         return node
     if raw is None or t is bool or t is str or t is int or t is float:
         return Datum(datum.num(raw) if t is int or t is float else raw, frames)
     raise ReqlCompileError(f"Unexpected value in query: {raw!r}.")
+
+
+def _func_params(raw: Any) -> tuple[int, ...]:
+    """The parameter ids of a FUNC's first argument (``[2, [ids]]`` or a plain list)."""
+    if type(raw) is list and len(raw) >= 2 and raw[0] == T.MAKE_ARRAY and type(raw[1]) is list:
+        raw = raw[1]
+    if type(raw) is list and all(type(x) is int for x in raw):
+        return tuple(raw)
+    return ()
+
+
+def _implicit_var(cls: type[Term], raw_args: list, raw_opts: dict, frames: tuple, implicit: tuple):
+    if raw_args or raw_opts:
+        raise ReqlCompileError(
+            "Expected no arguments or optional arguments on implicit variable term."
+        )
+    if len(implicit) != 1:
+        raise ReqlCompileError(
+            "r.row is not defined in this context."
+            if not implicit
+            else "Cannot use r.row in nested queries.  Use functions instead."
+        )
+    node = cls([], {}, frames)
+    node.var_id = implicit[0]
+    node.compiled()
+    return node
+
+
+class Spliced(Term):
+    """A term with ``r.args`` among its arguments: expanded and arity-checked per run."""
+
+    __slots__ = ("cls",)
+
+    def __init__(self, cls: type[Term], args: list[Term], optargs: dict[str, Term], frames: tuple):
+        self.cls = cls
+        super().__init__(args, optargs, frames)
+        self.deterministic = self.deterministic and cls.deterministic_term
+
+    def eval(self, scope: Scope) -> Any:
+        expanded: list[Term] = []
+        for node in self.args:
+            if node.tt == T.ARGS:
+                items = values.to_datum(node.run(scope))
+                if type(items) is not list:
+                    raise values.expected(items, "ARRAY")
+                expanded.extend(Datum(x, node.frames) for x in items)
+            else:
+                expanded.append(node)
+        lo, hi = self.cls.arity
+        n = len(expanded)
+        if n < lo or (hi is not None and n > hi):
+            raise ReqlQueryLogicError(arity_message(lo, hi, n))
+        node = self.cls(expanded, self.optargs, self.frames)
+        node.compiled()
+        return node.eval(scope)
 
 
 def _is_plain(v: Any) -> bool:

@@ -6,7 +6,9 @@ it and says what came out:
 - ``Result.atom(value)``: a datum, sent as SUCCESS_ATOM;
 - ``Result.stream(iterator)``: a lazy sequence, sent in batches (SUCCESS_PARTIAL ... then
   SUCCESS_SEQUENCE), each CONTINUE pulling the next batch;
-- ``Result.feed(feed)``: a changefeed, an async source of batches that never ends by itself.
+- ``Result.feed(cursor)``: a changefeed (``server.feeds.FeedCursor``): ``await
+  cursor.next_batch()`` gives the next rows, waiting for changes; ``cursor.done`` turns true
+  when a finite pipeline over the feed (``changes().limit(2)``) ends; ``close()`` unsubscribes.
 
 Evaluation is synchronous (LMDB reads are fast and local); the only awaits are the fsync of a
 hard-durability write (``QueryContext.pending_sync``) and feeds.
@@ -24,6 +26,7 @@ from . import (
     values,
 )
 from .compile import Scope, Term, compile_term
+from .feeds import FeedCursor
 
 ATOM, STREAM, FEED = "atom", "stream", "feed"
 
@@ -67,6 +70,7 @@ class QueryContext:
     db_name: str
     now: float = field(default_factory=time.time)  # r.now() is fixed for the whole query
     pending_sync: bool = False  # a hard-durability write committed; fsync before replying
+    feeds: list = field(default_factory=list)  # changefeeds this query opened (server.feeds)
     array_limit: int = 100_000
 
     @property
@@ -119,10 +123,23 @@ class Engine:
         return Prepared(root, ctx)
 
     def execute(self, prepared: Prepared) -> Result:
-        value = prepared.root.run(Scope(prepared.ctx))
-        feed_notes = getattr(value, "feed_notes", None)
-        if feed_notes is not None:
-            return Result(FEED, value, list(feed_notes))
-        if isinstance(value, values.Sequence):
-            return Result(STREAM, iter(value))
-        return Result(ATOM, values.to_datum(value))
+        ctx = prepared.ctx
+        try:
+            value = prepared.root.run(Scope(ctx))
+            if ctx.feeds:
+                if isinstance(value, values.Sequence):
+                    cursor = FeedCursor(value, ctx.feeds)
+                    return Result(FEED, cursor, cursor.notes)
+                self._close_feeds(ctx)  # e.g. changes().type_of(): the feed was never read
+            if isinstance(value, values.Sequence):
+                return Result(STREAM, iter(value))
+            return Result(ATOM, values.to_datum(value))
+        except BaseException:
+            self._close_feeds(ctx)
+            raise
+
+    @staticmethod
+    def _close_feeds(ctx: QueryContext) -> None:
+        for f in ctx.feeds:
+            f.close()
+        ctx.feeds.clear()

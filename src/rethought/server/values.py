@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .. import datum
-from ..errors import ReqlQueryLogicError
+from ..errors import ReqlNonExistenceError, ReqlQueryLogicError
 
 
 class Database:
@@ -201,8 +201,13 @@ def to_datum(v: Any) -> Any:
 
 
 def expected(v: Any, want: str) -> ReqlQueryLogicError:
-    """RethinkDB's type error: ``Expected type NUMBER but found STRING.``"""
-    return ReqlQueryLogicError(f"Expected type {want} but found {type_name(v)}.")
+    """RethinkDB's type error: ``Expected type NUMBER but found STRING.``
+
+    A NULL where something else was expected is a non-existence error, so ``default``
+    catches it (``r.expr(null).add(1).default(0)``).
+    """
+    cls = ReqlNonExistenceError if v is None else ReqlQueryLogicError
+    return cls(f"Expected type {want} but found {type_name(v)}.")
 
 
 # -- argument checks with RethinkDB's messages ------------------------------------------------

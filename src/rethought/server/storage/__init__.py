@@ -33,4 +33,21 @@ The contract the rest of the server relies on (see ``lmdb_store.py`` for the imp
     block commits (or aborts on an exception).
 
 Key encoding (``rethought.datum.keys``) makes LMDB's byte order equal ReQL's order.
+
+Additions beyond the contract (all in the same modules): ``Storage(path, map_size=...,
+index_compiler=...)`` and ``set_index_compiler``; ``tables()``, ``table_rename(table, name)``;
+``meta_get`` / ``meta_put`` / ``meta_delete`` / ``meta_items(prefix)`` for system records;
+``TableStore.index_scan`` / ``index_get_all`` also accept the primary key's name;
+``index_create`` returns the ``IndexInfo``, ``index_drop`` the dropped one's;
+``Writer.put`` / ``Writer.delete`` return the old row. ``TableStore.get`` and writes raise
+RethinkDB's ReqlQueryLogicError for values that cannot be primary keys
+(``rethought.datum.keys.check_primary_key``). An index function that raises, or yields a
+value that cannot be a key (null, an object, ...), leaves the row out of that index.
 """
+
+from .catalog import DbInfo, IndexInfo
+from .lmdb_store import Storage
+from .table import TableStore
+from .writer import Writer
+
+__all__ = ["Storage", "TableStore", "Writer", "DbInfo", "IndexInfo"]

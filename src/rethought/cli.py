@@ -1,0 +1,81 @@
+"""The ``rethought`` command (also ``python -m rethought``).
+
+    rethought serve [--bind ADDR] [--driver-port N] [--directory DIR] [--initial-password PW]
+
+Each subcommand registers its own parser in ``_SUBCOMMANDS``, so tools such as dump / restore
+can be added beside ``serve``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run a server", description="Run a Rethought server.")
+    p.add_argument(
+        "--bind",
+        action="append",
+        metavar="ADDR",
+        help="address to listen on; repeatable; 'all' for every interface (default 127.0.0.1)",
+    )
+    p.add_argument("--driver-port", type=int, default=28015, metavar="N", help="default 28015")
+    p.add_argument(
+        "-d",
+        "--directory",
+        default="rethought_data",
+        metavar="DIR",
+        help="data directory (default ./rethought_data)",
+    )
+    p.add_argument(
+        "--initial-password",
+        metavar="PW",
+        help="password of the admin user when the data directory is created",
+    )
+    p.add_argument("-n", "--server-name", metavar="NAME", help="default: the host name")
+    p.set_defaults(func=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from .server.app import ServeOptions, serve
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    opts = ServeOptions(
+        directory=args.directory,
+        bind=tuple(args.bind or ["127.0.0.1"]),
+        driver_port=args.driver_port,
+        initial_password=args.initial_password,
+        server_name=args.server_name,
+    )
+    try:
+        return asyncio.run(serve(opts))
+    except OSError as e:
+        print(f"error: could not start the server: {e}", file=sys.stderr)
+        return 1
+
+
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_serve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rethought", description="Rethought database server.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in _SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``rethought`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        sys.exit(2)
+    sys.exit(args.func(args))

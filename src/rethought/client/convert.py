@@ -1,0 +1,149 @@
+"""Turning response data into Python values, as the official driver does.
+
+TIME becomes a timezone-aware ``datetime``, BINARY ``bytes``, GROUPED_DATA a ``dict`` (keys
+made hashable); GEOMETRY stays a dict. The ``time_format`` / ``binary_format`` /
+``group_format`` run options ("native" or "raw") choose per query.
+
+Speed matters here: :func:`needs_conversion` lets the core skip the walk entirely for the
+(common) responses whose raw bytes contain no ``$reql_type$`` marker at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from typing import Any
+
+from ..errors import ReqlDriverError
+
+__all__ = ["Formats", "convert", "needs_conversion", "make_hashable", "tzinfo_for"]
+
+MARKER = b"$reql_type$"
+_OPTIONS = ("time_format", "binary_format", "group_format")
+_TZ_CACHE: dict[str, datetime.tzinfo] = {}
+
+
+class Formats:
+    """Which pseudo-types a query wants converted (all, by default)."""
+
+    __slots__ = ("time", "binary", "group")
+
+    def __init__(self, time: bool = True, binary: bool = True, group: bool = True) -> None:
+        self.time = time
+        self.binary = binary
+        self.group = group
+
+    @classmethod
+    def from_optargs(cls, optargs: dict | None) -> Formats:
+        """Read the format run options; reject values other than "native" and "raw"."""
+        if not optargs:
+            return NATIVE
+        flags = []
+        for name in _OPTIONS:
+            value = optargs.get(name)
+            if value is None or value == "native":
+                flags.append(True)
+            elif value == "raw":
+                flags.append(False)
+            else:
+                raise ReqlDriverError(f'Unknown {name} run option "{value}".')
+        if all(flags):
+            return NATIVE
+        return cls(*flags)
+
+    @property
+    def raw(self) -> bool:
+        return not (self.time or self.binary or self.group)
+
+
+NATIVE = Formats()
+
+
+def needs_conversion(body: bytes, formats: Formats) -> bool:
+    """Cheap pre-check on the raw response: is there any pseudo-type to convert?"""
+    return MARKER in body and not formats.raw
+
+
+def tzinfo_for(offset: str) -> datetime.tzinfo:
+    """A fixed-offset tzinfo for RethinkDB's "+HH:MM" / "-HH:MM" strings (named so)."""
+    tz = _TZ_CACHE.get(offset)
+    if tz is None:
+        try:
+            sign = -1 if offset.startswith("-") else 1
+            hours, minutes = offset.lstrip("+-").split(":")
+            delta = datetime.timedelta(hours=int(hours), minutes=int(minutes))
+        except ValueError:
+            if offset in ("Z", "UTC"):
+                return datetime.UTC
+            raise ReqlDriverError(f"Invalid timezone offset {offset!r}.") from None
+        tz = datetime.timezone(sign * delta, offset)
+        _TZ_CACHE[offset] = tz
+    return tz
+
+
+def _time(obj: dict) -> Any:
+    epoch = obj.get("epoch_time")
+    if epoch is None:
+        raise ReqlDriverError(
+            f'pseudo-type TIME object {obj!r} does not have expected field "epoch_time".'
+        )
+    tz = obj.get("timezone")
+    return datetime.datetime.fromtimestamp(epoch, tzinfo_for(tz) if tz else datetime.UTC)
+
+
+def _binary(obj: dict) -> bytes:
+    data = obj.get("data")
+    if data is None:
+        raise ReqlDriverError(
+            f'pseudo-type BINARY object {obj!r} does not have the expected field "data".'
+        )
+    return base64.b64decode(data)
+
+
+def make_hashable(value: Any) -> Any:
+    """Lists become tuples and dicts frozensets, so grouped keys can be dict keys."""
+    if type(value) is list:
+        return tuple(make_hashable(x) for x in value)
+    if type(value) is dict:
+        return frozenset((k, make_hashable(v)) for k, v in value.items())
+    return value
+
+
+def _grouped(obj: dict, formats: Formats) -> dict:
+    data = obj.get("data")
+    if data is None:
+        raise ReqlDriverError(
+            f'pseudo-type GROUPED_DATA object {obj!r} does not have the expected field "data".'
+        )
+    return {make_hashable(convert(k, formats)): convert(v, formats) for k, v in data}
+
+
+def convert(value: Any, formats: Formats) -> Any:
+    """Convert every pseudo-type inside ``value`` (containers are updated in place)."""
+    t = type(value)
+    if t is list:
+        for i, x in enumerate(value):
+            tx = type(x)
+            if tx is dict or tx is list:
+                value[i] = convert(x, formats)
+        return value
+    if t is not dict:
+        return value
+    kind = value.get("$reql_type$")
+    if kind is not None:
+        if kind == "TIME":
+            return _time(value) if formats.time else value
+        if kind == "BINARY":
+            return _binary(value) if formats.binary else value
+        if kind == "GROUPED_DATA":
+            if formats.group:
+                return _grouped(value, formats)
+            value["data"] = convert(value.get("data"), formats)
+            return value
+        if kind == "GEOMETRY":
+            return value
+    for k, x in value.items():
+        tx = type(x)
+        if tx is dict or tx is list:
+            value[k] = convert(x, formats)
+    return value

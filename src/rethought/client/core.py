@@ -1,0 +1,394 @@
+"""The driver's sans-IO protocol core: queries in, bytes out; bytes in, query state out.
+
+Like h11, :class:`ClientCore` never touches a socket, a clock or an event loop. A loop
+adapter (``client/loops/*``) does only three things:
+
+1. write ``core.data_to_send()`` to the transport whenever it is non-empty (after connecting
+   and after every call into the core);
+2. feed whatever it reads to ``core.receive_data(data)``, which returns the :class:`Query`
+   objects whose state changed, so the adapter can wake whoever waits on them;
+3. call ``core.connection_lost()`` when the transport closes or breaks: every pending query
+   then fails at once with :class:`ReqlDriverError` (nothing is left hanging).
+
+Everything else lives here: the handshake, token allocation, frame encoding, incremental
+frame decoding, per-query state (buffered rows, CONTINUE outstanding, done, error), cursor
+prefetching, STOP, result conversion and error construction. Wire format of every frame in
+both directions: 8-byte little-endian token, 4-byte little-endian length, JSON body.
+"""
+
+from __future__ import annotations
+
+import collections
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ..errors import ReqlDriverError, ReqlError, error_class_for
+from ..proto.ql2 import QueryType, ResponseNote, ResponseType, TermType
+from .convert import NATIVE, Formats, convert, needs_conversion
+from .handshake import Handshake
+
+__all__ = ["ClientCore", "Query", "PENDING", "EMPTY", "build_optargs"]
+
+HEADER = struct.Struct("<QL")
+HEADER_SIZE = HEADER.size
+CLOSED_MESSAGE = "Connection is closed."
+
+# next_item() results that are not rows.
+PENDING = object()  # nothing buffered yet: wait for the transport
+EMPTY = object()  # the sequence finished normally
+
+_FEED_NOTES = frozenset(
+    (
+        ResponseNote.SEQUENCE_FEED,
+        ResponseNote.ATOM_FEED,
+        ResponseNote.ORDER_BY_LIMIT_FEED,
+        ResponseNote.UNIONED_FEED,
+    )
+)
+_SEQUENCE_TYPES = (ResponseType.SUCCESS_SEQUENCE, ResponseType.SUCCESS_PARTIAL)
+# Options that only configure the client and never go to the server.
+_CLIENT_ONLY_OPTARGS = ("json_encoder", "json_decoder")
+
+
+class Query:
+    """Client-side state of one query (one token).
+
+    ``items`` holds converted rows not yet consumed; ``outstanding`` is true while the server
+    owes a response (START or CONTINUE sent, nothing back yet); ``done`` once the server
+    finished the sequence, failed it, or the cursor was closed. ``waiter`` is free for the
+    loop adapter (a future, a condition, a Handler...); the core never reads it.
+    """
+
+    __slots__ = (
+        "token",
+        "kind",
+        "term",
+        "formats",
+        "items",
+        "outstanding",
+        "done",
+        "error",
+        "value",
+        "response_type",
+        "notes",
+        "profile",
+        "threshold",
+        "waiter",
+    )
+
+    def __init__(self, token: int, kind: int, term: Any = None, formats: Formats = NATIVE):
+        self.token = token
+        self.kind = kind
+        self.term = term
+        self.formats = formats
+        self.items: collections.deque = collections.deque()
+        self.outstanding = True
+        self.done = False
+        self.error: ReqlError | None = None
+        self.value: Any = None
+        self.response_type: int | None = None
+        self.notes: list[int] = []
+        self.profile: Any = None
+        self.threshold = 1
+        self.waiter: Any = None
+
+    @property
+    def answered(self) -> bool:
+        """The first response arrived (or the query failed without one)."""
+        return self.response_type is not None or self.error is not None
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.response_type in _SEQUENCE_TYPES
+
+    @property
+    def is_feed(self) -> bool:
+        """The server marked this stream as a changefeed (it never ends by itself)."""
+        return any(n in _FEED_NOTES for n in self.notes)
+
+    @property
+    def can_advance(self) -> bool:
+        """``next_item`` would not return PENDING."""
+        return bool(self.items) or self.done
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "open"
+        return f"<Query token={self.token} {state} buffered={len(self.items)}>"
+
+
+def _optarg_json(value: Any) -> Any:
+    # Global optargs are ReQL terms, as if wrapped in r.expr().
+    build = getattr(value, "build", None)
+    if build is not None:
+        return build()
+    if type(value) is list or type(value) is tuple:
+        return [TermType.MAKE_ARRAY, [_optarg_json(x) for x in value]]
+    if type(value) is dict:
+        return {k: _optarg_json(v) for k, v in value.items()}
+    return value
+
+
+def build_optargs(optargs: dict | None, default_db: str | None) -> dict:
+    """The global optargs object of a START query; ``db`` names become ``r.db(name)``."""
+    out: dict = {}
+    if optargs:
+        for key, value in optargs.items():
+            if key not in _CLIENT_ONLY_OPTARGS:
+                out[key] = _optarg_json(value)
+    db = optargs.get("db") if optargs else None
+    if db is None:
+        db = default_db
+    if db is not None:
+        out["db"] = db.build() if hasattr(db, "build") else [TermType.DB, [db]]
+    return out
+
+
+class ClientCore:
+    """Protocol state of one connection (not thread-safe: adapters serialise calls)."""
+
+    def __init__(self, user: str = "admin", password: str = "", host: str = "", port: int = 0):
+        self.handshake = Handshake(user, password, host, port)
+        self._out = bytearray(self.handshake.initial_bytes())
+        self._in = bytearray()
+        self._queries: dict[int, Query] = {}
+        self._next_token = 1
+        self.closed = False
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """The handshake completed; queries may be sent."""
+        return self.handshake.done
+
+    @property
+    def pending(self) -> list[Query]:
+        """Queries still waiting for the server."""
+        return list(self._queries.values())
+
+    def data_to_send(self) -> bytes:
+        """Take the bytes the adapter must write now (possibly empty)."""
+        if not self._out:
+            return b""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    # -- outgoing ------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ReqlDriverError(CLOSED_MESSAGE)
+        if not self.handshake.done:
+            raise ReqlDriverError("Connection is not ready: the handshake has not finished.")
+
+    def _frame(self, token: int, message: list) -> None:
+        try:
+            body = orjson.dumps(message)
+        except TypeError as exc:
+            raise ReqlDriverError(f"Could not serialize the query: {exc}") from None
+        self._out += HEADER.pack(token, len(body))
+        self._out += body
+
+    def _new_query(self, kind: int, term: Any, formats: Formats, message: list) -> Query:
+        self._check_open()
+        token = self._next_token
+        self._next_token += 1
+        self._frame(token, message)
+        query = Query(token, kind, term, formats)
+        self._queries[token] = query
+        return query
+
+    def start(
+        self, term_json: Any, optargs: dict | None = None, term: Any = None, noreply: bool = False
+    ) -> Query | None:
+        """Queue a START; ``optargs`` is the built global optargs object.
+
+        ``term`` (the query object) is kept only to print errors. A ``noreply`` query gets a
+        token but no bookkeeping at all, so None is returned.
+        """
+        formats = Formats.from_optargs(optargs)
+        message = [QueryType.START, term_json, optargs] if optargs else [QueryType.START, term_json]
+        if noreply:
+            self._check_open()
+            token = self._next_token
+            self._next_token += 1
+            self._frame(token, message)
+            return None
+        return self._new_query(QueryType.START, term, formats, message)
+
+    def noreply_wait(self) -> Query:
+        """Queue NOREPLY_WAIT: answered once every earlier noreply query has finished."""
+        return self._new_query(QueryType.NOREPLY_WAIT, None, NATIVE, [QueryType.NOREPLY_WAIT])
+
+    def server_info(self) -> Query:
+        """Queue SERVER_INFO; the value is ``{"id", "name", "proxy"}``."""
+        return self._new_query(QueryType.SERVER_INFO, None, NATIVE, [QueryType.SERVER_INFO])
+
+    def _maybe_continue(self, query: Query) -> None:
+        # Keep one batch in flight while fewer rows are buffered than the last batch held:
+        # the server computes the next batch while the caller consumes this one, and a
+        # changefeed needs an outstanding CONTINUE to deliver anything at all.
+        if (
+            not query.done
+            and not query.outstanding
+            and len(query.items) < query.threshold
+            and not self.closed
+        ):
+            query.outstanding = True
+            self._frame(query.token, [QueryType.CONTINUE])
+
+    def stop(self, query: Query) -> None:
+        """Close a cursor: drop buffered rows and STOP the stream; later answers are ignored."""
+        query.items.clear()
+        if query.done:
+            return
+        query.done = True
+        if self._queries.pop(query.token, None) is not None and not self.closed:
+            self._frame(query.token, [QueryType.STOP])
+
+    # -- consuming results ---------------------------------------------------------------
+
+    def outcome(self, query: Query, make_cursor: Callable[[Query], Any]) -> Any:
+        """What ``run`` returns once ``query.answered``: a value, or ``make_cursor(query)``.
+
+        Raises the query's error. With ``profile=True`` the result is wrapped as
+        ``{"value": ..., "profile": ...}`` like the official driver.
+        """
+        if not query.is_sequence:
+            if query.error is not None:
+                raise query.error
+            result = query.value
+        else:
+            result = make_cursor(query)
+        if query.profile is not None:
+            return {"value": result, "profile": query.profile}
+        return result
+
+    def next_item(self, query: Query) -> Any:
+        """The next row of a sequence, PENDING (wait for data) or EMPTY (finished).
+
+        Buffered rows are delivered before the error of a failed stream is raised.
+        """
+        items = query.items
+        if items:
+            row = items.popleft()
+            if len(items) < query.threshold:
+                self._maybe_continue(query)
+            return row
+        if query.error is not None:
+            raise query.error
+        if query.done:
+            return EMPTY
+        self._maybe_continue(query)
+        return PENDING
+
+    # -- incoming ------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Query]:
+        """Feed bytes read from the transport; return the queries whose state changed.
+
+        Raises ReqlAuthError / ReqlDriverError while the handshake fails, and
+        ReqlDriverError on a malformed frame (the adapter should then close).
+        """
+        buf = self._in
+        buf += data
+        if not self.handshake.done:
+            self._receive_handshake()
+            if not self.handshake.done:
+                return []
+        updated: list[Query] = []
+        pos = 0
+        size = len(buf)
+        queries = self._queries
+        while size - pos >= HEADER_SIZE:
+            token, length = HEADER.unpack_from(buf, pos)
+            end = pos + HEADER_SIZE + length
+            if end > size:
+                break
+            body = buf[pos + HEADER_SIZE : end]
+            pos = end
+            query = queries.get(token)
+            if query is not None:  # unknown tokens: answers to STOPped cursors, ignored
+                self._dispatch(query, body)
+                updated.append(query)
+        if pos:
+            del buf[:pos]
+        return updated
+
+    def _receive_handshake(self) -> None:
+        buf = self._in
+        while not self.handshake.done:
+            nul = buf.find(b"\0")
+            if nul < 0:
+                return
+            message = bytes(buf[:nul])
+            del buf[: nul + 1]
+            self._out += self.handshake.receive(message)
+
+    def _dispatch(self, query: Query, body: bytearray) -> None:
+        try:
+            doc = orjson.loads(body)
+            rtype = doc["t"]
+            data = doc["r"]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ReqlDriverError(f"Malformed response from the server: {exc}") from None
+        if needs_conversion(body, query.formats):
+            try:
+                data = convert(data, query.formats)
+            except ReqlError as exc:
+                query.error = exc
+                self._finish(query)
+                return
+        query.outstanding = False
+        first = query.response_type is None
+        if first:
+            query.response_type = rtype
+            query.notes = doc.get("n") or []
+            query.profile = doc.get("p")
+        if rtype == ResponseType.SUCCESS_PARTIAL:
+            buffered = len(query.items)
+            query.items.extend(data)
+            query.threshold = max(1, len(data))
+            if buffered < query.threshold and not self.closed:
+                query.outstanding = True
+                self._frame(query.token, [QueryType.CONTINUE])
+            return
+        if rtype == ResponseType.SUCCESS_SEQUENCE:
+            query.items.extend(data)
+        elif rtype in (ResponseType.SUCCESS_ATOM, ResponseType.SERVER_INFO):
+            query.value = data[0] if data else None
+        elif rtype == ResponseType.WAIT_COMPLETE:
+            query.value = None
+        elif rtype in (
+            ResponseType.CLIENT_ERROR,
+            ResponseType.COMPILE_ERROR,
+            ResponseType.RUNTIME_ERROR,
+        ):
+            message = data[0] if data else "Unknown error."
+            cls = error_class_for(rtype, doc.get("e"))
+            query.error = cls(message, query.term, doc.get("b") or [])
+        else:
+            query.error = ReqlDriverError(f"Unknown Response type {rtype} encountered in a response.")
+        self._finish(query)
+
+    def _finish(self, query: Query) -> None:
+        query.done = True
+        query.outstanding = False
+        self._queries.pop(query.token, None)
+
+    def connection_lost(self, message: str = CLOSED_MESSAGE) -> list[Query]:
+        """The transport is gone: fail every pending query now; return them to wake."""
+        self.closed = True
+        failed = list(self._queries.values())
+        self._queries.clear()
+        self._out.clear()
+        for query in failed:
+            if query.error is None:
+                query.error = ReqlDriverError(message)
+            query.done = True
+            query.outstanding = False
+        return failed

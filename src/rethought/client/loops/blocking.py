@@ -1,0 +1,128 @@
+"""Blocking socket transport: connect (+TLS), send, and receive with an optional deadline.
+
+Shared by the thread-based adapter and any adapter whose socket module offers the standard
+blocking API (pass ``socket_module`` / ``select_module``, e.g. gevent's). It knows nothing of
+the protocol; it only moves bytes and turns OS errors into ReqlDriverError.
+"""
+
+from __future__ import annotations
+
+import select as _select
+import socket as _socket
+import ssl as _ssl
+import threading
+import time
+from typing import Any
+
+from ...errors import ReqlDriverError, ReqlTimeoutError
+
+__all__ = ["BlockingTransport"]
+
+RECV_SIZE = 1 << 16
+
+
+class BlockingTransport:
+    """One TCP (optionally TLS) connection.
+
+    Plain TCP: ``send`` is serialised by a lock and ``recv`` needs none (the adapter lets one
+    thread read at a time). TLS: an SSL object must not read and write concurrently, so both
+    take the same lock and readers first wait for readability without holding it.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        ssl: dict | None = None,
+        socket_module: Any = _socket,
+        select_module: Any = _select,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._select = select_module
+        try:
+            sock = socket_module.create_connection((host, port), timeout)
+        except TimeoutError:
+            raise ReqlTimeoutError(
+                f"Could not connect to {host}:{port}, operation timed out."
+            ) from None
+        except OSError as exc:
+            raise ReqlDriverError(f"Could not connect to {host}:{port}. Error: {exc}") from None
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1)
+        self.tls = bool(ssl)
+        if ssl:
+            sock = self._wrap_tls(sock, ssl)
+        self.sock = sock
+        self._send_lock = threading.Lock()
+        self._io_lock = self._send_lock if self.tls else None
+        self.closed = False
+
+    def _wrap_tls(self, sock: Any, options: dict) -> Any:
+        context = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = True
+        context.verify_mode = _ssl.CERT_REQUIRED
+        ca_certs = options.get("ca_certs")
+        if ca_certs:
+            context.load_verify_locations(ca_certs)
+        else:
+            context.load_default_certs()
+        try:
+            return context.wrap_socket(sock, server_hostname=self.host)
+        except (OSError, _ssl.SSLError) as exc:
+            sock.close()
+            raise ReqlDriverError(
+                f"SSL handshake failed (see server log for more information): {exc}"
+            ) from None
+
+    def set_timeout(self, timeout: float | None) -> None:
+        """Only for the connect phase, while a single thread owns the socket."""
+        self.sock.settimeout(timeout)
+
+    def send(self, data: bytes) -> None:
+        with self._send_lock:
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                raise ReqlDriverError(
+                    f"Connection interrupted sending to {self.host}:{self.port} - {exc}"
+                ) from None
+
+    def _wait_readable(self, deadline: float | None) -> bool:
+        if self.tls and self.sock.pending():
+            return True
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        readable, _, _ = self._select.select([self.sock], [], [], timeout)
+        return bool(readable)
+
+    def recv(self, deadline: float | None) -> bytes | None:
+        """Bytes read; None when the deadline passed first. EOF raises ReqlDriverError."""
+        try:
+            if (deadline is not None or self.tls) and not self._wait_readable(deadline):
+                return None
+            if self._io_lock is not None:
+                with self._io_lock:
+                    data = self.sock.recv(RECV_SIZE)
+            else:
+                data = self.sock.recv(RECV_SIZE)
+        except TimeoutError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ReqlDriverError(
+                f"Connection interrupted receiving from {self.host}:{self.port} - {exc}"
+            ) from None
+        if not data:
+            raise ReqlDriverError("Connection is closed.")
+        return data
+
+    def close(self) -> None:
+        """Shut down (waking any thread blocked in recv) and close; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()

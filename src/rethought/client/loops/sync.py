@@ -1,0 +1,316 @@
+"""The blocking connection: the default loop type (``r.connect`` without ``set_loop_type``).
+
+Thread-safe: many threads may run queries on one connection. A condition guards the core;
+one thread at a time reads the socket (the "reader") and routes every frame it gets, by
+token, to whichever query it belongs to, then wakes the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ...errors import ReqlDriverError, ReqlTimeoutError
+from ..core import EMPTY, PENDING, ClientCore, Query, build_optargs
+from ..cursor import CursorBase, DefaultCursorEmpty, wait_to_timeout
+from .blocking import BlockingTransport
+
+__all__ = ["Connection", "Cursor", "connect"]
+
+
+class Cursor(CursorBase):
+    """A lazy, blocking cursor: ``for row in cursor``, ``next(cursor)``, ``cursor.next(wait)``."""
+
+    def __iter__(self) -> Iterator[Any]:
+        # A generator resumes faster than a __next__ call; it shares the core's buffer, so
+        # mixing it with next(cursor) is fine. Rows that cannot change what the core does
+        # next (a CONTINUE is in flight, the stream ended, or over a batch is buffered) are
+        # popped without asking it.
+        query = self.query
+        items = query.items
+        pop = items.popleft
+        while True:
+            if query.outstanding or query.done:
+                free = len(items)
+            else:
+                free = len(items) - query.threshold
+            try:
+                for _ in range(free):
+                    yield pop()
+            except IndexError:  # another thread consumed the same cursor meanwhile
+                pass
+            try:
+                yield self._next(None)
+            except DefaultCursorEmpty:
+                return
+
+    def __next__(self) -> Any:
+        query = self.query
+        items = query.items
+        # Fast path: popping cannot change what the core would do next (a CONTINUE is in
+        # flight, the stream ended, or more than a batch is buffered); popleft is atomic.
+        if items and (query.outstanding or query.done or len(items) > query.threshold):
+            try:
+                return items.popleft()
+            except IndexError:
+                pass
+        return self._next(None)
+
+    def next(self, wait: bool | float = True) -> Any:
+        """The next row; ReqlTimeoutError if none arrives in time, ReqlCursorEmpty at the end."""
+        return self._next(wait_to_timeout(wait))
+
+    def close(self) -> None:
+        """Stop the query on the server and drop what is still buffered."""
+        self.conn._stop(self.query)
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _next(self, timeout: float | None) -> Any:
+        query = self.query
+        conn = self.conn
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with conn._cond:
+                item = conn._core.next_item(query)
+            conn._flush()
+            if item is PENDING:
+                conn._wait(lambda: query.can_advance, deadline)
+            elif item is EMPTY:
+                raise DefaultCursorEmpty()
+            else:
+                return item
+
+
+class Connection:
+    """A blocking connection; see :func:`connect`."""
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 28015,
+        db: str | None = None,
+        user: str = "admin",
+        password: str = "",
+        timeout: float = 20,
+        ssl: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.host = host
+        try:
+            self.port = int(port)
+        except (TypeError, ValueError):
+            raise ReqlDriverError(f"Could not convert port {port!r} to an integer.") from None
+        self.db = db
+        self.user = user
+        self._password = password
+        self.connect_timeout = timeout
+        self.ssl = ssl or {}
+        self._kwargs = kwargs
+        self._core: ClientCore | None = None
+        self._transport: BlockingTransport | None = None
+        self._cond = threading.Condition(threading.Lock())
+        self._reading = False
+
+    # -- opening and closing -------------------------------------------------------------
+
+    def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Connection:
+        """Close (optionally waiting for noreply writes) and open a fresh connection."""
+        self.close(noreply_wait)
+        timeout = self.connect_timeout if timeout is None else timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        core = ClientCore(self.user, self._password, self.host, self.port)
+        transport = BlockingTransport(self.host, self.port, timeout, self.ssl)
+        try:
+            while not core.ready:
+                transport.send(core.data_to_send())
+                data = transport.recv(deadline)
+                if data is None:
+                    raise ReqlTimeoutError(
+                        f"Could not connect to {self.host}:{self.port}, operation timed out."
+                    )
+                core.receive_data(data)
+            transport.set_timeout(None)
+        except BaseException:
+            transport.close()
+            raise
+        self._core, self._transport = core, transport
+        return self
+
+    def close(self, noreply_wait: bool = True) -> None:
+        """Close the connection; pending queries fail with ReqlDriverError."""
+        if not self.is_open():
+            return
+        try:
+            if noreply_wait:
+                self.noreply_wait()
+        finally:
+            self._lost()
+
+    def _lost(self, message: str = "Connection is closed.") -> None:
+        with self._cond:
+            if self._core is not None:
+                self._core.connection_lost(message)
+            if self._transport is not None:
+                self._transport.close()
+            self._cond.notify_all()
+
+    def is_open(self) -> bool:
+        core = self._core
+        return core is not None and not core.closed
+
+    def check_open(self) -> None:
+        if not self.is_open():
+            raise ReqlDriverError("Connection is closed.")
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(noreply_wait=False)
+
+    # -- conveniences --------------------------------------------------------------------
+
+    def repl(self) -> Connection:
+        """Make this the default connection of ``run()`` in this thread."""
+        from .. import set_repl_connection
+
+        set_repl_connection(self)
+        return self
+
+    def use(self, db: str) -> None:
+        """Default database of later queries."""
+        self.db = db
+
+    def client_port(self) -> int | None:
+        return self._transport.sock.getsockname()[1] if self.is_open() else None
+
+    def client_address(self) -> str | None:
+        return self._transport.sock.getsockname()[0] if self.is_open() else None
+
+    # -- queries -------------------------------------------------------------------------
+
+    def noreply_wait(self) -> None:
+        """Wait until every noreply query sent so far has been processed."""
+        return self._submit(lambda core: core.noreply_wait())
+
+    def server(self) -> dict:
+        """``{"id": ..., "name": ..., "proxy": ...}`` of the server."""
+        return self._submit(lambda core: core.server_info())
+
+    def _start(self, term: Any, global_optargs: dict | None = None, **kwargs: Any) -> Any:
+        """Run a query (called by ``RqlQuery.run``); the value, or a Cursor for sequences."""
+        optargs = dict(global_optargs or {}, **kwargs)
+        noreply = bool(optargs.get("noreply", False))
+        build = getattr(term, "build", None)
+        term_json = build() if build is not None else term
+        built = build_optargs(optargs, self.db)
+        printable = term if build is not None else None
+        return self._submit(lambda core: core.start(term_json, built, printable, noreply))
+
+    def _submit(self, make: Callable[[ClientCore], Query | None]) -> Any:
+        with self._cond:
+            self.check_open()
+            query = make(self._core)
+        self._flush()
+        if query is None:
+            return None
+        self._wait(lambda: query.answered, None)
+        with self._cond:
+            return self._core.outcome(query, lambda q: Cursor(self, q))
+
+    def _stop(self, query: Query) -> None:
+        with self._cond:
+            if self._core is not None:
+                self._core.stop(query)
+        self._flush()
+
+    # -- moving bytes --------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        core = self._core
+        if core is None or not core._out:
+            return
+        with self._cond:
+            data = core.data_to_send()
+        if data:
+            try:
+                self._transport.send(data)
+            except ReqlDriverError as exc:
+                self._lost(str(exc))
+
+    def _wait(self, ready: Callable[[], bool], deadline: float | None) -> None:
+        """Block until ``ready()``, reading frames for everyone meanwhile."""
+        cond = self._cond
+        while True:
+            with cond:
+                if ready():
+                    return
+                if self._core is None or self._core.closed:
+                    raise ReqlDriverError("Connection is closed.")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise ReqlTimeoutError()
+                if self._reading:
+                    cond.wait(remaining)
+                    continue
+                self._reading = True
+                transport = self._transport
+            try:
+                data = transport.recv(deadline)
+            except ReqlDriverError as exc:
+                with cond:
+                    self._reading = False
+                self._lost(str(exc))
+                continue
+            except BaseException:
+                with cond:
+                    self._reading = False
+                    cond.notify_all()
+                raise
+            with cond:
+                self._reading = False
+                try:
+                    if data is not None and self._core is not None and not self._core.closed:
+                        self._core.receive_data(data)
+                except ReqlDriverError as exc:
+                    self._core.connection_lost(str(exc))
+                    transport.close()
+                finally:
+                    cond.notify_all()
+            self._flush()
+
+
+def connect(
+    host: str = "localhost",
+    port: int = 28015,
+    db: str | None = None,
+    user: str = "admin",
+    password: str = "",
+    timeout: float = 20,
+    ssl: dict | None = None,
+    auth_key: str | None = None,
+    **kwargs: Any,
+) -> Connection:
+    """Open a blocking connection (``auth_key`` is the old name of ``password``)."""
+    if auth_key:
+        if password:
+            raise ReqlDriverError("`auth_key` and `password` are both set.")
+        password = auth_key
+    conn = Connection(
+        host or "localhost",
+        port or 28015,
+        db,
+        user or "admin",
+        password or "",
+        timeout,
+        ssl,
+        **kwargs,
+    )
+    return conn.reconnect(timeout=timeout)

@@ -1,0 +1,149 @@
+"""``r``: the starting points of queries (``r.table``, ``r.expr``, ``r.row``, ``r.now`` ...).
+
+``ReqlNamespace`` holds the query constructors of the official driver's ``r``; the package's
+``RethinkDB`` class adds connections and error classes on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import ast, terms
+from . import terms as t
+from .ast import DEFAULT_NESTING_DEPTH, ImplicitVar, RqlQuery, func_wrap
+from .methods import ALL, LAST, PLAIN, _wrap_args
+from .tz import RqlTzinfo
+
+
+def _function(cls: type[RqlQuery], name: str, policy: str = PLAIN) -> Callable[..., RqlQuery]:
+    """``r.<name>(*args)`` building ``cls`` with the given arguments wrapped as functions."""
+
+    def function(self: ReqlNamespace, *args: Any, **kwargs: Any) -> RqlQuery:
+        if policy != PLAIN:
+            args, kwargs = _wrap_args(policy, args, kwargs)
+        return cls(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"ReQL ``r.{name}``: https://rethinkdb.com/api/python/{name}/"
+    return function
+
+
+_FUNCTIONS: dict[str, tuple] = {
+    # databases and tables
+    "db": (t.DB,),
+    "db_create": (t.DbCreate,),
+    "db_drop": (t.DbDrop,),
+    "db_list": (t.DbList,),
+    "table": (t.Table,),
+    "table_create": (t.TableCreateTL,),
+    "table_drop": (t.TableDropTL,),
+    "table_list": (t.TableListTL,),
+    "grant": (t.GrantTL,),
+    # control
+    "js": (t.JavaScript,),
+    "json": (t.Json,),
+    "args": (t.Args,),
+    "error": (t.UserError,),
+    "random": (t.Random,),
+    "do": (t.FunCall,),
+    "branch": (t.Branch,),
+    "range": (t.Range,),
+    "literal": (t.Literal,),
+    "object": (t.Object,),
+    "uuid": (t.UUID,),
+    "type_of": (t.TypeOf,),
+    "info": (t.Info,),
+    # sequences and aggregation
+    "union": (t.Union,),
+    "map": (t.Map, LAST),
+    "group": (t.Group, ALL),
+    "reduce": (t.Reduce, ALL),
+    "count": (t.Count, ALL),
+    "sum": (t.Sum, ALL),
+    "avg": (t.Avg, ALL),
+    "min": (t.Min, ALL),
+    "max": (t.Max, ALL),
+    "distinct": (t.Distinct, ALL),
+    "contains": (t.Contains, ALL),
+    "asc": (t.Asc, ALL),
+    "desc": (t.Desc, ALL),
+    # math and logic
+    "eq": (t.Eq,),
+    "ne": (t.Ne,),
+    "lt": (t.Lt,),
+    "le": (t.Le,),
+    "gt": (t.Gt,),
+    "ge": (t.Ge,),
+    "add": (t.Add,),
+    "sub": (t.Sub,),
+    "mul": (t.Mul,),
+    "div": (t.Div,),
+    "mod": (t.Mod,),
+    "and_": (t.And,),
+    "or_": (t.Or,),
+    "not_": (t.Not,),
+    "bit_and": (t.BitAnd,),
+    "bit_or": (t.BitOr,),
+    "bit_xor": (t.BitXor,),
+    "bit_not": (t.BitNot,),
+    "bit_sal": (t.BitSal,),
+    "bit_sar": (t.BitSar,),
+    "floor": (t.Floor,),
+    "ceil": (t.Ceil,),
+    "round": (t.Round,),
+    # time
+    "time": (t.Time,),
+    "iso8601": (t.ISO8601,),
+    "epoch_time": (t.EpochTime,),
+    "now": (t.Now,),
+    # geometry
+    "geojson": (t.GeoJson,),
+    "point": (t.Point,),
+    "line": (t.Line,),
+    "polygon": (t.Polygon,),
+    "circle": (t.Circle,),
+    "distance": (t.Distance,),
+    "intersects": (t.Intersects,),
+}
+
+_CONSTANTS = (
+    "monday tuesday wednesday thursday friday saturday sunday "
+    "january february march april may june july august september october november december "
+    "minval maxval"
+).split()
+
+
+class ReqlNamespace:
+    """The query half of ``r``: every ReQL term constructor of the official driver."""
+
+    # The official ``r`` exposes these modules and classes too.
+    ast = ast
+    query = terms
+    RqlQuery = RqlQuery
+    RqlTzinfo = RqlTzinfo
+
+    row = ImplicitVar()
+
+    def expr(self, val: Any, nesting_depth: int = DEFAULT_NESTING_DEPTH) -> RqlQuery:
+        """Convert a Python value (dicts, lists, scalars, callables, datetimes, bytes) to ReQL."""
+        return ast.expr(val, nesting_depth)
+
+    def binary(self, data: Any) -> RqlQuery:
+        """Binary data: ``bytes``, or a query that yields binary."""
+        return ast.Binary(data)
+
+    def http(self, url: Any, **kwargs: Any) -> RqlQuery:
+        """Fetch ``url`` on the server (``r.http``)."""
+        return t.Http(func_wrap(url), **kwargs)
+
+    def make_timezone(self, offset: str) -> RqlTzinfo:
+        """A ``tzinfo`` for the offset ``"[+-]HH:MM"``, to build aware datetimes."""
+        return RqlTzinfo(offset)
+
+
+for _fname, _spec in _FUNCTIONS.items():
+    setattr(ReqlNamespace, _fname, _function(_spec[0], _fname, *_spec[1:]))
+for _fname in _CONSTANTS:
+    setattr(ReqlNamespace, _fname, t.constant(t.TT[_fname.upper()]))
+del _fname, _spec

@@ -1,0 +1,334 @@
+"""Shared helpers for sequence terms: laziness, selections, grouped data, function shortcuts.
+
+RethinkDB keeps the *kind* of a sequence through transformations, and clients can see it
+(``type_of``, and whether ``update`` works afterwards). The rules encoded here:
+
+- arrays stay arrays: a transformation of a datum array is evaluated eagerly and yields an
+  array (subject to the array size limit);
+- anything else yields a lazy ``Stream`` (or a ``Selection`` where RethinkDB keeps one, e.g.
+  ``filter`` / ``limit`` on a table), which is only pulled as the client asks for batches;
+- a ``TableSlice`` (``terms.tables``) is a table read in index order and/or between bounds:
+  it stays lazy and addressable by writes; ``with_sorting`` is ``order_by(index=)`` on it;
+- ``GroupedStream`` is what ``group`` returns; every term applied to grouped data applies
+  per group (``per_group``), reductions turning it into plain ``Grouped`` (GROUPED_DATA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .. import datum
+from ..errors import (
+    ReqlError,
+    ReqlNonExistenceError,
+    ReqlQueryLogicError,
+    ReqlResourceLimitError,
+)
+from ..proto.ql2 import TermType as T
+from . import values
+from .compile import Datum, Scope, Term
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def array_limit_error(limit: int) -> ReqlResourceLimitError:
+    return ReqlResourceLimitError(
+        f"Array over size limit `{limit}`.  To raise the number of allowed elements, modify "
+        "the `array_limit` option to `.run` (not available in the Data Explorer), or use an "
+        "index."
+    )
+
+
+def expected(v: Any, want: str) -> ReqlQueryLogicError:
+    """RethinkDB's type error; finding NULL is a non-existence error (``default`` catches it)."""
+    cls = ReqlNonExistenceError if v is None else ReqlQueryLogicError
+    return cls(f"Expected type {want} but found {values.type_name(v)}.")
+
+
+def print_value(v: Any) -> str:
+    """A value as RethinkDB prints it inside error messages (objects one key a line)."""
+    from .terms.datum_print import val_print  # lazy: terms/ imports this module
+
+    return val_print(v)
+
+
+def literal_type_error(v: Any, want: str) -> ReqlQueryLogicError:
+    """``Expected type FUNCTION but found DATUM:`` followed by the value, as RethinkDB says it."""
+    from .terms.datum_print import expected_val
+
+    return expected_val(v, want)
+
+
+def is_datum(v: Any) -> bool:
+    return not isinstance(
+        v, (values.Sequence, values.Func, values.Grouped, values.Database, values.SingleSelection)
+    )
+
+
+def attach(err: ReqlError, frames: tuple) -> ReqlError:
+    if err.frames is None:
+        err.frames = list(frames)
+    return err
+
+
+def guarded(source: Iterable[Any], frames: tuple) -> Iterator[Any]:
+    """Iterate ``source``, blaming errors raised later (while streaming) on ``frames``."""
+    try:
+        yield from source
+    except ReqlError as e:
+        raise attach(e, frames) from None
+
+
+# -- sequence kinds ---------------------------------------------------------------------------
+
+
+def is_infinite(v: Any) -> bool:
+    return bool(getattr(v, "infinite", False))
+
+
+def check_finite(v: Any) -> None:
+    if is_infinite(v):
+        raise ReqlQueryLogicError(
+            "Cannot use an infinite stream with an aggregation function (`reduce`, `count`, "
+            "etc.) or coerce it to an array."
+        )
+
+
+def iterate(v: Any) -> Iterator[Any]:
+    """Rows of a sequence value; a single selection's row is not a sequence."""
+    return values.iterate(v)
+
+
+def materialise(rows: Iterable[Any], ctx: Any) -> list:
+    """A list of ``rows``, failing as RethinkDB does past ``ctx.array_limit``."""
+    limit = ctx.array_limit
+    out = []
+    for row in rows:
+        out.append(row)
+        if len(out) > limit:
+            raise array_limit_error(limit)
+    return out
+
+
+def finite_list(v: Any, ctx: Any) -> list:
+    """A sequence value as a list (terminal operations that need everything at once)."""
+    if type(v) is list:
+        return v
+    check_finite(v)
+    return materialise(iterate(v), ctx)
+
+
+def like(src: Any, rows: Iterable[Any], ctx: Any, frames: tuple, keep_selection: bool = False):
+    """The result of transforming ``src`` into ``rows``, of the kind RethinkDB gives.
+
+    Arrays give arrays; a selection gives a selection when ``keep_selection``; anything else
+    gives a lazy stream that stays infinite if its source was.
+    """
+    if type(src) is list:
+        return materialise(rows, ctx)
+    if keep_selection and getattr(src, "table", None) is not None:
+        return values.Selection(src.table, guarded(rows, frames))
+    return values.Stream(guarded(rows, frames), infinite=is_infinite(src))
+
+
+def as_table_slice(v: Any) -> Any:
+    """A table or table slice as a ``TableSlice`` (see ``terms.tables``); None otherwise."""
+    from .terms.tables import TableSlice
+
+    if isinstance(v, TableSlice):
+        return v
+    if isinstance(v, values.TableValue):
+        return TableSlice(v)
+    return None
+
+
+def with_sorting(slice_: Any, index: str, sorting: str) -> Any:
+    """``slice_`` read in ``index`` order (``sorting`` "asc" / "desc"), as order_by(index=)."""
+    from .terms.tables import TableSlice, require_index
+
+    if slice_.ordered:
+        raise ReqlQueryLogicError("Cannot perform multiple indexed ORDER_BYs on the same table.")
+    if slice_.index is not None and slice_.index != index:
+        raise ReqlQueryLogicError(
+            f"Cannot order by index `{index}` after calling BETWEEN on index `{slice_.index}`."
+        )
+    require_index(slice_.table, index)
+    return TableSlice(
+        slice_.table,
+        index,
+        slice_.lo,
+        slice_.hi,
+        slice_.lo_open,
+        slice_.hi_open,
+        reverse=sorting == "desc",
+        ordered=True,
+    )
+
+
+def slice_entries(slice_: Any) -> Iterator[tuple[Any, Any]]:
+    """``(index value, row)`` of a table slice in its order (one per multi-index entry)."""
+    store = slice_.table.store
+    if datum.compare(slice_.lo, slice_.hi) > 0:
+        return
+    args = (slice_.lo, slice_.hi, slice_.lo_open, slice_.hi_open, slice_.reverse)
+    if slice_.index is None or slice_.index == store.primary_key:
+        pkey = store.primary_key
+        for row in store.scan(*args):
+            yield row[pkey], row
+    else:
+        yield from store.index_scan(slice_.index, *args)
+
+
+# -- grouped data -----------------------------------------------------------------------------
+
+
+class GroupedStream(values.Grouped):
+    """The output of ``group`` before any reduction: each group's rows, as a list."""
+
+    type_name = "GROUPED_STREAM"
+    __slots__ = ()
+
+
+def sort_groups(groups: Iterable[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    return sorted(groups, key=lambda kv: datum.sort_key(kv[0]))
+
+
+def per_group(src: values.Grouped, fn: Callable[[Any], Any], ctx: Any) -> values.Grouped:
+    """Apply ``fn`` to every group's value (RethinkDB's semantics for terms after ``group``).
+
+    Transformations of a grouped stream stay a grouped stream; anything that reduces a
+    group to a datum gives GROUPED_DATA.
+    """
+    out = []
+    stream = isinstance(src, GroupedStream)
+    for key, group in src.groups:
+        res = fn(group)
+        if isinstance(res, values.Sequence) or type(res) is list:
+            res = finite_list(res, ctx)
+        else:
+            stream = False
+        out.append((key, res))
+    return GroupedStream(out) if stream else values.Grouped(out)
+
+
+class SeqTerm(Term):
+    """A term whose first argument is a sequence; on grouped data it applies per group."""
+
+    def eval(self, scope: Scope) -> Any:
+        src = self.args[0].run(scope)
+        if isinstance(src, values.Grouped):
+            return per_group(src, lambda group: self.apply(scope, group), scope.ctx)
+        return self.apply(scope, src)
+
+    def apply(self, scope: Scope, src: Any) -> Any:  # pragma: no cover - subclasses override
+        raise NotImplementedError
+
+
+# -- functions --------------------------------------------------------------------------------
+
+
+def func(v: Any) -> values.Func:
+    """A function argument with no shortcut: ``map(1)`` is an error."""
+    if isinstance(v, values.Func):
+        return v
+    raise literal_type_error(v, "FUNCTION")
+
+
+def field_func(v: Any) -> values.Func:
+    """A function, or a field name standing for ``lambda row: row[name]``."""
+    if isinstance(v, values.Func):
+        return v
+    if not is_datum(v):
+        raise literal_type_error(v, "FUNCTION")
+    return values.PyFunc(lambda row: get_field(row, v))
+
+
+def get_field(row: Any, name: Any) -> Any:
+    """``row[name]`` with RethinkDB's errors (a missing field is a non-existence error)."""
+    if type(name) is not str:
+        raise expected(name, "STRING")
+    if isinstance(row, values.SingleSelection):
+        row = row.row
+    if type(row) is not dict or datum.REQL_TYPE in row:
+        raise expected(row, "OBJECT")
+    try:
+        return row[name]
+    except KeyError:
+        raise ReqlNonExistenceError(
+            f"No attribute `{name}` in object:\n{print_value(row)}"
+        ) from None
+
+
+def truthy(v: Any) -> bool:
+    """ReQL truthiness: everything but ``false`` and ``null``."""
+    return not (v is None or v is False)
+
+
+def call(f: values.Func, *args: Any) -> Any:
+    """Call a ReQL function and force its result to a datum."""
+    return values.to_datum(f(*args))
+
+
+# -- ordering ---------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def sort_spec(term: Term, scope: Scope, nodes: list[Term]) -> list[tuple[bool, values.Func]]:
+    """``(descending, key function)`` for each ordering argument (plain, r.asc or r.desc)."""
+    spec = []
+    for node in nodes:
+        desc = node.tt == T.DESC
+        fn = field_func(node.run(scope))
+        if not fn.deterministic:
+            raise ReqlQueryLogicError("Sorting by a non-deterministic function is not supported.")
+        spec.append((desc, fn))
+    return spec
+
+
+class OrderKey:
+    """A row's ordering key under a sort spec; rows missing a key sort first (last if desc)."""
+
+    __slots__ = ("parts", "spec")
+
+    def __init__(self, row: Any, spec: list[tuple[bool, values.Func]]) -> None:
+        parts = []
+        for _, fn in spec:
+            try:
+                parts.append(datum.sort_key(call(fn, row)))
+            except ReqlNonExistenceError:
+                parts.append(_MISSING)
+        self.parts = parts
+        self.spec = spec
+
+    def cmp(self, other: OrderKey) -> int:
+        for (desc, _), ka, kb in zip(self.spec, self.parts, other.parts, strict=True):
+            if ka is _MISSING or kb is _MISSING:
+                if ka is kb:
+                    continue
+                res = -1 if ka is _MISSING else 1
+            elif ka == kb:
+                continue
+            else:
+                res = -1 if ka < kb else 1
+            return -res if desc else res
+        return 0
+
+    def __lt__(self, other: OrderKey) -> bool:
+        return self.cmp(other) < 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OrderKey) and self.cmp(other) == 0
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def sort_rows(rows: list, spec: list[tuple[bool, values.Func]]) -> list:
+    """Stable sort of ``rows`` by ``spec`` (``order_by`` without an index)."""
+    return sorted(rows, key=lambda row: OrderKey(row, spec))
+
+
+def is_datum_literal(node: Term) -> bool:
+    """True when ``node`` is a literal or object constructor (filter treats it as a pattern)."""
+    return isinstance(node, Datum) or node.tt == T.MAKE_OBJ

@@ -1,0 +1,412 @@
+"""One client connection's queries: START / CONTINUE / STOP / NOREPLY_WAIT / SERVER_INFO.
+
+``ConnectionSession.handle(token, payload)`` is called by ``server.net`` for every frame, in
+arrival order. Each query runs in its own task, so many tokens are in flight at once and their
+responses interleave; evaluation itself is synchronous (see ``server.engine``), and the loop is
+yielded between batches and while a hard-durability write waits for its fsync.
+
+The wording of every protocol error follows RethinkDB's ``json.cc``, ``term_storage.cc`` and
+``query_cache.cc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from ..errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
+from ..proto.ql2 import QueryType, ResponseType, TermType
+from . import engine as engine_mod
+from . import net_responses as resp
+
+log = logging.getLogger("rethought.net")
+
+#: Queries one connection may run at once before the reader waits (RethinkDB: 1024).
+MAX_CONCURRENT_QUERIES = 1024
+UNPARSEABLE = "Client is buggy (failed to deserialize query)."
+
+_JSON_TYPE_NAMES = {
+    type(None): "NULL",
+    bool: "BOOL",
+    dict: "OBJECT",
+    list: "ARRAY",
+    str: "STRING",
+    int: "NUMBER",
+    float: "NUMBER",
+}
+
+
+class _BadQuery(Exception):
+    """The frame is not a well-formed query: answered with CLIENT_ERROR."""
+
+
+class _Query:
+    """A START whose result is still open: a stream being batched or a feed."""
+
+    __slots__ = ("token", "ctx", "batcher", "feed", "notes", "profile", "lock", "task", "stopped")
+
+    def __init__(self, token: int, profile: bool) -> None:
+        self.token = token
+        self.profile = profile
+        self.ctx: Any = None
+        self.batcher: resp.StreamBatcher | None = None
+        self.feed: Any = None
+        self.notes: list[int] = []
+        self.lock = asyncio.Lock()
+        self.task: asyncio.Task | None = None  # the task awaiting this feed, for STOP
+        self.stopped = False
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse(payload: bytes) -> Any:
+    """The query's JSON. orjson is fast but stops at 1024 levels of nesting and 64-bit
+    integers; the standard parser takes the rare query beyond those (RethinkDB accepts both).
+    """
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload, parse_constant=_reject_constant)
+
+
+def _static_bool(optargs: dict, name: str) -> bool:
+    """``noreply`` / ``profile`` as RethinkDB reads them before compiling: a bool or a DATUM."""
+    v = optargs.get(name)
+    if type(v) is bool:
+        return v
+    if type(v) is list and len(v) == 2 and v[0] == TermType.DATUM and type(v[1]) is bool:
+        return v[1]
+    return False
+
+
+def _profile_doc(raw_term: Any, seconds: float) -> list[dict[str, Any]]:
+    """A one-level profile in RethinkDB's shape (description, duration(ms), sub_tasks)."""
+    name = "datum"
+    if type(raw_term) is list and raw_term and type(raw_term[0]) is int:
+        try:
+            name = TermType(raw_term[0]).name.lower()
+        except ValueError:
+            name = str(raw_term[0])
+    elif type(raw_term) is dict:
+        name = "make_obj"
+    return [
+        {
+            "description": f"Evaluating {name}.",
+            "duration(ms)": round(seconds * 1000, 6),
+            "sub_tasks": [],
+        }
+    ]
+
+
+class ConnectionSession:
+    """Query state of one authenticated connection."""
+
+    def __init__(
+        self,
+        engine: Any,
+        send: Callable[[bytes], Awaitable[None]],
+        sync: Callable[[], Awaitable[None]],
+        server_info: dict[str, Any],
+        user: str = "admin",
+    ) -> None:
+        self.engine = engine
+        self.send = send
+        self.sync = sync
+        self.server_info = server_info
+        self.session = engine_mod.Session(user=user)
+        self.queries: dict[int, _Query] = {}
+        self.running: dict[int, asyncio.Task] = {}  # START tasks not yet answered
+        self.noreply_tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self.slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
+        self.closing = False
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    async def handle(self, token: int, payload: bytes) -> None:
+        """Parse one frame and start answering it; returns once the query is under way."""
+        try:
+            query = _parse(payload)
+        except RecursionError:
+            err = ReqlQueryLogicError("Maximum expression depth exceeded.")
+            await self.send(resp.from_exception(token, err))
+            return
+        except ValueError:
+            await self.send(resp.client_error(token, UNPARSEABLE))
+            return
+        try:
+            qtype, raw_term, optargs = self._check_query(query)
+        except _BadQuery as e:
+            await self.send(resp.client_error(token, f"Server could not parse query: {e}"))
+            return
+        if qtype == QueryType.START:
+            if token in self.queries or token in self.running:
+                await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
+                return
+            await self.slots.acquire()
+            noreply = _static_bool(optargs, "noreply")
+            task = self._spawn(self._start(token, raw_term, optargs, noreply))
+            self.running[token] = task
+            if noreply:
+                self.noreply_tasks.add(task)
+                task.add_done_callback(self.noreply_tasks.discard)
+        elif qtype == QueryType.CONTINUE:
+            self._spawn(self._continue(token))
+        elif qtype == QueryType.STOP:
+            self._spawn(self._stop(token))
+        elif qtype == QueryType.NOREPLY_WAIT:
+            self._spawn(self._noreply_wait(token))
+        else:
+            await self.send(
+                resp.response(token, ResponseType.SERVER_INFO, [orjson.dumps(self.server_info)])
+            )
+
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    @staticmethod
+    def _check_query(query: Any) -> tuple[int, Any, dict]:
+        if type(query) is not list:
+            raise _BadQuery(
+                f"Expected a query to be an array, but found {_JSON_TYPE_NAMES[type(query)]}."
+            )
+        if not 1 <= len(query) <= 3:
+            raise _BadQuery(
+                f"Expected 1 to 3 elements in the top-level query, but found {len(query)}."
+            )
+        qtype = query[0]
+        if type(qtype) not in (int, float) or type(qtype) is bool:
+            raise _BadQuery(
+                f"Expected a query type as a number, but found {_JSON_TYPE_NAMES[type(qtype)]}."
+            )
+        if qtype not in QueryType._value2member_map_:
+            raise _BadQuery(f"Unrecognized QueryType: {int(qtype)}.")
+        optargs = query[2] if len(query) > 2 else {}
+        if type(optargs) is not dict:
+            raise _BadQuery(
+                "Expected global optargs as an object, but found "
+                f"{_JSON_TYPE_NAMES[type(optargs)]}."
+            )
+        if qtype == QueryType.START and len(query) < 2:
+            raise _BadQuery("Expected a term in a START query.")
+        return int(qtype), query[1] if len(query) > 1 else None, optargs
+
+    # -- START ------------------------------------------------------------------------------
+
+    async def _start(self, token: int, raw_term: Any, optargs: dict, noreply: bool) -> None:
+        profile = _profile_doc(raw_term, 0.0) if _static_bool(optargs, "profile") else None
+        started = time.perf_counter()
+        ctx = None
+        q = _Query(token, profile is not None)
+        try:
+            try:
+                prepared = self.engine.prepare(raw_term, optargs, self.session)
+                ctx = prepared.ctx
+                spec = resp.BatchSpec(ctx.optargs)
+                result = self.engine.execute(prepared)
+            except RecursionError:
+                raise ReqlQueryLogicError("Maximum expression depth exceeded.") from None
+            q.ctx = ctx
+            q.notes = list(result.notes)
+            if result.kind == engine_mod.STREAM:
+                q.batcher = resp.StreamBatcher(result.value, spec)
+                frame = self._stream_batch(q, first=True)
+            elif result.kind == engine_mod.FEED:
+                q.feed = result.value
+                self.queries[token] = q
+                q.task = asyncio.current_task()
+                async with q.lock:
+                    frame = await self._feed_batch(q, first=True)
+                q.task = None
+            else:
+                frame = None
+                value = result.value
+            await self._flush_writes(ctx)
+            if profile is not None:
+                profile = _profile_doc(raw_term, time.perf_counter() - started)
+            if frame is None:
+                frame = resp.atom(token, ResponseType.SUCCESS_ATOM, value, profile)
+            elif profile is not None:
+                frame = self._with_profile(frame, profile)
+        except ReqlError as e:
+            self._forget(token)
+            frame = resp.from_exception(token, e)
+        except asyncio.CancelledError:
+            self._forget(token)
+            if not q.stopped:
+                raise
+            frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
+        except Exception as e:
+            self._forget(token)
+            log.exception("unexpected error in query %d", token)
+            frame = resp.internal_error(token, e)
+        finally:
+            self.running.pop(token, None)
+            self.slots.release()
+        if noreply:
+            self._forget(token)
+            if ctx is not None:
+                await self._flush_writes(ctx)
+            return
+        await self.send(frame)
+
+    @staticmethod
+    def _with_profile(frame: bytes, profile: Any) -> bytes:
+        # Batches are built before the profile's duration is known: splice "p" in at the end.
+        return resp.frame(
+            int.from_bytes(frame[:8], "little", signed=True),
+            frame[12:-1] + b',"p":' + orjson.dumps(profile) + b"}",
+        )
+
+    async def _flush_writes(self, ctx: Any) -> None:
+        """Hard durability: acknowledge only what is on disk."""
+        if ctx is not None and ctx.pending_sync:
+            ctx.pending_sync = False
+            await self.sync()
+
+    def _forget(self, token: int) -> None:
+        q = self.queries.pop(token, None)
+        if q is not None and q.feed is not None:
+            _close_feed(q.feed)
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def _stream_batch(self, q: _Query, first: bool = False) -> bytes:
+        assert q.batcher is not None
+        try:
+            rows, done = q.batcher.next_batch()
+        except RecursionError:
+            raise ReqlQueryLogicError("Maximum expression depth exceeded.") from None
+        if done:
+            self.queries.pop(q.token, None)
+            rtype = ResponseType.SUCCESS_SEQUENCE
+        else:
+            self.queries[q.token] = q
+            rtype = ResponseType.SUCCESS_PARTIAL
+        return resp.response(q.token, rtype, rows, notes=q.notes)
+
+    async def _feed_batch(self, q: _Query, first: bool = False) -> bytes:
+        """The feed's next rows; the first batch goes out at once, even empty (RethinkDB's
+        START of a changefeed answers immediately), later ones wait for changes."""
+        rows = await q.feed.next_batch(wait=not first)
+        encoded = [resp.encode_row(row) for row in rows or ()]
+        if rows is None or getattr(q.feed, "done", False):
+            # A finite pipeline over the feed (changes().limit(n)) has ended.
+            self._forget(q.token)
+            return resp.response(q.token, ResponseType.SUCCESS_SEQUENCE, encoded, notes=q.notes)
+        return resp.response(q.token, ResponseType.SUCCESS_PARTIAL, encoded, notes=q.notes)
+
+    # -- CONTINUE / STOP / NOREPLY_WAIT -----------------------------------------------------
+
+    async def _continue(self, token: int) -> None:
+        q = self.queries.get(token)
+        if q is None:
+            await self.send(resp.client_error(token, f"Token {token} not in stream cache."))
+            return
+        frame: bytes | None = None
+        try:
+            async with q.lock:
+                if self.queries.get(token) is not q:  # stopped while we waited for the lock
+                    frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=[])
+                else:
+                    started = time.perf_counter()
+                    if q.feed is not None:
+                        q.task = asyncio.current_task()
+                        frame = await self._feed_batch(q)
+                    else:
+                        frame = self._stream_batch(q)
+                    await self._flush_writes(q.ctx)
+                    if q.profile:
+                        frame = self._with_profile(
+                            frame, _profile_doc(None, time.perf_counter() - started)
+                        )
+        except asyncio.CancelledError:
+            if not q.stopped:
+                raise
+            # STOP interrupted a waiting feed: RethinkDB answers the CONTINUE with an empty
+            # SUCCESS_SEQUENCE.
+            frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
+        except ReqlError as e:
+            self._forget(token)
+            frame = resp.from_exception(token, e)
+        except Exception as e:
+            self._forget(token)
+            log.exception("unexpected error in query %d", token)
+            frame = resp.internal_error(token, e)
+        finally:
+            q.task = None
+        await self.send(frame)
+
+    async def _stop(self, token: int) -> None:
+        q = self.queries.pop(token, None)
+        if q is None:
+            await self.send(resp.client_error(token, f"Token {token} not in stream cache."))
+            return
+        q.stopped = True
+        if q.task is not None:
+            q.task.cancel()
+        if q.feed is not None:
+            _close_feed(q.feed)
+        async with q.lock:  # let a CONTINUE in progress answer first, as RethinkDB does
+            pass
+        await self.send(resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=[]))
+
+    async def _noreply_wait(self, token: int) -> None:
+        if token in self.queries or token in self.running:
+            await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
+            return
+        pending = list(self.noreply_tasks)
+        if pending:
+            await asyncio.wait(pending)
+        await self.send(resp.response(token, ResponseType.WAIT_COMPLETE, []))
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Server shutdown: every open cursor or feed gets an error, running queries finish."""
+        self.closing = True
+        err = ReqlOpIndeterminateError("Server is shutting down.")
+        for token, q in list(self.queries.items()):
+            self.queries.pop(token, None)
+            if q.task is not None:
+                q.task.cancel()
+            if q.feed is not None:
+                _close_feed(q.feed)
+            try:
+                await self.send(resp.from_exception(token, err))
+            except (ConnectionError, OSError):
+                pass
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=grace)
+
+    def abort(self) -> None:
+        """The client went away: stop waiting feeds and release open results.
+
+        Started queries are left to finish (evaluation is bounded, and a noreply write the
+        client already sent must still happen); their replies go nowhere.
+        """
+        self.closing = True
+        for token, q in list(self.queries.items()):
+            if q.task is not None:
+                q.task.cancel()
+            self._forget(token)
+
+
+def _close_feed(feed: Any) -> None:
+    try:
+        result = feed.close()
+        if asyncio.iscoroutine(result):
+            asyncio.ensure_future(result)
+    except Exception:
+        log.exception("error closing a changefeed")

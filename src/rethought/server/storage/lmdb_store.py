@@ -1,0 +1,231 @@
+"""``Storage``: the LMDB environment, the catalog of databases and tables, and meta records.
+
+One environment holds four named sub-databases:
+
+- ``catalog``: ``db\\0<name>`` -> {id, name}; ``table\\0<id>`` -> {id, db_id, name,
+  primary_key, durability, indexes}; ``count\\0<table id bytes>`` -> row count;
+- ``rows``: ``<table id, 16 bytes><encode_key(primary key)>`` -> orjson row;
+- ``index``: ``<index id, 16 bytes><index value part><encoded primary key>`` -> entry;
+- ``meta``: ``<utf-8 key>`` -> orjson value (users, permissions, other system records).
+
+Commits do not fsync (the environment is opened with ``sync=False``): ``sync()`` does, so
+the server can acknowledge several hard-durability writes with one fsync, and soft writes
+skip it. A crash of the process alone loses nothing either way (the OS has the pages).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import lmdb
+import orjson
+
+from .catalog import (
+    DB_PREFIX,
+    TABLE_PREFIX,
+    DbInfo,
+    Index,
+    IndexCompiler,
+    new_id,
+)
+from .table import TableStore
+
+DEFAULT_MAP_SIZE = 1 << 34  # 16 GiB of address space; the file grows only as data does
+
+
+def _db_name(db: Any) -> str:
+    return db if type(db) is str else db.name
+
+
+class Storage:
+    """Durable storage in directory ``path`` (created if missing).
+
+    ``index_compiler(function_json, multi, geo) -> fn`` turns a stored index function back
+    into the row function after a restart; without one, indexes are kept but marked not ready
+    (and rebuilt once a compiler is set with :meth:`set_index_compiler`).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        map_size: int = DEFAULT_MAP_SIZE,
+        index_compiler: IndexCompiler | None = None,
+    ) -> None:
+        os.makedirs(path, exist_ok=True)
+        self.path = path
+        self.index_compiler = index_compiler
+        self.env = lmdb.open(
+            path, map_size=map_size, max_dbs=8, sync=False, metasync=False, readahead=False
+        )
+        self.catalog_db = self.env.open_db(b"catalog")
+        self.rows_db = self.env.open_db(b"rows")
+        self.index_db = self.env.open_db(b"index")
+        self.meta_db = self.env.open_db(b"meta")
+        self._dbs: dict[str, DbInfo] = {}
+        self._tables: dict[str, TableStore] = {}
+        self._load()
+        if not self._dbs:
+            self.db_create("test")
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush to disk and close the environment."""
+        if self.env is not None:
+            self.env.sync(True)
+            self.env.close()
+            self.env = None
+
+    def sync(self) -> None:
+        """Block until every committed write is on disk (one fsync for all of them)."""
+        self.env.sync(True)
+
+    def grow(self) -> None:
+        """Double the memory map (no transaction may be open; callers retry their write)."""
+        self.env.set_mapsize(self.env.info()["map_size"] * 2)
+
+    def set_index_compiler(self, compiler: IndexCompiler | None) -> None:
+        """Set how stored index functions are turned back into row functions."""
+        self.index_compiler = compiler
+
+    def _load(self) -> None:
+        with self.env.begin(db=self.catalog_db) as txn:
+            for key, raw in txn.cursor():
+                if key.startswith(DB_PREFIX):
+                    d = orjson.loads(raw)
+                    self._dbs[d["name"]] = DbInfo(d["name"], d["id"])
+            by_id = {db.id: db for db in self._dbs.values()}
+            cur = txn.cursor()
+            if cur.set_range(TABLE_PREFIX):
+                for key, raw in cur.iternext():
+                    if not key.startswith(TABLE_PREFIX):
+                        break
+                    t = orjson.loads(raw)
+                    indexes = {n: Index.from_json(n, d) for n, d in t["indexes"].items()}
+                    self._tables[t["id"]] = TableStore(
+                        self,
+                        t["id"],
+                        by_id[t["db_id"]],
+                        t["name"],
+                        t["primary_key"],
+                        t["durability"],
+                        indexes,
+                    )
+
+    # -- databases ----------------------------------------------------------------------------
+
+    def db_list(self) -> list[str]:
+        return sorted(self._dbs)
+
+    def db_get(self, name: str) -> DbInfo | None:
+        return self._dbs.get(name)
+
+    def db_create(self, name: str) -> DbInfo:
+        if name in self._dbs:
+            raise ValueError(f"database {name} exists")
+        db = DbInfo(name, new_id())
+        with self.env.begin(write=True, db=self.catalog_db) as txn:
+            txn.put(DB_PREFIX + name.encode(), db.record())
+        self._dbs[name] = db
+        self.sync()
+        return db
+
+    def db_drop(self, name: str) -> tuple[DbInfo, list[TableStore]]:
+        """Drop a database with its tables (their rows and indexes); returns what was dropped."""
+        db = self._dbs[name]
+        tables = [t for t in self._tables.values() if t.db is db]
+        tables.sort(key=lambda t: t.name)
+        with self.env.begin(write=True) as txn:
+            for t in tables:
+                t._drop_data(txn)
+            txn.delete(DB_PREFIX + name.encode(), db=self.catalog_db)
+        for t in tables:
+            del self._tables[t.id]
+        del self._dbs[name]
+        self.sync()
+        return db, tables
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def table_list(self, db: Any) -> list[str]:
+        name = _db_name(db)
+        return sorted(t.name for t in self._tables.values() if t.db.name == name)
+
+    def table_get(self, db: Any, name: str) -> TableStore | None:
+        dbname = _db_name(db)
+        for t in self._tables.values():
+            if t.name == name and t.db.name == dbname:
+                return t
+        return None
+
+    def table_by_id(self, ident: str) -> TableStore | None:
+        return self._tables.get(ident)
+
+    def tables(self) -> list[TableStore]:
+        """Every table of every database (for the system tables)."""
+        return sorted(self._tables.values(), key=lambda t: (t.db.name, t.name))
+
+    def table_create(
+        self, db: Any, name: str, primary_key: str = "id", durability: str = "hard"
+    ) -> TableStore:
+        info = self._dbs[_db_name(db)]
+        if self.table_get(info.name, name) is not None:
+            raise ValueError(f"table {info.name}.{name} exists")
+        table = TableStore(self, new_id(), info, name, primary_key, durability)
+        with self.env.begin(write=True) as txn:
+            table._save(txn)
+        self._tables[table.id] = table
+        self.sync()
+        return table
+
+    def table_drop(self, db: Any, name: str) -> TableStore:
+        """Drop a table with its rows and indexes; returns the (now dropped) table."""
+        table = self.table_get(db, name)
+        if table is None:
+            raise KeyError(f"no table {_db_name(db)}.{name}")
+        with self.env.begin(write=True) as txn:
+            table._drop_data(txn)
+        del self._tables[table.id]
+        self.sync()
+        return table
+
+    def table_rename(self, table: TableStore, new_name: str) -> None:
+        """Rename a table within its database (``config().update({"name": ...})``)."""
+        if self.table_get(table.db, new_name) not in (None, table):
+            raise ValueError(f"table {table.db.name}.{new_name} exists")
+        table.name = new_name
+        with self.env.begin(write=True) as txn:
+            table._save(txn)
+        self.sync()
+
+    # -- meta records -------------------------------------------------------------------------
+
+    def meta_get(self, key: str) -> Any:
+        """The JSON value stored under ``key``, or None."""
+        with self.env.begin(db=self.meta_db) as txn:
+            raw = txn.get(key.encode())
+        return None if raw is None else orjson.loads(raw)
+
+    def meta_put(self, key: str, value: Any) -> None:
+        """Store a JSON value (committed; durable after the next ``sync()``)."""
+        with self.env.begin(write=True, db=self.meta_db) as txn:
+            txn.put(key.encode(), orjson.dumps(value))
+
+    def meta_delete(self, key: str) -> bool:
+        """Remove ``key``; whether it existed."""
+        with self.env.begin(write=True, db=self.meta_db) as txn:
+            return txn.delete(key.encode())
+
+    def meta_items(self, prefix: str = "") -> list[tuple[str, Any]]:
+        """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""
+        raw_prefix = prefix.encode()
+        items = []
+        with self.env.begin(db=self.meta_db) as txn:
+            cur = txn.cursor()
+            if cur.set_range(raw_prefix):
+                for key, raw in cur.iternext():
+                    if not key.startswith(raw_prefix):
+                        break
+                    items.append((key.decode(), orjson.loads(raw)))
+        return items

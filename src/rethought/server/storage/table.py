@@ -1,0 +1,263 @@
+"""``TableStore``: one table's rows and secondary indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import lmdb
+import orjson
+
+from ...datum import MAXVAL, MINVAL
+from ...datum.keys import encode_primary
+from .catalog import (
+    COUNT_PREFIX,
+    TABLE_PREFIX,
+    DbInfo,
+    Index,
+    IndexFn,
+    IndexInfo,
+    id_bytes,
+    new_id,
+    table_record,
+)
+from .scan import scan_index, scan_rows
+from .writer import COUNT, Writer, index_entries
+
+if TYPE_CHECKING:
+    from .lmdb_store import Storage
+
+
+class TableStore:
+    """A table: reads open their own short read transactions, writes go through ``write()``.
+
+    Rows are stored under ``table id (16 bytes) + encode_key(primary key)``, so a scan of the
+    key range is a scan in ReQL primary-key order.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        ident: str,
+        db: DbInfo,
+        name: str,
+        primary_key: str = "id",
+        durability: str = "hard",
+        indexes: dict[str, Index] | None = None,
+    ) -> None:
+        self._storage = storage
+        self.id = ident
+        self.db = db
+        self.name = name
+        self.primary_key = primary_key
+        self.durability = durability
+        self.dropped = False
+        self._indexes: dict[str, Index] = indexes or {}
+        self._prefix = id_bytes(ident)
+        self._rows = storage.rows_db
+
+    def __repr__(self) -> str:
+        return f"<TableStore {self.db.name}.{self.name} {self.id}>"
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, key: Any) -> dict | None:
+        """The row with primary key ``key``, or None.
+
+        Raises RethinkDB's ReqlQueryLogicError when ``key`` cannot be a primary key.
+        """
+        k = self._prefix + encode_primary(key)
+        with self._storage.env.begin(db=self._rows) as txn:
+            raw = txn.get(k)
+        return None if raw is None else orjson.loads(raw)
+
+    def count(self) -> int:
+        """The number of rows (kept in the catalog by every write, so O(1))."""
+        with self._storage.env.begin(db=self._storage.catalog_db) as txn:
+            raw = txn.get(COUNT_PREFIX + self._prefix)
+        return COUNT.unpack(raw)[0] if raw else 0
+
+    def scan(
+        self,
+        lo: Any = MINVAL,
+        hi: Any = MAXVAL,
+        lo_open: bool = False,
+        hi_open: bool = True,
+        reverse: bool = False,
+    ) -> Iterator[dict]:
+        """Rows with primary key between ``lo`` and ``hi`` in ReQL order, lazily."""
+        if self.dropped:
+            return iter(())
+        return scan_rows(
+            self._storage.env, self._rows, self._prefix, lo, hi, lo_open, hi_open, reverse
+        )
+
+    def index_scan(
+        self,
+        name: str,
+        lo: Any = MINVAL,
+        hi: Any = MAXVAL,
+        lo_open: bool = False,
+        hi_open: bool = True,
+        reverse: bool = False,
+    ) -> Iterator[tuple[Any, dict]]:
+        """``(index value, row)`` with the value between ``lo`` and ``hi``, in index order then
+        primary-key order. ``name`` may be the primary key (then the value is the key)."""
+        if name == self.primary_key:
+            pk = self.primary_key
+            rows = self.scan(lo, hi, lo_open, hi_open, reverse)
+            return ((row[pk], row) for row in rows)
+        idx = self._index(name)
+        self._refresh(idx)
+        return scan_index(
+            self._storage.env,
+            self._storage.index_db,
+            self._rows,
+            idx.prefix,
+            self._prefix,
+            lo,
+            hi,
+            lo_open,
+            hi_open,
+            reverse,
+        )
+
+    def index_get_all(self, name: str, value: Any) -> Iterator[dict]:
+        """Rows whose index ``name`` has ``value`` (a multi index matches any element)."""
+        if name == self.primary_key:
+            row = self.get(value)
+            return iter(() if row is None else (row,))
+        return (row for _, row in self.index_scan(name, value, value, False, False))
+
+    # -- indexes ------------------------------------------------------------------------------
+
+    def index_list(self) -> list[str]:
+        return sorted(self._indexes)
+
+    def index_info(self, name: str) -> IndexInfo | None:
+        idx = self._indexes.get(name)
+        if idx is None:
+            return None
+        self._refresh(idx)
+        return idx.info()
+
+    def index_create(
+        self,
+        name: str,
+        function: Any,
+        multi: bool = False,
+        geo: bool = False,
+        fn: IndexFn | None = None,
+    ) -> IndexInfo:
+        """Create index ``name`` and build it over the existing rows.
+
+        ``function`` (wire JSON) is stored; ``fn(row) -> list of values`` computes entries (or
+        the storage's ``index_compiler`` makes it from ``function``).
+        """
+        if name in self._indexes or name == self.primary_key:
+            raise ValueError(f"index {name} exists")
+        idx = Index(new_id(), name, function, bool(multi), bool(geo))
+        idx.fn = fn
+        self._indexes[name] = idx
+        with self._storage.env.begin(write=True) as txn:
+            if self._index_fn(idx) is None:
+                idx.stale = True
+            else:
+                self._build(txn, idx)
+            self._save(txn)
+        self._storage.sync()
+        return idx.info()
+
+    def index_drop(self, name: str) -> IndexInfo:
+        idx = self._index(name)
+        info = idx.info()
+        del self._indexes[name]
+        with self._storage.env.begin(write=True) as txn:
+            _delete_prefix(txn, self._storage.index_db, idx.prefix)
+            self._save(txn)
+        self._storage.sync()
+        return info
+
+    def index_rename(self, old: str, new: str, overwrite: bool = False) -> None:
+        """Rename an index; with ``overwrite`` an existing index ``new`` is dropped first."""
+        idx = self._index(old)
+        if old == new:
+            return
+        if new in self._indexes:
+            if not overwrite:
+                raise ValueError(f"index {new} exists")
+            self.index_drop(new)
+        del self._indexes[old]
+        idx.name = new
+        self._indexes[new] = idx
+        with self._storage.env.begin(write=True) as txn:
+            self._save(txn)
+        self._storage.sync()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def write(self) -> Writer:
+        """A write transaction: ``with table.write() as w: w.put(row)``."""
+        return Writer(self)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _index(self, name: str) -> Index:
+        idx = self._indexes.get(name)
+        if idx is None:
+            raise KeyError(f"no index {name} on {self.db.name}.{self.name}")
+        return idx
+
+    def _index_fn(self, idx: Index) -> IndexFn | None:
+        if idx.fn is None:
+            compiler = self._storage.index_compiler
+            if compiler is not None:
+                idx.fn = compiler(idx.function, idx.multi, idx.geo)
+        return idx.fn
+
+    def _refresh(self, idx: Index) -> None:
+        """Rebuild a stale index once its row function is known."""
+        if idx.stale and self._index_fn(idx) is not None:
+            with self._storage.env.begin(write=True) as txn:
+                _delete_prefix(txn, self._storage.index_db, idx.prefix)
+                self._build(txn, idx)
+                idx.stale = False
+                self._save(txn)
+
+    def _build(self, txn: lmdb.Transaction, idx: Index) -> None:
+        fn = idx.fn
+        idb = self._storage.index_db
+        plen = len(self._prefix)
+        cur = txn.cursor(db=self._rows)
+        if not cur.set_range(self._prefix):
+            return
+        for key, raw in cur.iternext():
+            if key[:plen] != self._prefix:
+                break
+            for ekey, data in index_entries(idx, fn, orjson.loads(raw), key[plen:]).items():
+                txn.put(ekey, data, db=idb)
+
+    def _save(self, txn: lmdb.Transaction) -> None:
+        record = table_record(
+            self.id, self.db.id, self.name, self.primary_key, self.durability, self._indexes
+        )
+        txn.put(TABLE_PREFIX + self.id.encode(), record, db=self._storage.catalog_db)
+
+    def _drop_data(self, txn: lmdb.Transaction) -> None:
+        """Delete rows, index entries, count and catalog record (inside ``txn``)."""
+        _delete_prefix(txn, self._rows, self._prefix)
+        for idx in self._indexes.values():
+            _delete_prefix(txn, self._storage.index_db, idx.prefix)
+        cdb = self._storage.catalog_db
+        txn.delete(COUNT_PREFIX + self._prefix, db=cdb)
+        txn.delete(TABLE_PREFIX + self.id.encode(), db=cdb)
+        self.dropped = True
+
+
+def _delete_prefix(txn: lmdb.Transaction, db: Any, prefix: bytes) -> None:
+    cur = txn.cursor(db=db)
+    if not cur.set_range(prefix):
+        return
+    while cur.key()[: len(prefix)] == prefix:
+        if not cur.delete():
+            break

@@ -1,0 +1,165 @@
+"""``Writer``: one LMDB write transaction over one table, keeping its indexes current."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+import lmdb
+import orjson
+
+from ...datum import canonical
+from ...datum.keys import check_index_key, encode_index_value, encode_primary, pretty
+from ...errors import ReqlQueryLogicError
+from .catalog import COUNT_PREFIX, Index, IndexFn
+from .scan import ENTRY_HEAD
+
+if TYPE_CHECKING:
+    from .table import TableStore
+
+COUNT = struct.Struct(">q")
+
+
+def index_entries(idx: Index, fn: IndexFn, row: dict, pk_key: bytes) -> dict[bytes, bytes]:
+    """The index entries ``row`` has in ``idx``: LMDB key -> entry value.
+
+    As in RethinkDB, a row whose function raises, or yields any value that cannot be an index
+    key (null, an object, ...), is left out of the index entirely. Equal values of a multi
+    index give one entry.
+    """
+    try:
+        values = fn(row)
+        entries: dict[bytes, bytes] = {}
+        for v in values:
+            check_index_key(v, idx.geo)
+            vpart, cut = encode_index_value(v)
+            key = idx.prefix + vpart + pk_key
+            entries[key] = ENTRY_HEAD.pack(cut, len(idx.prefix) + len(vpart)) + orjson.dumps(v)
+        return entries
+    except Exception:  # any failure of the user's index function skips the row
+        return {}
+
+
+class Writer:
+    """A context manager around one write transaction on ``table``.
+
+    ``put(row)`` inserts or replaces by primary key, ``delete(key)`` removes; both keep every
+    secondary index current and record ``(old_row, new_row)`` in ``changes``. Leaving the
+    block commits (durable after ``Storage.sync()``), an exception aborts.
+    """
+
+    def __init__(self, table: TableStore) -> None:
+        self.table = table
+        self.changes: list[tuple[dict | None, dict | None]] = []
+        self._txn: lmdb.Transaction | None = None
+        self._ops: list[tuple[str, Any]] = []  # replayed if the map has to grow mid-write
+        self._delta = 0
+
+    def __enter__(self) -> Writer:
+        if self.table.dropped:
+            raise KeyError(f"table {self.table.name} was dropped")
+        self._txn = self.table._storage.env.begin(write=True)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        txn = self._txn
+        self._txn = None
+        if txn is None:
+            return
+        if exc_type is not None:
+            txn.abort()
+            return
+        try:
+            self._finish(txn)
+            txn.commit()
+        except lmdb.MapFullError:
+            txn.abort()
+            txn = self._grow_and_replay()
+            self._finish(txn)
+            txn.commit()
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def get(self, key: Any) -> dict | None:
+        """The row with primary key ``key`` as this transaction sees it."""
+        raw = self._txn.get(self.table._prefix + encode_primary(key), db=self.table._rows)
+        return None if raw is None else orjson.loads(raw)
+
+    def put(self, row: dict) -> dict | None:
+        """Insert or replace ``row`` (keyed by its primary key field); returns the old row."""
+        if self.table.primary_key not in row:
+            raise ReqlQueryLogicError(
+                f"Inserted object must have primary key `{self.table.primary_key}`:\n{pretty(row)}"
+            )
+        return self._run("put", row)
+
+    def delete(self, key: Any) -> dict | None:
+        """Delete the row with primary key ``key``; returns it (None if there was none)."""
+        return self._run("delete", key)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _run(self, op: str, arg: Any) -> dict | None:
+        self._ops.append((op, arg))
+        try:
+            return self._apply(op, arg)
+        except lmdb.MapFullError:
+            self._txn.abort()
+            self._txn = self._grow_and_replay()
+            return self.changes[-1][0]
+
+    def _apply(self, op: str, arg: Any) -> dict | None:
+        table, txn = self.table, self._txn
+        if op == "put":
+            row = canonical(arg)
+            pk = encode_primary(row[table.primary_key])
+            raw_old = txn.replace(table._prefix + pk, orjson.dumps(row), db=table._rows)
+        else:
+            row = None
+            pk = encode_primary(arg)
+            raw_old = txn.pop(table._prefix + pk, db=table._rows)
+        old = None if raw_old is None else orjson.loads(raw_old)
+        if old is None:
+            self._delta += row is not None
+        elif row is None:
+            self._delta -= 1
+        if table._indexes and (old is not None or row is not None):
+            self._update_indexes(txn, pk, old, row)
+        self.changes.append((old, row))
+        return old
+
+    def _update_indexes(self, txn: lmdb.Transaction, pk: bytes, old: Any, new: Any) -> None:
+        table = self.table
+        idb = table._storage.index_db
+        for idx in table._indexes.values():
+            fn = table._index_fn(idx)
+            if fn is None:
+                if not idx.stale:
+                    idx.stale = True
+                    table._save(txn)
+                continue
+            before = index_entries(idx, fn, old, pk) if old is not None else {}
+            after = index_entries(idx, fn, new, pk) if new is not None else {}
+            for key in before.keys() - after.keys():
+                txn.delete(key, db=idb)
+            for key, data in after.items():
+                if before.get(key) != data:
+                    txn.put(key, data, db=idb)
+
+    def _finish(self, txn: lmdb.Transaction) -> None:
+        if self._delta:
+            table = self.table
+            cdb = table._storage.catalog_db
+            ckey = COUNT_PREFIX + table._prefix
+            raw = txn.get(ckey, db=cdb)
+            count = (COUNT.unpack(raw)[0] if raw else 0) + self._delta
+            txn.put(ckey, COUNT.pack(count), db=cdb)
+
+    def _grow_and_replay(self) -> lmdb.Transaction:
+        storage = self.table._storage
+        storage.grow()
+        self._txn = storage.env.begin(write=True)
+        self.changes, self._delta = [], 0
+        for op, arg in self._ops:
+            self._apply(op, arg)
+        return self._txn

@@ -1,0 +1,179 @@
+"""CHANGES: turn a table, a get, a between / get_all range, or order_by(index).limit(n) into a feed.
+
+The term looks at the *compiled* tree below it rather than its value, because a feed needs
+the shape of the query (which keys, which index, which transforms), not the rows it would
+return now. Transforms written before ``.changes()`` (``table.filter(f).changes()``) are applied
+to each change's old and new value; terms written after it run on the feed stream itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from itertools import islice
+from typing import Any
+
+from ... import datum
+from ...errors import ReqlQueryLogicError
+from ...proto.ql2 import TermType as T
+from .. import feeds, values
+from ..compile import Scope, Term, term
+
+# Terms that map one row to at most one row, so they can be applied to old_val and new_val.
+ROW_TRANSFORMS = frozenset(
+    {T.MAP, T.FILTER, T.PLUCK, T.WITHOUT, T.MERGE, T.WITH_FIELDS, T.HAS_FIELDS, T.DEFAULT}
+)
+OPTARGS = (
+    "squash",
+    "changefeed_queue_size",
+    "include_initial",
+    "include_states",
+    "include_offsets",
+    "include_types",
+)
+
+
+class _Slot(Term):
+    """Stands in for a transform's input sequence: a one-row array set before each use."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        super().__init__([], {}, ())
+        self.value: list = []
+
+    def eval(self, scope: Scope) -> Any:
+        return self.value
+
+
+def _row_transform(node: Term, scope: Scope):
+    """A Python function applying ``node`` (e.g. FILTER(seq, f)) to a single row."""
+    slot = _Slot()
+    clone = copy.copy(node)
+    clone.args = [slot, *node.args[1:]]
+
+    def apply(row: Any) -> Any:
+        slot.value = [row]
+        out = values.to_datum(clone.run(scope))
+        if type(out) is list:
+            return out[0] if out else None
+        return out
+
+    return apply
+
+
+@term(T.CHANGES, arity=(1, 1), optargs=OPTARGS)
+class Changes(Term):
+    deterministic_term = False
+
+    def eval(self, scope: Scope) -> Any:
+        ctx = scope.ctx
+        opts = feeds.FeedOptions(
+            {k: values.to_datum(v.run(scope)) for k, v in self.optargs.items()}
+        )
+        feed = self._feed_for(self.args[0], scope, opts, [])
+        if ctx.engine.hub is None:
+            raise ReqlQueryLogicError("Changefeeds are not available on this server.")
+        feed.start()
+        ctx.feeds.append(feed)
+        return feed
+
+    def _feed_for(self, node: Term, scope: Scope, opts: feeds.FeedOptions, transforms: list):
+        hub = scope.ctx.engine.hub
+        tt = node.tt
+        if tt in ROW_TRANSFORMS:
+            transforms.insert(0, _row_transform(node, scope))
+            return self._feed_for(node.args[0], scope, opts, transforms)
+        if opts.include_offsets and tt != T.LIMIT:
+            raise ReqlQueryLogicError("Cannot include offsets for range subscriptions.")
+        value = node.run(scope) if tt != T.LIMIT else None
+        if tt == T.TABLE or isinstance(value, values.TableValue):
+            return feeds.Feed(hub, _store(value), opts, transforms)
+        if tt == T.GET:
+            assert isinstance(value, values.SingleSelection)
+            return feeds.PointFeed(hub, value.table.store, opts, transforms, value.key)
+        if tt == T.BETWEEN:
+            return self._between(node, scope, opts, transforms)
+        if tt == T.GET_ALL:
+            return self._get_all(node, scope, opts, transforms)
+        if tt == T.LIMIT and node.args[0].tt == T.ORDER_BY:
+            return self._order_by_limit(node, scope, opts, transforms)
+        raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
+
+    def _between(self, node: Term, scope: Scope, opts, transforms):
+        table = node.args[0].run(scope)
+        store = _store(table)
+        lo = values.to_datum(node.args[1].run(scope))
+        hi = values.to_datum(node.args[2].run(scope))
+        index = _index_name(node, scope, store)
+        left_open = node.optarg(scope, "left_bound", "closed") == "open"
+        right_open = node.optarg(scope, "right_bound", "open") == "open"
+        klo, khi = datum.sort_key(lo), datum.sort_key(hi)
+
+        def inside(v: Any) -> bool:
+            k = datum.sort_key(v)
+            return (klo < k or (not left_open and klo == k)) and (
+                k < khi or (not right_open and k == khi)
+            )
+
+        def accept(row: Any) -> bool:
+            return any(inside(v) for v in _index_values(store, index, row))
+
+        return feeds.RangeFeed(
+            scope.ctx.engine.hub,
+            store,
+            opts,
+            transforms,
+            accept,
+            lambda: iter(values.iterate(node.run(scope))),
+        )
+
+    def _get_all(self, node: Term, scope: Scope, opts, transforms):
+        store = _store(node.args[0].run(scope))
+        keys = {datum.sort_key(values.to_datum(a.run(scope))) for a in node.args[1:]}
+        index = _index_name(node, scope, store)
+
+        def accept(row: Any) -> bool:
+            return any(datum.sort_key(v) in keys for v in _index_values(store, index, row))
+
+        return feeds.RangeFeed(
+            scope.ctx.engine.hub,
+            store,
+            opts,
+            transforms,
+            accept,
+            lambda: iter(values.iterate(node.run(scope))),
+        )
+
+    def _order_by_limit(self, node: Term, scope: Scope, opts, transforms):
+        order = node.args[0]
+        n = values.as_int(values.to_datum(node.args[1].run(scope)))
+        index_node = order.optargs.get("index")
+        if index_node is None or len(order.args) != 1:
+            raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
+        store = _store(order.args[0].run(scope))
+
+        def top() -> list:
+            return list(islice(values.iterate(node.run(scope)), n))
+
+        return feeds.OrderByLimitFeed(scope.ctx.engine.hub, store, opts, transforms, top)
+
+
+def _store(table: Any) -> Any:
+    if not isinstance(table, values.TableValue):
+        raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
+    return table.store
+
+
+def _index_name(node: Term, scope: Scope, store: Any) -> str:
+    name = node.optarg(scope, "index", store.primary_key)
+    return values.as_string(values.to_datum(name))
+
+
+def _index_values(store: Any, index: str, row: Any) -> list:
+    """The values ``row`` has in ``index`` (its primary key for the primary index)."""
+    if index == store.primary_key:
+        return [row.get(index)]
+    try:
+        return list(store.index_values(index, row))
+    except Exception:  # a row the index function cannot evaluate is simply not in the index
+        return []

@@ -1,0 +1,198 @@
+"""Control terms: literals built at run time, variables, functions, branching, errors.
+
+MAKE_ARRAY, MAKE_OBJ, VAR, IMPLICIT_VAR, FUNC, FUNCALL (r.do), BRANCH, ERROR, DEFAULT, ARGS,
+MINVAL, MAXVAL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ... import datum
+from ...errors import ReqlCompileError, ReqlNonExistenceError, ReqlQueryLogicError, ReqlUserError
+from ...proto.ql2 import TermType as T
+from .. import values
+from ..compile import Scope, Term, term
+from .argcheck import string, truthy
+
+
+class EmptyUserError(ReqlUserError):
+    """``r.error()`` without a message: only meaningful inside ``default`` (and filter's
+    ``default=``), which treat it as "re-raise what you caught"."""
+
+    def __init__(self) -> None:
+        super().__init__("Empty ERROR term outside a default block.")
+
+
+@term(T.MAKE_ARRAY)
+class MakeArray(Term):
+    def eval(self, scope: Scope) -> list:
+        out = [values.to_datum(a.run(scope)) for a in self.args]
+        limit = scope.ctx.array_limit if scope.ctx is not None else None
+        if limit is not None and len(out) > limit:
+            raise ReqlQueryLogicError(f"Array over size limit `{limit}`.")
+        return out
+
+
+@term(T.MAKE_OBJ)
+class MakeObj(Term):
+    """An object literal whose values are terms (``{'a': r.expr(1) + 1}``)."""
+
+    def eval(self, scope: Scope) -> dict:
+        return {k: values.to_datum(v.run(scope)) for k, v in self.optargs.items()}
+
+
+@term(T.VAR, arity=(1, 1))
+class Var(Term):
+    __slots__ = ("var_id",)
+
+    def compiled(self) -> None:
+        arg = self.args[0]
+        value = getattr(arg, "value", None)
+        if type(value) is not int:
+            raise ReqlCompileError("A variable term has a non-datum argument.")
+        self.var_id = value
+
+    def eval(self, scope: Scope) -> Any:
+        return scope.lookup(self.var_id)
+
+
+@term(T.IMPLICIT_VAR, arity=(0, 0))
+class ImplicitVar(Term):
+    """``r.row``: ``compile_term`` sets ``var_id`` to the enclosing function's parameter."""
+
+    __slots__ = ("var_id",)
+
+    def eval(self, scope: Scope) -> Any:
+        return scope.lookup(self.var_id)
+
+
+@term(T.FUNC, arity=(2, 2))
+class FuncTerm(Term):
+    """A function literal; evaluates to ``values.Func`` closed over the current scope."""
+
+    __slots__ = ("params",)
+
+    def compiled(self) -> None:
+        raw = values.to_datum(self.args[0].run(Scope(None)))
+        if type(raw) is not list or any(type(x) is not int for x in raw):
+            raise ReqlCompileError("Expected type ARRAY of NUMBER as function parameters.")
+        self.params = tuple(raw)
+
+    def eval(self, scope: Scope) -> values.Func:
+        body = self.args[1]
+        return values.Func(self.params, body, scope, body.deterministic)
+
+
+@term(T.FUNCALL, arity=(1, None))
+class Funcall(Term):
+    """``r.do(args..., func)``: the function comes first on the wire, arguments after."""
+
+    def eval(self, scope: Scope) -> Any:
+        fn = self.args[0].run(scope)
+        if not isinstance(fn, values.Func):
+            fn = values.as_func(values.to_datum(fn), len(self.args) - 1)
+        if len(self.args) == 1:
+            return _call(fn, [])
+        first = self.args[1].run(scope)
+        rest = [values.to_datum(a.run(scope)) for a in self.args[2:]]
+        if isinstance(first, values.Grouped):
+            # r.do over grouped data applies per group, as RethinkDB does.
+            return values.Grouped(
+                [(k, values.to_datum(_call(fn, [g, *rest]))) for k, g in first.groups]
+            )
+        return _call(fn, [values.to_datum(first), *rest])
+
+
+def _call(fn: values.Func, args: list) -> Any:
+    if not isinstance(fn, values.PyFunc) and fn.params and len(args) != fn.arity:
+        raise ReqlQueryLogicError(
+            f"Expected function with {_plural(len(args), 'argument')} "
+            f"but found function with {_plural(fn.arity, 'argument')}."
+        )
+    return fn(*args)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+@term(T.BRANCH, arity=(3, None))
+class Branch(Term):
+    """``r.branch(test, then, [test2, then2, ...,] else)``; only the chosen branch runs."""
+
+    def eval(self, scope: Scope) -> Any:
+        args = self.args
+        if len(args) % 2 == 0:
+            raise ReqlQueryLogicError("Cannot call `branch` term with an even number of arguments.")
+        for i in range(0, len(args) - 1, 2):
+            test = args[i].run(scope)
+            if isinstance(test, _NOT_DATUM):
+                raise ReqlQueryLogicError(
+                    f"Expected type DATUM but found {values.type_name(test)}:"
+                )
+            if truthy(values.to_datum(test)):
+                return args[i + 1].run(scope)
+        return args[-1].run(scope)
+
+
+_NOT_DATUM = (values.Sequence, values.Database, values.Func, values.Grouped)
+
+
+@term(T.ERROR, arity=(0, 1))
+class Error(Term):
+    def eval(self, scope: Scope) -> Any:
+        if not self.args:
+            raise EmptyUserError()
+        raise ReqlUserError(string(self.datum_arg(scope, 0)))
+
+
+@term(T.DEFAULT, arity=(2, 2))
+class Default(Term):
+    """``x.default(d)``: ``d`` (or ``d(error message / null)``) when ``x`` is null or raises
+    a non-existence error; an empty ``r.error()`` as ``d`` re-raises what was caught."""
+
+    def eval(self, scope: Scope) -> Any:
+        caught: ReqlNonExistenceError | None = None
+        try:
+            v = self.args[0].run(scope)
+            if isinstance(v, _NOT_DATUM):
+                return v
+            if values.to_datum(v) is not None:
+                return v
+            arg = None
+        except ReqlNonExistenceError as e:
+            caught = e
+            arg = e.message
+        try:
+            d = self.args[1].run(scope)
+            if isinstance(d, values.Func):
+                return d(arg)
+            return d
+        except EmptyUserError:
+            if caught is not None:
+                raise caught from None
+            return None
+
+
+@term(T.ARGS, arity=(1, 1))
+class Args(Term):
+    """``r.args(array)``: spliced by the parent (see ``compile.Spliced``); alone, the array."""
+
+    def eval(self, scope: Scope) -> Any:
+        v = self.datum_arg(scope, 0)
+        if type(v) is not list:
+            raise values.expected(v, "ARRAY")
+        return v
+
+
+@term(T.MINVAL, arity=(0, 0))
+class MinVal(Term):
+    def eval(self, scope: Scope) -> Any:
+        return datum.MINVAL
+
+
+@term(T.MAXVAL, arity=(0, 0))
+class MaxVal(Term):
+    def eval(self, scope: Scope) -> Any:
+        return datum.MAXVAL

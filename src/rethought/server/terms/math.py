@@ -1,0 +1,220 @@
+"""Arithmetic terms: ADD, SUB, MUL, DIV, MOD, FLOOR, CEIL, ROUND and the BIT_* family.
+
+ReQL numbers are doubles: every result goes through ``datum.num`` and must be finite
+(``Non-finite number: inf``). ADD also concatenates strings and arrays and shifts a TIME by
+seconds; MUL repeats an array; SUB of two TIMEs is their distance in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from ... import datum
+from ...errors import ReqlQueryLogicError
+from ...proto.ql2 import TermType as T
+from ..compile import Scope, Term, term
+from .argcheck import array, expected, integer, number, string
+
+_BIT_LIMIT = 1 << 53
+
+
+def finite(x: float) -> int | float:
+    """A double result as a canonical datum, rejecting inf and nan as RethinkDB does."""
+    if type(x) is float and not math.isfinite(x):
+        raise ReqlQueryLogicError(f"Non-finite number: {_c_double(x)}")
+    return datum.num(x)
+
+
+def _c_double(x: float) -> str:
+    if x != x:
+        return "nan"
+    return "inf" if x > 0 else "-inf"
+
+
+def _is_time(v: Any) -> bool:
+    return datum.pseudo_type(v) == "TIME"
+
+
+def _shift_time(t: dict, seconds: int | float) -> dict:
+    out = dict(t)
+    out["epoch_time"] = finite(number(t["epoch_time"]) + seconds)
+    return out
+
+
+def _check_limit(scope: Scope, out: list) -> list:
+    limit = scope.ctx.array_limit
+    if len(out) > limit:
+        raise ReqlQueryLogicError(f"Array over size limit `{limit}`.")
+    return out
+
+
+class _Fold(Term):
+    """A left fold of ``op`` over the datum arguments."""
+
+    def op(self, scope: Scope, a: Any, b: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def eval(self, scope: Scope) -> Any:
+        acc = self.datum_arg(scope, 0)
+        for i in range(1, len(self.args)):
+            acc = self.op(scope, acc, self.datum_arg(scope, i))
+        return acc
+
+
+@term(T.ADD, arity=(1, None))
+class Add(_Fold):
+    def op(self, scope: Scope, a: Any, b: Any) -> Any:
+        if _is_time(a):
+            return _shift_time(a, number(b))
+        if _is_time(b):
+            return _shift_time(b, number(a))
+        ta = type(a)
+        if ta is int or ta is float:
+            return finite(float(a) + number(b))
+        if ta is str:
+            return a + string(b)
+        if ta is list:
+            return _check_limit(scope, a + array(b))
+        raise expected(a, "NUMBER")
+
+
+@term(T.SUB, arity=(1, None))
+class Sub(_Fold):
+    def op(self, scope: Scope, a: Any, b: Any) -> Any:
+        if _is_time(a):
+            if _is_time(b):
+                return datum.num(round((a["epoch_time"] - b["epoch_time"]) * 1000) / 1000)
+            return _shift_time(a, -number(b))
+        return finite(float(number(a)) - number(b))
+
+
+@term(T.MUL, arity=(1, None))
+class Mul(_Fold):
+    def op(self, scope: Scope, a: Any, b: Any) -> Any:
+        if type(a) is list or type(b) is list:
+            arr, n = (a, b) if type(a) is list else (b, a)
+            copies = integer(n)
+            if copies < 0:
+                raise ReqlQueryLogicError("Cannot multiply an ARRAY by a negative number.")
+            if arr and copies * len(arr) > scope.ctx.array_limit:
+                raise ReqlQueryLogicError(f"Array over size limit `{scope.ctx.array_limit}`.")
+            return arr * copies
+        return finite(float(number(a)) * number(b))
+
+
+@term(T.DIV, arity=(1, None))
+class Div(_Fold):
+    def op(self, scope: Scope, a: Any, b: Any) -> Any:
+        x, y = number(a), number(b)
+        if y == 0:
+            raise ReqlQueryLogicError("Cannot divide by zero.")
+        return finite(x / y)
+
+
+@term(T.MOD, arity=(2, 2))
+class Mod(Term):
+    """Integer remainder with C's sign rule (the result takes the dividend's sign)."""
+
+    def eval(self, scope: Scope) -> int:
+        a = integer(self.datum_arg(scope, 0))
+        b = integer(self.datum_arg(scope, 1))
+        if b == 0:
+            raise ReqlQueryLogicError("Cannot take a number modulo 0.")
+        r = abs(a) % abs(b)
+        return datum.num(-r if a < 0 else r)
+
+
+class _Round(Term):
+    fn: Callable[[float], float] = staticmethod(math.floor)
+
+    def eval(self, scope: Scope) -> int | float:
+        x = number(self.datum_arg(scope, 0))
+        return datum.num(float(self.fn(x)))
+
+
+@term(T.FLOOR, arity=(1, 1))
+class Floor(_Round):
+    fn = staticmethod(math.floor)
+
+
+@term(T.CEIL, arity=(1, 1))
+class Ceil(_Round):
+    fn = staticmethod(math.ceil)
+
+
+def _round_half_away(x: float) -> float:
+    """C's ``round``: halves go away from zero (Python's ``round`` goes to even)."""
+    return math.copysign(math.floor(abs(x) + 0.5), x)
+
+
+@term(T.ROUND, arity=(1, 1))
+class Round(_Round):
+    fn = staticmethod(_round_half_away)
+
+
+def _bit_int(v: Any) -> int:
+    """An integer in [-2**53, 2**53), the range the bitwise terms work in."""
+    i = integer(v)
+    if not -_BIT_LIMIT <= i < _BIT_LIMIT:
+        raise ReqlQueryLogicError(f"Integer too large: {i}")
+    return i
+
+
+class _BitFold(Term):
+    op: Callable[[int, int], int] = staticmethod(lambda a, b: a & b)
+
+    def eval(self, scope: Scope) -> int | float:
+        acc = _bit_int(self.datum_arg(scope, 0))
+        for i in range(1, len(self.args)):
+            acc = self.op(acc, _bit_int(self.datum_arg(scope, i)))
+        return datum.num(acc)
+
+
+@term(T.BIT_AND, arity=(1, None))
+class BitAnd(_BitFold):
+    op = staticmethod(lambda a, b: a & b)
+
+
+@term(T.BIT_OR, arity=(1, None))
+class BitOr(_BitFold):
+    op = staticmethod(lambda a, b: a | b)
+
+
+@term(T.BIT_XOR, arity=(1, None))
+class BitXor(_BitFold):
+    op = staticmethod(lambda a, b: a ^ b)
+
+
+@term(T.BIT_NOT, arity=(1, 1))
+class BitNot(Term):
+    def eval(self, scope: Scope) -> int:
+        return datum.num(~_bit_int(self.datum_arg(scope, 0)))
+
+
+@term(T.BIT_SAL, arity=(2, 2))
+class BitSal(Term):
+    def eval(self, scope: Scope) -> int | float:
+        lhs = _bit_int(self.datum_arg(scope, 0))
+        rhs = integer(self.datum_arg(scope, 1))
+        if rhs < 0:
+            raise ReqlQueryLogicError("Cannot bit-shift by a negative value")
+        if lhs == 0:
+            return 0
+        if rhs >= 4096:
+            return finite(math.copysign(math.inf, lhs))
+        try:
+            return finite(math.ldexp(float(lhs), rhs))
+        except OverflowError:
+            return finite(math.copysign(math.inf, lhs))
+
+
+@term(T.BIT_SAR, arity=(2, 2))
+class BitSar(Term):
+    def eval(self, scope: Scope) -> int:
+        lhs = _bit_int(self.datum_arg(scope, 0))
+        rhs = integer(self.datum_arg(scope, 1))
+        if rhs < 0:
+            raise ReqlQueryLogicError("Cannot bit-shift by a negative value")
+        return datum.num(lhs >> min(rhs, 63))

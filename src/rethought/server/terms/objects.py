@@ -1,0 +1,364 @@
+"""Object terms: OBJECT, LITERAL, KEYS, VALUES, MERGE, PLUCK, WITHOUT, HAS_FIELDS, GET_FIELD,
+BRACKET.
+
+Like RethinkDB, the document terms also apply to sequences: pluck / without / merge map over
+the rows, get_field maps and skips rows lacking the field, has_fields filters (a selection
+stays a selection). The mapping is lazy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ... import datum
+from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
+from ...proto.ql2 import TermType as T
+from .. import values
+from ..compile import Scope, Term, term
+from .argcheck import expected, integer, obj, string
+from .jsonfmt import dumps, pretty, trunc_pretty
+
+LITERAL = "LITERAL"
+
+
+def get_field(v: Any, name: str) -> Any:
+    """``obj(name)`` with RethinkDB's non-existence error."""
+    d = obj(v)
+    try:
+        return d[name]
+    except KeyError:
+        raise ReqlNonExistenceError(f"No attribute `{name}` in object:\n{pretty(d)}") from None
+
+
+def _poly(
+    v: Any, name: str, on_obj: Callable[[dict], Any], kind: str = "map", ptypes: tuple = ()
+) -> Any:
+    """Apply ``on_obj`` to an object, or lazily over a sequence's rows (map / skip / filter)."""
+    if isinstance(v, values.SingleSelection):
+        v = v.row
+    if type(v) is dict:
+        p = datum.pseudo_type(v)
+        if p is not None and p not in ptypes:
+            raise ReqlQueryLogicError(
+                f"Cannot call `{name}` on objects of type `{values.type_name(v)}`."
+            )
+        return on_obj(v)
+    if values.is_sequence(v):
+        rows = values.iterate(v)
+
+        def row_fn(row: Any) -> Any:
+            if values.is_sequence(row):
+                raise ReqlQueryLogicError(f"Cannot perform {name} on a sequence of sequences.")
+            return _poly(row, name, on_obj, "map", ptypes)
+
+        if kind == "filter":
+            gen: Iterator[Any] = (row for row in rows if row_fn(row))
+            table = getattr(v, "table", None)
+            if table is not None and isinstance(v, values.Sequence):
+                return values.Selection(table, gen)
+            return values.Stream(gen) if isinstance(v, values.Sequence) else list(gen)
+        if kind == "skip":
+            gen = _skip_missing(rows, row_fn)
+        else:
+            gen = (row_fn(row) for row in rows)
+        return values.Stream(gen) if isinstance(v, values.Sequence) else list(gen)
+    raise ReqlQueryLogicError(
+        f"Cannot perform {name} on a non-object non-sequence `{trunc_pretty(values.to_datum(v))}`."
+    )
+
+
+def _skip_missing(rows: Iterator[Any], fn: Callable[[Any], Any]) -> Iterator[Any]:
+    for row in rows:
+        try:
+            yield fn(row)
+        except ReqlNonExistenceError:
+            continue
+
+
+# -- path selectors (pluck, without, has_fields) ---------------------------------------------
+
+
+def selector_tree(paths: list) -> dict:
+    """Normalise selectors (``'a'``, ``['a', 'b']``, ``{'a': True}``, ``{'a': ['b']}``) into a
+    tree ``{field: True | subtree}``."""
+    tree: dict = {}
+    for p in paths:
+        _add_selector(tree, p)
+    return tree
+
+
+def _add_selector(tree: dict, p: Any) -> None:
+    if type(p) is str:
+        tree[p] = True
+    elif type(p) is list:
+        for x in p:
+            _add_selector(tree, x)
+    elif type(p) is dict and datum.REQL_TYPE not in p:
+        for k, sub in p.items():
+            if sub is True:
+                tree[k] = True
+            elif sub is False:
+                continue
+            else:
+                node = tree.get(k)
+                if node is True:
+                    continue
+                node = node if type(node) is dict else {}
+                _add_selector(node, sub)
+                tree[k] = node
+    else:
+        raise ReqlQueryLogicError(f"Invalid path argument `{dumps(p)}`.")
+
+
+def project(d: dict, tree: dict) -> dict:
+    out = {}
+    for k, sub in tree.items():
+        if k not in d:
+            continue
+        if sub is True:
+            out[k] = d[k]
+            continue
+        v = d[k]
+        if type(v) is dict and datum.REQL_TYPE not in v:
+            out[k] = project(v, sub)
+        elif type(v) is list:
+            out[k] = [project(x, sub) for x in v if type(x) is dict]
+    return out
+
+
+def unproject(d: dict, tree: dict) -> dict:
+    out = dict(d)
+    for k, sub in tree.items():
+        if k not in out:
+            continue
+        if sub is True:
+            del out[k]
+            continue
+        v = out[k]
+        if type(v) is dict and datum.REQL_TYPE not in v:
+            out[k] = unproject(v, sub)
+        elif type(v) is list:
+            out[k] = [unproject(x, sub) if type(x) is dict else x for x in v]
+    return out
+
+
+def has_paths(d: dict, tree: dict) -> bool:
+    for k, sub in tree.items():
+        v = d.get(k)
+        if v is None:
+            return False
+        if sub is not True:
+            if type(v) is dict:
+                if not has_paths(v, sub):
+                    return False
+            elif type(v) is list:
+                if not all(type(x) is dict and has_paths(x, sub) for x in v):
+                    return False
+            else:
+                return False
+    return True
+
+
+# -- merge and literals -----------------------------------------------------------------------
+
+
+def is_literal(v: Any) -> bool:
+    return type(v) is dict and v.get(datum.REQL_TYPE) == LITERAL
+
+
+def merge(a: Any, b: Any) -> Any:
+    """Deep merge ``b`` into ``a``; ``r.literal`` values replace (or delete) instead."""
+    if is_literal(b):
+        return strip_literals(b.get("value"))
+    if type(a) is not dict or type(b) is not dict or datum.REQL_TYPE in b:
+        return strip_literals(b)
+    out = dict(a)
+    for k, v in b.items():
+        if is_literal(v):
+            if "value" in v:
+                out[k] = strip_literals(v["value"])
+            else:
+                out.pop(k, None)
+        elif k in out and type(out[k]) is dict and type(v) is dict:
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = strip_literals(v)
+    return out
+
+
+def strip_literals(v: Any) -> Any:
+    """Resolve literals left where nothing was merged into (``{'a': r.literal(1)}`` -> 1)."""
+    if is_literal(v):
+        return strip_literals(v.get("value"))
+    if type(v) is dict:
+        return {
+            k: strip_literals(x) for k, x in v.items() if not (is_literal(x) and "value" not in x)
+        }
+    return v
+
+
+# -- terms ------------------------------------------------------------------------------------
+
+
+@term(T.OBJECT, arity=(0, None))
+class Object(Term):
+    def eval(self, scope: Scope) -> dict:
+        n = len(self.args)
+        if n % 2:
+            raise ReqlQueryLogicError(
+                f"OBJECT expects an even number of arguments (but found {n})."
+            )
+        out: dict = {}
+        for i in range(0, n, 2):
+            key = string(self.datum_arg(scope, i))
+            val = self.datum_arg(scope, i + 1)
+            if key in out:
+                raise ReqlQueryLogicError(
+                    f"Duplicate key {pretty(key)} in object.  "
+                    f"(got {trunc_pretty(out[key])} and {trunc_pretty(val)} as values)"
+                )
+            out[key] = val
+        return out
+
+
+@term(T.LITERAL, arity=(0, 1))
+class Literal(Term):
+    def eval(self, scope: Scope) -> dict:
+        out: dict = {datum.REQL_TYPE: LITERAL}
+        if self.args:
+            out["value"] = self.datum_arg(scope, 0)
+        return out
+
+
+@term(T.KEYS, arity=(1, 1))
+class Keys(Term):
+    def eval(self, scope: Scope) -> list:
+        return _poly(self.args[0].run(scope), "keys", lambda d: sorted(d), ptypes=_ALL_PTYPES)
+
+
+@term(T.VALUES, arity=(1, 1))
+class Values(Term):
+    def eval(self, scope: Scope) -> list:
+        return _poly(
+            self.args[0].run(scope),
+            "values",
+            lambda d: [d[k] for k in sorted(d)],
+            ptypes=_ALL_PTYPES,
+        )
+
+
+_ALL_PTYPES = ("TIME", "BINARY", "GEOMETRY")
+
+
+@term(T.MERGE, arity=(1, None))
+class Merge(Term):
+    def eval(self, scope: Scope) -> Any:
+        v = self.args[0].run(scope)
+        others = [a.run(scope) for a in self.args[1:]]
+
+        def on_obj(d: dict) -> dict:
+            for o in others:
+                patch = values.to_datum(o(d)) if isinstance(o, values.Func) else values.to_datum(o)
+                p = datum.pseudo_type(patch)
+                if p is not None and p != LITERAL:
+                    raise ReqlQueryLogicError(f"Cannot merge objects of type `PTYPE<{p}>`.")
+                d = merge(d, patch)
+            return d
+
+        return _poly(v, "merge", on_obj)
+
+
+class _PathTerm(Term):
+    name = ""
+    kind = "map"
+
+    def apply(self, d: dict, tree: dict) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def eval(self, scope: Scope) -> Any:
+        v = self.args[0].run(scope)
+        tree = selector_tree([self.datum_arg(scope, i) for i in range(1, len(self.args))])
+        return _poly(v, self.name, lambda d: self.apply(d, tree), self.kind)
+
+
+@term(T.PLUCK, arity=(1, None))
+class Pluck(_PathTerm):
+    name = "pluck"
+
+    def apply(self, d: dict, tree: dict) -> Any:
+        return project(d, tree)
+
+
+@term(T.WITHOUT, arity=(1, None))
+class Without(_PathTerm):
+    name = "without"
+
+    def apply(self, d: dict, tree: dict) -> Any:
+        return unproject(d, tree)
+
+
+@term(T.HAS_FIELDS, arity=(1, None))
+class HasFields(_PathTerm):
+    name = "has_fields"
+    kind = "filter"
+
+    def apply(self, d: dict, tree: dict) -> Any:
+        return has_paths(d, tree)
+
+
+@term(T.GET_FIELD, arity=(2, 2))
+class GetField(Term):
+    def eval(self, scope: Scope) -> Any:
+        v = self.args[0].run(scope)
+        name = string(self.datum_arg(scope, 1))
+        return _poly(v, "get_field", lambda d: get_field(d, name), "skip", _ALL_PTYPES)
+
+
+@term(T.BRACKET, arity=(2, 2))
+class Bracket(Term):
+    """``x[key]``: a field of an object (or of each row), or the n-th element of a sequence."""
+
+    def eval(self, scope: Scope) -> Any:
+        v = self.args[0].run(scope)
+        key = self.datum_arg(scope, 1)
+        if type(key) is str:
+            return _poly(v, "bracket", lambda d: get_field(d, key), "skip", _ALL_PTYPES)
+        if type(key) is int or type(key) is float:
+            if values.is_sequence(v):
+                return nth(v, integer(key))
+            d = values.to_datum(v)
+            if type(d) is dict:
+                raise expected(d, "ARRAY")
+            raise ReqlQueryLogicError(
+                f"Cannot perform bracket on a non-object non-sequence `{trunc_pretty(d)}`."
+            )
+        raise ReqlQueryLogicError(
+            "Expected NUMBER or STRING as second argument to `bracket` but found "
+            f"{values.type_name(key)}."
+        )
+
+
+def nth(v: Any, n: int) -> Any:
+    """The n-th element (negative counts from the end, arrays only)."""
+    if type(v) is list:
+        try:
+            if n < -len(v):
+                raise IndexError
+            return v[n]
+        except IndexError:
+            raise ReqlNonExistenceError(f"Index out of bounds: {n}") from None
+    if n < -1:
+        raise ReqlQueryLogicError(f"Cannot use an index < -1 ({n}) on a stream.")
+    if n == -1:
+        missing = object()
+        last: Any = missing
+        for row in values.iterate(v):
+            last = row
+        if last is missing:
+            raise ReqlNonExistenceError("Index out of bounds: -1")
+        return last
+    for i, row in enumerate(values.iterate(v)):
+        if i == n:
+            return row
+    raise ReqlNonExistenceError(f"Index out of bounds: {n}")

@@ -1,0 +1,228 @@
+"""Databases, tables and the selections read straight from them: DB, TABLE, GET, GET_ALL,
+BETWEEN.
+
+Reads stay lazy: a table, ``between`` and ``get_all`` are iterators over storage ranges, so
+``r.table('t').limit(5)`` touches five rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ... import datum
+from ...errors import ReqlNonExistenceError, ReqlOpFailedError, ReqlQueryLogicError
+from ...proto.ql2 import TermType as T
+from .. import values
+from ..compile import Scope, Term, term
+from .catalog import as_db, as_table, check_name, default_db, get_db, open_table
+from .datum_print import expected_val
+from .jsonfmt import pretty, trunc_pretty
+
+MAX_PRIMARY_KEY_SIZE = 128  # bytes of RethinkDB's key encoding, type tag included
+
+
+def check_primary_key(key: Any) -> Any:
+    """Reject values RethinkDB cannot use as a primary key, with its messages."""
+    t = type(key)
+    if key is None or (t is dict and datum.REQL_TYPE not in key):
+        raise ReqlQueryLogicError(
+            "Primary keys must be either a number, string, bool, pseudotype or array "
+            f"(got type {datum.type_name(key)}):\n{trunc_pretty(key)}"
+        )
+    if _key_size(key) > MAX_PRIMARY_KEY_SIZE:
+        raise ReqlQueryLogicError(
+            f"Primary key too long (max {MAX_PRIMARY_KEY_SIZE - 1} characters): {pretty(key)}"
+        )
+    return key
+
+
+def _key_size(key: Any) -> int:
+    """Length of RethinkDB's stored key for ``key`` (only long strings / arrays matter)."""
+    t = type(key)
+    if t is str:
+        return 1 + len(key.encode())
+    if t is list:
+        return 1 + sum(_key_size(x) + 1 for x in key)
+    if t is dict:
+        return 1 + len(pretty(key))
+    return 24  # numbers and booleans always fit
+
+
+def index_missing(table: values.TableValue, name: str) -> ReqlOpFailedError:
+    return ReqlOpFailedError(f"Index `{name}` was not found on table `{table.db.name}.{table.name}`.")
+
+
+def require_index(table: values.TableValue, name: str) -> None:
+    if name != table.store.primary_key and name not in table.store.index_list():
+        raise index_missing(table, name)
+
+
+class TableSlice(values.Selection):
+    """``table.between(...)`` (and indexed ``order_by`` on a table): a range of one index.
+
+    ``index`` None means the primary key. Other term families may read the attributes to
+    combine an indexed order_by with a between, as RethinkDB does.
+    """
+
+    type_name = "TABLE_SLICE"
+
+    def __init__(
+        self,
+        table: values.TableValue,
+        index: str | None = None,
+        lo: Any = datum.MINVAL,
+        hi: Any = datum.MAXVAL,
+        lo_open: bool = False,
+        hi_open: bool = True,
+        reverse: bool = False,
+        ordered: bool = False,
+    ) -> None:
+        super().__init__(table, ())
+        self.index = index
+        self.lo, self.hi, self.lo_open, self.hi_open = lo, hi, lo_open, hi_open
+        self.reverse = reverse
+        self.ordered = ordered
+        self.bounded = lo is not datum.MINVAL or hi is not datum.MAXVAL
+
+    def __iter__(self) -> Iterator[Any]:
+        store = self.table.store
+        if datum.compare(self.lo, self.hi) > 0:
+            return iter(())
+        if self.index is None or self.index == store.primary_key:
+            return iter(store.scan(self.lo, self.hi, self.lo_open, self.hi_open, self.reverse))
+        rows = store.index_scan(self.index, self.lo, self.hi, self.lo_open, self.hi_open, self.reverse)
+        return (row for _, row in rows)
+
+
+@term(T.DB, arity=(1, 1))
+class Db(Term):
+    deterministic_term = False
+
+    def eval(self, scope: Scope) -> values.Database:
+        return get_db(scope.ctx, values.as_string(self.datum_arg(scope, 0)))
+
+
+@term(T.TABLE, arity=(1, 2), optargs=("read_mode", "use_outdated", "identifier_format"))
+class Table(Term):
+    deterministic_term = False
+
+    def eval(self, scope: Scope) -> values.TableValue:
+        if "use_outdated" in self.optargs:
+            raise ReqlQueryLogicError(
+                "The `use_outdated` optarg is no longer supported.  "
+                "Use the `read_mode` optarg instead."
+            )
+        read_mode = self.optarg(scope, "read_mode")
+        if read_mode is None:
+            read_mode = "single"
+        elif values.as_string(read_mode) not in ("majority", "single", "outdated", "_debug_direct"):
+            raise ReqlQueryLogicError(
+                f"Read mode `{read_mode}` unrecognized "
+                '(options are "majority", "single", and "outdated").'
+            )
+        fmt = self.optarg(scope, "identifier_format")
+        if fmt is not None and values.as_string(fmt) not in ("name", "uuid"):
+            raise ReqlQueryLogicError(
+                f'Identifier format `{fmt}` unrecognized (options are "name" and "uuid").'
+            )
+        if len(self.args) == 1:
+            db = default_db(scope.ctx)
+            name = self.datum_arg(scope, 0)
+        else:
+            db = as_db(self.args[0].run(scope))
+            name = self.datum_arg(scope, 1)
+        return open_table(scope.ctx, db, check_name(name, "Table"), read_mode, fmt or "name")
+
+
+@term(T.GET, arity=(2, 2))
+class Get(Term):
+    def eval(self, scope: Scope) -> values.SingleSelection:
+        table = as_table(self.args[0].run(scope))
+        key = check_primary_key(self.datum_arg(scope, 1))
+        return values.SingleSelection(table, key, table.store.get(key))
+
+
+@term(T.GET_ALL, arity=(1, None), optargs=("index",))
+class GetAll(Term):
+    def eval(self, scope: Scope) -> values.Selection:
+        table = as_table(self.args[0].run(scope))
+        index = self.optarg(scope, "index")
+        index = table.store.primary_key if index is None else values.as_string(index)
+        keys = []
+        for arg in self.args[1:]:
+            key = values.to_datum(arg.run(scope))
+            if datum.pseudo_type(key) == "GEOMETRY":
+                raise ReqlQueryLogicError(
+                    "Cannot use a geospatial index with `get_all`. Use `get_intersecting` instead."
+                )
+            if key is None:
+                raise ReqlNonExistenceError("Keys cannot be NULL.")
+            keys.append(key)
+        # RethinkDB looks keys up in index order, each as many times as it was given.
+        keys.sort(key=datum.sort_key)
+        store = table.store
+        if index == store.primary_key:
+            return values.Selection(table, _get_primary(store, keys))
+        require_index(table, index)
+        return values.Selection(table, _get_secondary(store, index, keys))
+
+
+def _get_primary(store: Any, keys: list) -> Iterator[Any]:
+    for key in keys:
+        if type(key) is dict and datum.REQL_TYPE not in key:
+            continue  # an object can never be a primary key: nothing to find
+        row = store.get(key)
+        if row is not None:
+            yield row
+
+
+def _get_secondary(store: Any, index: str, keys: list) -> Iterator[Any]:
+    for key in keys:
+        yield from store.index_get_all(index, key)
+
+
+@term(T.BETWEEN, arity=(3, 3), optargs=("index", "left_bound", "right_bound"))
+class Between(Term):
+    def eval(self, scope: Scope) -> TableSlice:
+        src = self.args[0].run(scope)
+        if isinstance(src, values.TableValue):
+            src = TableSlice(src)
+        elif not isinstance(src, TableSlice):
+            raise expected_val(src, "TABLE_SLICE")
+        lo_open = _open(self.optarg(scope, "left_bound"), "left_bound", False)
+        hi_open = _open(self.optarg(scope, "right_bound"), "right_bound", True)
+        lo = _bound(self.datum_arg(scope, 1))
+        hi = _bound(self.datum_arg(scope, 2))
+        index = self.optarg(scope, "index")
+        table = src.table
+        if index is None:
+            index = src.index if src.index is not None else table.store.primary_key
+        else:
+            index = values.as_string(index)
+        if src.bounded:
+            raise ReqlQueryLogicError("Cannot perform multiple BETWEENs on the same table.")
+        if src.index is not None and src.index != index:
+            raise ReqlQueryLogicError(
+                f"Cannot call BETWEEN on index `{index}` after ordering on index `{src.index}`."
+            )
+        require_index(table, index)
+        return TableSlice(table, index, lo, hi, lo_open, hi_open, src.reverse, src.ordered)
+
+
+def _bound(v: Any) -> Any:
+    if v is None:
+        raise ReqlQueryLogicError(
+            "Cannot use `null` in BETWEEN, use `r.minval` or `r.maxval` to denote unboundedness."
+        )
+    return v
+
+
+def _open(v: Any, name: str, default: bool) -> bool:
+    if v is None:
+        return default
+    if v == "open" and type(v) is str:
+        return True
+    if v == "closed" and type(v) is str:
+        return False
+    raise ReqlQueryLogicError(f"Expected `open` or `closed` for optarg `{name}` (got `{pretty(v)}`).")

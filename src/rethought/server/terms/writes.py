@@ -1,0 +1,411 @@
+"""Write terms: INSERT, UPDATE, REPLACE, DELETE and SYNC.
+
+Every write query runs in one storage write transaction (``store.write()``). Rows are
+written one at a time like RethinkDB's ``batched_replace``: a row that fails (a duplicate
+key, a bad replacement, an error inside the user's function) is counted in ``errors`` and
+the others are still written. After the commit, a hard-durability write asks the server
+to fsync before replying (``ctx.pending_sync``) and the changes go to the feed hub.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ... import datum
+from ...errors import ReqlOpFailedError, ReqlQueryLogicError, ReqlRuntimeError
+from ...proto.ql2 import TermType as T
+from .. import values
+from ..compile import Scope, Term, term
+from .catalog import as_table
+from .datum_print import expected_val
+from .jsonfmt import pretty
+from .tables import check_primary_key
+
+NO, YES, ALWAYS = 0, 1, 2  # return_changes
+
+LITERAL = "LITERAL"  # r.literal(x) evaluates to {"$reql_type$": "LITERAL", "value": x}
+
+
+class WriteStats:
+    """The result document of a write, built row by row."""
+
+    def __init__(self, return_changes: int, array_limit: int) -> None:
+        self.counts = dict.fromkeys(
+            ("deleted", "errors", "inserted", "replaced", "skipped", "unchanged"), 0
+        )
+        self.first_error: str | None = None
+        self.return_changes = return_changes
+        self.changes: list[dict] = []
+        self.generated_keys: list[str] = []
+        self.keys_skipped = 0
+        self.array_limit = array_limit
+
+    def row(self, old: Any, new: Any) -> None:
+        if old is None:
+            op = "skipped" if new is None else "inserted"
+        elif new is None:
+            op = "deleted"
+        else:
+            op = "replaced" if not datum.equal(old, new) else "unchanged"
+        self.counts[op] += 1
+        changed = op not in ("skipped", "unchanged")
+        if self.return_changes == ALWAYS or (self.return_changes == YES and changed):
+            self.changes.append({"new_val": new, "old_val": old})
+
+    def error(self, message: str, old: Any) -> None:
+        self.counts["errors"] += 1
+        if self.first_error is None:
+            self.first_error = message
+        if self.return_changes == ALWAYS:
+            self.changes.append({"error": message, "new_val": old, "old_val": old})
+
+    def generated(self, key: str) -> None:
+        if len(self.generated_keys) < self.array_limit:
+            self.generated_keys.append(key)
+        else:
+            self.keys_skipped += 1
+
+    def result(self) -> dict:
+        out: dict[str, Any] = dict(self.counts)
+        if self.return_changes != NO:
+            out["changes"] = self.changes
+        if self.first_error is not None:
+            out["first_error"] = self.first_error
+        if self.generated_keys:
+            out["generated_keys"] = self.generated_keys
+        if self.keys_skipped:
+            total = self.keys_skipped + len(self.generated_keys)
+            out["warnings"] = [
+                f"Too many generated keys ({total}), array truncated to {len(self.generated_keys)}."
+            ]
+        return out
+
+
+# -- optargs ------------------------------------------------------------------------------------
+
+
+def parse_durability(v: Any) -> str | None:
+    if v is None:
+        return None
+    if values.as_string(v) in ("hard", "soft"):
+        return v
+    raise ReqlQueryLogicError(
+        f'Durability option `{v}` unrecognized (options are "hard" and "soft").'
+    )
+
+
+def parse_return_changes(t: Term, scope: Scope) -> int:
+    if "return_vals" in t.optargs:
+        raise ReqlQueryLogicError(
+            "Error: encountered obsolete optarg `return_vals`.  Use `return_changes` instead."
+        )
+    v = t.optarg(scope, "return_changes")
+    if v is None:
+        return NO
+    v = values.to_datum(v)
+    if type(v) is str:
+        if v != "always":
+            raise ReqlQueryLogicError(
+                f"Invalid return_changes value `{v}` "
+                "(options are `true`, `false`, and `'always'`.)"
+            )
+        return ALWAYS
+    return YES if values.as_bool(v) else NO
+
+
+# -- row validation and merging -----------------------------------------------------------------
+
+
+def _is_object(v: Any) -> bool:
+    return type(v) is dict and datum.REQL_TYPE not in v
+
+
+def check_replacement(pk: str, key: Any, old: Any, new: Any) -> None:
+    """RethinkDB's checks on a row's replacement value (``rcheck_row_replacement``)."""
+    if new is None:
+        return
+    if not _is_object(new):
+        raise ReqlQueryLogicError(
+            f"Inserted value must be an OBJECT (got {datum.type_name(new)}):\n{pretty(new)}"
+        )
+    if pk not in new:
+        raise ReqlQueryLogicError(
+            f"Inserted object must have primary key `{pk}`:\n{pretty(new)}"
+        )
+    if old is not None:
+        if not datum.equal(old[pk], new[pk]):
+            raise ReqlQueryLogicError(
+                f"Primary key `{pk}` cannot be changed (`{pretty(old)}` -> `{pretty(new)}`)."
+            )
+    else:
+        check_primary_key(new[pk])
+        if not datum.equal(key, new[pk]):
+            raise ReqlQueryLogicError(
+                f"Primary key `{pk}` cannot be changed (null -> {pretty(new)})"
+            )
+    if _has_extrema(new):
+        raise ReqlQueryLogicError("`r.minval` and `r.maxval` cannot be written to disk.")
+
+
+def _has_extrema(v: Any) -> bool:
+    t = type(v)
+    if t is dict:
+        return any(_has_extrema(x) for x in v.values())
+    if t is list:
+        return any(_has_extrema(x) for x in v)
+    return v is datum.MINVAL or v is datum.MAXVAL
+
+
+def merge(old: Any, new: Any) -> Any:
+    """RethinkDB's object merge: nested objects merge, ``r.literal`` values replace."""
+    if datum.pseudo_type(new) == LITERAL:
+        return _strip_literals(new.get("value"))
+    if not _is_object(old) or not _is_object(new):
+        return _strip_literals(new)
+    out = dict(old)
+    for k, v in new.items():
+        if datum.pseudo_type(v) == LITERAL:
+            if "value" in v:
+                out[k] = _strip_literals(v["value"])
+            else:
+                out.pop(k, None)  # r.literal() with no value removes the field
+        elif k in out:
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = _strip_literals(v)
+    return out
+
+
+def _strip_literals(v: Any) -> Any:
+    t = type(v)
+    if t is dict:
+        if v.get(datum.REQL_TYPE) == LITERAL:
+            return _strip_literals(v.get("value"))
+        return {k: _strip_literals(x) for k, x in v.items()}
+    if t is list:
+        return [_strip_literals(x) for x in v]
+    return v
+
+
+# -- the write transaction ----------------------------------------------------------------------
+
+
+def run_write(
+    scope: Scope, store: Any, durability: str | None, body: Callable[[Any], None]
+) -> None:
+    """Run ``body(writer)`` in one write transaction, then sync / publish as needed."""
+    ctx = scope.ctx
+    with store.write() as writer:
+        body(writer)
+    changes = list(getattr(writer, "changes", ()))
+    if durability is None:
+        durability = ctx.optargs.get("durability") or getattr(store, "durability", "hard")
+    if durability == "hard" and changes:
+        ctx.pending_sync = True
+    hub = ctx.engine.hub
+    if hub is not None and changes:
+        hub.publish(store, changes)
+
+
+def replace_one(
+    writer: Any, pk: str, key: Any, compute: Callable[[Any], Any], stats: WriteStats
+) -> None:
+    """Replace the row at ``key`` by ``compute(old_row)``; count the outcome in ``stats``."""
+    old = writer.get(key)
+    try:
+        new = compute(old)
+        check_replacement(pk, key, old, new)
+    except ReqlRuntimeError as e:
+        stats.error(e.message, old)
+        return
+    stats.row(old, new)
+    if old is None and new is None:
+        return
+    if new is None:
+        writer.delete(key)
+    elif old is None or not datum.equal(old, new):
+        writer.put(new)
+
+
+def _row_fn(t: Term, scope: Scope, i: int) -> Callable[[Any], Any]:
+    """The per-row function argument ``i``: a FUNC, or an expression evaluated per row
+    (so that ``update({'x': r.error('a')})`` fails row by row, as in RethinkDB)."""
+    node = t.args[i]
+    if node.tt == T.FUNC:
+        fn = values.as_func(node.run(scope))
+        return lambda row: values.to_datum(fn(row))
+    return lambda row: values.to_datum(node.run(scope))
+
+
+def _check_atomic(t: Term, scope: Scope) -> None:
+    non_atomic = t.optarg(scope, "non_atomic")
+    if non_atomic is not None and values.as_bool(values.to_datum(non_atomic)):
+        return
+    if not t.args[1].deterministic:
+        raise ReqlQueryLogicError(
+            "Could not prove argument deterministic.  Maybe you want to use the non_atomic flag?"
+        )
+
+
+def selection_target(v: Any) -> tuple[Any, Iterable[Any] | None, Any]:
+    """(table, rows or None, key) for a write target; RethinkDB's error for anything else."""
+    if isinstance(v, values.SingleSelection):
+        return v.table, None, v.key
+    if isinstance(v, values.Sequence) and v.table is not None:
+        return v.table, v, None
+    raise expected_val(v, "SELECTION")
+
+
+class _RowWrite(Term):
+    """UPDATE / REPLACE / DELETE: apply a per-row function to every row of a selection."""
+
+    def eval(self, scope: Scope) -> dict:
+        durability = parse_durability(values.to_datum(self.optarg(scope, "durability")))
+        return_changes = parse_return_changes(self, scope)
+        self.check(scope)
+        target = self.args[0].run(scope)
+        table, rows, key = selection_target(target)
+        store = table.store
+        pk = store.primary_key
+        compute = self.row_function(scope)
+        stats = WriteStats(return_changes, scope.ctx.array_limit)
+
+        def body(writer: Any) -> None:
+            if rows is None:
+                replace_one(writer, pk, key, compute, stats)
+                return
+            for row in rows:
+                replace_one(writer, pk, row[pk], compute, stats)
+
+        run_write(scope, store, durability, body)
+        return stats.result()
+
+    def check(self, scope: Scope) -> None:
+        _check_atomic(self, scope)
+
+    def row_function(self, scope: Scope) -> Callable[[Any], Any]:
+        raise NotImplementedError
+
+
+_ROW_OPTARGS = ("non_atomic", "durability", "return_vals", "return_changes", "ignore_write_hook")
+
+
+@term(T.UPDATE, arity=(2, 2), optargs=_ROW_OPTARGS)
+class Update(_RowWrite):
+    def row_function(self, scope: Scope) -> Callable[[Any], Any]:
+        fn = _row_fn(self, scope, 1)
+
+        def update(old: Any) -> Any:
+            if old is None:
+                return None
+            patch = fn(old)
+            return old if patch is None else merge(old, patch)
+
+        return update
+
+
+@term(T.REPLACE, arity=(2, 2), optargs=_ROW_OPTARGS)
+class Replace(_RowWrite):
+    def row_function(self, scope: Scope) -> Callable[[Any], Any]:
+        fn = _row_fn(self, scope, 1)
+        return lambda old: _strip_literals(fn(old))
+
+
+@term(T.DELETE, arity=(1, 1), optargs=("durability", "return_vals", "return_changes", "ignore_write_hook"))
+class Delete(_RowWrite):
+    def check(self, scope: Scope) -> None:
+        """Deleting is always deterministic."""
+
+    def row_function(self, scope: Scope) -> Callable[[Any], Any]:
+        return lambda old: None
+
+
+@term(
+    T.INSERT,
+    arity=(2, 2),
+    optargs=("conflict", "durability", "return_vals", "return_changes", "ignore_write_hook"),
+)
+class Insert(Term):
+    def eval(self, scope: Scope) -> dict:
+        table = as_table(self.args[0].run(scope))
+        return_changes = parse_return_changes(self, scope)
+        conflict = self.conflict(scope)
+        durability = parse_durability(values.to_datum(self.optarg(scope, "durability")))
+        docs = self.args[1].run(scope)
+        if isinstance(docs, values.SingleSelection):
+            docs = docs.row
+        docs = [docs] if _is_object(docs) else values.iterate(docs)
+        store = table.store
+        pk = store.primary_key
+        stats = WriteStats(return_changes, scope.ctx.array_limit)
+
+        def body(writer: Any) -> None:
+            for doc in docs:
+                doc = values.to_datum(doc)
+                if _is_object(doc) and pk not in doc:
+                    key = str(uuid.uuid4())
+                    doc = {**doc, pk: key}
+                    stats.generated(key)
+                self.insert_one(writer, pk, doc, conflict, stats)
+
+        run_write(scope, store, durability, body)
+        return stats.result()
+
+    def conflict(self, scope: Scope) -> Any:
+        v = self.optarg(scope, "conflict")
+        if v is None:
+            return "error"
+        if isinstance(v, values.Func):
+            if not self.optargs["conflict"].deterministic:
+                raise ReqlQueryLogicError(
+                    "The conflict function passed to `insert` must be deterministic."
+                )
+            if v.arity not in (0, 3):
+                raise ReqlQueryLogicError(
+                    "The conflict function passed to `insert` should expect 3 arguments."
+                )
+            return v
+        if values.as_string(values.to_datum(v)) in ("error", "replace", "update"):
+            return v
+        raise ReqlQueryLogicError(
+            f'Conflict option `{v}` unrecognized (options are "error", "replace" and "update").'
+        )
+
+    @staticmethod
+    def insert_one(writer: Any, pk: str, doc: Any, conflict: Any, stats: WriteStats) -> None:
+        if not _is_object(doc):
+            stats.error(
+                f"Inserted value must be an OBJECT (got {datum.type_name(doc)}):\n{pretty(doc)}",
+                None,
+            )
+            return
+        try:
+            key = check_primary_key(doc[pk])
+        except ReqlRuntimeError as e:
+            stats.error(e.message, None)
+            return
+
+        def resolve(old: Any) -> Any:
+            if old is None or conflict == "replace":
+                return doc
+            if conflict == "update":
+                return merge(old, doc)
+            if isinstance(conflict, values.Func):
+                return values.to_datum(conflict(pk, old, doc))
+            raise ReqlOpFailedError(
+                f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}"
+            )
+
+        replace_one(writer, pk, key, resolve, stats)
+
+
+@term(T.SYNC, arity=(1, 1))
+class Sync(Term):
+    deterministic_term = False
+
+    def eval(self, scope: Scope) -> dict:
+        as_table(self.args[0].run(scope))
+        scope.ctx.pending_sync = True  # the server fsyncs before it replies
+        return {"synced": 1}
