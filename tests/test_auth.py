@@ -9,8 +9,9 @@ import socket
 import struct
 
 import pytest
+
 from conftest import ServerProcess
-from test_protocol import V0_4, V1_0, JSON_PROTOCOL, _closed, _recv_until_nul, scram_handshake
+from test_protocol import JSON_PROTOCOL, V0_4, V1_0, _closed, _recv_until_nul, scram_handshake
 
 PASSWORD = "s3cret-Pa55word"
 

@@ -131,7 +131,9 @@ def test_bad_server_signature_is_rejected():
 def test_unsupported_protocol_version_and_non_json_reply():
     core = ClientCore()
     with pytest.raises(ReqlDriverError, match="Unsupported protocol version"):
-        core.receive_data(msg({"success": True, "min_protocol_version": 1, "max_protocol_version": 2}))
+        core.receive_data(
+            msg({"success": True, "min_protocol_version": 1, "max_protocol_version": 2})
+        )
     with pytest.raises(ReqlDriverError, match="unexpected handshake reply"):
         ClientCore().receive_data(b"ERROR: Received an unsupported protocol version.\0")
 
@@ -261,7 +263,9 @@ def test_profile_server_info_and_noreply_wait():
     wait = core.noreply_wait()
     assert [m for _, m in sent(core)][-2:] == [[5], [4]]
     server = {"id": "abc", "name": "rethought", "proxy": False}
-    core.receive_data(frame(info.token, {"t": 5, "r": [server]}) + frame(wait.token, {"t": 4, "r": []}))
+    core.receive_data(
+        frame(info.token, {"t": 5, "r": [server]}) + frame(wait.token, {"t": 4, "r": []})
+    )
     assert core.outcome(info, None) == server
     assert core.outcome(wait, None) is None
 

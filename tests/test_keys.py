@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,7 +54,7 @@ def _sign(x: int) -> int:
     return (x > 0) - (x < 0)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(datums, datums)
 def test_order_matches_sort_key(a, b):
     ka, kb = sort_key(a), sort_key(b)
@@ -65,7 +63,7 @@ def test_order_matches_sort_key(a, b):
     assert _sign((ea > eb) - (ea < eb)) == expected
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(datums, max_size=8))
 def test_sorting_many(xs):
     assert [sort_key(x) for x in sorted(xs, key=encode_key)] == sorted(map(sort_key, xs))
@@ -89,7 +87,7 @@ def test_prefix_free(a, b):
 
 def test_extremes_bound_everything():
     lo, hi = encode_key(MINVAL), encode_key(MAXVAL)
-    for v in [None, False, -math.inf if False else -1e308, "", "\uffff" * 3, [], {}, [MAXVAL]]:
+    for v in [None, False, -1e308, "", "\uffff" * 3, [], {}, [MAXVAL]]:
         assert lo < encode_key(v) < hi
     assert encode_key([1]) < encode_key([1, MINVAL]) < encode_key([1, 0]) < encode_key([1, MAXVAL])
 

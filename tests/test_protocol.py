@@ -410,3 +410,38 @@ def test_official_driver_basics(official_r, official_conn):
     official_conn.noreply_wait()
     assert r.expr(3).run(official_conn) == 3
 
+
+def test_unexpected_exception_becomes_internal_error():
+    """A Python bug in a term answers RUNTIME_ERROR / INTERNAL and the session goes on."""
+    import asyncio
+
+    from rethought.server import engine as engine_mod
+    from rethought.server.session import ConnectionSession
+
+    class BrokenEngine:
+        def prepare(self, term, optargs, session):
+            if term == "boom":
+                raise KeyError("boom")
+            return engine_mod.Prepared(None, engine_mod.QueryContext(self, session, {}, "test"))
+
+        def execute(self, prepared):
+            return engine_mod.Result(engine_mod.ATOM, 1)
+
+    sent: list[bytes] = []
+
+    async def send(data: bytes) -> None:
+        sent.append(data)
+
+    async def no_sync() -> None:
+        pass
+
+    async def main() -> None:
+        session = ConnectionSession(BrokenEngine(), send, no_sync, {})
+        await session.handle(1, b'[1, "boom"]')
+        await session.handle(2, b"[1, 1]")
+        await asyncio.wait(list(session.tasks))
+
+    asyncio.run(main())
+    responses = {struct.unpack("<q", f[:8])[0]: json.loads(f[12:]) for f in sent}
+    assert responses[1] == {"t": 18, "e": 1000000, "r": ["Unexpected exception: 'boom'"], "b": []}
+    assert responses[2] == {"t": 1, "r": [1]}

@@ -484,7 +484,7 @@ def test_build_is_plain_json():
 
 
 def test_lambdas_get_fresh_variables():
-    q = our_r.expr([1]).map(lambda x: our_r.expr([2]).map(lambda y: x + y))
+    q = ours("r.expr([1]).map(lambda x: r.expr([2]).map(lambda y: x + y))")
     outer = q.build()[1][1]
     inner = outer[1][1][1][1]
     assert outer[1][0] == [2, [1]] and inner[1][0] == [2, [2]]
@@ -495,6 +495,7 @@ def test_arity_from_signature_of_any_callable():
         def __call__(self, a, b):
             return a + b
 
+    our_ast._var_ids = itertools.count(1)
     q = our_r.expr([1]).reduce(Pair())
     assert q.build()[1][1][1][0][1] == [1, 2]
 
@@ -577,6 +578,7 @@ def test_nesting_depth_argument():
         "r.binary('text')",
         "r.binary(12)",
         "r.expr({1: 2})",
+        "r.expr({'a': [{'b': {2: 3}}]})",
         "r.expr(1) < (r.expr(1) | 2)",
         "(r.expr(True) & False) == 1",
         "r.do()",
@@ -625,3 +627,12 @@ def test_make_timezone():
     assert when.utcoffset() == -datetime.timedelta(hours=2, minutes=30)
     assert when.tzname() == "-02:30"
     assert our_r.make_timezone("+05:00").utcoffset(None) == datetime.timedelta(hours=5)
+
+
+def test_literals_are_copied_when_the_query_is_built():
+    doc = {"a": [1, 2], "b": {"c": 1}}
+    q = our_r.table("t").insert(doc)
+    doc["a"].append(3)
+    doc["b"]["d"] = 2
+    assert q.build() == [56, [[15, ["t"]], {"a": [2, [1, 2]], "b": {"c": 1}}]]
+    assert str(q) == "r.table('t').insert(r.expr({'a': [1, 2], 'b': r.expr({'c': 1})}))"

@@ -13,8 +13,14 @@ import pytest
 from rethinkdb.errors import QueryPrinter
 
 from rethought import r
-from rethought.errors import ReqlNonExistenceError, ReqlQueryLogicError
+from rethought.errors import (
+    ReqlDriverCompileError,
+    ReqlNonExistenceError,
+    ReqlQueryLogicError,
+)
 from rethought.query.ast import Func, Var
+from rethought.query.methods import DB_METHODS, QUERY_METHODS, TABLE_METHODS
+from rethought.query.namespace import _FUNCTIONS
 from rethought.query.printer import print_query, render
 from test_query_builder import QUERIES, official, ours
 
@@ -130,3 +136,22 @@ def test_datum_strings_print_as_python_literals():
     assert str(r.expr([1.5, None, True])) == "[1.5, None, True]"
     assert str(r.expr({"a": "b"})) == "r.expr({'a': 'b'})"
     assert str(r.binary(b"\x00")) == "r.binary(bytes(<data>))"
+
+
+@pytest.mark.parametrize("name", sorted(_FUNCTIONS))
+def test_every_function_prints_without_arguments(name):
+    """Malformed queries still print: their server error message shows them."""
+    try:
+        query = getattr(r, name)()
+    except ReqlDriverCompileError:  # r.do() is refused while building
+        return
+    assert str(query)
+
+
+@pytest.mark.parametrize(
+    "receiver, methods",
+    [(r.expr(1), QUERY_METHODS), (r.table("t"), TABLE_METHODS), (r.db("d"), DB_METHODS)],
+)
+def test_every_method_prints_without_arguments(receiver, methods):
+    for name in methods:
+        assert str(getattr(receiver, name)())

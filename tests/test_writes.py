@@ -110,8 +110,8 @@ def test_update_replace_delete(run):
     assert run(tbl.get(3)) == {"id": 3, "n": 4}
     res = run(tbl.get(3).update({"id": 4}))
     assert res["first_error"] == (
-        "Primary key `id` cannot be changed (`{\n\t\"id\":\t3,\n\t\"n\":\t4\n}` -> "
-        "`{\n\t\"id\":\t4,\n\t\"n\":\t4\n}`)."
+        'Primary key `id` cannot be changed (`{\n\t"id":\t3,\n\t"n":\t4\n}` -> '
+        '`{\n\t"id":\t4,\n\t"n":\t4\n}`).'
     )
     res = run(tbl.get(0).update({"x": r.error("a")}, return_changes=True))
     assert res["changes"] == [] and res["first_error"] == "a"

@@ -53,7 +53,8 @@ class ReqlError(Exception):
             return self.message
         from .query.printer import print_query  # driver only; imported lazily
 
-        return f"{self.message} in:\n{print_query(self.term, self.frames or [])}"
+        # The official driver drops the message's final period before " in:".
+        return f"{self.message.rstrip('.')} in:\n{print_query(self.term, self.frames or [])}"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} instance: {self}>"

@@ -9,12 +9,15 @@ and a fresh server is started for the next file.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,7 @@ from .drivers import Driver
 DEFAULT_ROOT = os.environ.get("RETHOUGHT_REQL_TESTS", "/work/shared/reql-tests")
 _MAX_TIMEOUTS_PER_FILE = 2  # a file that keeps hanging is abandoned after this many
 _FILE_BUDGET = 120.0  # seconds one file may take before its remaining tests are failed
+_ASKED_TIMEOUT = re.compile(r"\btimeout\s*=\s*(\d+(?:\.\d*)?)")
 
 
 class StepTimeout(Exception):
@@ -146,6 +150,30 @@ def _with_deadline(fn: Callable[[], Any], timeout: float) -> Any:
     return box.get("value")
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(src: str, filename: str) -> Any:
+    return compile(src, filename, "eval")
+
+
+def _precompile(step: cases.Query) -> None:
+    """Compile a step's snippets up front, in the main thread, hushing the warnings that
+    Python 2 era literals ("\\d" in plain strings) raise; errors surface when it runs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for src in (step.src, step.expected, *step.runopts.values(), *step.testopts.values()):
+            if src:
+                try:
+                    _compiled(src, "<test>")
+                except SyntaxError:
+                    pass
+
+
+def _deadline_for(src: str, default: float) -> float:
+    """Queries that ask the server for a longer timeout (`r.js(..., timeout=8)`) get it."""
+    asked = [float(t) for t in _ASKED_TIMEOUT.findall(src)]
+    return max([default, *(t + 5.0 for t in asked)])
+
+
 def _short(value: Any, limit: int = 600) -> str:
     try:
         text = repr(value)
@@ -254,8 +282,10 @@ class Runner:
                 self._define(step, namespace, result)
                 continue
             done += 1
+            _precompile(step)
             try:
-                outcome = _with_deadline(lambda s=step: self._query(s, namespace), self.timeout)
+                deadline = _deadline_for(step.src, self.timeout)
+                outcome = _with_deadline(lambda s=step: self._query(s, namespace), deadline)
             except StepTimeout as exc:
                 outcome = Failure(step.name, step.src, step.expected or "", "timeout", str(exc))
                 timeouts += 1
@@ -321,9 +351,13 @@ class Runner:
     def _query(self, step: cases.Query, namespace: dict[str, Any]) -> Failure | None:
         """Evaluate, run and compare one test; None when it passes."""
         try:
-            expected = eval(step.expected, namespace) if step.expected else matchers.Anything()
-            runopts = {k: eval(v, namespace) for k, v in step.runopts.items()}
-            testopts = {k: eval(v, namespace) for k, v in step.testopts.items()}
+            expected = matchers.Anything()
+            if step.expected:
+                expected = eval(_compiled(step.expected, "<test>"), namespace)
+            runopts = {k: eval(_compiled(v, "<test>"), namespace) for k, v in step.runopts.items()}
+            testopts = {
+                k: eval(_compiled(v, "<test>"), namespace) for k, v in step.testopts.items()
+            }
         except Exception as exc:
             return Failure(step.name, step.src, step.expected or "", "", f"bad test: {exc!r}")
         runopts.setdefault("max_batch_rows", 3)  # as upstream: exercise batching
@@ -345,7 +379,7 @@ class Runner:
     ) -> Any:
         """The test's value: the snippet's result, run if it is a query; errors are values."""
         try:
-            value = eval(compile(step.src, f"<{step.name}>", "eval"), namespace)
+            value = eval(_compiled(step.src, "<test>"), namespace)
         except Exception as exc:
             return exc
         try:

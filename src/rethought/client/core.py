@@ -372,7 +372,9 @@ class ClientCore:
             cls = error_class_for(rtype, doc.get("e"))
             query.error = cls(message, query.term, doc.get("b") or [])
         else:
-            query.error = ReqlDriverError(f"Unknown Response type {rtype} encountered in a response.")
+            query.error = ReqlDriverError(
+                f"Unknown Response type {rtype} encountered in a response."
+            )
         self._finish(query)
 
     def _finish(self, query: Query) -> None:

@@ -266,7 +266,7 @@ def _rdb_num_len(x: float) -> int:
     return 18 + len("%.20g" % (0.0 if x == 0 else float(x)))
 
 
-def _key_size(v: Any, primary: bool, top: bool) -> int:
+def _key_size(v: Any, primary: bool) -> int:
     """Validate ``v`` as a key and return the size of RethinkDB's own serialization of it
     (the 127-character limit is measured on that, not on our encoding)."""
     t = type(v)
@@ -297,7 +297,7 @@ def _key_size(v: Any, primary: bool, top: bool) -> int:
                     "Array keys can only contain numbers, strings, bools,  pseudotypes, "
                     f"or arrays (got {pretty(x)} of type {'NULL' if x is None else 'OBJECT'})."
                 )
-            size += _key_size(x, primary, False) + 1
+            size += _key_size(x, primary) + 1
         return size
     if t is dict:
         p = v.get(REQL_TYPE)
@@ -326,7 +326,7 @@ def check_primary_key(value: Any) -> None:
     Allowed: numbers, strings (without NUL), bools, arrays of those, TIME and BINARY, and no
     longer than 127 characters in RethinkDB's serialization.
     """
-    if _key_size(value, True, True) > MAX_PRIMARY_KEY_SIZE:
+    if _key_size(value, True) > MAX_PRIMARY_KEY_SIZE:
         raise ReqlQueryLogicError(
             f"Primary key too long (max {MAX_PRIMARY_KEY_SIZE - 1} characters): {pretty(value)}"
         )
@@ -358,7 +358,7 @@ def check_index_key(value: Any, geo: bool = False) -> None:
     """
     if geo and type(value) is dict and value.get(REQL_TYPE) == "GEOMETRY":
         return
-    _key_size(value, False, True)
+    _key_size(value, False)
 
 
 def encode_index_value(value: Any) -> tuple[bytes, bool]:

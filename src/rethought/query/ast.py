@@ -41,12 +41,18 @@ class RqlQuery:
     statement: str = ""
 
     def __init__(self, *args: Any, **optargs: Any) -> None:
-        conv = [a if isinstance(a, RqlQuery) else expr(a) for a in args]
+        conv = []
         ivar = False
-        for a in conv:
-            if a._ivar:
-                ivar = True
-                break
+        for a in args:
+            if isinstance(a, RqlQuery):
+                if a._ivar:
+                    ivar = True
+            elif type(a) in _SCALARS:  # the common case, inlined from expr()
+                a = Datum(a)
+            else:
+                a = expr(a)
+                ivar = ivar or a._ivar
+            conv.append(a)
         if optargs:
             optargs = {k: v if isinstance(v, RqlQuery) else expr(v) for k, v in optargs.items()}
             if not ivar:
@@ -470,9 +476,12 @@ def expr(val: Any, nesting_depth: int = DEFAULT_NESTING_DEPTH) -> RqlQuery:
     t = type(val)
     if t in _SCALARS:
         return Datum(val)
-    if t is dict:
-        return MakeObj({k: expr(v, nesting_depth - 1) for k, v in val.items()})
-    if t is list or t is tuple:
+    if t is dict or t is list or t is tuple:
+        plain = plain_literal(val, nesting_depth)
+        if plain is not None:
+            return plain
+        if t is dict:
+            return MakeObj({k: expr(v, nesting_depth - 1) for k, v in val.items()})
         return _new(MakeArray, [expr(v, nesting_depth - 1) for v in val], _NO_OPTARGS)
     return _expr_other(val, nesting_depth)
 
@@ -496,7 +505,8 @@ def _expr_other(val: Any, nesting_depth: int) -> RqlQuery:
     return Datum(val)
 
 
-# The operator terms are declared with the others; RqlQuery's methods above find them here.
+# These modules subclass the classes above; the functions above find their names here.
+from .data import plain_literal  # noqa: E402
 from .terms import (  # noqa: E402
     ISO8601,
     Add,

@@ -83,6 +83,8 @@ class Not(RqlQuery):
     term_type = int(TT.NOT)
 
     def compose(self, args: list[str], optargs: dict[str, str]) -> str:
+        if len(args) != 1:  # malformed, but it must still print inside an error message
+            return f"r.not_({', '.join(args)})"
         arg = f"r.expr({args[0]})" if isinstance(self._args[0], Datum) else args[0]
         return f"(~{arg})"
 
@@ -247,7 +249,7 @@ class Table(RqlQuery):
 
     def compose(self, args: list[str], optargs: dict[str, str]) -> str:
         rest = args + [f"{k}={v}" for k, v in optargs.items()]
-        if isinstance(self._args[0], DB):
+        if self._args and isinstance(self._args[0], DB):
             return f"{rest[0]}.table({', '.join(rest[1:])})"
         return f"r.table({', '.join(rest)})"
 

@@ -107,9 +107,7 @@ class BatchSpec:
 
     def __init__(self, optargs: dict[str, Any]) -> None:
         self.max_rows = _int_optarg(optargs, "max_batch_rows", _UNLIMITED)
-        self.min_rows = min(
-            _int_optarg(optargs, "min_batch_rows", DEFAULT_MIN_ROWS), self.max_rows
-        )
+        self.min_rows = min(_int_optarg(optargs, "min_batch_rows", DEFAULT_MIN_ROWS), self.max_rows)
         self.max_bytes = _int_optarg(optargs, "max_batch_bytes", DEFAULT_MAX_BYTES)
         self.scaledown = max(
             1, _int_optarg(optargs, "first_batch_scaledown_factor", DEFAULT_FIRST_SCALEDOWN)

@@ -30,6 +30,7 @@ log = logging.getLogger("rethought.net")
 #: Queries one connection may run at once before the reader waits (RethinkDB: 1024).
 MAX_CONCURRENT_QUERIES = 1024
 UNPARSEABLE = "Client is buggy (failed to deserialize query)."
+_QUERY_TYPES = frozenset(int(t) for t in QueryType)
 
 _JSON_TYPE_NAMES = {
     type(None): "NULL",
@@ -190,7 +191,7 @@ class ConnectionSession:
             raise _BadQuery(
                 f"Expected a query type as a number, but found {_JSON_TYPE_NAMES[type(qtype)]}."
             )
-        if qtype not in QueryType._value2member_map_:
+        if qtype not in _QUERY_TYPES:
             raise _BadQuery(f"Unrecognized QueryType: {int(qtype)}.")
         optargs = query[2] if len(query) > 2 else {}
         if type(optargs) is not dict:
@@ -221,7 +222,7 @@ class ConnectionSession:
             q.notes = list(result.notes)
             if result.kind == engine_mod.STREAM:
                 q.batcher = resp.StreamBatcher(result.value, spec)
-                frame = self._stream_batch(q, first=True)
+                frame = self._stream_batch(q)
             elif result.kind == engine_mod.FEED:
                 q.feed = result.value
                 self.queries[token] = q
@@ -282,7 +283,7 @@ class ConnectionSession:
 
     # -- batches ----------------------------------------------------------------------------
 
-    def _stream_batch(self, q: _Query, first: bool = False) -> bytes:
+    def _stream_batch(self, q: _Query) -> bytes:
         assert q.batcher is not None
         try:
             rows, done = q.batcher.next_batch()

@@ -38,6 +38,7 @@ Additions beyond the contract (all in the same modules): ``Storage(path, map_siz
 index_compiler=...)`` and ``set_index_compiler``; ``tables()``, ``table_rename(table, name)``;
 ``meta_get`` / ``meta_put`` / ``meta_delete`` / ``meta_items(prefix)`` for system records;
 ``TableStore.index_scan`` / ``index_get_all`` also accept the primary key's name;
+``TableStore.index_values(name, row)`` (the distinct values a row has in an index);
 ``index_create`` returns the ``IndexInfo``, ``index_drop`` the dropped one's;
 ``Writer.put`` / ``Writer.delete`` return the old row. ``TableStore.get`` and writes raise
 RethinkDB's ReqlQueryLogicError for values that cannot be primary keys

@@ -16,6 +16,8 @@ skip it. A crash of the process alone loses nothing either way (the OS has the p
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lmdb
@@ -62,6 +64,9 @@ class Storage:
         self.rows_db = self.env.open_db(b"rows")
         self.index_db = self.env.open_db(b"index")
         self.meta_db = self.env.open_db(b"meta")
+        self._page_size = self.env.stat()["psize"]
+        self._txn: lmdb.Transaction | None = None  # the open write transaction, if any
+        self._nested_used = False
         self._dbs: dict[str, DbInfo] = {}
         self._tables: dict[str, TableStore] = {}
         self._load()
@@ -84,6 +89,31 @@ class Storage:
     def grow(self) -> None:
         """Double the memory map (no transaction may be open; callers retry their write)."""
         self.env.set_mapsize(self.env.info()["map_size"] * 2)
+
+    def begin_write(self) -> lmdb.Transaction:
+        """Begin a write transaction, first growing the map when it is half full (so a
+        transaction rarely meets MapFullError)."""
+        info = self.env.info()
+        if (info["last_pgno"] + 1) * self._page_size * 2 > info["map_size"]:
+            self.grow()
+        return self.env.begin(write=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator[lmdb.Transaction]:
+        """A write transaction for catalog changes; joins the open one if there is one."""
+        if self._txn is not None:
+            yield self._txn
+            return
+        txn = self._txn = self.begin_write()
+        try:
+            yield txn
+        except BaseException:
+            txn.abort()
+            raise
+        else:
+            txn.commit()
+        finally:
+            self._txn = None
 
     def set_index_compiler(self, compiler: IndexCompiler | None) -> None:
         """Set how stored index functions are turned back into row functions."""
@@ -125,8 +155,8 @@ class Storage:
         if name in self._dbs:
             raise ValueError(f"database {name} exists")
         db = DbInfo(name, new_id())
-        with self.env.begin(write=True, db=self.catalog_db) as txn:
-            txn.put(DB_PREFIX + name.encode(), db.record())
+        with self.transaction() as txn:
+            txn.put(DB_PREFIX + name.encode(), db.record(), db=self.catalog_db)
         self._dbs[name] = db
         self.sync()
         return db
@@ -136,7 +166,7 @@ class Storage:
         db = self._dbs[name]
         tables = [t for t in self._tables.values() if t.db is db]
         tables.sort(key=lambda t: t.name)
-        with self.env.begin(write=True) as txn:
+        with self.transaction() as txn:
             for t in tables:
                 t._drop_data(txn)
             txn.delete(DB_PREFIX + name.encode(), db=self.catalog_db)
@@ -173,7 +203,7 @@ class Storage:
         if self.table_get(info.name, name) is not None:
             raise ValueError(f"table {info.name}.{name} exists")
         table = TableStore(self, new_id(), info, name, primary_key, durability)
-        with self.env.begin(write=True) as txn:
+        with self.transaction() as txn:
             table._save(txn)
         self._tables[table.id] = table
         self.sync()
@@ -184,7 +214,7 @@ class Storage:
         table = self.table_get(db, name)
         if table is None:
             raise KeyError(f"no table {_db_name(db)}.{name}")
-        with self.env.begin(write=True) as txn:
+        with self.transaction() as txn:
             table._drop_data(txn)
         del self._tables[table.id]
         self.sync()
@@ -195,7 +225,7 @@ class Storage:
         if self.table_get(table.db, new_name) not in (None, table):
             raise ValueError(f"table {table.db.name}.{new_name} exists")
         table.name = new_name
-        with self.env.begin(write=True) as txn:
+        with self.transaction() as txn:
             table._save(txn)
         self.sync()
 
@@ -209,13 +239,13 @@ class Storage:
 
     def meta_put(self, key: str, value: Any) -> None:
         """Store a JSON value (committed; durable after the next ``sync()``)."""
-        with self.env.begin(write=True, db=self.meta_db) as txn:
-            txn.put(key.encode(), orjson.dumps(value))
+        with self.transaction() as txn:
+            txn.put(key.encode(), orjson.dumps(value), db=self.meta_db)
 
     def meta_delete(self, key: str) -> bool:
         """Remove ``key``; whether it existed."""
-        with self.env.begin(write=True, db=self.meta_db) as txn:
-            return txn.delete(key.encode())
+        with self.transaction() as txn:
+            return txn.delete(key.encode(), db=self.meta_db)
 
     def meta_items(self, prefix: str = "") -> list[tuple[str, Any]]:
         """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""

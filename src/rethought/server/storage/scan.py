@@ -58,8 +58,8 @@ def scan_rows(
     lo_key = prefix + encode_key(lo)
     hi_key = prefix + encode_key(hi)
     if reverse:
-        # Every stored key is far shorter than SEEK_LIMIT, so this seek lands at or past hi.
-        seek = hi_key[:SEEK_LIMIT] + (b"\xff" if len(hi_key) > SEEK_LIMIT else b"")
+        # Just past hi and every key equal to it (stored keys are far below SEEK_LIMIT).
+        seek = hi_key[:SEEK_LIMIT] + b"\xff"
     else:
         seek = lo_key[:SEEK_LIMIT]
     last: bytes | None = None

@@ -21,7 +21,7 @@ from .catalog import (
     new_id,
     table_record,
 )
-from .scan import scan_index, scan_rows
+from .scan import ENTRY_HEAD, scan_index, scan_rows
 from .writer import COUNT, Writer, index_entries
 
 if TYPE_CHECKING:
@@ -131,6 +131,16 @@ class TableStore:
 
     # -- indexes ------------------------------------------------------------------------------
 
+    def index_values(self, name: str, row: dict) -> list:
+        """The distinct values ``row`` has in index ``name`` (what its entries hold); [] when
+        the row is left out of the index or the index function is not known."""
+        idx = self._index(name)
+        fn = self._index_fn(idx)
+        if fn is None:
+            return []
+        entries = index_entries(idx, fn, row, b"")
+        return [orjson.loads(data[ENTRY_HEAD.size :]) for data in entries.values()]
+
     def index_list(self) -> list[str]:
         return sorted(self._indexes)
 
@@ -159,7 +169,7 @@ class TableStore:
         idx = Index(new_id(), name, function, bool(multi), bool(geo))
         idx.fn = fn
         self._indexes[name] = idx
-        with self._storage.env.begin(write=True) as txn:
+        with self._storage.transaction() as txn:
             if self._index_fn(idx) is None:
                 idx.stale = True
             else:
@@ -172,7 +182,7 @@ class TableStore:
         idx = self._index(name)
         info = idx.info()
         del self._indexes[name]
-        with self._storage.env.begin(write=True) as txn:
+        with self._storage.transaction() as txn:
             _delete_prefix(txn, self._storage.index_db, idx.prefix)
             self._save(txn)
         self._storage.sync()
@@ -190,7 +200,7 @@ class TableStore:
         del self._indexes[old]
         idx.name = new
         self._indexes[new] = idx
-        with self._storage.env.begin(write=True) as txn:
+        with self._storage.transaction() as txn:
             self._save(txn)
         self._storage.sync()
 
@@ -218,7 +228,7 @@ class TableStore:
     def _refresh(self, idx: Index) -> None:
         """Rebuild a stale index once its row function is known."""
         if idx.stale and self._index_fn(idx) is not None:
-            with self._storage.env.begin(write=True) as txn:
+            with self._storage.transaction() as txn:
                 _delete_prefix(txn, self._storage.index_db, idx.prefix)
                 self._build(txn, idx)
                 idx.stale = False

@@ -54,29 +54,46 @@ class Writer:
         self._txn: lmdb.Transaction | None = None
         self._ops: list[tuple[str, Any]] = []  # replayed if the map has to grow mid-write
         self._delta = 0
+        self._nested = False
 
     def __enter__(self) -> Writer:
         if self.table.dropped:
             raise KeyError(f"table {self.table.name} was dropped")
-        self._txn = self.table._storage.env.begin(write=True)
+        storage = self.table._storage
+        if storage._txn is not None:
+            # A write inside another write (for_each over an insert...): share its transaction,
+            # since a second LMDB write transaction in this thread would deadlock.
+            self._nested = True
+            self._txn = storage._txn
+            storage._nested_used = True
+        else:
+            storage._txn = self._txn = storage.begin_write()
+            storage._nested_used = False
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        txn = self._txn
-        self._txn = None
+        txn, self._txn = self._txn, None
         if txn is None:
             return
-        if exc_type is not None:
-            txn.abort()
+        if self._nested:
+            if exc_type is None:
+                self._finish(txn)  # the outermost block commits (or aborts)
             return
+        storage = self.table._storage
         try:
-            self._finish(txn)
-            txn.commit()
-        except lmdb.MapFullError:
-            txn.abort()
-            txn = self._grow_and_replay()
-            self._finish(txn)
-            txn.commit()
+            if exc_type is not None:
+                txn.abort()
+                return
+            try:
+                self._finish(txn)
+                txn.commit()
+            except lmdb.MapFullError:
+                txn.abort()
+                txn = self._grow_and_replay()
+                self._finish(txn)
+                txn.commit()
+        finally:
+            storage._txn = None
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -157,8 +174,10 @@ class Writer:
 
     def _grow_and_replay(self) -> lmdb.Transaction:
         storage = self.table._storage
+        if self._nested or storage._nested_used:
+            raise lmdb.MapFullError("map full during a nested write")  # cannot replay others
         storage.grow()
-        self._txn = storage.env.begin(write=True)
+        storage._txn = self._txn = storage.env.begin(write=True)
         self.changes, self._delta = [], 0
         for op, arg in self._ops:
             self._apply(op, arg)

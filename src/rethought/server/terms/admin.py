@@ -24,6 +24,7 @@ from .catalog import (
     open_table,
     server_name,
     special,
+    system_module,
     table_config,
     table_status,
     user_tables,
@@ -223,9 +224,8 @@ class TableList(_Admin):
     def eval(self, scope: Scope) -> list:
         db = as_db(self.args[0].run(scope)) if self.args else default_db(scope.ctx)
         if db.name == SYSTEM_DB:
-            from .. import system
-
-            return sorted(system.TABLE_NAMES)
+            system = system_module()
+            return sorted(system.TABLE_NAMES) if system else []
         return sorted(scope.ctx.storage.table_list(db.name))
 
 
@@ -279,7 +279,12 @@ class Status(_Admin):
         return table_status(v.store)
 
 
-_READINESS = ("ready_for_outdated_reads", "ready_for_reads", "ready_for_writes", "all_replicas_ready")
+_READINESS = (
+    "ready_for_outdated_reads",
+    "ready_for_reads",
+    "ready_for_writes",
+    "all_replicas_ready",
+)
 
 
 @term(T.WAIT, arity=(0, 1), optargs=("timeout", "wait_for"))
@@ -350,8 +355,10 @@ class Reconfigure(_Admin):
             raise ReqlQueryLogicError(
                 '`emergency_repair` should be "unsafe_rollback" or "unsafe_rollback_or_erase"'
             )
-        if any(k in self.optargs for k in ("nonvoting_replica_tags", "primary_replica_tag",
-                                           "replicas", "shards")):
+        if any(
+            k in self.optargs
+            for k in ("nonvoting_replica_tags", "primary_replica_tag", "replicas", "shards")
+        ):
             raise ReqlQueryLogicError(
                 "In emergency repair mode, you can't specify shards, replicas, etc."
             )

@@ -29,7 +29,9 @@ def check_name(name: Any, kind: str) -> str:
     if type(name) is not str:
         raise values.expected(name, "STRING")
     if not _NAME_RE.match(name):
-        raise ReqlQueryLogicError(f"{kind} name `{name}` invalid (Use A-Z, a-z, 0-9, _ and - only).")
+        raise ReqlQueryLogicError(
+            f"{kind} name `{name}` invalid (Use A-Z, a-z, 0-9, _ and - only)."
+        )
     return name
 
 
@@ -85,14 +87,22 @@ def open_table(
     """
     check_name(name, "Table")
     if db.name == SYSTEM_DB:
-        from .. import system  # imported lazily: system tables read this module too
-
-        store = system.open_table(ctx, db, name, id_format)
+        system = system_module()
+        store = system.open_table(ctx, db, name, id_format) if system else None
     else:
         store = ctx.storage.table_get(db.name, name)
     if store is None:
         raise ReqlOpFailedError(f"Table `{db.name}.{name}` does not exist.")
     return values.TableValue(db, name, store, read_mode)
+
+
+def system_module() -> Any:
+    """``server.system`` (the system tables), or None while this server has none."""
+    try:
+        from .. import system  # imported lazily: system tables read this module too
+    except ImportError:
+        return None
+    return system
 
 
 def db_config(db: values.Database) -> dict:

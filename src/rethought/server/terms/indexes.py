@@ -29,10 +29,10 @@ def to_wire(node: Term) -> Any:
     """The wire JSON of a compiled term (what the client sent, up to literal wrapping)."""
     if isinstance(node, Datum):
         v = node.value
-        return [T.DATUM, [v]] if type(v) is list or type(v) is dict else v
+        return [int(T.DATUM), [v]] if type(v) is list or type(v) is dict else v
     if node.tt == T.MAKE_OBJ and not node.args:
         return {k: to_wire(v) for k, v in node.optargs.items()}
-    out: list[Any] = [node.tt, [to_wire(a) for a in node.args]]
+    out: list[Any] = [int(node.tt), [to_wire(a) for a in node.args]]
     if node.optargs:
         out.append({k: to_wire(v) for k, v in node.optargs.items()})
     return out
@@ -40,7 +40,8 @@ def to_wire(node: Term) -> Any:
 
 def field_function(field: str) -> list:
     """``lambda row: row[field]`` as wire JSON (``index_create('name')`` indexes a field)."""
-    return [T.FUNC, [[T.MAKE_ARRAY, [1]], [T.GET_FIELD, [[T.VAR, [1]], field]]]]
+    func, arr, get, var = int(T.FUNC), int(T.MAKE_ARRAY), int(T.GET_FIELD), int(T.VAR)
+    return [func, [[arr, [1]], [get, [[var, [1]], field]]]]
 
 
 def index_function(function: Any, multi: bool, geo: bool) -> IndexFn:
@@ -188,9 +189,7 @@ class _IndexStatuses(Term):
         existing = set(table.store.index_list())
         for name in sorted(set(wanted)):
             if name not in existing:
-                raise ReqlOpFailedError(
-                    f"Index `{name}` was not found on table `{_where(table)}`."
-                )
+                raise ReqlOpFailedError(f"Index `{name}` was not found on table `{_where(table)}`.")
         names = sorted(existing if not wanted else set(wanted))
         # Indexes are built inside the creating transaction, so they are always ready.
         return [index_status(table.store, n) for n in names]

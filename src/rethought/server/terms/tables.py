@@ -50,7 +50,9 @@ def _key_size(key: Any) -> int:
 
 
 def index_missing(table: values.TableValue, name: str) -> ReqlOpFailedError:
-    return ReqlOpFailedError(f"Index `{name}` was not found on table `{table.db.name}.{table.name}`.")
+    return ReqlOpFailedError(
+        f"Index `{name}` was not found on table `{table.db.name}.{table.name}`."
+    )
 
 
 def require_index(table: values.TableValue, name: str) -> None:
@@ -91,7 +93,9 @@ class TableSlice(values.Selection):
             return iter(())
         if self.index is None or self.index == store.primary_key:
             return iter(store.scan(self.lo, self.hi, self.lo_open, self.hi_open, self.reverse))
-        rows = store.index_scan(self.index, self.lo, self.hi, self.lo_open, self.hi_open, self.reverse)
+        rows = store.index_scan(
+            self.index, self.lo, self.hi, self.lo_open, self.hi_open, self.reverse
+        )
         return (row for _, row in rows)
 
 
@@ -225,4 +229,6 @@ def _open(v: Any, name: str, default: bool) -> bool:
         return True
     if v == "closed" and type(v) is str:
         return False
-    raise ReqlQueryLogicError(f"Expected `open` or `closed` for optarg `{name}` (got `{pretty(v)}`).")
+    raise ReqlQueryLogicError(
+        f"Expected `open` or `closed` for optarg `{name}` (got `{pretty(v)}`)."
+    )

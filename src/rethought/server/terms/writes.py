@@ -108,8 +108,7 @@ def parse_return_changes(t: Term, scope: Scope) -> int:
     if type(v) is str:
         if v != "always":
             raise ReqlQueryLogicError(
-                f"Invalid return_changes value `{v}` "
-                "(options are `true`, `false`, and `'always'`.)"
+                f"Invalid return_changes value `{v}` (options are `true`, `false`, and `'always'`.)"
             )
         return ALWAYS
     return YES if values.as_bool(v) else NO
@@ -131,9 +130,7 @@ def check_replacement(pk: str, key: Any, old: Any, new: Any) -> None:
             f"Inserted value must be an OBJECT (got {datum.type_name(new)}):\n{pretty(new)}"
         )
     if pk not in new:
-        raise ReqlQueryLogicError(
-            f"Inserted object must have primary key `{pk}`:\n{pretty(new)}"
-        )
+        raise ReqlQueryLogicError(f"Inserted object must have primary key `{pk}`:\n{pretty(new)}")
     if old is not None:
         if not datum.equal(old[pk], new[pk]):
             raise ReqlQueryLogicError(
@@ -313,7 +310,11 @@ class Replace(_RowWrite):
         return lambda old: _strip_literals(fn(old))
 
 
-@term(T.DELETE, arity=(1, 1), optargs=("durability", "return_vals", "return_changes", "ignore_write_hook"))
+@term(
+    T.DELETE,
+    arity=(1, 1),
+    optargs=("durability", "return_vals", "return_changes", "ignore_write_hook"),
+)
 class Delete(_RowWrite):
     def check(self, scope: Scope) -> None:
         """Deleting is always deterministic."""
@@ -394,9 +395,7 @@ class Insert(Term):
                 return merge(old, doc)
             if isinstance(conflict, values.Func):
                 return values.to_datum(conflict(pk, old, doc))
-            raise ReqlOpFailedError(
-                f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}"
-            )
+            raise ReqlOpFailedError(f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}")
 
         replace_one(writer, pk, key, resolve, stats)
 
