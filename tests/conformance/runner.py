@@ -13,6 +13,7 @@ import functools
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +43,7 @@ class Failure:
     expected: str
     actual: str
     why: str
+    link_lost: bool = False  # the driver lost its connection (maybe the server died)
 
 
 @dataclass
@@ -70,7 +72,7 @@ class ExternalServer:
     def ensure(self) -> None:
         pass
 
-    def crashed(self) -> bool:
+    def crashed(self, grace: float = 0.0) -> bool:
         return False
 
     def restart(self) -> None:
@@ -105,9 +107,16 @@ class ManagedServer:
             self.process = self._factory(directory).start()
             self.host, self.port = self.process.host, self.process.port
 
-    def crashed(self) -> bool:
+    def crashed(self, grace: float = 0.0) -> bool:
+        """Has the server exited? ``grace``: seconds to wait for a dying one to go."""
         proc = self.process.proc if self.process else None
-        return proc is not None and proc.poll() is not None
+        if proc is None:
+            return False
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def restart(self) -> None:
         self.stop()
@@ -293,7 +302,8 @@ class Runner:
                 result.passed += 1
             else:
                 self._fail(result, outcome)
-            if self.server.crashed():
+            lost = isinstance(outcome, Failure) and outcome.link_lost
+            if self.server.crashed(grace=1.0 if lost else 0.0):
                 result.problems.append(f"server crashed at {step.name}")
                 self._print(f"server crashed at {test_file.name} {step.name}:")
                 self._print(self.server.log_tail())
@@ -314,7 +324,7 @@ class Runner:
 
     def _recover(self, result: FileResult, conn: Any) -> None:
         _close(conn)
-        if self.server.crashed():
+        if self.server.crashed(grace=1.0):
             result.problems.append("server crashed")
             self.server.restart()
 
@@ -372,7 +382,8 @@ class Runner:
         outcome = matchers.compare(expected, value, options)
         if outcome:
             return None
-        return Failure(step.name, step.src, _short(expected), _short(value), str(outcome))
+        lost = isinstance(value, (OSError, self.driver.r.ReqlDriverError))
+        return Failure(step.name, step.src, _short(expected), _short(value), str(outcome), lost)
 
     def _evaluate(
         self, step: cases.Query, namespace: dict[str, Any], runopts: dict, testopts: dict

@@ -34,6 +34,8 @@ __all__ = [
 # or a ready ``connect`` callable.
 LOOP_TYPES: dict[str, str | Callable[..., Any]] = {
     "sync": "rethought.client.loops.sync",
+    "asyncio": "rethought.client.loops.asyncio_loop",
+    "trio": "rethought.client.loops.trio_loop",
 }
 
 _loop_type = "sync"
@@ -66,13 +68,19 @@ def _connect_function(name: str) -> Callable[..., Any]:
     return importlib.import_module(target).connect
 
 
-def connect(*args: Any, **kwargs: Any) -> Any:
-    """Open a connection with the current loop type.
+def connect(*args: Any, loop_type: str | None = None, **kwargs: Any) -> Any:
+    """Open a connection with ``loop_type`` (default: the one ``set_loop_type`` chose).
 
     ``connect(host="localhost", port=28015, db=None, user="admin", password="", timeout=20,
-    ssl=None)``; with the default loop type the result is a blocking :class:`Connection`.
+    ssl=None)``; with the default loop type the result is a blocking :class:`Connection`,
+    with ``loop_type="asyncio"`` or ``"trio"`` an awaitable that gives the connection.
+    Passing ``loop_type`` touches no global state, so one process can mix loop types.
     """
-    return _connect_function(_loop_type)(*args, **kwargs)
+    name = _loop_type if loop_type is None else loop_type
+    if name not in LOOP_TYPES:
+        known = ", ".join(sorted(LOOP_TYPES))
+        raise ReqlDriverError(f"Unknown loop type: {loop_type!r} (known: {known}).")
+    return _connect_function(name)(*args, **kwargs)
 
 
 def repl_connection() -> Any:

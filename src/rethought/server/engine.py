@@ -101,6 +101,8 @@ class Engine:
     def __init__(self, storage: Any, hub: Any = None) -> None:
         self.storage = storage
         self.hub = hub
+        if hub is not None and storage is not None:
+            storage.drop_listeners.append(hub.table_dropped)
 
     def prepare(self, raw_term: Any, raw_optargs: dict[str, Any], session: Session) -> Prepared:
         root = compile_term(raw_term)

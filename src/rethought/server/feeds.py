@@ -21,8 +21,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from greenlet import greenlet
 from greenlet import getcurrent as current_greenlet
+from greenlet import greenlet
 
 from .. import datum
 from ..errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
@@ -33,9 +33,6 @@ WAIT = object()  # a feed switched out: nothing to deliver yet
 _END = object()  # the pipeline finished (e.g. changes().limit(n))
 
 TABLE_UNAVAILABLE = "Changefeed aborted (table unavailable)."
-INFINITE_TERMINAL = (
-    "Cannot call a terminal (`reduce`, `count`, etc.) on an infinite stream (such as a changefeed)."
-)
 
 
 class ChangefeedHub:
@@ -122,7 +119,7 @@ class Feed(values.Sequence):
     """One subscription: a lazy, never-ending stream of change documents."""
 
     type_name = "STREAM"
-    infinite = True
+    infinite = values.FEED
     note = ResponseNote.SEQUENCE_FEED
 
     def __init__(
@@ -427,12 +424,45 @@ def suspend() -> None:
     here = current_greenlet()
     if here.parent is None or not getattr(here, "is_feed_runner", False):
         # Someone tried to consume a feed eagerly (order_by, count, coerce_to('array')...).
-        raise ReqlQueryLogicError(INFINITE_TERMINAL)
+        raise values.infinite_error(Feed)
     here.parent.switch(WAIT)
 
 
 class _Runner(greenlet):
     is_feed_runner = True
+
+
+def interleave(sources: list[Iterator[Any]]) -> Iterator[Any]:
+    """Merge streams of which some are feeds, fairly: ``r.union(feed_a, feed_b)``.
+
+    Each input runs in a child runner greenlet, so an input whose feed has nothing to give
+    suspends only itself; when every input is waiting, the union suspends as a whole.
+    """
+    children: list[_Runner | None] = []
+    for src in sources:
+        children.append(_Runner(_pump_into_parent(src)))
+    while any(c is not None for c in children):
+        progressed = False
+        for i, child in enumerate(children):
+            if child is None:
+                continue
+            out = child.switch()
+            if out is _END:
+                children[i] = None
+            elif out is not WAIT:
+                progressed = True
+                yield out
+        if not progressed and any(c is not None for c in children):
+            suspend()
+
+
+def _pump_into_parent(src: Iterator[Any]) -> Callable[[], Any]:
+    def pump() -> Any:
+        for item in src:
+            current_greenlet().parent.switch(item)
+        return _END
+
+    return pump
 
 
 class FeedCursor:

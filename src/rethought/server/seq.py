@@ -83,16 +83,14 @@ def guarded(source: Iterable[Any], frames: tuple) -> Iterator[Any]:
 # -- sequence kinds ---------------------------------------------------------------------------
 
 
-def is_infinite(v: Any) -> bool:
-    return bool(getattr(v, "infinite", False))
+def is_infinite(v: Any) -> Any:
+    """Truthy for infinite streams: True (r.range()) or values.FEED (changefeeds)."""
+    return getattr(v, "infinite", False)
 
 
 def check_finite(v: Any) -> None:
     if is_infinite(v):
-        raise ReqlQueryLogicError(
-            "Cannot use an infinite stream with an aggregation function (`reduce`, `count`, "
-            "etc.) or coerce it to an array."
-        )
+        raise values.infinite_error(v)
 
 
 def iterate(v: Any) -> Iterator[Any]:

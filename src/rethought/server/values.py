@@ -183,13 +183,28 @@ def iterate(v: Any) -> Iterator[Any]:
     raise ReqlQueryLogicError(f"Cannot convert {type_name(v)} to SEQUENCE")
 
 
+#: The ``infinite`` attribute of a stream fed by a changefeed (``r.range()`` uses True).
+FEED = "changefeed"
+
+
+def infinite_error(v: Any) -> ReqlQueryLogicError:
+    """RethinkDB's error for consuming an infinite stream eagerly (its text differs for feeds)."""
+    if getattr(v, "infinite", False) == FEED:
+        return ReqlQueryLogicError(
+            "Cannot call a terminal (`reduce`, `count`, etc.) on an infinite stream "
+            "(such as a changefeed)."
+        )
+    return ReqlQueryLogicError(
+        "Cannot use an infinite stream with an aggregation function (`reduce`, `count`, "
+        "etc.) or coerce it to an array."
+    )
+
+
 def to_datum(v: Any) -> Any:
     """Force a value into a datum: streams become arrays, a get() becomes its row."""
     if isinstance(v, Sequence):
         if getattr(v, "infinite", False):
-            raise ReqlQueryLogicError(
-                "Cannot use an infinite stream with an aggregation function (`reduce`, `count`, etc.) or coerce it to an array."
-            )
+            raise infinite_error(v)
         return list(v)
     if isinstance(v, SingleSelection):
         return v.row

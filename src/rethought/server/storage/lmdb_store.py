@@ -16,7 +16,7 @@ skip it. A crash of the process alone loses nothing either way (the OS has the p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -69,6 +69,8 @@ class Storage:
         self._nested_used = False
         self._dbs: dict[str, DbInfo] = {}
         self._tables: dict[str, TableStore] = {}
+        # Called with a table id after the table is dropped (changefeeds end on it).
+        self.drop_listeners: list[Callable[[str], None]] = []
         self._load()
         if not self._dbs:
             self.db_create("test")
@@ -174,6 +176,8 @@ class Storage:
             del self._tables[t.id]
         del self._dbs[name]
         self.sync()
+        for t in tables:
+            self._dropped(t.id)
         return db, tables
 
     # -- tables -------------------------------------------------------------------------------
@@ -218,7 +222,12 @@ class Storage:
             table._drop_data(txn)
         del self._tables[table.id]
         self.sync()
+        self._dropped(table.id)
         return table
+
+    def _dropped(self, table_id: str) -> None:
+        for listener in self.drop_listeners:
+            listener(table_id)
 
     def table_rename(self, table: TableStore, new_name: str) -> None:
         """Rename a table within its database (``config().update({"name": ...})``)."""

@@ -16,6 +16,7 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from ..compile import Scope, Term, term
 from .argcheck import array, expected, integer, number, string
+from .times_calc import round_ms
 
 _BIT_LIMIT = 1 << 53
 
@@ -38,8 +39,9 @@ def _is_time(v: Any) -> bool:
 
 
 def _shift_time(t: dict, seconds: int | float) -> dict:
+    """A TIME moved by ``seconds``; like every RethinkDB time, rounded to milliseconds."""
     out = dict(t)
-    out["epoch_time"] = finite(number(t["epoch_time"]) + seconds)
+    out["epoch_time"] = round_ms(finite(number(t["epoch_time"]) + seconds))
     return out
 
 
@@ -85,7 +87,7 @@ class Sub(_Fold):
     def op(self, scope: Scope, a: Any, b: Any) -> Any:
         if _is_time(a):
             if _is_time(b):
-                return datum.num(round((a["epoch_time"] - b["epoch_time"]) * 1000) / 1000)
+                return round_ms(number(a["epoch_time"]) - number(b["epoch_time"]))
             return _shift_time(a, -number(b))
         return finite(float(number(a)) - number(b))
 

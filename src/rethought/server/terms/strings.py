@@ -1,17 +1,19 @@
 """String terms: MATCH, SPLIT, UPCASE, DOWNCASE.
 
-MATCH uses Python's ``re`` where RethinkDB uses RE2. Differences users can hit: RE2 rejects
-backreferences and lookaround (Python accepts them), RE2's ``(?P<name>)`` syntax is the same,
-and error texts for invalid patterns differ (we keep RethinkDB's ``Error in regexp `...```
-prefix). Offsets (``start`` / ``end``) are UTF-8 byte offsets, as RethinkDB reports them.
+MATCH uses RE2 (the ``google-re2`` package), the engine RethinkDB itself uses, so the accepted
+syntax (no backreferences, no lookaround), the leftmost-first match and the error texts
+(``Error in regexp `ab\\9` (portion `\\9`): invalid escape sequence: \\9``) are RethinkDB's.
+Pattern and subject are matched as UTF-8 bytes, so ``start`` / ``end`` are byte offsets, as
+RethinkDB reports them.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
+
+import re2
 
 from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
@@ -23,27 +25,32 @@ _SPACE = frozenset(
     [*range(9, 14), 32, 133, 160, 5760, *range(8192, 8203), 8232, 8233, 8239, 8287, 12288]
 )
 _MAX_PATTERNS = 256
-_cache: dict[str, re.Pattern] = {}
+_cache: dict[str, Any] = {}
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # RE2::Quiet: a bad user pattern is an error reply, not a log line
 
 
-def _compile(pattern: str) -> re.Pattern:
+def _compile(pattern: str) -> Any:
+    """A compiled RE2 pattern, cached per server like RethinkDB's regex cache."""
     rx = _cache.get(pattern)
     if rx is None:
         try:
-            rx = re.compile(pattern)
-        except re.error as e:
-            portion = pattern[e.pos :] if e.pos is not None else pattern
-            raise ReqlQueryLogicError(
-                f"Error in regexp `{pattern}` (portion `{portion}`): {e.msg}"
-            ) from None
+            rx = re2.compile(pattern.encode("utf-8"), options=_OPTIONS)
+        except re2.error as e:
+            raise ReqlQueryLogicError(_error_text(pattern, e)) from None
         if len(_cache) >= _MAX_PATTERNS:
             _cache.clear()
         _cache[pattern] = rx
     return rx
 
 
-def _byte_pos(s: str, i: int) -> int:
-    return len(s[:i].encode("utf-8"))
+def _error_text(pattern: str, e: Exception) -> str:
+    """RethinkDB's message from RE2's ``error()`` ("<code text>: <error_arg>")."""
+    raw = e.args[0] if e.args else ""
+    error = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    # RE2's code texts contain no ": ", so what follows the first one is error_arg().
+    _, sep, arg = error.partition(": ")
+    return f"Error in regexp `{pattern}` (portion `{arg if sep else ''}`): {error}"
 
 
 @term(T.MATCH, arity=(2, 2))
@@ -53,27 +60,19 @@ class Match(Term):
     def eval(self, scope: Scope) -> Any:
         s = string(self.datum_arg(scope, 0))
         rx = _compile(string(self.datum_arg(scope, 1)))
-        m = rx.search(s)
+        data = s.encode("utf-8", "surrogatepass")
+        m = rx.search(data)
         if m is None:
             return None
-        groups = []
-        for g in range(1, (rx.groups or 0) + 1):
-            if m.start(g) < 0:
-                groups.append(None)
-            else:
-                groups.append(
-                    {
-                        "str": m.group(g),
-                        "start": _byte_pos(s, m.start(g)),
-                        "end": _byte_pos(s, m.end(g)),
-                    }
-                )
-        return {
-            "str": m.group(0),
-            "start": _byte_pos(s, m.start()),
-            "end": _byte_pos(s, m.end()),
-            "groups": groups,
-        }
+        groups: list[dict | None] = []
+        for g in range(1, rx.groups + 1):
+            start, end = m.span(g)
+            groups.append(None if start < 0 else _piece(data, start, end))
+        return {**_piece(data, *m.span()), "groups": groups}
+
+
+def _piece(data: bytes, start: int, end: int) -> dict:
+    return {"str": data[start:end].decode("utf-8", "surrogatepass"), "start": start, "end": end}
 
 
 @term(T.SPLIT, arity=(1, 3))

@@ -43,7 +43,8 @@ def make_time(epoch: float, tz: str) -> dict:
 # -- timezones ---------------------------------------------------------------------------------
 
 
-def _digits(s: str, n: int, at: int, what: str = "time zone") -> tuple[str, int]:
+def digits(s: str, n: int, at: int) -> tuple[str, int]:
+    """``n`` mandatory digits of ``s`` from ``at``, with RethinkDB's (odd but exact) errors."""
     out = []
     for _ in range(n):
         if at >= len(s):
@@ -69,16 +70,14 @@ def sanitize_tz(s: str) -> str:
         return "+00:00"
     if not s or s[0] not in "+-":
         raise ReqlQueryLogicError(f"Timezone `{s}` does not start with `-` or `+`.")
-    hours, at = _digits(s, 2, 1)
+    hours, at = digits(s, 2, 1)
     if at == len(s):
         return f"{s[0]}{hours}:00"
     if s[at] == ":":
         at += 1
-    minutes, at = _digits(s, 2, at)
+    minutes, at = digits(s, 2, at)
     if at != len(s):
-        raise ReqlQueryLogicError(
-            f"Garbage characters `{s[at:]}` at end of timezone string `{s}`."
-        )
+        raise ReqlQueryLogicError(f"Garbage characters `{s[at:]}` at end of timezone string `{s}`.")
     if not (hours[0] in "01" or (hours[0] == "2" and hours[1] <= "4")):
         raise ReqlQueryLogicError(f"Hours out of range in `{s}`.")
     if not minutes[0] <= "5":
@@ -207,9 +206,7 @@ class Broken:
     def iso8601(self) -> str:
         """``%Y-%m-%dT%H:%M:%S%F%Q`` with the fraction cut to milliseconds."""
         if not 0 <= self.year <= 9999:
-            raise ReqlQueryLogicError(
-                f"Year `{self.year}` out of valid ISO 8601 range [0, 9999]."
-            )
+            raise ReqlQueryLogicError(f"Year `{self.year}` out of valid ISO 8601 range [0, 9999].")
         secs, micros = divmod(self.micros_of_day, MICROS)
         out = (
             f"{self.year:04d}-{self.month:02d}-{self.day:02d}"

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError, ReqlUserError
 from ...proto.ql2 import TermType as T
-from .. import seq, values
+from .. import feeds, seq, values
 from ..compile import Scope, Term, term
 
 _EMPTY_ERROR = "Empty ERROR term outside a default block."
@@ -40,7 +40,11 @@ class Map(seq.SeqTerm):
         if all(type(s) is list for s in sources):
             return seq.materialise(rows, scope.ctx)
         out = values.Stream(seq.guarded(rows, self.frames))
-        out.infinite = all(seq.is_infinite(s) for s in sources)
+        out.infinite = (
+            next((i for s in sources if (i := seq.is_infinite(s))), False)
+            if all(seq.is_infinite(s) for s in sources)
+            else False
+        )
         return out
 
 
@@ -208,7 +212,13 @@ class Union(Term):
     """``union``: concatenation, or a merge when ``interleave`` names an ordering."""
 
     def eval(self, scope: Scope) -> Any:
+        opened = len(scope.ctx.feeds)
         sources = [a.run(scope) for a in self.args]
+        if len(scope.ctx.feeds) > opened:
+            # A union of changefeeds never ends: interleave whatever each one has ready.
+            out = values.Stream(feeds.interleave([seq.iterate(s) for s in sources]))
+            out.infinite = values.FEED
+            return out
         if sources and isinstance(sources[0], values.Grouped):
             first = sources[0]
             return seq.per_group(first, lambda g: self._union(scope, [g, *sources[1:]]), scope.ctx)
@@ -232,7 +242,7 @@ class Union(Term):
         if all(type(s) is list for s in sources):
             return seq.materialise(rows, scope.ctx)
         out = values.Stream(seq.guarded(rows, self.frames))
-        out.infinite = any(seq.is_infinite(s) for s in sources)
+        out.infinite = next((i for s in sources if (i := seq.is_infinite(s))), False)
         return out
 
 

@@ -1,0 +1,465 @@
+"""What every promise-based loop adapter shares (asyncio, trio, tornado, twisted, gevent).
+
+Queries, cursors, per-query timeouts, cancellation and closing are written once here, on top
+of a handful of loop primitives that an adapter's :class:`FutureConnection` subclass supplies:
+
+- ``_new_handle(on_cancel)`` -> a :class:`Handle`: the loop's native promise plus the means to
+  settle it. The adapter calls ``on_cancel()`` when the consumer cancels the promise (a
+  cancelled task or cancel scope) before it settled.
+- ``_call_later(delay, fn)`` -> a zero-argument function that cancels the timer.
+- ``_call_soon(fn, *args)``: run ``fn`` in the loop's own context soon.
+- ``_write(data)``: hand bytes to the transport without blocking.
+- ``_close_transport()``: close the transport (idempotent).
+
+The adapter feeds the bytes it reads to :meth:`FutureConnection._feed` and reports a closed
+or broken transport with :meth:`FutureConnection._lost`. Both wake every waiter of every
+query whose state changed (``Query.waiter.wake(query)``), so a Handler's sink works too.
+"""
+
+from __future__ import annotations
+
+import ssl as _ssl
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..errors import ReqlCursorEmpty, ReqlDriverError, ReqlTimeoutError
+from .core import EMPTY, PENDING, ClientCore, Query, build_optargs
+from .cursor import CursorBase, DefaultCursorEmpty, wait_to_timeout
+
+__all__ = [
+    "Handle",
+    "Watchers",
+    "FutureConnection",
+    "FutureCursor",
+    "connect_params",
+    "tls_context",
+    "split_client_optargs",
+]
+
+# run() options handled by the driver itself; the server never sees them.
+_DRIVER_OPTARGS = ("timeout",)
+
+
+class Handle(Protocol):
+    """A native promise and the means to settle it (settling twice is a no-op)."""
+
+    promise: Any
+
+    @property
+    def pending(self) -> bool:
+        """Neither settled here nor by its consumer (cancelled, resolved elsewhere)."""
+
+    def resolve(self, value: Any) -> None: ...
+
+    def reject(self, error: BaseException) -> None: ...
+
+
+class Watchers:
+    """``Query.waiter`` for promise-based loops: checks re-run on every state change.
+
+    A check returns True once it is finished with the query (it is then dropped).
+    """
+
+    __slots__ = ("checks",)
+
+    def __init__(self) -> None:
+        self.checks: list[Callable[[Query], bool]] = []
+
+    def wake(self, query: Query) -> None:
+        for check in list(self.checks):
+            if check(query):
+                self.discard(check)
+
+    def discard(self, check: Callable[[Query], bool]) -> None:
+        try:
+            self.checks.remove(check)
+        except ValueError:
+            pass
+
+
+def connect_params(
+    host: str = "localhost",
+    port: int = 28015,
+    db: str | None = None,
+    user: str = "admin",
+    password: str = "",
+    timeout: float = 20,
+    ssl: dict | None = None,
+    auth_key: str | None = None,
+    **kwargs: Any,
+) -> dict:
+    """Normalise ``r.connect`` arguments the way the blocking driver does."""
+    if auth_key:
+        if password:
+            raise ReqlDriverError("`auth_key` and `password` are both set.")
+        password = auth_key
+    try:
+        port = int(port or 28015)
+    except (TypeError, ValueError):
+        raise ReqlDriverError(f"Could not convert port {port!r} to an integer.") from None
+    return {
+        "host": host or "localhost",
+        "port": port,
+        "db": db,
+        "user": user or "admin",
+        "password": password or "",
+        "timeout": timeout,
+        "ssl": ssl or {},
+        **kwargs,
+    }
+
+
+def tls_context(options: dict) -> _ssl.SSLContext | None:
+    """An SSL context for the ``ssl={"ca_certs": path}`` option, or None for plain TCP."""
+    if not options:
+        return None
+    context = _ssl.create_default_context()
+    ca_certs = options.get("ca_certs")
+    if ca_certs:
+        context.load_verify_locations(ca_certs)
+    return context
+
+
+def split_client_optargs(optargs: dict) -> tuple[dict, float | None]:
+    """Strip driver-only ``run()`` options; return the rest and the per-query timeout."""
+    if not any(k in optargs for k in _DRIVER_OPTARGS):
+        return optargs, None
+    rest = dict(optargs)
+    timeout = rest.pop("timeout", None)
+    return rest, None if timeout is None else float(timeout)
+
+
+class FutureConnection:
+    """The loop-independent half of an asynchronous connection (see the module docstring)."""
+
+    cursor_class: type[FutureCursor]
+
+    def __init__(self, params: dict) -> None:
+        params = dict(params)
+        self.host: str = params.pop("host")
+        self.port: int = params.pop("port")
+        self.db: str | None = params.pop("db")
+        self.user: str = params.pop("user")
+        self._password: str = params.pop("password")
+        self.connect_timeout: float | None = params.pop("timeout")
+        self.ssl: dict = params.pop("ssl")
+        self._kwargs = params
+        self._core: ClientCore | None = None
+        self._ready: Handle | None = None
+        self._cancel_connect_timer: Callable[[], None] | None = None
+
+    # -- loop primitives (the adapter's part) --------------------------------------------
+
+    def _new_handle(self, on_cancel: Callable[[], None] | None) -> Handle:
+        raise NotImplementedError
+
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
+        raise NotImplementedError
+
+    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        raise NotImplementedError
+
+    def _write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _close_transport(self) -> None:
+        raise NotImplementedError
+
+    # -- bytes in and out ----------------------------------------------------------------
+
+    def _begin_handshake(self, timeout: float | None) -> Any:
+        """Start the handshake on a fresh transport; a promise of ``self`` once ready.
+
+        ``timeout`` (None: the adapter enforces its own) rejects it with ReqlTimeoutError.
+        """
+        self._core = ClientCore(self.user, self._password, self.host, self.port)
+        self._ready = handle = self._new_handle(None)
+        cancel_timer = None
+        if timeout is not None:
+
+            def expire() -> None:
+                if handle.pending:
+                    handle.reject(
+                        ReqlTimeoutError(
+                            f"Could not connect to {self.host}:{self.port}, operation timed out."
+                        )
+                    )
+                    self._lost()
+
+            cancel_timer = self._call_later(timeout, expire)
+        self._cancel_connect_timer = cancel_timer
+        self._flush()
+        return handle.promise
+
+    def _flush(self) -> None:
+        """Write whatever the core has queued."""
+        core = self._core
+        if core is not None and core._out:
+            self._write(core.data_to_send())
+
+    def _feed(self, data: bytes) -> None:
+        """Bytes read from the transport: route frames by token and wake their waiters."""
+        core = self._core
+        if core is None or core.closed:
+            return
+        try:
+            updated = core.receive_data(data)
+        except ReqlDriverError as exc:  # auth failure, malformed frame
+            ready = self._ready
+            self._lost(str(exc))
+            if ready is not None and ready.pending:
+                ready.reject(exc)
+            return
+        self._flush()
+        ready = self._ready
+        if ready is not None and core.ready:
+            self._ready = None
+            if self._cancel_connect_timer is not None:
+                self._cancel_connect_timer()
+            ready.resolve(self)
+        for query in updated:
+            if query.waiter is not None:
+                query.waiter.wake(query)
+
+    def _lost(self, message: str = "Connection is closed.") -> None:
+        """The transport closed or broke: fail everything pending, at once."""
+        core = self._core
+        self._close_transport()
+        if core is None or core.closed:
+            return
+        failed = core.connection_lost(message)
+        ready = self._ready
+        if ready is not None and ready.pending:
+            self._ready = None
+            ready.reject(ReqlDriverError(message))
+        for query in failed:
+            if query.waiter is not None:
+                query.waiter.wake(query)
+
+    # -- waiting on a query --------------------------------------------------------------
+
+    def _resolved(self, value: Any) -> Any:
+        handle = self._new_handle(None)
+        handle.resolve(value)
+        return handle.promise
+
+    def _failed(self, error: BaseException) -> Any:
+        handle = self._new_handle(None)
+        handle.reject(error)
+        return handle.promise
+
+    def _when(
+        self,
+        query: Query,
+        attempt: Callable[[], Any],
+        timeout: float | None = None,
+        stop_on_timeout: bool = False,
+    ) -> Any:
+        """A promise of ``attempt()``'s first result that is not PENDING (or its exception).
+
+        ``attempt`` re-runs whenever the query changes. Cancelling the promise STOPs the
+        query; ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
+        """
+        watchers = query.waiter
+        if not isinstance(watchers, Watchers):
+            watchers = query.waiter = Watchers()
+        cancel_timer: list[Callable[[], None]] = []
+
+        def finish() -> None:
+            watchers.discard(check)
+            if cancel_timer:
+                cancel_timer.pop()()
+
+        def on_cancel() -> None:
+            finish()
+            self._stop(query)
+
+        handle = self._new_handle(on_cancel)
+
+        def check(_query: Query) -> bool:
+            if not handle.pending:  # settled from outside: leave the rows for the next call
+                finish()
+                return True
+            try:
+                value = attempt()
+            except BaseException as exc:
+                finish()
+                handle.reject(exc)
+                return True
+            if value is PENDING:
+                return False
+            finish()
+            handle.resolve(value)
+            return True
+
+        if check(query):
+            return handle.promise
+        watchers.checks.append(check)
+        if timeout is not None:
+
+            def expire() -> None:
+                cancel_timer.clear()
+                if handle.pending:
+                    watchers.discard(check)
+                    if stop_on_timeout:
+                        self._stop(query)
+                    handle.reject(ReqlTimeoutError())
+
+            cancel_timer.append(self._call_later(timeout, expire))
+        return handle.promise
+
+    def _outcome_of(self, query: Query) -> Callable[[], Any]:
+        core = self._core
+
+        def attempt() -> Any:
+            if not query.answered:
+                return PENDING
+            return core.outcome(query, lambda q: self.cursor_class(self, q))
+
+        return attempt
+
+    def _submit(self, make: Callable[[ClientCore], Query | None], timeout: float | None = None):
+        try:
+            self.check_open()
+            query = make(self._core)
+        except Exception as exc:
+            return self._failed(exc)
+        self._flush()
+        if query is None:
+            return self._resolved(None)
+        return self._when(query, self._outcome_of(query), timeout, stop_on_timeout=True)
+
+    def _stop(self, query: Query) -> None:
+        core = self._core
+        if core is not None:
+            core.stop(query)
+            self._flush()
+
+    # -- the public API ------------------------------------------------------------------
+
+    def _start(self, term: Any, global_optargs: dict | None = None, **kwargs: Any) -> Any:
+        """Run a query (called by ``RqlQuery.run``): a promise of a value or a cursor."""
+        optargs, timeout = split_client_optargs(dict(global_optargs or {}, **kwargs))
+        noreply = bool(optargs.get("noreply", False))
+        build = getattr(term, "build", None)
+        try:
+            term_json = build() if build is not None else term
+            built = build_optargs(optargs, self.db)
+        except Exception as exc:
+            return self._failed(exc)
+        printable = term if build is not None else None
+        return self._submit(lambda core: core.start(term_json, built, printable, noreply), timeout)
+
+    def _handle(self, query: Any, handler: Any) -> Any:
+        from .handler import start_handler
+
+        return start_handler(self, query, handler)
+
+    def noreply_wait(self) -> Any:
+        """A promise resolved once every noreply query sent so far has been processed."""
+        return self._submit(lambda core: core.noreply_wait())
+
+    def server(self) -> Any:
+        """A promise of ``{"id": ..., "name": ..., "proxy": ...}``."""
+        return self._submit(lambda core: core.server_info())
+
+    def close(self, noreply_wait: bool = True) -> Any:
+        """Close; pending queries and cursors fail with ReqlDriverError. Returns a promise."""
+        if not self.is_open():
+            return self._resolved(None)
+        if not noreply_wait:
+            self._lost()
+            return self._resolved(None)
+        query = self._core.noreply_wait()
+        self._flush()
+
+        def attempt() -> Any:
+            if not query.answered:
+                return PENDING
+            self._lost()
+            return None
+
+        return self._when(query, attempt)
+
+    def is_open(self) -> bool:
+        core = self._core
+        return core is not None and core.ready and not core.closed
+
+    def check_open(self) -> None:
+        if not self.is_open():
+            raise ReqlDriverError("Connection is closed.")
+
+    def use(self, db: str) -> None:
+        """Default database of later queries."""
+        self.db = db
+
+    def repl(self) -> FutureConnection:
+        """Make this the default connection of ``run()`` in this thread."""
+        from . import set_repl_connection
+
+        set_repl_connection(self)
+        return self
+
+
+class FutureCursor(CursorBase):
+    """A cursor whose methods return the loop's promises; ``async for`` works where the
+    promises are awaitable (asyncio, trio, tornado)."""
+
+    def fetch_next(self, wait: bool | float = True) -> Any:
+        """A promise of True while rows (or an error to raise) remain, False at the end."""
+        conn = self.conn
+        query = self.query
+        timeout = wait_to_timeout(wait)
+
+        def attempt() -> Any:
+            if query.items:
+                return True
+            if query.done:
+                return query.error is not None
+            conn._core.next_item(query)  # nothing buffered: only asks for more
+            conn._flush()
+            return PENDING
+
+        return conn._when(query, attempt, timeout)
+
+    def next(self, wait: bool | float = True) -> Any:
+        """A promise of the next row; ReqlCursorEmpty at the end, ReqlTimeoutError if no
+        row arrives within ``wait`` seconds."""
+        conn = self.conn
+        query = self.query
+        try:
+            timeout = wait_to_timeout(wait)
+        except ReqlDriverError as exc:
+            return conn._failed(exc)
+
+        def attempt() -> Any:
+            item = conn._core.next_item(query)
+            conn._flush()
+            if item is EMPTY:
+                raise DefaultCursorEmpty()
+            return item
+
+        return conn._when(query, attempt, timeout)
+
+    def close(self) -> Any:
+        """Stop the query on the server; a promise resolved at once."""
+        self.conn._stop(self.query)
+        return self.conn._resolved(None)
+
+    def __aiter__(self) -> FutureCursor:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.next()
+        except ReqlCursorEmpty:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> FutureCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+FutureConnection.cursor_class = FutureCursor
