@@ -14,6 +14,7 @@ from .proto.ql2 import ErrorType, ResponseType
 __all__ = [
     "ReqlError",
     "ReqlCompileError",
+    "ReqlServerCompileError",
     "ReqlDriverCompileError",
     "ReqlRuntimeError",
     "ReqlQueryLogicError",
@@ -62,6 +63,10 @@ class ReqlError(Exception):
 
 class ReqlCompileError(ReqlError):
     """The server could not compile the query (wrong arity, unknown term, bad optarg)."""
+
+
+class ReqlServerCompileError(ReqlCompileError):
+    """The server rejected the query as it compiled it."""
 
 
 class ReqlDriverCompileError(ReqlCompileError):
@@ -173,7 +178,7 @@ def error_class_for(response_type: int, error_type: int | None) -> type[ReqlErro
     if response_type == ResponseType.CLIENT_ERROR:
         return ReqlClientError
     if response_type == ResponseType.COMPILE_ERROR:
-        return ReqlCompileError
+        return ReqlServerCompileError
     if response_type == ResponseType.RUNTIME_ERROR:
         return _RUNTIME_BY_TYPE.get(error_type or 0, ReqlRuntimeError)
     return ReqlDriverError

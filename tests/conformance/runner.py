@@ -26,7 +26,12 @@ from typing import Any
 from . import cases, matchers, scope
 from .drivers import Driver
 
-DEFAULT_ROOT = os.environ.get("RETHOUGHT_REQL_TESTS", "/work/shared/reql-tests")
+# The suite lives in shared/ beside the repository (as on the developers' machines and CI).
+_BESIDE_REPO = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "..", "shared", "reql-tests",
+)
+DEFAULT_ROOT = os.environ.get("RETHOUGHT_REQL_TESTS", os.path.normpath(_BESIDE_REPO))
 _MAX_TIMEOUTS_PER_FILE = 2  # a file that keeps hanging is abandoned after this many
 _FILE_BUDGET = 120.0  # seconds one file may take before its remaining tests are failed
 _ASKED_TIMEOUT = re.compile(r"\btimeout\s*=\s*(\d+(?:\.\d*)?)")
@@ -382,7 +387,10 @@ class Runner:
         outcome = matchers.compare(expected, value, options)
         if outcome:
             return None
-        lost = isinstance(value, (OSError, self.driver.r.ReqlDriverError))
+        lost = isinstance(value, OSError) or (
+            isinstance(value, self.driver.r.ReqlDriverError)
+            and any(w in str(value).lower() for w in ("connection", "closed", "socket"))
+        )
         return Failure(step.name, step.src, _short(expected), _short(value), str(outcome), lost)
 
     def _evaluate(

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from ..errors import ReqlCursorEmpty, ReqlDriverError, ReqlTimeoutError
 from .core import EMPTY, PENDING, ClientCore, Query, build_optargs
-from .cursor import CursorBase, DefaultCursorEmpty, wait_to_timeout
+from .cursor import CursorBase, wait_to_timeout
 
 __all__ = [
     "Handle",
@@ -165,6 +165,10 @@ class FutureConnection:
     def _close_transport(self) -> None:
         raise NotImplementedError
 
+    def _promise_of(self, handle: Handle) -> Any:
+        """What the public methods return for ``handle`` (an adapter may wrap it)."""
+        return handle.promise
+
     # -- bytes in and out ----------------------------------------------------------------
 
     def _begin_handshake(self, timeout: float | None) -> Any:
@@ -189,7 +193,7 @@ class FutureConnection:
             cancel_timer = self._call_later(timeout, expire)
         self._cancel_connect_timer = cancel_timer
         self._flush()
-        return handle.promise
+        return self._promise_of(handle)
 
     def _flush(self) -> None:
         """Write whatever the core has queued."""
@@ -241,12 +245,12 @@ class FutureConnection:
     def _resolved(self, value: Any) -> Any:
         handle = self._new_handle(None)
         handle.resolve(value)
-        return handle.promise
+        return self._promise_of(handle)
 
     def _failed(self, error: BaseException) -> Any:
         handle = self._new_handle(None)
         handle.reject(error)
-        return handle.promise
+        return self._promise_of(handle)
 
     def _when(
         self,
@@ -293,7 +297,7 @@ class FutureConnection:
             return True
 
         if check(query):
-            return handle.promise
+            return self._promise_of(handle)
         watchers.checks.append(check)
         if timeout is not None:
 
@@ -306,7 +310,7 @@ class FutureConnection:
                     handle.reject(ReqlTimeoutError())
 
             cancel_timer.append(self._call_later(timeout, expire))
-        return handle.promise
+        return self._promise_of(handle)
 
     def _outcome_of(self, query: Query) -> Callable[[], Any]:
         core = self._core
@@ -435,8 +439,8 @@ class FutureCursor(CursorBase):
         def attempt() -> Any:
             item = conn._core.next_item(query)
             conn._flush()
-            if item is EMPTY:
-                raise DefaultCursorEmpty()
+            if item is EMPTY:  # not DefaultCursorEmpty: a StopIteration breaks coroutines
+                raise ReqlCursorEmpty()
             return item
 
         return conn._when(query, attempt, timeout)

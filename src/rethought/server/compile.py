@@ -223,7 +223,10 @@ def compile_term(
     if t is dict:
         # An object literal: values may themselves be terms (MAKE_OBJ semantics).
         if datum.REQL_TYPE in raw and all(_is_plain(v) for v in raw.values()):
-            return Datum(datum.canonical(raw), frames)
+            # RethinkDB validates and rounds every TIME it builds, literals included.
+            from .terms.times_calc import sanitize_times  # terms import this module
+
+            return Datum(sanitize_times(datum.canonical(raw)), frames)
         cls = _REGISTRY[T.MAKE_OBJ]
         opts = {k: compile_term(v, frames + (k,), depth + 1, implicit) for k, v in raw.items()}
         node = cls([], opts, frames)

@@ -27,6 +27,7 @@ from greenlet import greenlet
 from .. import datum
 from ..errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from ..proto.ql2 import ResponseNote
+from . import suspend as suspend_mod
 from . import values
 
 WAIT = object()  # a feed switched out: nothing to deliver yet
@@ -428,7 +429,9 @@ def suspend() -> None:
     here.parent.switch(WAIT)
 
 
-class _Runner(greenlet):
+class _Runner(suspend_mod.QueryGreenlet):
+    """The feed pipeline's greenlet; a query greenlet, so terms in it may ``block_on`` I/O."""
+
     is_feed_runner = True
 
 
@@ -482,9 +485,11 @@ class FeedCursor:
         self.notes = notes
 
     def _pump(self) -> Any:
-        parent = self._runner.parent
+        runner = self._runner
         for item in values.iterate(self._value):
-            parent.switch(values.to_datum(item))
+            # The parent is re-read each time: next_batch re-parents the runner to whoever
+            # resumes it.
+            runner.parent.switch(values.to_datum(item))
         return _END
 
     async def next_batch(self, max_rows: int = 1000, wait: bool = True) -> list[Any]:
@@ -496,7 +501,10 @@ class FeedCursor:
         rows: list[Any] = []
         while True:
             while len(rows) < max_rows and not self.done:
-                out = self._runner.switch()
+                runner = self._runner
+                runner.parent = current_greenlet()
+                # The runner may ask for I/O (block_on) before it yields a row or WAIT.
+                out = await suspend_mod.drive(runner, runner.switch())
                 if out is _END:
                     self.close()
                     self.done = True

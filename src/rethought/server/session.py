@@ -3,7 +3,9 @@
 ``ConnectionSession.handle(token, payload)`` is called by ``server.net`` for every frame, in
 arrival order. Each query runs in its own task, so many tokens are in flight at once and their
 responses interleave; evaluation itself is synchronous (see ``server.engine``), and the loop is
-yielded between batches and while a hard-durability write waits for its fsync.
+yielded between batches and while a hard-durability write waits for its fsync. Each evaluation
+step (``engine.execute``, each batch pulled from a stream) runs in a query greenlet
+(``server.suspend``), so a term waiting for I/O (``r.http``, ``r.js``) suspends only its query.
 
 The wording of every protocol error follows RethinkDB's ``json.cc``, ``term_storage.cc`` and
 ``query_cache.cc``.
@@ -24,6 +26,7 @@ from ..errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ..proto.ql2 import QueryType, ResponseType, TermType
 from . import engine as engine_mod
 from . import net_responses as resp
+from . import suspend
 
 log = logging.getLogger("rethought.net")
 
@@ -215,14 +218,15 @@ class ConnectionSession:
                 prepared = self.engine.prepare(raw_term, optargs, self.session)
                 ctx = prepared.ctx
                 spec = resp.BatchSpec(ctx.optargs)
-                result = self.engine.execute(prepared)
+                # In a query greenlet, so a term may wait for I/O (r.http, r.js).
+                result = await suspend.run_sync(self.engine.execute, prepared)
             except RecursionError:
                 raise ReqlQueryLogicError("Maximum expression depth exceeded.") from None
             q.ctx = ctx
             q.notes = list(result.notes)
             if result.kind == engine_mod.STREAM:
                 q.batcher = resp.StreamBatcher(result.value, spec)
-                frame = self._stream_batch(q)
+                frame = await suspend.run_sync(self._stream_batch, q)
             elif result.kind == engine_mod.FEED:
                 q.feed = result.value
                 self.queries[token] = q
@@ -326,7 +330,7 @@ class ConnectionSession:
                         q.task = asyncio.current_task()
                         frame = await self._feed_batch(q)
                     else:
-                        frame = self._stream_batch(q)
+                        frame = await suspend.run_sync(self._stream_batch, q)
                     await self._flush_writes(q.ctx)
                     if q.profile:
                         frame = self._with_profile(

@@ -5,7 +5,8 @@ Terms are plain synchronous Python (fast, simple, easy to test). A few must wait
 inside a greenlet (``run_sync``); a term calls ``block_on(make_awaitable)``, which switches
 back to the event loop's coroutine, awaits the I/O there, and resumes the term with the
 result. Outside a query greenlet (unit tests calling ``Engine.execute`` directly)
-``block_on`` runs the awaitable to completion on a private loop instead.
+``block_on`` runs the awaitable to completion on a private loop instead (on a helper thread
+when the calling thread already runs an event loop, which cannot be re-entered).
 
 SQLAlchemy's asyncio support bridges sync and async code the same way.
 """
@@ -13,6 +14,7 @@ SQLAlchemy's asyncio support bridges sync and async code the same way.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,12 +22,13 @@ from greenlet import getcurrent, greenlet
 
 
 class _Request:
-    """What a suspended greenlet asks its driver to await."""
+    """What a suspended greenlet (``origin``) asks its driver to await."""
 
-    __slots__ = ("make",)
+    __slots__ = ("make", "origin")
 
-    def __init__(self, make: Callable[[], Awaitable[Any]]) -> None:
+    def __init__(self, make: Callable[[], Awaitable[Any]], origin: greenlet) -> None:
         self.make = make
+        self.origin = origin
 
 
 class QueryGreenlet(greenlet):
@@ -40,8 +43,37 @@ def block_on(make_awaitable: Callable[[], Awaitable[Any]]) -> Any:
     """Await ``make_awaitable()`` from synchronous term code and return its result."""
     g = getcurrent()
     if isinstance(g, QueryGreenlet):
-        return g.parent.switch(_Request(make_awaitable))
-    return asyncio.run(_await(make_awaitable))
+        # Query greenlets may nest (a changefeed union runs each input in a child greenlet):
+        # the request goes to the outermost one's parent, the coroutine driving them all,
+        # which resumes this greenlet directly with the result.
+        driver = g.parent
+        while isinstance(driver, QueryGreenlet):
+            driver = driver.parent
+        return driver.switch(_Request(make_awaitable, g))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(make_awaitable))
+    return _run_on_helper_thread(make_awaitable)
+
+
+def _run_on_helper_thread(make: Callable[[], Awaitable[Any]]) -> Any:
+    """Last resort for code on a loop's thread but outside a query greenlet: correct, but it
+    holds that loop up until the I/O is done (session.py keeps every evaluation in greenlets)."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = asyncio.run(_await(make))
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=work, name="rethought-block-on", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 async def _await(make: Callable[[], Awaitable[Any]]) -> Any:
@@ -52,12 +84,13 @@ async def drive(g: QueryGreenlet, first: Any) -> Any:
     """Service ``g``'s I/O requests, starting from the value its first switch returned."""
     out = first
     while isinstance(out, _Request):
+        origin = out.origin
         try:
             result = await out.make()
         except BaseException as exc:  # the term sees the failure where it waited
-            out = g.throw(exc)
+            out = origin.throw(exc)
         else:
-            out = g.switch(result)
+            out = origin.switch(result)
     return out
 
 

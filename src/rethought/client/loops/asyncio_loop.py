@@ -43,6 +43,10 @@ class _Handle:
             self.promise.set_exception(error)
 
 
+async def _result(future: asyncio.Future) -> Any:
+    return await future
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -89,6 +93,10 @@ class Connection(FutureConnection):
     def _close_transport(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+    def _promise_of(self, handle: _Handle) -> Any:
+        # A coroutine rather than the bare future, so create_task() and TaskGroups take it.
+        return _result(handle.promise)
 
     # -- opening and closing -------------------------------------------------------------
 

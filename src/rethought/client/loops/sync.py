@@ -3,13 +3,19 @@
 Thread-safe: many threads may run queries on one connection. A condition guards the core;
 one thread at a time reads the socket (the "reader") and routes every frame it gets, by
 token, to whichever query it belongs to, then wakes the others.
+
+Handlers (``query.handle(conn, handler)``) need someone reading while nobody else is: a
+"pump" thread reads while handler queries are open, and a callback thread runs the
+handler's callbacks in order (this loop's ``_call_soon`` context). Both are daemon threads
+started on demand; the callback thread exits after a short idle period.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ...errors import ReqlDriverError, ReqlTimeoutError
@@ -18,6 +24,9 @@ from ..cursor import CursorBase, DefaultCursorEmpty, wait_to_timeout
 from .blocking import BlockingTransport
 
 __all__ = ["Connection", "Cursor", "connect"]
+
+# Seconds the callback thread lingers without work before it exits (restarted on demand).
+CALLBACK_THREAD_IDLE = 2.0
 
 
 class Cursor(CursorBase):
@@ -117,6 +126,11 @@ class Connection:
         self._transport: BlockingTransport | None = None
         self._cond = threading.Condition(threading.Lock())
         self._reading = False
+        self._handler_queries: list[Query] = []
+        self._pumping = False
+        self._callbacks: deque = deque()
+        self._callbacks_cond = threading.Condition(threading.Lock())
+        self._callbacks_running = False
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -154,12 +168,14 @@ class Connection:
             self._lost()
 
     def _lost(self, message: str = "Connection is closed.") -> None:
+        failed: list[Query] = []
         with self._cond:
-            if self._core is not None:
-                self._core.connection_lost(message)
+            if self._core is not None and not self._core.closed:
+                failed = self._core.connection_lost(message)
             if self._transport is not None:
                 self._transport.close()
             self._cond.notify_all()
+        self._wake(failed)
 
     def is_open(self) -> bool:
         core = self._core
@@ -274,17 +290,92 @@ class Connection:
                     self._reading = False
                     cond.notify_all()
                 raise
+            updated: list[Query] = []
             with cond:
                 self._reading = False
                 try:
                     if data is not None and self._core is not None and not self._core.closed:
-                        self._core.receive_data(data)
+                        updated = self._core.receive_data(data)
                 except ReqlDriverError as exc:
-                    self._core.connection_lost(str(exc))
+                    updated = self._core.connection_lost(str(exc))
                     transport.close()
                 finally:
                     cond.notify_all()
+            self._wake(updated)
             self._flush()
+
+    @staticmethod
+    def _wake(queries: Iterable[Query]) -> None:
+        # Outside the condition: a waiter (a QueryHandle) takes the core lock itself.
+        for query in queries:
+            if query.waiter is not None:
+                query.waiter.wake(query)
+
+    # -- handlers ------------------------------------------------------------------------
+
+    @property
+    def _core_lock(self) -> threading.Condition:
+        """Held by the handler layer around its core calls (this core is shared by threads)."""
+        return self._cond
+
+    def _handle(self, query: Any, handler: Any) -> Any:
+        """Run ``query`` with ``handler``'s callbacks (``RqlQuery.handle``); a QueryHandle."""
+        from ..handler import start_handler
+
+        handle = start_handler(self, query, handler)
+        if handle.query is not None:
+            with self._cond:
+                self._handler_queries.append(handle.query)
+                start = not self._pumping
+                self._pumping = True
+            if start:
+                threading.Thread(target=self._pump, name="rethought-pump", daemon=True).start()
+        return handle
+
+    def _handlers_idle(self) -> bool:
+        # Called with the condition held.
+        self._handler_queries = [q for q in self._handler_queries if not q.done]
+        return not self._handler_queries
+
+    def _pump(self) -> None:
+        """Read for handler queries until none is open (or the connection closes)."""
+        while True:
+            try:
+                self._wait(self._handlers_idle, None)
+            except ReqlDriverError:
+                pass  # closed: connection_lost already failed (and woke) every query
+            with self._cond:
+                if self._handlers_idle() or self._core is None or self._core.closed:
+                    self._pumping = False
+                    return
+
+    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` soon on this connection's callback thread, in call order."""
+        with self._callbacks_cond:
+            self._callbacks.append((fn, args))
+            if self._callbacks_running:
+                self._callbacks_cond.notify()
+                return
+            self._callbacks_running = True
+        threading.Thread(
+            target=self._run_callbacks, name="rethought-callbacks", daemon=True
+        ).start()
+
+    def _run_callbacks(self) -> None:
+        cond = self._callbacks_cond
+        while True:
+            with cond:
+                if not self._callbacks:
+                    cond.wait(CALLBACK_THREAD_IDLE)
+                    if not self._callbacks:
+                        self._callbacks_running = False
+                        return
+                fn, args = self._callbacks.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                # A handler's error is kept on its QueryHandle: handle.wait() raises it.
+                pass
 
 
 def connect(

@@ -1,68 +1,109 @@
-"""Twisted adapter: ``r.set_loop_type("twisted")``; ``connect`` and ``run`` return Deferreds.
+"""The Twisted adapter: ``r.set_loop_type("twisted")``; ``connect`` and ``run`` return Deferreds.
 
-A Twisted ``Protocol`` feeds the core; answers fire Deferreds from ``dataReceived``.
-``Deferred.cancel()`` on a ``run`` or on a cursor's ``next()`` / ``fetch_next()`` stops the
-query on the server (a STOP frame) and frees its token.
+A Twisted ``Protocol`` feeds the core from ``dataReceived``; everything else (cursors,
+timeouts, closing) is :mod:`rethought.client.asyncbase`. ``Deferred.cancel()`` on a ``run``
+or on a cursor's ``next()`` / ``fetch_next()`` stops the query on the server (a STOP frame)
+and frees its token.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer, error, reactor
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
-from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol
 from twisted.internet.ssl import Certificate, optionsForClientTLS, platformTrust
 
-from ...errors import ReqlDriverError, ReqlError, ReqlTimeoutError
-from ..core import CLOSED_MESSAGE, ClientCore, Query
-from ..cursor import CursorBase
-from .waits import ConnectionBase, CursorWaits
+from ...errors import ReqlDriverError, ReqlTimeoutError
+from ..asyncbase import FutureConnection, FutureCursor, connect_params
+from ..core import Query
 
 __all__ = ["Connection", "Cursor", "connect"]
 
 
-class Cursor(CursorWaits, CursorBase):
-    """``while (yield cursor.fetch_next()): row = yield cursor.next()``; also ``async for``."""
+class Cursor(FutureCursor):
+    """``while (yield cursor.fetch_next()): row = yield cursor.next()``.
 
-    def _new_wait(self) -> defer.Deferred:
-        # Cancelling a pending fetch_next()/next() abandons the stream: stop it on the server.
-        return defer.Deferred(canceller=self._cancelled)
+    ``close()`` fires every pending ``fetch_next()`` with False (and ``next()`` with
+    ReqlCursorEmpty), so a loop blocked on the feed ends.
+    """
 
-    def _resolve(self, d: defer.Deferred, value: Any, error: BaseException | None) -> None:
-        if error is None:
-            d.callback(value)
-        else:
-            d.errback(error)
 
-    def _call_later(self, delay: float, fn: Any, *args: Any) -> Any:
-        return reactor.callLater(delay, fn, *args)
+class _Handle:
+    """A Deferred whose ``cancel()`` runs ``on_cancel`` (asyncbase then STOPs the query)."""
 
-    def close(self) -> defer.Deferred:
-        """Stop the query on the server; pending ``fetch_next()`` calls then fire False."""
-        self._close()
-        return defer.succeed(None)
+    __slots__ = ("promise",)
+
+    def __init__(self, on_cancel: Callable[[], None] | None) -> None:
+        canceller = None if on_cancel is None else (lambda _d: on_cancel())
+        self.promise = defer.Deferred(canceller)
+
+    @property
+    def pending(self) -> bool:
+        return not self.promise.called
+
+    def resolve(self, value: Any) -> None:
+        if not self.promise.called:
+            self.promise.callback(value)
+
+    def reject(self, exc: BaseException) -> None:
+        if not self.promise.called:
+            self.promise.errback(exc)
 
 
 class _Protocol(Protocol):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def connectionMade(self) -> None:  # noqa: N802 (Twisted's names)
-        self.conn._made(self.transport)
-
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802
-        self.conn._received(self, data)
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's names)
+        if self.conn._protocol is self:  # ignore a transport replaced by reconnect
+            self.conn._feed(data)
 
     def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
-        self.conn._transport_lost(self, reason)
+        if self.conn._protocol is self:
+            clean = reason is None or reason.check(error.ConnectionDone)
+            detail = "" if clean else f" - {reason.getErrorMessage()}"
+            self.conn._lost(f"Connection is closed.{detail}")
 
 
-class Connection(ConnectionBase):
+class Connection(FutureConnection):
     """A connection on the Twisted reactor; every query method returns a Deferred."""
 
     cursor_class = Cursor
+
+    def __init__(self, params: dict) -> None:
+        super().__init__(params)
+        self._protocol: _Protocol | None = None
+
+    # -- loop primitives -----------------------------------------------------------------
+
+    def _new_handle(self, on_cancel: Callable[[], None] | None) -> _Handle:
+        return _Handle(on_cancel)
+
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
+        call = reactor.callLater(delay, fn)
+        return lambda: call.active() and call.cancel()
+
+    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        reactor.callLater(0, fn, *args)
+
+    def _write(self, data: bytes) -> None:
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.write(data)
+
+    def _close_transport(self) -> None:
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.loseConnection()
+
+    def _stop(self, query: Query) -> None:
+        # Wake the other waiters of a stopped query too: a pending fetch_next() fires False.
+        super()._stop(query)
+        if query.waiter is not None:
+            query.waiter.wake(query)
+
+    # -- opening -------------------------------------------------------------------------
 
     def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> defer.Deferred:
         """Close (optionally after noreply_wait) and open again; fires with the connection."""
@@ -71,95 +112,44 @@ class Connection(ConnectionBase):
 
     def _open(self, timeout: float | None) -> defer.Deferred:
         timeout = self.connect_timeout if timeout is None else timeout
-        self._core = ClientCore(self.user, self._password, self.host, self.port)
-        self._opening = ready = defer.Deferred()
-        endpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=timeout)
+        endpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=timeout or 30)
         if self.ssl:
             ca = self.ssl.get("ca_certs")
-            trust = Certificate.loadPEM(open(ca, "rb").read()) if ca else platformTrust()
+            if ca:
+                with open(ca, "rb") as f:
+                    trust = Certificate.loadPEM(f.read())
+            else:
+                trust = platformTrust()
             endpoint = wrapClientTLS(optionsForClientTLS(self.host, trust), endpoint)
         self._protocol = protocol = _Protocol(self)
-        connectProtocol(endpoint, protocol).addErrback(self._connect_failed)
-        timer = reactor.callLater(timeout, self._connect_failed, None) if timeout else None
-        if timer is not None:
-            ready.addBoth(lambda result: (timer.active() and timer.cancel(), result)[1])
-        return ready
 
-    def _connect_failed(self, failure: Any) -> None:
-        if self._opening is None or self._opening.called:
-            return
-        if failure is None or failure.check(defer.CancelledError, TimeoutError):
-            error: ReqlError = ReqlTimeoutError(
-                f"Could not connect to {self.host}:{self.port}, operation timed out."
-            )
-        else:
-            error = ReqlDriverError(
+        def failed(failure: Any) -> None:
+            if failure.check(error.TimeoutError, defer.CancelledError):
+                raise ReqlTimeoutError(
+                    f"Could not connect to {self.host}:{self.port}, operation timed out."
+                )
+            raise ReqlDriverError(
                 f"Could not connect to {self.host}:{self.port}. Error: {failure.value}"
             )
-        self._fail_open(error)
 
-    def close(self, noreply_wait: bool = True) -> defer.Deferred:
-        """Close the connection; pending queries fail with ReqlDriverError."""
-        if not self.is_open():
-            return defer.succeed(None)
-        waiting = self.noreply_wait() if noreply_wait else defer.succeed(None)
-        return waiting.addBoth(lambda result: self._close_now(result))
+        connecting = connectProtocol(endpoint, protocol)
+        return connecting.addCallbacks(lambda _: self._begin_handshake(timeout), failed)
 
-    def _close_now(self, result: Any) -> Any:
-        self._lost(CLOSED_MESSAGE)
-        if self._transport is not None:
-            self._transport.loseConnection()
-        return None if not isinstance(result, Exception) else result
+    def client_port(self) -> int | None:
+        return self._protocol.transport.getHost().port if self.is_open() else None
 
-    # -- Twisted protocol events -------------------------------------------------------
-
-    def _made(self, transport: Any) -> None:
-        self._transport = transport
-        self._flush()
-
-    def _received(self, protocol: _Protocol, data: bytes) -> None:
-        if protocol is self._protocol:
-            self._feed(data)
-
-    def _transport_lost(self, protocol: _Protocol, reason: Any) -> None:
-        if protocol is not self._protocol:
-            return
-        message = CLOSED_MESSAGE
-        if reason is not None and not reason.check(ConnectionDone):
-            message = (
-                f"Connection interrupted receiving from {self.host}:{self.port} - "
-                f"{reason.getErrorMessage()}"
-            )
-        self._lost(message)
-
-    # -- ConnectionBase hooks ------------------------------------------------------------
-
-    def _new_future(self, query: Query) -> defer.Deferred:
-        return defer.Deferred(canceller=lambda _: self._stop(query))
-
-    def _resolve(self, d: defer.Deferred, value: Any, error: BaseException | None) -> None:
-        if not d.called:
-            if error is None:
-                d.callback(value)
-            else:
-                d.errback(error)
-
-    def _failed(self, error: BaseException) -> defer.Deferred:
-        return defer.fail(error)
-
-    def _abort(self) -> None:
-        if self._transport is not None:
-            self._transport.abortConnection()
-
-    def _write(self, data: bytes) -> None:
-        if self._transport is not None:
-            self._transport.write(data)
-
-    def _call_soon(self, fn: Any, *args: Any) -> None:
-        reactor.callLater(0, fn, *args)
+    def client_address(self) -> str | None:
+        return self._protocol.transport.getHost().host if self.is_open() else None
 
 
 def connect(*args: Any, **kwargs: Any) -> defer.Deferred:
-    """Open a connection on the reactor; the Deferred fires with the :class:`Connection`."""
-    conn = Connection.from_arguments(*args, **kwargs)
-    return conn._open(conn.connect_timeout)
+    """Open a connection on the reactor: a Deferred that fires with the :class:`Connection`.
+
+    Same arguments as the blocking ``r.connect`` (host, port, db, user, password, timeout,
+    ssl).
+    """
+    try:
+        conn = Connection(connect_params(*args, **kwargs))
+    except ReqlDriverError as exc:
+        return defer.fail(exc)
+    return conn._open(None)

@@ -30,6 +30,7 @@ from .catalog import (
     user_tables,
 )
 from .datum_print import expected_val
+from .hooks import hook_datum
 from .jsonfmt import pretty
 from .writes import parse_durability
 
@@ -46,10 +47,18 @@ class _Admin(Term):
     deterministic_term = False
 
 
+def _require(scope: Scope, perm: str, db_id: str | None = None, tbl_id: str | None = None) -> None:
+    """The query user's ``perm`` permission (always there for admin), or RethinkDB's error."""
+    system = system_module()
+    if system is not None:
+        system.require(scope.ctx, perm, db_id, tbl_id)
+
+
 @term(T.DB_CREATE, arity=(1, 1))
 class DbCreate(_Admin):
     def eval(self, scope: Scope) -> dict:
         name = check_name(self.datum_arg(scope, 0), "Database")
+        _require(scope, "config")
         storage = scope.ctx.storage
         if name == SYSTEM_DB or storage.db_get(name) is not None:
             raise ReqlOpFailedError(f"Database `{name}` already exists.")
@@ -64,6 +73,7 @@ class DbDrop(_Admin):
         if name == SYSTEM_DB:
             raise special("you can't delete it.")
         db = get_db(scope.ctx, name)
+        _require(scope, "config")
         tables = len(scope.ctx.storage.table_list(db.name))
         scope.ctx.storage.db_drop(name)
         return {
@@ -200,6 +210,7 @@ class TableCreate(_Admin):
         db, name = _db_and_name(self, scope)
         if db.name == SYSTEM_DB:
             raise special("you can't create new tables in it.")
+        _require(scope, "config", db.id)
         storage = scope.ctx.storage
         if storage.table_get(db.name, name) is not None:
             raise ReqlOpFailedError(f"Table `{db.name}.{name}` already exists.")
@@ -214,7 +225,8 @@ class TableDrop(_Admin):
         if db.name == SYSTEM_DB:
             raise special("you can't drop tables in it.")
         store = open_table(scope.ctx, db, name).store
-        old = table_config(store)
+        _require(scope, "config", db.id, store.id)
+        old = table_config(store, hook_datum(scope.ctx.storage, store.id))
         scope.ctx.storage.table_drop(db.name, name)
         return {"config_changes": _pair(old, None), "tables_dropped": 1}
 
@@ -265,7 +277,7 @@ class Config(_Admin):
             raise expected_val(v, "TABLE")
         if _is_system(v):
             raise special("you can't configure the tables in it.")
-        return table_config(v.store)
+        return table_config(v.store, hook_datum(scope.ctx.storage, v.store.id))
 
 
 @term(T.STATUS, arity=(1, 1))
@@ -382,3 +394,28 @@ class Rebalance(_Admin):
             status = table_status(store)
             changes += _pair(status, status)
         return {"rebalanced": len(stores), "status_changes": changes}
+
+
+# -- grant --------------------------------------------------------------------------------------
+
+
+@term(T.GRANT, arity=(2, 3))
+class Grant(_Admin):
+    """``r.grant(user, perms)``, ``db.grant(...)``, ``table.grant(...)``."""
+
+    def eval(self, scope: Scope) -> dict:
+        db_id = tbl_id = None
+        if len(self.args) == 3:
+            target = self.args[0].run(scope)
+            if isinstance(target, values.Database):
+                db_id = target.id
+            elif isinstance(target, values.TableValue):
+                db_id, tbl_id = target.db.id, target.store.id
+            else:
+                raise expected_val(target, "TABLE")
+        user = values.as_string(self.datum_arg(scope, len(self.args) - 2))
+        perms = self.datum_arg(scope, len(self.args) - 1)
+        system = system_module()
+        if system is None:
+            raise ReqlOpFailedError("Users are not supported by this server.")
+        return system.grant(scope.ctx, user, perms, db_id, tbl_id)

@@ -86,13 +86,15 @@ def open_table(
     ``id_format`` ("name" / "uuid") only changes how system tables name dbs and tables.
     """
     check_name(name, "Table")
+    system = system_module()
     if db.name == SYSTEM_DB:
-        system = system_module()
         store = system.open_table(ctx, db, name, id_format) if system else None
     else:
         store = ctx.storage.table_get(db.name, name)
     if store is None:
         raise ReqlOpFailedError(f"Table `{db.name}.{name}` does not exist.")
+    if system is not None:
+        store = system.guard(ctx, store)  # permission checks for users other than admin
     return values.TableValue(db, name, store, read_mode)
 
 
@@ -109,8 +111,9 @@ def db_config(db: values.Database) -> dict:
     return {"id": db.id, "name": db.name}
 
 
-def table_config(store: Any) -> dict:
-    """``table.config()``: RethinkDB's ``table_config`` row for a one-server cluster."""
+def table_config(store: Any, write_hook: Any = None) -> dict:
+    """``table.config()``: RethinkDB's ``table_config`` row for a one-server cluster
+    (``write_hook`` as ``get_write_hook`` shows it)."""
     server = server_name()
     return {
         "db": store.db.name,
@@ -121,7 +124,7 @@ def table_config(store: Any) -> dict:
         "primary_key": store.primary_key,
         "shards": [{"nonvoting_replicas": [], "primary_replica": server, "replicas": [server]}],
         "write_acks": "majority",
-        "write_hook": None,
+        "write_hook": write_hook,
     }
 
 

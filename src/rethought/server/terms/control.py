@@ -14,6 +14,7 @@ from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
 from .argcheck import string, truthy
+from .times_calc import sanitize_time
 
 
 class EmptyUserError(ReqlUserError):
@@ -39,7 +40,10 @@ class MakeObj(Term):
     """An object literal whose values are terms (``{'a': r.expr(1) + 1}``)."""
 
     def eval(self, scope: Scope) -> dict:
-        return {k: values.to_datum(v.run(scope)) for k, v in self.optargs.items()}
+        obj = {k: values.to_datum(v.run(scope)) for k, v in self.optargs.items()}
+        if obj.get(datum.REQL_TYPE) == "TIME":
+            return sanitize_time(obj)
+        return obj
 
 
 @term(T.VAR, arity=(1, 1))

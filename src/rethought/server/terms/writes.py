@@ -20,6 +20,7 @@ from .. import values
 from ..compile import Scope, Term, term
 from .catalog import as_table
 from .datum_print import expected_val
+from .hooks import ignore_hook, with_hook
 from .jsonfmt import pretty
 from .tables import check_primary_key
 
@@ -190,12 +191,18 @@ def _strip_literals(v: Any) -> Any:
 
 
 def run_write(
-    scope: Scope, store: Any, durability: str | None, body: Callable[[Any], None]
+    scope: Scope,
+    store: Any,
+    durability: str | None,
+    body: Callable[[Any], None],
+    ignore_hook: bool = False,
 ) -> None:
-    """Run ``body(writer)`` in one write transaction, then sync / publish as needed."""
+    """Run ``body(writer)`` in one write transaction, then sync / publish as needed.
+
+    The writer applies the table's write hook unless ``ignore_hook`` (terms/hooks.py)."""
     ctx = scope.ctx
     with store.write() as writer:
-        body(writer)
+        body(with_hook(scope, store, writer, ignore_hook))
     changes = list(getattr(writer, "changes", ()))
     if durability is None:
         durability = ctx.optargs.get("durability") or getattr(store, "durability", "hard")
@@ -213,7 +220,13 @@ def replace_one(
     old = writer.get(key)
     try:
         new = compute(old)
+        hook = getattr(writer, "hook", None)  # the table's write hook (terms/hooks.py)
+        if hook is not None:
+            new = hook(old, new)
         check_replacement(pk, key, old, new)
+        prepare = getattr(writer, "prepare", None)  # system tables validate and apply here
+        if prepare is not None:
+            new = prepare(key, old, new)
     except ReqlRuntimeError as e:
         stats.error(e.message, old)
         return
@@ -276,7 +289,7 @@ class _RowWrite(Term):
             for row in rows:
                 replace_one(writer, pk, row[pk], compute, stats)
 
-        run_write(scope, store, durability, body)
+        run_write(scope, store, durability, body, ignore_hook(self, scope))
         return stats.result()
 
     def check(self, scope: Scope) -> None:
@@ -351,7 +364,7 @@ class Insert(Term):
                     stats.generated(key)
                 self.insert_one(writer, pk, doc, conflict, stats)
 
-        run_write(scope, store, durability, body)
+        run_write(scope, store, durability, body, ignore_hook(self, scope))
         return stats.result()
 
     def conflict(self, scope: Scope) -> Any:

@@ -1,0 +1,76 @@
+"""Shared pieces of the benchmarks: a private server, timing, and a results table.
+
+Benchmarks compare side by side in one run (ours vs the official driver, against the same
+server) and report ratios, because absolute numbers on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(extra: list[str] | None = None):
+    """A fresh `rethought serve` on a temporary directory; yields its port."""
+    with tempfile.TemporaryDirectory(prefix="rethought-bench-") as d:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rethought", "serve", "--driver-port", str(port),
+             "--directory", os.path.join(d, "data"), *(extra or [])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise RuntimeError("server did not start") from None
+                    time.sleep(0.05)
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def rate(fn: Callable[[], Any], n: int) -> tuple[float, float]:
+    """Run fn n times; (operations per second of wall time, client CPU seconds per op)."""
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        fn()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return n / wall, cpu / n
+
+
+def table(rows: list[list[Any]], header: list[str]) -> str:
+    """A markdown table."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        out.append("| " + " | ".join(_fmt(x) for x in row) + " |")
+    return "\n".join(out)
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        if x >= 100:
+            return f"{x:,.0f}"
+        if x >= 1:
+            return f"{x:.2f}"
+        return f"{x:.3g}"
+    return str(x)

@@ -1,0 +1,220 @@
+"""The gevent adapter: ``r.set_loop_type("gevent")``; a blocking-style API on gevent's own
+sockets (no monkey-patching needed).
+
+Calls block only the calling greenlet: a reader greenlet feeds the core and settles gevent
+``AsyncResult`` promises (the rest is :mod:`rethought.client.asyncbase`), a writer greenlet
+drains outgoing bytes. Killing a greenlet (or a ``gevent.Timeout``) while it waits on a query
+or a cursor STOPs that query on the server.
+"""
+
+from __future__ import annotations
+
+import socket as _socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import gevent
+import gevent.socket
+import gevent.ssl
+from gevent.event import AsyncResult
+
+from ...errors import ReqlCursorEmpty, ReqlDriverError, ReqlTimeoutError
+from ..asyncbase import FutureConnection, FutureCursor, connect_params
+from ..core import Query
+from ..cursor import DefaultCursorEmpty
+
+__all__ = ["Connection", "Cursor", "connect"]
+
+RECV_SIZE = 1 << 16
+
+
+class Cursor(FutureCursor):
+    """``for row in cursor``, ``cursor.next(wait=True)``, ``cursor.fetch_next()``."""
+
+    def next(self, wait: bool | float = True) -> Any:
+        """The next row; ReqlTimeoutError if none arrives in time, ReqlCursorEmpty at the end."""
+        try:
+            return self.conn._block(super().next(wait))
+        except ReqlCursorEmpty:
+            raise DefaultCursorEmpty() from None  # also a StopIteration, as the blocking API
+
+    def fetch_next(self, wait: bool | float = True) -> bool:
+        """True while rows (or an error to raise) remain, False at the end."""
+        return self.conn._block(super().fetch_next(wait))
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        return self.next()
+
+    def close(self) -> None:
+        """Stop the query on the server and drop what is still buffered."""
+        self.conn._stop(self.query)
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Promise(AsyncResult):
+    """An AsyncResult that is its own asyncbase Handle and knows how to cancel its query."""
+
+    def __init__(self, on_cancel: Callable[[], None] | None) -> None:
+        super().__init__()
+        self.on_cancel = on_cancel
+
+    @property
+    def promise(self) -> _Promise:
+        return self
+
+    @property
+    def pending(self) -> bool:
+        return not self.ready()
+
+    def resolve(self, value: Any) -> None:
+        if not self.ready():
+            self.set(value)
+
+    def reject(self, exc: BaseException) -> None:
+        if not self.ready():
+            self.set_exception(exc)
+
+
+class Connection(FutureConnection):
+    """A gevent connection: methods block the calling greenlet only."""
+
+    cursor_class = Cursor
+
+    def __init__(self, params: dict) -> None:
+        super().__init__(params)
+        self._sock: Any = None
+        self._out = bytearray()
+        self._writer: gevent.Greenlet | None = None
+
+    def _block(self, promise: _Promise) -> Any:
+        try:
+            return promise.get()
+        except BaseException:
+            # Interrupted while waiting (killed, gevent.Timeout): abandon the query.
+            if not promise.ready() and promise.on_cancel is not None:
+                promise.on_cancel()
+            raise
+
+    # -- loop primitives -----------------------------------------------------------------
+
+    def _new_handle(self, on_cancel: Callable[[], None] | None) -> _Promise:
+        return _Promise(on_cancel)
+
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
+        timer = gevent.spawn_later(delay, fn)
+        return lambda: timer.kill(block=False)
+
+    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        gevent.spawn(fn, *args)
+
+    def _write(self, data: bytes) -> None:
+        # Never block the caller (it may be the reader): a writer greenlet sends, in order.
+        if self._sock is None:
+            return
+        self._out += data
+        if self._writer is None:
+            self._writer = gevent.spawn(self._drain, self._sock)
+
+    def _drain(self, sock: Any) -> None:
+        try:
+            while self._out and self._sock is sock:
+                data = bytes(self._out)
+                self._out.clear()
+                sock.sendall(data)
+        except OSError as exc:
+            self._lost(f"Connection is closed. - {exc}")
+        finally:
+            self._writer = None
+
+    def _close_transport(self) -> None:
+        sock, self._sock = self._sock, None
+        self._out.clear()
+        if sock is not None:
+            sock.close()  # the reader's recv fails at once
+
+    def _read(self, sock: Any) -> None:
+        message = "Connection is closed."
+        try:
+            while True:
+                data = sock.recv(RECV_SIZE)
+                if not data:
+                    break
+                self._feed(data)
+        except OSError as exc:
+            message = f"Connection is closed. - {exc}"
+        if self._sock is sock:
+            self._lost(message)
+
+    def _stop(self, query: Query) -> None:
+        # Wake the other waiters of a stopped query too: a pending next() ends.
+        super()._stop(query)
+        if query.waiter is not None:
+            query.waiter.wake(query)
+
+    # -- the blocking API ----------------------------------------------------------------
+
+    def _open(self, timeout: float | None) -> Connection:
+        timeout = self.connect_timeout if timeout is None else timeout
+        try:
+            sock = gevent.socket.create_connection((self.host, self.port), timeout)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            if self.ssl:
+                context = gevent.ssl.create_default_context(cafile=self.ssl.get("ca_certs"))
+                sock = context.wrap_socket(sock, server_hostname=self.host)
+            sock.settimeout(None)
+        except TimeoutError:
+            raise ReqlTimeoutError(
+                f"Could not connect to {self.host}:{self.port}, operation timed out."
+            ) from None
+        except OSError as exc:
+            raise ReqlDriverError(
+                f"Could not connect to {self.host}:{self.port}. Error: {exc}"
+            ) from None
+        self._sock = sock
+        gevent.spawn(self._read, sock)
+        return self._block(self._begin_handshake(timeout))
+
+    def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Connection:
+        """Close (optionally waiting for noreply writes) and open a fresh connection."""
+        self.close(noreply_wait)
+        return self._open(timeout)
+
+    def close(self, noreply_wait: bool = True) -> None:
+        """Close the connection; pending queries fail with ReqlDriverError."""
+        self._block(super().close(noreply_wait))
+
+    def _start(self, term: Any, global_optargs: dict | None = None, **kwargs: Any) -> Any:
+        return self._block(super()._start(term, global_optargs, **kwargs))
+
+    def noreply_wait(self) -> None:
+        """Wait until every noreply query sent so far has been processed."""
+        return self._block(super().noreply_wait())
+
+    def server(self) -> dict:
+        """``{"id": ..., "name": ..., "proxy": ...}`` of the server."""
+        return self._block(super().server())
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(noreply_wait=False)
+
+    def client_port(self) -> int | None:
+        return self._sock.getsockname()[1] if self.is_open() else None
+
+    def client_address(self) -> str | None:
+        return self._sock.getsockname()[0] if self.is_open() else None
+
+
+def connect(*args: Any, **kwargs: Any) -> Connection:
+    """Open a gevent connection (same arguments as the blocking ``r.connect``)."""
+    return Connection(connect_params(*args, **kwargs))._open(None)
