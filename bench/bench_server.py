@@ -41,8 +41,9 @@ def run(quick: bool) -> str:
                 results.append([f"insert 1 doc ({dur})", drv_name, ops, cpu * 1e6])
                 batch = [{"v": i} for i in range(100)]
                 ops, cpu = rate(lambda: tbl.insert(batch).run(c), n_batches)
-                results.append([f"insert 100-doc batch ({dur}), docs/s", drv_name, ops * 100,
-                                cpu * 1e6 / 100])
+                results.append(
+                    [f"insert 100-doc batch ({dur}), docs/s", drv_name, ops * 100, cpu * 1e6 / 100]
+                )
             rows = r.table("rows")
             keys = iter(range(10**9))
             ops, cpu = rate(lambda: rows.get(next(keys) % n_rows).run(c), n_gets)
@@ -51,8 +52,9 @@ def run(quick: bool) -> str:
             count = sum(1 for _ in rows.run(c))
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             assert count == n_rows
-            results.append(["rows through a cursor, rows/s", drv_name, count / wall,
-                            cpu * 1e6 / count])
+            results.append(
+                ["rows through a cursor, rows/s", drv_name, count / wall, cpu * 1e6 / count]
+            )
             c.close()
         setup.close()
     return report(results)
@@ -66,8 +68,18 @@ def report(results: list[list]) -> str:
     for op, d in by_op.items():
         o, f = d["rethought"], d["official"]
         rows.append([op, o[0], f[0], o[0] / f[0], o[1], f[1], o[1] / f[1]])
-    return table(rows, ["operation", "ours ops/s", "official ops/s", "ratio",
-                        "ours client CPU µs/op", "official client CPU µs/op", "CPU ratio"])
+    return table(
+        rows,
+        [
+            "operation",
+            "ours ops/s",
+            "official ops/s",
+            "ratio",
+            "ours client CPU µs/op",
+            "official client CPU µs/op",
+            "CPU ratio",
+        ],
+    )
 
 
 if __name__ == "__main__":

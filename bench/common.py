@@ -29,9 +29,19 @@ def server(extra: list[str] | None = None):
     with tempfile.TemporaryDirectory(prefix="rethought-bench-") as d:
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rethought", "serve", "--driver-port", str(port),
-             "--directory", os.path.join(d, "data"), *(extra or [])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "rethought",
+                "serve",
+                "--driver-port",
+                str(port),
+                "--directory",
+                os.path.join(d, "data"),
+                *(extra or []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             deadline = time.monotonic() + 30

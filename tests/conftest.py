@@ -31,12 +31,24 @@ class ServerProcess:
         self.log_path = os.path.join(directory + ".log")
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rethought", "serve", "--bind", self.host,
-             "--driver-port", str(self.port), "--directory", self.directory, *self.extra],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "rethought",
+                    "serve",
+                    "--bind",
+                    self.host,
+                    "--driver-port",
+                    str(self.port),
+                    "--directory",
+                    self.directory,
+                    *self.extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

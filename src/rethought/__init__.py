@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from . import errors
+from .client.handler import Handler, QueryHandle
 from .errors import *  # noqa: F403  (the official driver exports its errors at top level)
 from .query.namespace import ReqlNamespace
 
@@ -24,6 +25,8 @@ class RethinkDB(ReqlNamespace):
         super().__init__()
         for name in errors.__all__:
             setattr(self, name, getattr(errors, name))
+        self.Handler = Handler
+        self.QueryHandle = QueryHandle
         for alias in (
             "RqlError",
             "RqlClientError",
@@ -50,4 +53,4 @@ class RethinkDB(ReqlNamespace):
 
 r = RethinkDB()
 
-__all__ = ["r", "RethinkDB", *errors.__all__]
+__all__ = ["r", "RethinkDB", "Handler", "QueryHandle", *errors.__all__]

@@ -29,7 +29,9 @@ from .drivers import Driver
 # The suite lives in shared/ beside the repository (as on the developers' machines and CI).
 _BESIDE_REPO = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "..", "shared", "reql-tests",
+    "..",
+    "shared",
+    "reql-tests",
 )
 DEFAULT_ROOT = os.environ.get("RETHOUGHT_REQL_TESTS", os.path.normpath(_BESIDE_REPO))
 _MAX_TIMEOUTS_PER_FILE = 2  # a file that keeps hanging is abandoned after this many

@@ -36,6 +36,9 @@ LOOP_TYPES: dict[str, str | Callable[..., Any]] = {
     "sync": "rethought.client.loops.sync",
     "asyncio": "rethought.client.loops.asyncio_loop",
     "trio": "rethought.client.loops.trio_loop",
+    "tornado": "rethought.client.loops.tornado_loop",
+    "twisted": "rethought.client.loops.twisted_loop",
+    "gevent": "rethought.client.loops.gevent_loop",
 }
 
 _loop_type = "sync"

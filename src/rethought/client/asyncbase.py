@@ -338,6 +338,9 @@ class FutureConnection:
         if core is not None:
             core.stop(query)
             self._flush()
+        # Wake every waiter of the stopped query: a pending fetch_next() / next() ends too.
+        if query.waiter is not None:
+            query.waiter.wake(query)
 
     # -- the public API ------------------------------------------------------------------
 
@@ -454,6 +457,12 @@ class FutureCursor(CursorBase):
         return self
 
     async def __anext__(self) -> Any:
+        query = self.query
+        if query.items:  # a buffered row needs no promise: the hot path of big reads
+            conn = self.conn
+            row = conn._core.next_item(query)
+            conn._flush()
+            return row
         try:
             return await self.next()
         except ReqlCursorEmpty:

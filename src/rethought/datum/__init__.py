@@ -18,6 +18,7 @@ and ``sort_key(a) == sort_key(b)`` is ReQL equality (``1 == 1.0``, ``True != 1``
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
 
 REQL_TYPE = "$reql_type$"
@@ -53,9 +54,14 @@ RANK_STRING = 8
 
 
 def num(x: int | float) -> int | float:
-    """Canonical form of a number: int when integral and exactly representable."""
+    """Canonical form of a number: int when integral and exactly representable.
+
+    ``-0.0`` stays a float: RethinkDB keeps the sign (it equals 0 but prints as ``-0.0``).
+    """
     if type(x) is float:
         if x.is_integer() and -MAX_EXACT <= x <= MAX_EXACT:
+            if x == 0 and math.copysign(1.0, x) < 0:
+                return x
             return int(x)
         return x
     if type(x) is int and not -MAX_EXACT <= x <= MAX_EXACT:

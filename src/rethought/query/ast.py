@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import ReqlDriverCompileError, ReqlDriverError
 from ..proto.ql2 import TermType
+from .tz import RqlTzinfo  # noqa: F401  (r.ast.RqlTzinfo, where the official driver has it)
 
 DEFAULT_NESTING_DEPTH = 20
 

@@ -29,6 +29,14 @@ A term with such an argument compiles to a ``Spliced`` node that, on each run, e
 ARGS arrays, checks the parent's arity then (a ReqlQueryLogicError, as RethinkDB reports it)
 and runs a fresh parent node over the expanded arguments; other arguments stay lazy.
 
+Grouped data: like RethinkDB's operator terms, a term whose first argument evaluates to
+GROUPED_DATA runs once per group (``Term.run``); sequence terms set ``grouping = "native"``
+to keep a grouped stream a stream (``seq.SeqTerm``). Only terms over a tree containing
+``group`` pay for the check.
+
+``r.literal`` is only legal inside the objects given to merge / update / filter:
+``compile_term`` tells each LITERAL node whether it sits there (``literal_ok``).
+
 ``r.row``: ``IMPLICIT_VAR`` names the parameter of the one enclosing one-argument function.
 ``compile_term`` carries the stack of enclosing one-argument functions (``implicit``) so the
 implicit variable is bound, or rejected as RethinkDB does, at compile time.
@@ -36,6 +44,7 @@ implicit variable is bound, or rejected as RethinkDB does, at compile time.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 from .. import datum
@@ -44,6 +53,15 @@ from ..proto.ql2 import TermType as T
 from . import values
 
 MAX_NESTING = 1000  # RethinkDB rejects deeper term trees rather than overflowing the stack
+
+# Terms that take GROUPED_DATA as it is instead of once per group (RethinkDB's terms whose
+# ``can_be_grouped`` is false, and the non-operator terms).
+_NOT_PER_GROUP = frozenset(
+    {
+        T.DEFAULT, T.ERROR, T.TYPE_OF, T.INFO, T.UNGROUP, T.GROUP, T.LITERAL, T.FUNCALL,
+        T.FUNC, T.VAR, T.IMPLICIT_VAR, T.ARGS,
+    }
+)  # fmt: skip
 
 _REGISTRY: dict[int, type[Term]] = {}
 
@@ -94,8 +112,12 @@ class Term:
     arity: ClassVar[tuple[int, int | None]] = (0, None)
     accepted_optargs: ClassVar[frozenset[str]] = frozenset()
     deterministic_term: ClassVar[bool] = True
+    # How grouped data as the first argument is handled: "data" (the default) runs the term
+    # once per group and gathers GROUPED_DATA (``Term.run`` does it); "native" terms handle
+    # it themselves (sequence terms, which keep a grouped stream a stream).
+    grouping: ClassVar[str] = "data"
 
-    __slots__ = ("args", "optargs", "frames", "deterministic")
+    __slots__ = ("args", "optargs", "frames", "deterministic", "may_group", "group_probe")
 
     def __init__(self, args: list[Term], optargs: dict[str, Term], frames: tuple) -> None:
         self.args = args
@@ -106,9 +128,20 @@ class Term:
             and all(a.deterministic for a in args)
             and all(o.deterministic for o in optargs.values())
         )
+        # Only a tree containing ``group`` can make grouped data, so only terms over such a
+        # tree pay for the per-group check (evaluating the first argument up front).
+        self.may_group = self.tt == T.GROUP or any(a.may_group for a in args)
+        self.group_probe = (
+            self.grouping == "data"
+            and self.tt not in _NOT_PER_GROUP
+            and bool(args)
+            and args[0].may_group
+        )
 
     def run(self, scope: Scope) -> Any:
         try:
+            if self.group_probe:
+                return self._run_per_group(scope)
             return self.eval(scope)
         except ReqlError as e:
             if e.frames is None:
@@ -118,6 +151,22 @@ class Term:
             err = ReqlQueryLogicError("Maximum expression depth exceeded.")
             err.frames = list(self.frames)
             raise err from None
+
+    def _run_per_group(self, scope: Scope) -> Any:
+        """``eval`` with the first argument evaluated first; over grouped data, per group."""
+        first = self.args[0].run(scope)
+        if not isinstance(first, values.Grouped):
+            return self._with_first(first).eval(scope)
+        out = []
+        for key, group in first.groups:
+            out.append((key, values.to_datum(self._with_first(group).eval(scope))))
+        return values.Grouped(out)
+
+    def _with_first(self, value: Any) -> Term:
+        clone = copy.copy(self)
+        clone.args = [Given(value, self.args[0].frames), *self.args[1:]]
+        clone.group_probe = False
+        return clone
 
     def compiled(self) -> None:
         """Called once after construction; override to validate or precompute."""
@@ -145,6 +194,8 @@ class Datum(Term):
         self.frames = frames
         self.value = value
         self.deterministic = True
+        self.may_group = False
+        self.group_probe = False
 
     def eval(self, scope: Scope) -> Any:
         v = self.value
@@ -152,6 +203,24 @@ class Datum(Term):
         if type(v) is list or type(v) is dict:
             return _deep_copy(v)
         return v
+
+
+class Given(Term):
+    """An already evaluated argument (one group's value, see ``Term._run_per_group``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any, frames: tuple) -> None:
+        self.args = []
+        self.optargs = {}
+        self.frames = frames
+        self.value = value
+        self.deterministic = True
+        self.may_group = False
+        self.group_probe = False
+
+    def eval(self, scope: Scope) -> Any:
+        return self.value
 
 
 def _deep_copy(v: Any) -> Any:
@@ -163,12 +232,33 @@ def _deep_copy(v: Any) -> Any:
     return v
 
 
+# Where ``r.literal`` may appear: argument positions (from this index on) of the terms that
+# merge objects, RethinkDB's LITERAL_OK evaluation flag.
+_LITERAL_OK_FROM = {T.MERGE: 1, T.UPDATE: 1, T.FILTER: 1}
+
+
+def _literal_ok_child(tt: int, i: int, literal_ok: bool) -> bool:
+    """Whether argument ``i`` of a ``tt`` term may be (or contain) ``r.literal``."""
+    start = _LITERAL_OK_FROM.get(tt)
+    if start is not None:
+        return i >= start
+    if tt == T.FUNC:  # the body of a function passed where literals are allowed
+        return literal_ok and i == 1
+    # Objects pass the permission to their values; r.args to the arguments it splices.
+    return literal_ok and tt in (T.MAKE_OBJ, T.ARGS, T.MAKE_ARRAY)
+
+
 def compile_term(
-    raw: Any, frames: tuple = (), depth: int = 0, implicit: tuple[int, ...] = ()
+    raw: Any,
+    frames: tuple = (),
+    depth: int = 0,
+    implicit: tuple[int, ...] = (),
+    literal_ok: bool = False,
 ) -> Term:
     """Compile wire JSON into a Term tree. Raises ReqlCompileError / ReqlQueryLogicError.
 
     ``implicit`` holds the parameter of each enclosing one-argument function, outermost first.
+    ``literal_ok`` says whether ``r.literal`` is allowed here (inside merge / update objects).
     """
     if depth > MAX_NESTING:
         raise ReqlQueryLogicError("Maximum expression depth exceeded.")  # RethinkDB's wording
@@ -211,24 +301,41 @@ def compile_term(
             if len(params) == 1:
                 inner = implicit + params
         args = [
-            compile_term(a, frames + (i,), depth + 1, inner if i == 1 else implicit)
+            compile_term(
+                a,
+                frames + (i,),
+                depth + 1,
+                inner if i == 1 else implicit,
+                _literal_ok_child(tt, i, literal_ok),
+            )
             for i, a in enumerate(raw_args)
         ]
-        opts = {k: compile_term(v, frames + (k,), depth + 1, implicit) for k, v in raw_opts.items()}
+        opts = {
+            k: compile_term(v, frames + (k,), depth + 1, implicit, literal_ok and tt == T.MAKE_OBJ)
+            for k, v in raw_opts.items()
+        }
         if spliced:
             return Spliced(cls, args, opts, frames)
         node = cls(args, opts, frames)
+        if tt == T.LITERAL:
+            node.literal_ok = literal_ok
         node.compiled()
         return node
     if t is dict:
         # An object literal: values may themselves be terms (MAKE_OBJ semantics).
         if datum.REQL_TYPE in raw and all(_is_plain(v) for v in raw.values()):
-            # RethinkDB validates and rounds every TIME it builds, literals included.
+            # RethinkDB validates every pseudo-type it is sent (and rounds TIMEs).
             from .terms.times_calc import sanitize_times  # terms import this module
+            from .terms.types import binary_literal
 
+            if raw[datum.REQL_TYPE] == "BINARY":
+                return Datum(binary_literal(raw), frames)
             return Datum(sanitize_times(datum.canonical(raw)), frames)
         cls = _REGISTRY[T.MAKE_OBJ]
-        opts = {k: compile_term(v, frames + (k,), depth + 1, implicit) for k, v in raw.items()}
+        opts = {
+            k: compile_term(v, frames + (k,), depth + 1, implicit, literal_ok)
+            for k, v in raw.items()
+        }
         node = cls([], opts, frames)
         node.compiled()
         return node
@@ -272,6 +379,8 @@ class Spliced(Term):
         self.cls = cls
         super().__init__(args, optargs, frames)
         self.deterministic = self.deterministic and cls.deterministic_term
+        self.may_group = self.may_group or cls.tt == T.GROUP
+        self.group_probe = False  # the expanded node does its own per-group handling
 
     def eval(self, scope: Scope) -> Any:
         expanded: list[Term] = []
@@ -289,7 +398,7 @@ class Spliced(Term):
             raise ReqlQueryLogicError(arity_message(lo, hi, n))
         node = self.cls(expanded, self.optargs, self.frames)
         node.compiled()
-        return node.eval(scope)
+        return node.run(scope)
 
 
 def _is_plain(v: Any) -> bool:

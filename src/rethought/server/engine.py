@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ReqlQueryLogicError
+from ..errors import ReqlCompileError, ReqlQueryLogicError
+from ..proto.ql2 import TermType as T
 from . import (
     terms,  # noqa: F401  (registers every term family)
     values,
@@ -30,26 +31,64 @@ from .feeds import FeedCursor
 
 ATOM, STREAM, FEED = "atom", "stream", "feed"
 
-#: Global optargs a START query may carry (``run(conn, **opts)``); others are rejected.
+#: Optarg names RethinkDB accepts on a START query: the union of every term's optargs (the
+#: server rejects only names no term knows; ``use_outdated`` is kept so TABLE can say why).
 RUN_OPTARGS = frozenset(
-    {
-        "db",
-        "read_mode",
-        "durability",
-        "noreply",
-        "profile",
-        "array_limit",
-        "time_format",
-        "group_format",
-        "binary_format",
-        "use_outdated",
-        "min_batch_rows",
-        "max_batch_rows",
-        "max_batch_bytes",
-        "max_batch_seconds",
-        "first_batch_scaledown_factor",
-    }
+    """
+    array_limit attempts auth base binary_format changefeed_queue_size conflict data db default
+    default_timezone dry_run durability emergency_repair emit fill final_emit
+    first_batch_scaledown_factor float geo geo_system group_format header identifier_format
+    include_initial include_offsets include_states include_types index interleave ordered
+    left_bound max_batch_bytes max_batch_rows max_batch_seconds max_dist max_results method
+    min_batch_rows multi non_atomic nonvoting_replica_tags noreply num_vertices overwrite page
+    page_limit params primary_key primary_replica_tag profile read_mode redirects replicas
+    result_format return_changes return_vals right_bound shards squash time_format timeout unit
+    use_outdated verify wait_for
+    """.split()
 )
+
+
+# RethinkDB's term walker (term_walker.cc): writes and meta operations may not run once per
+# element of a stream, i.e. inside any argument but the first of these terms.
+_WRITE_OR_META = frozenset(
+    {
+        T.UPDATE, T.DELETE, T.INSERT, T.REPLACE, T.DB_CREATE, T.DB_DROP, T.TABLE_CREATE,
+        T.TABLE_DROP, T.WAIT, T.RECONFIGURE, T.REBALANCE, T.SYNC, T.INDEX_CREATE,
+        T.INDEX_DROP, T.INDEX_WAIT, T.INDEX_RENAME,
+    }
+)  # fmt: skip
+_FORBIDS_WRITES = frozenset(
+    {
+        T.REDUCE, T.MAP, T.FILTER, T.CONCAT_MAP, T.GROUP, T.INNER_JOIN, T.OUTER_JOIN,
+        T.EQ_JOIN, T.UPDATE, T.DELETE, T.REPLACE, T.INSERT, T.COUNT, T.SUM, T.AVG, T.MIN,
+        T.MAX,
+    }
+)  # fmt: skip
+
+
+def check_write_nesting(raw: Any) -> None:
+    """Reject a write or meta op nested in a stream operation's function, as RethinkDB does
+    before compiling (so nothing has been written when the error comes back)."""
+    stack: list[tuple[Any, tuple, bool]] = [(raw, (), True)]
+    while stack:
+        node, frames, legal = stack.pop()
+        if type(node) is dict:  # an object literal: its values are terms
+            stack.extend((v, (*frames, k), legal) for k, v in node.items())
+            continue
+        if type(node) is not list or not node or type(node[0]) is not int or node[0] == T.DATUM:
+            continue
+        tt = node[0]
+        if not legal and tt in _WRITE_OR_META:
+            raise ReqlCompileError(
+                "Cannot nest writes or meta ops in stream operations.  Use FOR_EACH instead.",
+                frames=list(frames),
+            )
+        forbids = tt in _FORBIDS_WRITES
+        args = node[1] if len(node) > 1 and type(node[1]) is list else ()
+        for i, a in enumerate(args):
+            stack.append((a, (*frames, i), legal and (i == 0 or not forbids)))
+        opts = node[2] if len(node) > 2 and type(node[2]) is dict else {}
+        stack.extend((v, (*frames, k), legal and not forbids) for k, v in opts.items())
 
 
 @dataclass
@@ -105,10 +144,13 @@ class Engine:
             storage.drop_listeners.append(hub.table_dropped)
 
     def prepare(self, raw_term: Any, raw_optargs: dict[str, Any], session: Session) -> Prepared:
+        check_write_nesting(raw_term)
         root = compile_term(raw_term)
         ctx = QueryContext(self, session, {}, session.default_db)
         scope = Scope(ctx)
         for name, raw in raw_optargs.items():
+            if name not in RUN_OPTARGS:
+                raise ReqlCompileError(f"Unrecognized global optional argument `{name}`.")
             node = compile_term(raw, (name,))
             if name == "db":
                 db = node.run(scope)
@@ -135,6 +177,11 @@ class Engine:
                 self._close_feeds(ctx)  # e.g. changes().type_of(): the feed was never read
             if isinstance(value, values.Sequence):
                 return Result(STREAM, iter(value))
+            if isinstance(value, (values.Func, values.Database)):
+                kind = "FUNCTION" if isinstance(value, values.Func) else "DATABASE"
+                raise ReqlQueryLogicError(
+                    f"Query result must be of type DATUM, GROUPED_DATA, or STREAM (got {kind})."
+                )
             return Result(ATOM, values.to_datum(value))
         except BaseException:
             self._close_feeds(ctx)

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from greenlet import getcurrent as current_greenlet
-from greenlet import greenlet
 
 from .. import datum
 from ..errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError

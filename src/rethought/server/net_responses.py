@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .. import datum
 from ..errors import ReqlError, ReqlQueryLogicError, response_codes_for
 from ..proto.ql2 import ErrorType, ResponseType
 from . import values
@@ -55,7 +56,25 @@ def response(
 
 
 def atom(token: int, rtype: int, value: Any, profile: Any = None) -> bytes:
-    return response(token, rtype, [orjson.dumps(value)], profile=profile)
+    return response(token, rtype, [dumps(value)], profile=profile)
+
+
+def _unencodable(value: Any) -> Any:
+    # r.minval / r.maxval are datums only inside a query (between bounds); RethinkDB refuses
+    # to send them back (datum_t::write_json).
+    if value is datum.MINVAL or value is datum.MAXVAL:
+        raise ReqlQueryLogicError(f"Cannot convert `r.{value.name}` to JSON.")
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def dumps(value: Any) -> bytes:
+    """A datum as JSON, with RethinkDB's error for values that have no JSON form."""
+    try:
+        return orjson.dumps(value, default=_unencodable)
+    except orjson.JSONEncodeError as e:
+        if isinstance(e.__cause__, ReqlError):
+            raise e.__cause__ from None
+        raise
 
 
 def error(
@@ -97,7 +116,7 @@ def encode_row(row: Any) -> bytes:
     if t is not dict and t is not list and t is not str and t is not int and t is not float:
         if row is not None and t is not bool:
             row = values.to_datum(row)
-    return orjson.dumps(row)
+    return dumps(row)
 
 
 class BatchSpec:

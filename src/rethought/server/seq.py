@@ -192,18 +192,30 @@ def sort_groups(groups: Iterable[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
     return sorted(groups, key=lambda kv: datum.sort_key(kv[0]))
 
 
+class EmptyGroup(Exception):
+    """Raised by a reduction over a group none of whose rows reached it (see ``per_group``)."""
+
+
 def per_group(src: values.Grouped, fn: Callable[[Any], Any], ctx: Any) -> values.Grouped:
     """Apply ``fn`` to every group's value (RethinkDB's semantics for terms after ``group``).
 
     Transformations of a grouped stream stay a grouped stream; anything that reduces a
-    group to a datum gives GROUPED_DATA.
+    group to a datum gives GROUPED_DATA. A grouped stream only has the groups some row
+    reached: groups emptied by a transformation, or whose reduction saw no row (``fn``
+    raised ``EmptyGroup``: ``count(pred)``, ``sum(field)``...), are left out.
     """
     out = []
     stream = isinstance(src, GroupedStream)
+    drop_empty = stream
     for key, group in src.groups:
-        res = fn(group)
+        try:
+            res = fn(group)
+        except EmptyGroup:
+            continue
         if isinstance(res, values.Sequence) or type(res) is list:
             res = finite_list(res, ctx)
+            if drop_empty and not res:
+                continue
         else:
             stream = False
         out.append((key, res))
@@ -213,14 +225,21 @@ def per_group(src: values.Grouped, fn: Callable[[Any], Any], ctx: Any) -> values
 class SeqTerm(Term):
     """A term whose first argument is a sequence; on grouped data it applies per group."""
 
+    grouping = "native"
+
     def eval(self, scope: Scope) -> Any:
         src = self.args[0].run(scope)
         if isinstance(src, values.Grouped):
-            return per_group(src, lambda group: self.apply(scope, group), scope.ctx)
+            stream = isinstance(src, GroupedStream)
+            return per_group(src, lambda group: self.apply_group(scope, group, stream), scope.ctx)
         return self.apply(scope, src)
 
     def apply(self, scope: Scope, src: Any) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError
+
+    def apply_group(self, scope: Scope, group: Any, stream: bool) -> Any:
+        """``apply`` on one group's rows (``stream``: the group came from a grouped stream)."""
+        return self.apply(scope, group)
 
 
 # -- functions --------------------------------------------------------------------------------

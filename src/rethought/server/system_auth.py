@@ -29,7 +29,11 @@ _KEYS = ("read", "write", "config", "connect")
 
 def _record(storage: Any, user: str) -> dict:
     rec = storage.meta_get(PERM_PREFIX + user) or {}
-    return {"global": rec.get("global", {}), "dbs": rec.get("dbs", {}), "tables": rec.get("tables", {})}
+    return {
+        "global": rec.get("global", {}),
+        "dbs": rec.get("dbs", {}),
+        "tables": rec.get("tables", {}),
+    }
 
 
 def _save(storage: Any, user: str, rec: dict) -> None:
@@ -228,9 +232,7 @@ class Users(SystemTable):
 
     def apply(self, key: Any, old: Any, new: Any) -> Any:
         if type(key) is not str:
-            raise ReqlOpFailedError(
-                f"Expected a username as the primary key, got {dumps(key)}."
-            )
+            raise ReqlOpFailedError(f"Expected a username as the primary key, got {dumps(key)}.")
         storage = self.storage
         if new is None:
             if key == ADMIN:

@@ -95,10 +95,15 @@ class TableConfig(_CatalogTable):
         store = storage.table_by_id(key)
         for field, msg in (
             ("primary_key", "It's illegal to change a table's primary key"),
-            ("indexes", "The `indexes` field is read-only and can't be used to create or "
-             "drop indexes."),
-            ("write_hook", "The `write_hook` field is read-only and can't be used to create "
-             "or drop a write hook function."),
+            (
+                "indexes",
+                "The `indexes` field is read-only and can't be used to create or drop indexes.",
+            ),
+            (
+                "write_hook",
+                "The `write_hook` field is read-only and can't be used to create "
+                "or drop a write hook function.",
+            ),
         ):
             if new.get(field) != old.get(field):
                 raise ReqlOpFailedError(msg)
@@ -155,7 +160,9 @@ class DbConfig(SystemTable):
         if extra:
             raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(extra)}`.")
         name = check_name(new.get("name"), "Database")
-        if name == SYSTEM_DB or (storage.db_get(name) is not None and (old or {}).get("name") != name):
+        if name == SYSTEM_DB or (
+            storage.db_get(name) is not None and (old or {}).get("name") != name
+        ):
             raise ReqlOpFailedError(f"Database `{name}` already exists.")
         if old is None:
             info = storage.db_create(name)
@@ -219,7 +226,9 @@ class ClusterConfig(SystemTable):
 
     def apply(self, key: Any, old: Any, new: Any) -> Any:
         if new is None:
-            raise ReqlOpFailedError("It's illegal to delete rows from the `rethinkdb.cluster_config` table.")
+            raise ReqlOpFailedError(
+                "It's illegal to delete rows from the `rethinkdb.cluster_config` table."
+            )
         if old is None:
             raise ReqlOpFailedError(
                 "It's illegal to insert new rows into the `rethinkdb.cluster_config` table."
@@ -270,21 +279,32 @@ class Stats(_CatalogTable):
         rows = [
             {
                 "id": ["cluster"],
-                "query_engine": {"client_connections": 1, "clients_active": 1,
-                                 "queries_per_sec": 0, **rates},
+                "query_engine": {
+                    "client_connections": 1,
+                    "clients_active": 1,
+                    "queries_per_sec": 0,
+                    **rates,
+                },
             },
             {
                 "id": ["server", sid],
-                "query_engine": {"client_connections": 1, "clients_active": 1,
-                                 "queries_per_sec": 0, "queries_total": 0, **rates, **totals},
+                "query_engine": {
+                    "client_connections": 1,
+                    "clients_active": 1,
+                    "queries_per_sec": 0,
+                    "queries_total": 0,
+                    **rates,
+                    **totals,
+                },
                 "server": server,
             },
         ]
         for store in self.stores():
             db = store.db.id if self.id_format == "uuid" else store.db.name
             name = store.id if self.id_format == "uuid" else store.name
-            rows.append({"db": db, "id": ["table", store.id], "query_engine": dict(rates),
-                         "table": name})
+            rows.append(
+                {"db": db, "id": ["table", store.id], "query_engine": dict(rates), "table": name}
+            )
             rows.append(
                 {
                     "db": db,
@@ -293,10 +313,18 @@ class Stats(_CatalogTable):
                     "server": server,
                     "storage_engine": {
                         "cache": {"in_use_bytes": 0},
-                        "disk": {"read_bytes_per_sec": 0, "read_bytes_total": 0,
-                                 "space_usage": {"data_bytes": 0, "garbage_bytes": 0,
-                                                 "metadata_bytes": 0, "preallocated_bytes": 0},
-                                 "written_bytes_per_sec": 0, "written_bytes_total": 0},
+                        "disk": {
+                            "read_bytes_per_sec": 0,
+                            "read_bytes_total": 0,
+                            "space_usage": {
+                                "data_bytes": 0,
+                                "garbage_bytes": 0,
+                                "metadata_bytes": 0,
+                                "preallocated_bytes": 0,
+                            },
+                            "written_bytes_per_sec": 0,
+                            "written_bytes_total": 0,
+                        },
                     },
                     "table": name,
                 }

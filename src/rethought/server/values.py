@@ -211,7 +211,9 @@ def to_datum(v: Any) -> Any:
     if isinstance(v, Grouped):
         return v.to_datum()
     if isinstance(v, (Func, Database)):
-        raise ReqlQueryLogicError(f"Expected type DATUM but found {type_name(v)}.")
+        from .terms.datum_print import expected_val  # the terms package imports this module
+
+        raise expected_val(v, "DATUM")
     return v
 
 

@@ -20,7 +20,6 @@ from gevent.event import AsyncResult
 
 from ...errors import ReqlCursorEmpty, ReqlDriverError, ReqlTimeoutError
 from ..asyncbase import FutureConnection, FutureCursor, connect_params
-from ..core import Query
 from ..cursor import DefaultCursorEmpty
 
 __all__ = ["Connection", "Cursor", "connect"]
@@ -29,28 +28,21 @@ RECV_SIZE = 1 << 16
 
 
 class Cursor(FutureCursor):
-    """``for row in cursor``, ``cursor.next(wait=True)``, ``cursor.fetch_next()``."""
+    """``for row in cursor``, ``cursor.next(wait=True)``, ``cursor.fetch_next()``; every
+    method blocks the calling greenlet only (the connection's promises block)."""
 
     def next(self, wait: bool | float = True) -> Any:
         """The next row; ReqlTimeoutError if none arrives in time, ReqlCursorEmpty at the end."""
         try:
-            return self.conn._block(super().next(wait))
+            return super().next(wait)
         except ReqlCursorEmpty:
             raise DefaultCursorEmpty() from None  # also a StopIteration, as the blocking API
-
-    def fetch_next(self, wait: bool | float = True) -> bool:
-        """True while rows (or an error to raise) remain, False at the end."""
-        return self.conn._block(super().fetch_next(wait))
 
     def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self) -> Any:
         return self.next()
-
-    def close(self) -> None:
-        """Stop the query on the server and drop what is still buffered."""
-        self.conn._stop(self.query)
 
     def __enter__(self) -> Cursor:
         return self
@@ -94,7 +86,8 @@ class Connection(FutureConnection):
         self._out = bytearray()
         self._writer: gevent.Greenlet | None = None
 
-    def _block(self, promise: _Promise) -> Any:
+    def _promise_of(self, promise: _Promise) -> Any:
+        # The blocking API: wait here, in the calling greenlet, for what asyncbase promised.
         try:
             return promise.get()
         except BaseException:
@@ -153,12 +146,6 @@ class Connection(FutureConnection):
         if self._sock is sock:
             self._lost(message)
 
-    def _stop(self, query: Query) -> None:
-        # Wake the other waiters of a stopped query too: a pending next() ends.
-        super()._stop(query)
-        if query.waiter is not None:
-            query.waiter.wake(query)
-
     # -- the blocking API ----------------------------------------------------------------
 
     def _open(self, timeout: float | None) -> Connection:
@@ -180,27 +167,12 @@ class Connection(FutureConnection):
             ) from None
         self._sock = sock
         gevent.spawn(self._read, sock)
-        return self._block(self._begin_handshake(timeout))
+        return self._begin_handshake(timeout)
 
     def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Connection:
         """Close (optionally waiting for noreply writes) and open a fresh connection."""
         self.close(noreply_wait)
         return self._open(timeout)
-
-    def close(self, noreply_wait: bool = True) -> None:
-        """Close the connection; pending queries fail with ReqlDriverError."""
-        self._block(super().close(noreply_wait))
-
-    def _start(self, term: Any, global_optargs: dict | None = None, **kwargs: Any) -> Any:
-        return self._block(super()._start(term, global_optargs, **kwargs))
-
-    def noreply_wait(self) -> None:
-        """Wait until every noreply query sent so far has been processed."""
-        return self._block(super().noreply_wait())
-
-    def server(self) -> dict:
-        """``{"id": ..., "name": ..., "proxy": ...}`` of the server."""
-        return self._block(super().server())
 
     def __enter__(self) -> Connection:
         return self

@@ -17,15 +17,26 @@ from typing import Any
 from tornado.concurrent import Future
 from tornado.ioloop import IOLoop
 
-from ..asyncbase import connect_params
-from ..core import Query
+from ..asyncbase import FutureCursor, connect_params
 from . import asyncio_loop
 
 __all__ = ["Connection", "Cursor", "connect"]
 
 
-class Cursor(asyncio_loop.Cursor):
+class Cursor(FutureCursor):
     """``while (yield cursor.fetch_next()): item = yield cursor.next()``; ``async for``."""
+
+    def fetch_next(self, wait: bool | float = True) -> Future:
+        """A Future of True while rows (or an error to raise) remain, False at the end.
+
+        An open changefeed never ends by itself, so this is True at once and the waiting
+        happens in ``next()``: a future chained into that ``next()`` (seed 000's
+        ``ChangefeedNoticer``) then reaches the consumer and stops the feed.
+        """
+        query = self.query
+        if query.is_feed and not query.done:
+            return self.conn._resolved(True)
+        return super().fetch_next(wait)
 
 
 class _Handle:
@@ -62,11 +73,8 @@ class Connection(asyncio_loop.Connection):
     def _new_handle(self, on_cancel: Callable[[], None] | None) -> _Handle:
         return _Handle(self._loop, on_cancel)
 
-    def _stop(self, query: Query) -> None:
-        # Wake the other waiters of a stopped query too: a pending fetch_next() gives False.
-        super()._stop(query)
-        if query.waiter is not None:
-            query.waiter.wake(query)
+    def _promise_of(self, handle: _Handle) -> Future:
+        return handle.promise  # the Future itself: chain_future() and add_done_callback work
 
     def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Future:
         """Close (optionally after noreply_wait) and open again; a Future of the connection."""

@@ -14,11 +14,9 @@ from typing import Any
 from twisted.internet import defer, error, reactor
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.protocol import Protocol
-from twisted.internet.ssl import Certificate, optionsForClientTLS, platformTrust
 
 from ...errors import ReqlDriverError, ReqlTimeoutError
 from ..asyncbase import FutureConnection, FutureCursor, connect_params
-from ..core import Query
 
 __all__ = ["Connection", "Cursor", "connect"]
 
@@ -97,12 +95,6 @@ class Connection(FutureConnection):
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.loseConnection()
 
-    def _stop(self, query: Query) -> None:
-        # Wake the other waiters of a stopped query too: a pending fetch_next() fires False.
-        super()._stop(query)
-        if query.waiter is not None:
-            query.waiter.wake(query)
-
     # -- opening -------------------------------------------------------------------------
 
     def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> defer.Deferred:
@@ -114,13 +106,7 @@ class Connection(FutureConnection):
         timeout = self.connect_timeout if timeout is None else timeout
         endpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=timeout or 30)
         if self.ssl:
-            ca = self.ssl.get("ca_certs")
-            if ca:
-                with open(ca, "rb") as f:
-                    trust = Certificate.loadPEM(f.read())
-            else:
-                trust = platformTrust()
-            endpoint = wrapClientTLS(optionsForClientTLS(self.host, trust), endpoint)
+            endpoint = wrapClientTLS(self._tls_options(), endpoint)
         self._protocol = protocol = _Protocol(self)
 
         def failed(failure: Any) -> None:
@@ -134,6 +120,17 @@ class Connection(FutureConnection):
 
         connecting = connectProtocol(endpoint, protocol)
         return connecting.addCallbacks(lambda _: self._begin_handshake(timeout), failed)
+
+    def _tls_options(self) -> Any:
+        try:  # Twisted's TLS needs pyOpenSSL (the twisted[tls] extra): only for ssl=...
+            from twisted.internet.ssl import Certificate, optionsForClientTLS, platformTrust
+        except ImportError as exc:
+            raise ReqlDriverError(f"TLS with the twisted loop needs pyOpenSSL: {exc}") from None
+        ca = self.ssl.get("ca_certs")
+        if ca:
+            with open(ca, "rb") as f:
+                return optionsForClientTLS(self.host, Certificate.loadPEM(f.read()))
+        return optionsForClientTLS(self.host, platformTrust())
 
     def client_port(self) -> int | None:
         return self._protocol.transport.getHost().port if self.is_open() else None

@@ -23,6 +23,10 @@ MAX_CHUNK = 1024
 # Index entry value: truncated flag (1 byte), offset of the primary key in the LMDB key
 # (2 bytes), then the index value as JSON.
 ENTRY_HEAD = struct.Struct(">BH")
+# Flag bit in that first byte: the key ends with a TAG after the primary key (a repeated
+# value of a multi index), so the primary key is ``key[offset:-TAG.size]``.
+TAGGED = 2
+TAG = struct.Struct(">I")
 SEEK_LIMIT = 500  # LMDB rejects longer keys, even for a seek
 
 
@@ -138,7 +142,9 @@ def scan_index(
             for key, data in it:
                 if key[:plen] != index_prefix:
                     break
-                cut, off = ENTRY_HEAD.unpack_from(data)
+                flags, off = ENTRY_HEAD.unpack_from(data)
+                cut = flags & 1
+                pk = key[off : -TAG.size] if flags & TAGGED else key[off:]
                 vpart = key[plen:off]
                 if (vpart < t_lo) if reverse else (vpart > t_hi):
                     break
@@ -151,9 +157,9 @@ def scan_index(
                 full = encode_key(value) if cut else vpart
                 if not _in_range(full, enc_lo, enc_hi, lo_open, hi_open):
                     continue
-                raw = txn.get(row_prefix + key[off:], db=rows_db)
+                raw = txn.get(row_prefix + pk, db=rows_db)
                 if raw is not None:
-                    out.append((full, key[off:], value, orjson.loads(raw), bool(cut)))
+                    out.append((full, pk, value, orjson.loads(raw), bool(cut)))
         if any(entry[4] for entry in out):
             out = _sort_truncated_runs(out, reverse)
         for _full, _pk, value, row, _cut in out:

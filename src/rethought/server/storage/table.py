@@ -139,7 +139,9 @@ class TableStore:
         if fn is None:
             return []
         entries = index_entries(idx, fn, row, b"")
-        return [orjson.loads(data[ENTRY_HEAD.size :]) for data in entries.values()]
+        # Repeated values of a multi index have one entry each; keep each value once.
+        distinct = dict.fromkeys(data[ENTRY_HEAD.size :] for data in entries.values())
+        return [orjson.loads(v) for v in distinct]
 
     def index_list(self) -> list[str]:
         return sorted(self._indexes)

@@ -12,7 +12,7 @@ from ...datum import canonical
 from ...datum.keys import check_index_key, encode_index_value, encode_primary, pretty
 from ...errors import ReqlQueryLogicError
 from .catalog import COUNT_PREFIX, Index, IndexFn
-from .scan import ENTRY_HEAD
+from .scan import ENTRY_HEAD, TAG, TAGGED
 
 if TYPE_CHECKING:
     from .table import TableStore
@@ -23,21 +23,33 @@ COUNT = struct.Struct(">q")
 def index_entries(idx: Index, fn: IndexFn, row: dict, pk_key: bytes) -> dict[bytes, bytes]:
     """The index entries ``row`` has in ``idx``: LMDB key -> entry value.
 
-    As in RethinkDB, a row whose function raises, or yields any value that cannot be an index
-    key (null, an object, ...), is left out of the index entirely. Equal values of a multi
-    index give one entry.
+    As in RethinkDB, a row whose function raises is left out of the index, and so is each
+    value that cannot be an index key (null, an object, ...). Every element of a multi
+    index's array is an entry, equal ones too (RethinkDB tags each with its position), so
+    ``order_by(index=)`` yields the row once per element. The first entry of a key keeps the
+    plain ``value + primary key`` form; repeats get a tag suffix (see ``scan.TAGGED``).
     """
     try:
         values = fn(row)
-        entries: dict[bytes, bytes] = {}
-        for v in values:
-            check_index_key(v, idx.geo)
-            vpart, cut = encode_index_value(v)
-            key = idx.prefix + vpart + pk_key
-            entries[key] = ENTRY_HEAD.pack(cut, len(idx.prefix) + len(vpart)) + orjson.dumps(v)
-        return entries
     except Exception:  # any failure of the user's index function skips the row
         return {}
+    entries: dict[bytes, bytes] = {}
+    for v in values:
+        try:
+            check_index_key(v, idx.geo)
+        except ReqlQueryLogicError:
+            continue  # RethinkDB skips just this element (of a multi index's array)
+        vpart, cut = encode_index_value(v)
+        key = idx.prefix + vpart + pk_key
+        flags = int(cut)
+        if key in entries:
+            n = 1
+            while key + TAG.pack(n) in entries:
+                n += 1
+            key += TAG.pack(n)
+            flags |= TAGGED
+        entries[key] = ENTRY_HEAD.pack(flags, len(idx.prefix) + len(vpart)) + orjson.dumps(v)
+    return entries
 
 
 class Writer:

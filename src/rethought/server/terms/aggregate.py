@@ -15,6 +15,7 @@ from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import seq, values
 from ..compile import Scope, Term, term
+from . import transform
 
 
 def _rows(src: Any) -> Iterator[Any]:
@@ -27,6 +28,8 @@ def _rows(src: Any) -> Iterator[Any]:
 class Count(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
         if len(self.args) == 1:
+            if isinstance(src, values.SingleSelection):
+                src = src.row
             if type(src) is str:
                 return len(src)
             if type(src) is dict:
@@ -37,21 +40,33 @@ class Count(seq.SeqTerm):
             if isinstance(src, values.TableValue):
                 return src.store.count()
             return sum(1 for _ in _rows(src))
+        return self._count_matching(scope, src)
+
+    def apply_group(self, scope: Scope, group: Any, stream: bool) -> Any:
+        if len(self.args) == 1 or not stream:
+            return self.apply(scope, group)
+        n = self._count_matching(scope, group)
+        if n == 0:
+            raise seq.EmptyGroup  # no row of the group passed the predicate
+        return n
+
+    def _count_matching(self, scope: Scope, src: Any) -> int:
         pred = self.args[1].run(scope)
         if isinstance(pred, values.Func):
-
-            def test(row: Any) -> bool:
-                try:
-                    return seq.truthy(seq.call(pred, row))
-                except ReqlNonExistenceError:
-                    return False
+            test = transform.row_predicate(pred)
         else:
             want = values.to_datum(pred)
 
             def test(row: Any) -> bool:
                 return datum.equal(row, want)
 
-        return sum(1 for row in _rows(src) if test(row))
+        def safe(row: Any) -> bool:
+            try:
+                return test(row)
+            except ReqlNonExistenceError:
+                return False
+
+        return sum(1 for row in _rows(src) if safe(row))
 
 
 class _FieldAggregate(seq.SeqTerm):
@@ -60,6 +75,19 @@ class _FieldAggregate(seq.SeqTerm):
     name = ""
 
     def apply(self, scope: Scope, src: Any) -> Any:
+        pairs = self._pairs(scope, src)
+        return pairs if type(pairs) is not list else self.finish(pairs)
+
+    def apply_group(self, scope: Scope, group: Any, stream: bool) -> Any:
+        pairs = self._pairs(scope, group)
+        if type(pairs) is not list:
+            return pairs
+        if stream and not pairs:
+            raise seq.EmptyGroup  # no row of the group had the field
+        return self.finish(pairs)
+
+    def _pairs(self, scope: Scope, src: Any) -> Any:
+        """``(row, value)`` for the rows that have a value; an index read returns its result."""
         f = seq.field_func(self.args[1].run(scope)) if len(self.args) == 2 else None
         index = self.optargs.get("index")
         if f is not None and index is not None:
@@ -75,7 +103,7 @@ class _FieldAggregate(seq.SeqTerm):
                 pairs.append((row, self.check(v)))
             except ReqlNonExistenceError:
                 continue
-        return self.finish(pairs)
+        return pairs
 
     def check(self, v: Any) -> Any:
         return v
@@ -229,9 +257,14 @@ class Contains(seq.SeqTerm):
             else:
                 want = values.to_datum(p)
                 tests.append(lambda row, w=want: datum.equal(row, w))
+        # Each row satisfies at most one outstanding value (RethinkDB's rule), so
+        # ``contains(2, 2)`` needs two rows equal to 2.
         pending = list(range(len(tests)))
         for row in _rows(src):
-            pending = [i for i in pending if not tests[i](row)]
+            for i in pending:
+                if tests[i](row):
+                    pending.remove(i)
+                    break
             if not pending:
                 return True
         return not pending
@@ -240,6 +273,8 @@ class Contains(seq.SeqTerm):
 @term(T.GROUP, arity=(1, None), optargs=("index", "multi"))
 class Group(Term):
     """``group``: rows by key (fields, functions, an index), ``multi`` splitting arrays."""
+
+    grouping = "native"
 
     def eval(self, scope: Scope) -> Any:
         src = self.args[0].run(scope)
@@ -276,10 +311,8 @@ class Group(Term):
             for combo in _combinations(parts, multi):
                 key = combo[0] if len(combo) == 1 else list(combo)
                 groups.setdefault(datum.sort_key(key), (key, []))[1].append(row)
-        ordered = seq.sort_groups(groups.values())
-        if type(src) is list:
-            return values.Grouped(ordered)
-        return seq.GroupedStream(ordered)
+        # Even an array's groups are a grouped stream (RethinkDB streams arrays to group).
+        return seq.GroupedStream(seq.sort_groups(groups.values()))
 
 
 def _group_values(f: values.Func, row: Any, multi: bool) -> list:
@@ -306,6 +339,8 @@ def _combinations(parts: list[list], multi: bool) -> Iterator[tuple]:
 
 @term(T.UNGROUP, arity=(1, 1))
 class Ungroup(Term):
+    grouping = "native"
+
     def eval(self, scope: Scope) -> Any:
         src = self.args[0].run(scope)
         if not isinstance(src, values.Grouped):

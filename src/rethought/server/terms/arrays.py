@@ -9,13 +9,14 @@ from ... import datum
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from ..compile import Scope, Term, term
+from ..seq import array_limit_error
 from .argcheck import array, integer
 
 
 def _limited(scope: Scope, out: list) -> list:
     limit = scope.ctx.array_limit
     if len(out) > limit:
-        raise ReqlQueryLogicError(f"Array over size limit `{limit}`.")
+        raise array_limit_error(limit)
     return out
 
 

@@ -67,9 +67,11 @@ class Changes(Term):
 
     def eval(self, scope: Scope) -> Any:
         ctx = scope.ctx
-        opts = feeds.FeedOptions(
-            {k: values.to_datum(v.run(scope)) for k, v in self.optargs.items()}
-        )
+        # As in RethinkDB, an optarg not given to the term falls back to the query's global
+        # one (``run(changefeed_queue_size=...)``).
+        given = {k: v for k, v in ctx.optargs.items() if k in OPTARGS}
+        given.update((k, values.to_datum(v.run(scope))) for k, v in self.optargs.items())
+        opts = feeds.FeedOptions(given)
         feed = self._feed_for(self.args[0], scope, opts, [])
         if ctx.engine.hub is None:
             raise ReqlQueryLogicError("Changefeeds are not available on this server.")

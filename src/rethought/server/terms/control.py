@@ -13,6 +13,7 @@ from ...errors import ReqlCompileError, ReqlNonExistenceError, ReqlQueryLogicErr
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
+from ..seq import array_limit_error
 from .argcheck import string, truthy
 from .times_calc import sanitize_time
 
@@ -31,7 +32,7 @@ class MakeArray(Term):
         out = [values.to_datum(a.run(scope)) for a in self.args]
         limit = scope.ctx.array_limit if scope.ctx is not None else None
         if limit is not None and len(out) > limit:
-            raise ReqlQueryLogicError(f"Array over size limit `{limit}`.")
+            raise array_limit_error(limit)
         return out
 
 

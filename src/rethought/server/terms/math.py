@@ -14,8 +14,11 @@ from typing import Any
 from ... import datum
 from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
+from .. import values
 from ..compile import Scope, Term, term
+from ..seq import array_limit_error
 from .argcheck import array, expected, integer, number, string
+from .datum_print import expected_val
 from .times_calc import round_ms
 
 _BIT_LIMIT = 1 << 53
@@ -48,7 +51,7 @@ def _shift_time(t: dict, seconds: int | float) -> dict:
 def _check_limit(scope: Scope, out: list) -> list:
     limit = scope.ctx.array_limit
     if len(out) > limit:
-        raise ReqlQueryLogicError(f"Array over size limit `{limit}`.")
+        raise array_limit_error(limit)
     return out
 
 
@@ -59,10 +62,17 @@ class _Fold(Term):
         raise NotImplementedError
 
     def eval(self, scope: Scope) -> Any:
-        acc = self.datum_arg(scope, 0)
+        acc = self.operand(scope, 0)
         for i in range(1, len(self.args)):
-            acc = self.op(scope, acc, self.datum_arg(scope, i))
+            acc = self.op(scope, acc, self.operand(scope, i))
         return acc
+
+    def operand(self, scope: Scope, i: int) -> Any:
+        """Argument ``i`` as a datum; a table or stream is not one (no implicit coercion)."""
+        v = self.args[i].run(scope)
+        if isinstance(v, values.Sequence):
+            raise expected_val(v, "DATUM")
+        return values.to_datum(v)
 
 
 @term(T.ADD, arity=(1, None))
@@ -101,7 +111,7 @@ class Mul(_Fold):
             if copies < 0:
                 raise ReqlQueryLogicError("Cannot multiply an ARRAY by a negative number.")
             if arr and copies * len(arr) > scope.ctx.array_limit:
-                raise ReqlQueryLogicError(f"Array over size limit `{scope.ctx.array_limit}`.")
+                raise array_limit_error(scope.ctx.array_limit)
             return arr * copies
         return finite(float(number(a)) * number(b))
 

@@ -63,9 +63,14 @@ def _poly(
         else:
             gen = (row_fn(row) for row in rows)
         return values.Stream(gen) if isinstance(v, values.Sequence) else list(gen)
-    raise ReqlQueryLogicError(
-        f"Cannot perform {name} on a non-object non-sequence `{trunc_pretty(values.to_datum(v))}`."
-    )
+    raise non_object_error(name, values.to_datum(v))
+
+
+def non_object_error(name: str, d: Any) -> ReqlQueryLogicError:
+    """``Cannot perform bracket on a non-object non-sequence `1`.``; on NULL it is a
+    non-existence error, so ``default`` and ``filter`` treat ``null['a']`` as missing."""
+    cls = ReqlNonExistenceError if d is None else ReqlQueryLogicError
+    return cls(f"Cannot perform {name} on a non-object non-sequence `{trunc_pretty(d)}`.")
 
 
 def _skip_missing(rows: Iterator[Any], fn: Callable[[Any], Any]) -> Iterator[Any]:
@@ -222,9 +227,20 @@ class Object(Term):
         return out
 
 
+STRAY_LITERAL = (
+    "Stray literal keyword found: literal is only legal inside of the object passed to merge "
+    "or update and cannot nest inside other literals."
+)
+
+
 @term(T.LITERAL, arity=(0, 1))
 class Literal(Term):
+    # Set by the compiler: whether this literal sits where merge / update allow one.
+    literal_ok = False
+
     def eval(self, scope: Scope) -> dict:
+        if not self.literal_ok:
+            raise ReqlQueryLogicError(STRAY_LITERAL)
         out: dict = {datum.REQL_TYPE: LITERAL}
         if self.args:
             out["value"] = self.datum_arg(scope, 0)
@@ -261,7 +277,9 @@ class Merge(Term):
             for o in others:
                 patch = values.to_datum(o(d)) if isinstance(o, values.Func) else values.to_datum(o)
                 p = datum.pseudo_type(patch)
-                if p is not None and p != LITERAL:
+                if p == LITERAL:  # a literal must be a value inside the merged object
+                    raise ReqlQueryLogicError(STRAY_LITERAL)
+                if p is not None:
                     raise ReqlQueryLogicError(f"Cannot merge objects of type `PTYPE<{p}>`.")
                 d = merge(d, patch)
             return d
@@ -326,39 +344,14 @@ class Bracket(Term):
             return _poly(v, "bracket", lambda d: get_field(d, key), "skip", _ALL_PTYPES)
         if type(key) is int or type(key) is float:
             if values.is_sequence(v):
+                from .slicing import nth  # slicing imports this module
+
                 return nth(v, integer(key))
             d = values.to_datum(v)
             if type(d) is dict:
                 raise expected(d, "ARRAY")
-            raise ReqlQueryLogicError(
-                f"Cannot perform bracket on a non-object non-sequence `{trunc_pretty(d)}`."
-            )
+            raise non_object_error("bracket", d)
         raise ReqlQueryLogicError(
             "Expected NUMBER or STRING as second argument to `bracket` but found "
             f"{values.type_name(key)}."
         )
-
-
-def nth(v: Any, n: int) -> Any:
-    """The n-th element (negative counts from the end, arrays only)."""
-    if type(v) is list:
-        try:
-            if n < -len(v):
-                raise IndexError
-            return v[n]
-        except IndexError:
-            raise ReqlNonExistenceError(f"Index out of bounds: {n}") from None
-    if n < -1:
-        raise ReqlQueryLogicError(f"Cannot use an index < -1 ({n}) on a stream.")
-    if n == -1:
-        missing = object()
-        last: Any = missing
-        for row in values.iterate(v):
-            last = row
-        if last is missing:
-            raise ReqlNonExistenceError("Index out of bounds: -1")
-        return last
-    for i, row in enumerate(values.iterate(v)):
-        if i == n:
-            return row
-    raise ReqlNonExistenceError(f"Index out of bounds: {n}")

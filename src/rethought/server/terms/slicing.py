@@ -121,31 +121,35 @@ class Nth(seq.SeqTerm):
     """``nth``: on a selection the row stays addressable (``nth(0).update(...)`` works)."""
 
     def apply(self, scope: Scope, src: Any) -> Any:
-        n = int_arg(self.args[1].run(scope))
-        if type(src) is list:
-            if n < 0:
-                if -n > len(src):
-                    raise ReqlNonExistenceError(f"Index out of bounds: {n}")
-                n += len(src)
-            if n >= len(src):
+        return nth(src, int_arg(self.args[1].run(scope)))
+
+
+def nth(src: Any, n: int) -> Any:
+    """Element ``n`` of a sequence (``nth`` and ``seq[n]``); a table row stays addressable."""
+    if type(src) is list:
+        if n < 0:
+            if -n > len(src):
                 raise ReqlNonExistenceError(f"Index out of bounds: {n}")
-            return src[n]
-        rows = seq.iterate(src)
-        if n < -1:
-            raise ReqlQueryLogicError(f"Cannot use an index < -1 ({n}) on a stream.")
-        found = _MISSING = object()
-        if n == -1:
-            seq.check_finite(src)
-            for found in rows:  # noqa: B007 - we want the last one
-                pass
-        else:
-            found = next(islice(rows, n, None), _MISSING)
-        if found is _MISSING:
+            n += len(src)
+        if n >= len(src):
             raise ReqlNonExistenceError(f"Index out of bounds: {n}")
-        table = getattr(src, "table", None)
-        if isinstance(table, values.TableValue) and type(found) is dict:
-            return values.SingleSelection(table, found.get(table.store.primary_key), found)
-        return found
+        return src[n]
+    rows = seq.iterate(src)
+    if n < -1:
+        raise ReqlQueryLogicError(f"Cannot use an index < -1 ({n}) on a stream.")
+    found = _MISSING = object()
+    if n == -1:
+        seq.check_finite(src)
+        for found in rows:  # noqa: B007 - we want the last one
+            pass
+    else:
+        found = next(islice(rows, n, None), _MISSING)
+    if found is _MISSING:
+        raise ReqlNonExistenceError(f"Index out of bounds: {n}")
+    table = getattr(src, "table", None)
+    if isinstance(table, values.TableValue) and type(found) is dict:
+        return values.SingleSelection(table, found.get(table.store.primary_key), found)
+    return found
 
 
 @term(T.OFFSETS_OF, arity=(2, 2))

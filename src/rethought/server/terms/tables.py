@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ... import datum
+from ...datum import keys
 from ...errors import ReqlNonExistenceError, ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
@@ -18,8 +19,6 @@ from ..compile import Scope, Term, term
 from .catalog import as_db, as_table, check_name, default_db, get_db, open_table
 from .datum_print import expected_val
 from .jsonfmt import pretty, trunc_pretty
-
-MAX_PRIMARY_KEY_SIZE = 128  # bytes of RethinkDB's key encoding, type tag included
 
 
 def check_primary_key(key: Any) -> Any:
@@ -30,23 +29,9 @@ def check_primary_key(key: Any) -> Any:
             "Primary keys must be either a number, string, bool, pseudotype or array "
             f"(got type {datum.type_name(key)}):\n{trunc_pretty(key)}"
         )
-    if _key_size(key) > MAX_PRIMARY_KEY_SIZE:
-        raise ReqlQueryLogicError(
-            f"Primary key too long (max {MAX_PRIMARY_KEY_SIZE - 1} characters): {pretty(key)}"
-        )
+    # Size (measured on RethinkDB's own key serialization) and NUL bytes.
+    keys.check_primary_key(key)
     return key
-
-
-def _key_size(key: Any) -> int:
-    """Length of RethinkDB's stored key for ``key`` (only long strings / arrays matter)."""
-    t = type(key)
-    if t is str:
-        return 1 + len(key.encode())
-    if t is list:
-        return 1 + sum(_key_size(x) + 1 for x in key)
-    if t is dict:
-        return 1 + len(pretty(key))
-    return 24  # numbers and booleans always fit
 
 
 def index_missing(table: values.TableValue, name: str) -> ReqlOpFailedError:
@@ -86,6 +71,8 @@ class TableSlice(values.Selection):
         self.reverse = reverse
         self.ordered = ordered
         self.bounded = lo is not datum.MINVAL or hi is not datum.MAXVAL
+        # A between() was applied, even an unbounded one: a second one is an error.
+        self.has_between = self.bounded
 
     def __iter__(self) -> Iterator[Any]:
         store = self.table.store
@@ -112,15 +99,17 @@ class Table(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> values.TableValue:
-        if "use_outdated" in self.optargs:
+        # Like every term optarg, these fall back to the query's global optargs.
+        if "use_outdated" in self.optargs or "use_outdated" in scope.ctx.optargs:
             raise ReqlQueryLogicError(
                 "The `use_outdated` optarg is no longer supported.  "
                 "Use the `read_mode` optarg instead."
             )
-        read_mode = self.optarg(scope, "read_mode")
-        if read_mode is None:
-            read_mode = "single"
-        elif values.as_string(read_mode) not in ("majority", "single", "outdated", "_debug_direct"):
+        if "read_mode" in self.optargs:
+            read_mode = values.as_string(values.to_datum(self.optarg(scope, "read_mode")))
+        else:
+            read_mode = scope.ctx.optargs.get("read_mode", "single")
+        if values.as_string(read_mode) not in ("majority", "single", "outdated", "_debug_direct"):
             raise ReqlQueryLogicError(
                 f"Read mode `{read_mode}` unrecognized "
                 '(options are "majority", "single", and "outdated").'
@@ -204,14 +193,16 @@ class Between(Term):
             index = src.index if src.index is not None else table.store.primary_key
         else:
             index = values.as_string(index)
-        if src.bounded:
+        if src.has_between:
             raise ReqlQueryLogicError("Cannot perform multiple BETWEENs on the same table.")
         if src.index is not None and src.index != index:
             raise ReqlQueryLogicError(
                 f"Cannot call BETWEEN on index `{index}` after ordering on index `{src.index}`."
             )
         require_index(table, index)
-        return TableSlice(table, index, lo, hi, lo_open, hi_open, src.reverse, src.ordered)
+        out = TableSlice(table, index, lo, hi, lo_open, hi_open, src.reverse, src.ordered)
+        out.has_between = True
+        return out
 
 
 def _bound(v: Any) -> Any:

@@ -7,7 +7,7 @@ out; streams stay lazy; ``filter`` keeps a selection addressable for writes.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
 
@@ -15,6 +15,7 @@ from ...errors import ReqlNonExistenceError, ReqlQueryLogicError, ReqlUserError
 from ...proto.ql2 import TermType as T
 from .. import feeds, seq, values
 from ..compile import Scope, Term, term
+from . import objects
 
 _EMPTY_ERROR = "Empty ERROR term outside a default block."
 
@@ -62,13 +63,7 @@ class Filter(seq.SeqTerm):
         pred = pred_node.run(scope)
         default_node = self.optargs.get("default")
         if isinstance(pred, values.Func):
-            body_is_pattern = seq.is_datum_literal(pred.body) if hasattr(pred, "body") else False
-
-            def test(row: Any) -> bool:
-                d = seq.call(pred, row)
-                if body_is_pattern and _is_pattern(d):
-                    return _match(d, row)
-                return seq.truthy(d)
+            test = row_predicate(pred)
         else:
             pred = values.to_datum(pred)
             if _is_pattern(pred):
@@ -96,6 +91,20 @@ class Filter(seq.SeqTerm):
 
         rows = (row for row in seq.iterate(src) if keep_row(row))
         return seq.like(src, rows, scope.ctx, self.frames, keep_selection=True)
+
+
+def row_predicate(pred: values.Func) -> Callable[[Any], bool]:
+    """A filter predicate: truthiness of the result, or, when the function's body is an
+    object literal (``lambda row: {'a': 1}``), the result as a pattern to match."""
+    body_is_pattern = seq.is_datum_literal(pred.body) if hasattr(pred, "body") else False
+
+    def test(row: Any) -> bool:
+        d = seq.call(pred, row)
+        if body_is_pattern and _is_pattern(d):
+            return _match(d, row)
+        return seq.truthy(d)
+
+    return test
 
 
 def _is_pattern(d: Any) -> bool:
@@ -143,6 +152,9 @@ class WithFields(seq.SeqTerm):
 
     def apply(self, scope: Scope, src: Any) -> Any:
         selectors = [values.to_datum(a.run(scope)) for a in self.args[1:]]
+        if not values.is_sequence(src) and seq.is_datum(src) and type(src) is not dict:
+            # RethinkDB runs has_fields first, and that names itself in the type error.
+            raise objects.non_object_error("has_fields", src)
         rows = (_pluck(row, selectors) for row in seq.iterate(src) if _has(_as_obj(row), selectors))
         return seq.like(src, rows, scope.ctx, self.frames)
 
@@ -210,6 +222,8 @@ def _zip_row(row: Any) -> Any:
 @term(T.UNION, arity=(0, None), optargs=("interleave",))
 class Union(Term):
     """``union``: concatenation, or a merge when ``interleave`` names an ordering."""
+
+    grouping = "native"
 
     def eval(self, scope: Scope) -> Any:
         opened = len(scope.ctx.feeds)

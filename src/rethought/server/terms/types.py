@@ -51,6 +51,8 @@ class CoerceTo(Term):
         if start == target:
             return v
         if start in _SEQUENCE_TYPES or start == "ARRAY":
+            if getattr(v, "infinite", False):
+                raise values.infinite_error(v)
             if target in ("ARRAY", "DATUM"):
                 return values.to_datum(v)
             if target == "OBJECT":
@@ -162,3 +164,50 @@ class Binary(Term):
         if datum.pseudo_type(v) == "BINARY":
             return v
         return datum.make_binary(string(v).encode("utf-8"))
+
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_VALUE = {ch: i for i, ch in enumerate(_B64_ALPHABET)}
+_B64_SPACE = "\r\n \t"
+
+
+def decode_base64(text: str) -> bytes:
+    """Base64 as RethinkDB decodes it, with its errors (whitespace is skipped, ``=`` ends
+    the data, a lone trailing character cannot make a byte)."""
+    out = bytearray()
+    acc = n = 0
+    end = len(text)
+    for i, ch in enumerate(text):
+        if ch == "=":
+            end = i
+            break
+        if ch in _B64_SPACE:
+            continue
+        value = _B64_VALUE.get(ch)
+        if value is None:
+            raise ReqlQueryLogicError(f"Invalid base64 character found: '{ch}'.")
+        acc = (acc << 6) | value
+        n += 1
+        if n % 4 == 0:
+            out += acc.to_bytes(3, "big")
+            acc = 0
+    rest = n % 4
+    if rest == 1:
+        raise ReqlQueryLogicError(
+            "Invalid base64 length: 1 character remaining, cannot decode a full byte."
+        )
+    if rest:
+        out += (acc << (6 * (4 - rest))).to_bytes(3, "big")[: rest - 1]
+    if any(ch != "=" and ch not in _B64_SPACE for ch in text[end:]):
+        raise ReqlQueryLogicError("Invalid base64 format, data found after padding character '='.")
+    return bytes(out)
+
+
+def binary_literal(v: dict) -> dict:
+    """A BINARY pseudo-type written out in a query, checked and in canonical base64."""
+    for key in v:
+        if key not in (datum.REQL_TYPE, "data"):
+            raise ReqlQueryLogicError(f"Invalid binary pseudotype: illegal `{key}` key.")
+    if "data" not in v:
+        raise ReqlQueryLogicError("Invalid binary pseudotype: lacking `data` key.")
+    return datum.make_binary(decode_base64(string(v["data"])))

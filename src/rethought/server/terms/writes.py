@@ -37,10 +37,14 @@ class WriteStats:
             ("deleted", "errors", "inserted", "replaced", "skipped", "unchanged"), 0
         )
         self.first_error: str | None = None
+        # RethinkDB's insert checks documents before the storage batch and merges that
+        # result first, so a check failure wins ``first_error`` over any storage error.
+        self.first_check_error: str | None = None
         self.return_changes = return_changes
         self.changes: list[dict] = []
         self.generated_keys: list[str] = []
         self.keys_skipped = 0
+        self.changes_truncated = False
         self.array_limit = array_limit
 
     def row(self, old: Any, new: Any) -> None:
@@ -53,14 +57,23 @@ class WriteStats:
         self.counts[op] += 1
         changed = op not in ("skipped", "unchanged")
         if self.return_changes == ALWAYS or (self.return_changes == YES and changed):
-            self.changes.append({"new_val": new, "old_val": old})
+            self._change({"new_val": new, "old_val": old})
 
-    def error(self, message: str, old: Any) -> None:
+    def error(self, message: str, old: Any, check: bool = False) -> None:
         self.counts["errors"] += 1
+        if check and self.first_check_error is None:
+            self.first_check_error = message
         if self.first_error is None:
             self.first_error = message
         if self.return_changes == ALWAYS:
-            self.changes.append({"error": message, "new_val": old, "old_val": old})
+            self._change({"error": message, "new_val": old, "old_val": old})
+
+    def _change(self, change: dict) -> None:
+        # Like RethinkDB's stats merge: the changes array stops at the array limit.
+        if len(self.changes) < self.array_limit:
+            self.changes.append(change)
+        else:
+            self.changes_truncated = True
 
     def generated(self, key: str) -> None:
         if len(self.generated_keys) < self.array_limit:
@@ -73,14 +86,19 @@ class WriteStats:
         if self.return_changes != NO:
             out["changes"] = self.changes
         if self.first_error is not None:
-            out["first_error"] = self.first_error
+            out["first_error"] = self.first_check_error or self.first_error
         if self.generated_keys:
             out["generated_keys"] = self.generated_keys
+        warnings = []
         if self.keys_skipped:
             total = self.keys_skipped + len(self.generated_keys)
-            out["warnings"] = [
+            warnings.append(
                 f"Too many generated keys ({total}), array truncated to {len(self.generated_keys)}."
-            ]
+            )
+        if self.changes_truncated:
+            warnings.append(f"Too many changes, array truncated to {self.array_limit}.")
+        if warnings:
+            out["warnings"] = warnings
         return out
 
 
@@ -393,12 +411,13 @@ class Insert(Term):
             stats.error(
                 f"Inserted value must be an OBJECT (got {datum.type_name(doc)}):\n{pretty(doc)}",
                 None,
+                check=True,
             )
             return
         try:
             key = check_primary_key(doc[pk])
         except ReqlRuntimeError as e:
-            stats.error(e.message, None)
+            stats.error(e.message, None, check=True)
             return
 
         def resolve(old: Any) -> Any:

@@ -1,0 +1,202 @@
+"""Geospatial terms: POINT, LINE, POLYGON, CIRCLE, GEOJSON, TO_GEOJSON, DISTANCE, INTERSECTS,
+INCLUDES, FILL, POLYGON_SUB. The indexed reads (GET_INTERSECTING, GET_NEAREST) live in
+``geo_index``; the geometry itself in ``server.geometry`` and ``geo_predicates``.
+
+As in RethinkDB, every geo term except ``point`` and ``to_geojson`` counts as
+non-deterministic (its result rests on floating-point geometry), so index functions and
+atomic updates reject them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...datum import REQL_TYPE, num
+from ...errors import ReqlQueryLogicError
+from ...proto.ql2 import TermType as T
+from .. import geometry as geo
+from .. import values
+from ..compile import Scope, Term, term
+from . import geo_predicates as pred
+
+
+class GeoTerm(Term):
+    deterministic_term = False
+
+
+@term(T.POINT, arity=(2, 2))
+class PointTerm(Term):
+    def eval(self, scope: Scope) -> dict:
+        lon = values.as_number(self.datum_arg(scope, 0))
+        lat = values.as_number(self.datum_arg(scope, 1))
+        result = geo.make_point(lon, lat)
+        geo.parse(result)
+        return result
+
+
+def _points(t: Term, scope: Scope) -> list[geo.LonLat]:
+    return [geo.point_arg(a.run(scope)) for a in t.args]
+
+
+@term(T.LINE, arity=(2, None))
+class LineTerm(GeoTerm):
+    def eval(self, scope: Scope) -> dict:
+        result = geo.make_line(_points(self, scope))
+        geo.parse(result)
+        return result
+
+
+@term(T.POLYGON, arity=(3, None))
+class PolygonTerm(GeoTerm):
+    def eval(self, scope: Scope) -> dict:
+        result = geo.make_polygon(_points(self, scope))
+        geo.parse(result)
+        return result
+
+
+@term(T.CIRCLE, arity=(2, 2), optargs=("geo_system", "unit", "fill", "num_vertices"))
+class CircleTerm(GeoTerm):
+    def eval(self, scope: Scope) -> dict:
+        center_arg = self.args[0].run(scope)
+        radius_arg = self.datum_arg(scope, 1)
+        fill = self.optarg(scope, "fill")
+        fill = True if fill is None else values.as_bool(values.to_datum(fill))
+        n = self.optarg(scope, "num_vertices")
+        if n is None:
+            n = 32
+        else:
+            n = values.as_int(values.to_datum(n))
+            if n <= 0:
+                raise ReqlQueryLogicError("num_vertices must be positive.")
+        e = geo.ellipsoid(values.to_datum(self.optarg(scope, "geo_system")))
+        factor = geo.unit_factor(values.to_datum(self.optarg(scope, "unit")))
+        center = geo.point_arg(center_arg)
+        radius = float(values.as_number(radius_arg)) * factor
+        ring = geo.circle_points(center, radius, n, e)
+        result = geo.make_polygon(ring) if fill else geo.make_line(ring)
+        geo.parse(result)
+        return result
+
+
+@term(T.GEOJSON, arity=(1, 1))
+class GeojsonTerm(GeoTerm):
+    def eval(self, scope: Scope) -> dict:
+        obj = values.as_object(self.datum_arg(scope, 0))
+        if REQL_TYPE in obj:
+            raise ReqlQueryLogicError("GeoJSON object already had a $reql_type$ field.")
+        # RethinkDB drops a `bbox` (it has no use for it) and keeps everything else inline.
+        result = {k: v for k, v in obj.items() if k != "bbox"}
+        geo.parse(result)
+        result[REQL_TYPE] = "GEOMETRY"
+        return result
+
+
+@term(T.TO_GEOJSON, arity=(1, 1))
+class ToGeojsonTerm(Term):
+    def eval(self, scope: Scope) -> dict:
+        g = geo.as_geometry(self.args[0].run(scope))
+        return {k: v for k, v in g.items() if k != REQL_TYPE}
+
+
+@term(T.DISTANCE, arity=(2, 2), optargs=("geo_system", "unit"))
+class DistanceTerm(GeoTerm):
+    def eval(self, scope: Scope) -> int | float:
+        g1 = geo.as_geometry(self.args[0].run(scope))
+        g2 = geo.as_geometry(self.args[1].run(scope))
+        e = geo.ellipsoid(values.to_datum(self.optarg(scope, "geo_system")))
+        factor = geo.unit_factor(values.to_datum(self.optarg(scope, "unit")))
+        # At least one side must be a point; RethinkDB measures from it.
+        if values.as_string(geo.get_field(g1, "type")) != "Point":
+            g1, g2 = g2, g1
+        point = geo.parse(g1)
+        if point.kind != "Point":
+            raise ReqlQueryLogicError(
+                f"Expected geometry of type `Point` but found `{point.kind}`."
+            )
+        return num(geo.distance(point, geo.parse(g2), e) * (1.0 / factor))
+
+
+class _GeoFilter(GeoTerm):
+    """INTERSECTS / INCLUDES: on a geometry a boolean, on a sequence a filter by it."""
+
+    def test(self, first: geo.Shape, other: geo.Shape) -> bool:  # pragma: no cover
+        raise NotImplementedError
+
+    def first_shape(self, g: Any) -> geo.Shape:
+        return geo.shape_of(g)
+
+    def eval(self, scope: Scope) -> Any:
+        src = self.args[0].run(scope)
+        other = geo.shape_of(self.args[1].run(scope))
+        if isinstance(src, values.Sequence) or type(src) is list:
+            rows = (row for row in values.iterate(src) if self.test(self.first_shape(row), other))
+            if type(src) is list:
+                return list(rows)
+            if src.table is not None and isinstance(src, values.Selection | values.TableValue):
+                return values.Selection(src.table, rows)
+            return values.Stream(rows)
+        return self.test(self.first_shape(src), other)
+
+
+@term(T.INTERSECTS, arity=(2, 2))
+class IntersectsTerm(_GeoFilter):
+    def test(self, first: geo.Shape, other: geo.Shape) -> bool:
+        return pred.intersects(first, other)
+
+
+@term(T.INCLUDES, arity=(2, 2))
+class IncludesTerm(_GeoFilter):
+    def first_shape(self, g: Any) -> geo.Shape:
+        shape = geo.shape_of(g)
+        if shape.kind != "Polygon":
+            raise ReqlQueryLogicError(
+                f"Expected geometry of type `Polygon` but found `{shape.kind}`."
+            )
+        return shape
+
+    def test(self, first: geo.Shape, other: geo.Shape) -> bool:
+        return pred.includes(first, other)
+
+
+@term(T.FILL, arity=(1, 1))
+class FillTerm(GeoTerm):
+    def eval(self, scope: Scope) -> dict:
+        g = geo.as_geometry(self.args[0].run(scope))
+        kind = values.as_string(geo.get_field(g, "type"))
+        if kind != "LineString":
+            raise ReqlQueryLogicError(f"Expected geometry of type `LineString` but found `{kind}`.")
+        shell = [geo.point_arg(c) for c in values.as_array(geo.get_field(g, "coordinates"))]
+        result = geo.make_polygon(shell)
+        geo.parse(result)
+        return result
+
+
+@term(T.POLYGON_SUB, arity=(2, 2))
+class PolygonSubTerm(GeoTerm):
+    def eval(self, scope: Scope) -> dict:
+        outer = self._polygon(self.args[0], scope)
+        inner = self._polygon(self.args[1], scope)
+        if not pred.includes(geo.parse(outer), geo.parse(inner)):
+            raise ReqlQueryLogicError(
+                "The second argument to `polygon_sub` is not contained in the first one."
+            )
+        coords = list(outer["coordinates"]) + [inner["coordinates"][0]]
+        result = {REQL_TYPE: "GEOMETRY", "type": "Polygon", "coordinates": coords}
+        geo.parse(result)
+        return result
+
+    @staticmethod
+    def _polygon(node: Term, scope: Scope) -> dict:
+        g = geo.as_geometry(node.run(scope))
+        kind = values.as_string(geo.get_field(g, "type"))
+        try:
+            if kind != "Polygon":
+                raise ReqlQueryLogicError(f"Expected a Polygon but found a {kind}.")
+            if len(values.as_array(geo.get_field(g, "coordinates"))) > 1:
+                raise ReqlQueryLogicError(
+                    "Expected a Polygon with only an outer shell.  This one has holes."
+                )
+        except ReqlQueryLogicError as err:
+            err.frames = list(node.frames)  # RethinkDB blames the offending argument
+            raise
+        return g

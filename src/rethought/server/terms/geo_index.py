@@ -1,0 +1,167 @@
+"""Indexed geospatial reads: GET_INTERSECTING and GET_NEAREST on geo indexes.
+
+A geo index keeps its entries like any secondary index (``index_create(name, geo=True)``,
+``multi=True`` too): the GEOMETRY each row yields. These terms read those stored values
+with one pass over the index (no re-evaluation of the index function) and test each
+against the query geometry; a row with several matching values is returned once.
+
+``get_nearest`` replays RethinkDB's batched search: it widens a search radius from 10 m,
+adapting it to the density of results so far, and stops at ``max_dist`` or once
+``max_results`` rows were found. The replay matters for RethinkDB's behaviour at the
+edges (which rows within ``max_dist`` are returned, and the error when the radius gets
+too large for a search polygon).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from ... import datum
+from ...errors import ReqlError, ReqlQueryLogicError
+from ...proto.ql2 import TermType as T
+from .. import geometry as geo
+from .. import values
+from ..compile import Scope, Term, term
+from . import geo_predicates as pred
+from .catalog import as_table
+from .tables import TableSlice, require_index
+
+INITIAL_RADIUS_FRACTION = 10.0 / 6378137.0  # the first batch searches 10 m on earth
+MAX_GROWTH_FACTOR = 2.0
+GOAL_BATCH_SIZE = 100.0
+NUM_VERTICES = 8  # vertices of the polygon RethinkDB searches each batch with
+
+
+def _geo_table(t: Term, scope: Scope, name: str) -> values.TableValue:
+    src = t.args[0].run(scope)
+    if isinstance(src, TableSlice):
+        raise ReqlQueryLogicError(f"Cannot chain {name} with other indexed operations.")
+    return as_table(src)
+
+
+def _geo_index(t: Term, scope: Scope, table: values.TableValue, name: str) -> str:
+    node = t.optargs.get("index")
+    if node is None:
+        raise ReqlQueryLogicError(f"{name} requires an index argument.")
+    index = values.as_string(values.to_datum(node.run(scope)))
+    store = table.store
+    if index == store.primary_key:
+        raise ReqlQueryLogicError(f"{name} cannot use the primary index.")
+    require_index(table, index)
+    if not store.index_info(index).geo:
+        raise ReqlQueryLogicError(
+            f"Index `{index}` is not a geospatial index.  "
+            f"{name} can only be used with a geospatial index."
+        )
+    return index
+
+
+def _indexed_shapes(store: Any, index: str) -> Iterator[tuple[Any, geo.Shape, dict]]:
+    """``(primary key, shape, row)`` for every GEOMETRY entry of a geo index."""
+    pk = store.primary_key
+    for value, row in store.index_scan(index):
+        if datum.pseudo_type(value) != "GEOMETRY":
+            continue  # not a geometry: RethinkDB leaves such rows out of geo indexes
+        try:
+            shape = geo.parse(value)
+        except ReqlError:
+            continue
+        yield datum.sort_key(row[pk]), shape, row
+
+
+@term(T.GET_INTERSECTING, arity=(2, 2), optargs=("index",))
+class GetIntersecting(Term):
+    deterministic_term = False
+
+    def eval(self, scope: Scope) -> values.Selection:
+        table = _geo_table(self, scope, "get_intersecting")
+        query = geo.shape_of(self.args[1].run(scope))
+        index = _geo_index(self, scope, table, "get_intersecting")
+
+        def rows() -> Iterator[dict]:
+            seen: set = set()
+            for key, shape, row in _indexed_shapes(table.store, index):
+                if key not in seen and pred.intersects(shape, query):
+                    seen.add(key)
+                    yield row
+
+        return values.Selection(table, rows())
+
+
+@term(
+    T.GET_NEAREST,
+    arity=(2, 2),
+    optargs=("index", "max_results", "max_dist", "geo_system", "unit"),
+)
+class GetNearest(Term):
+    deterministic_term = False
+
+    def eval(self, scope: Scope) -> list:
+        table = _geo_table(self, scope, "get_nearest")
+        center_arg = self.args[1].run(scope)
+        index = _geo_index(self, scope, table, "get_nearest")
+        center = geo.point_arg(center_arg)
+        e = geo.ellipsoid(values.to_datum(self.optarg(scope, "geo_system")))
+        factor = geo.unit_factor(values.to_datum(self.optarg(scope, "unit")))
+        max_dist = 100000.0  # 100 km
+        node = self.optargs.get("max_dist")
+        if node is not None:
+            max_dist = float(values.as_number(values.to_datum(node.run(scope)))) * factor
+            if not max_dist > 0.0:
+                raise ReqlQueryLogicError("max_dist must be positive.")
+        max_results = 100
+        node = self.optargs.get("max_results")
+        if node is not None:
+            max_results = values.as_int(values.to_datum(node.run(scope)))
+            if max_results <= 0:
+                raise ReqlQueryLogicError("max_results must be positive.")
+        found = nearest(table.store, index, center, e, max_dist, max_results)
+        return [{"dist": datum.num(d * (1.0 / factor)), "doc": row} for d, row in found]
+
+
+def nearest(
+    store: Any, index: str, center: geo.LonLat, e: geo.Ellipsoid, max_dist: float, limit: int
+) -> list[tuple[float, dict]]:
+    """Rows of a geo index by distance from ``center``, as RethinkDB's batches find them."""
+    origin = geo.Shape("Point", points=[center])
+    best: dict[Any, tuple[float, dict]] = {}
+    for key, shape, row in _indexed_shapes(store, index):
+        d = geo.distance(origin, shape, e)
+        if key not in best or d < best[key][0]:
+            best[key] = (d, row)
+    ordered = sorted(best.values(), key=lambda t: t[0])
+    found: list[tuple[float, dict]] = []
+    processed = 0.0
+    current = min(max_dist, INITIAL_RADIUS_FRACTION * e.a)
+    i = 0
+    while True:
+        _check_search_radius(current, e)
+        start = len(found)
+        while i < len(ordered) and ordered[i][0] <= current:
+            found.append(ordered[i])
+            i += 1
+        # Size the next ring so that it should hold GOAL_BATCH_SIZE results.
+        density = (len(found) - start) / (math.pi * (current * current - processed * processed))
+        processed = current
+        if density != 0.0:
+            current = math.sqrt(GOAL_BATCH_SIZE / math.pi / density + processed * processed)
+        else:
+            current = processed * MAX_GROWTH_FACTOR
+        current = min(current, min(current * MAX_GROWTH_FACTOR, max_dist))
+        if processed >= max_dist or len(found) >= limit:
+            return found[:limit]
+
+
+def _check_search_radius(radius: float, e: geo.Ellipsoid) -> None:
+    """The search polygon for ``radius`` must be constructible, as in RethinkDB."""
+    distortion = max(e.a, e.b) / min(e.a, e.b)
+    ex_radius = radius * 1.01 / math.cos(math.pi / NUM_VERTICES) * distortion
+    try:
+        geo.circle_points((0.0, 0.0), ex_radius, 0, e)
+    except ReqlQueryLogicError as err:
+        raise ReqlQueryLogicError(
+            "The distance has become too large for continuing the indexed nearest traversal.  "
+            f"Consider specifying a smaller `max_dist` parameter.  ({err.message})"
+        ) from None

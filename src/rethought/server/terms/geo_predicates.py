@@ -1,0 +1,172 @@
+"""``intersects`` / ``includes`` between Shapes, as RethinkDB's S2 code defines them.
+
+Point tests repeat S2's own arithmetic (a point is on a line when S2's projection of it is
+the point itself, bit for bit), so they agree with RethinkDB even where rounding makes
+them surprising. Tests between lines and polygons use shapely in longitude / latitude
+degrees. RethinkDB's edges are great-circle arcs, so each edge is subdivided at great-circle
+midpoints until the planar chord is within ``TOL`` degrees of the arc; meridians and the
+equator need no subdivision, so points on them stay exactly on the boundary.
+
+Boundary semantics follow RethinkDB's tests: polygons are closed for points; a line meets
+a polygon only along a stretch of positive length; two polygons meet only when their
+interiors overlap; a polygon includes another that touches its boundary only where they
+share vertices or edges. Known differences: a polygon containing a pole, or a geometry
+spanning more than 360 degrees of longitude, is not modelled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import shapely
+from shapely.geometry import LineString, Point, Polygon
+
+from ..geometry import LonLat, Shape, midpoint, project, s2_point, to_lonlat, to_vec
+
+TOL = 1e-7  # degrees (about a centimetre) between a chord and its great-circle arc
+_MAX_DEPTH = 12
+
+
+def _arc(a: LonLat, b: LonLat, depth: int = 0) -> list[LonLat]:
+    """Points strictly between ``a`` and ``b`` tracing their great-circle arc."""
+    if depth >= _MAX_DEPTH:
+        return []
+    lon, lat = to_lonlat(midpoint(to_vec(*a), to_vec(*b)))
+    mid_lon = (a[0] + b[0]) / 2
+    lon += 360.0 * round((mid_lon - lon) / 360.0)  # keep longitudes continuous
+    if abs(lon - mid_lon) <= TOL and abs(lat - (a[1] + b[1]) / 2) <= TOL:
+        return []
+    m = (lon, lat)
+    return _arc(a, m, depth + 1) + [m] + _arc(m, b, depth + 1)
+
+
+def _path(points: list[LonLat], close: bool) -> list[LonLat]:
+    """Unwrapped (continuous longitude), densified vertices of a line or ring."""
+    pts = [points[0]]
+    for p in points[1:]:
+        prev = pts[-1][0]
+        pts.append((p[0] + 360.0 * round((prev - p[0]) / 360.0), p[1]))
+    out: list[LonLat] = []
+    seq = pts + [pts[0]] if close else pts
+    for i in range(1, len(seq)):
+        a, b = seq[i - 1], seq[i]
+        if close and i == len(seq) - 1:
+            b = (b[0] + 360.0 * round((a[0] - b[0]) / 360.0), b[1])
+        out.append(a)
+        out.extend(_arc(a, b))
+    out.append(seq[-1])
+    return out
+
+
+def planar(shape: Shape) -> Any:
+    """The shapely geometry approximating ``shape`` (cached on it)."""
+    geom = shape._cache.get("planar")
+    if geom is None:
+        if shape.kind == "Point":
+            geom = Point(shape.points[0])
+        elif shape.kind == "LineString":
+            geom = LineString(_path(shape.points, False))
+        elif shape.rings:
+            shell, *holes = (_path(r, True) for r in shape.rings)
+            geom = Polygon(shell, holes)
+        else:
+            geom = Polygon()
+        shape._cache["planar"] = geom
+    return geom
+
+
+def ring_is_simple(ring: list[LonLat]) -> bool:
+    """No self-intersection (S2Loop::IsValid's edge-crossing test)."""
+    return bool(shapely.is_simple(shapely.linearrings(_path(ring, True))))
+
+
+def rings_are_valid(rings: list[list[LonLat]]) -> bool:
+    shell, *holes = (_path(r, True) for r in rings)
+    return bool(Polygon(shell, holes).is_valid)
+
+
+def _shifted(a: Any, b: Any) -> list[Any]:
+    """``b``, plus copies moved by 360 degrees when either side crosses the antimeridian."""
+    if not (a.is_empty or b.is_empty):
+        lo = min(a.bounds[0], b.bounds[0])
+        hi = max(a.bounds[2], b.bounds[2])
+        if lo < -180.0 or hi > 180.0:
+            return [b, shapely.affinity.translate(b, 360.0), shapely.affinity.translate(b, -360.0)]
+    return [b]
+
+
+def _any(pred: Any, a: Any, b: Any) -> bool:
+    return any(pred(a, c) for c in _shifted(a, b))
+
+
+def polygon_contains_point(poly: Shape, p: LonLat) -> bool:
+    """Closed containment of a point (S2Polygon::Project(p) == p)."""
+    if not poly.rings:
+        return False
+    if _any(lambda g, c: g.covers(c), planar(poly), Point(p)):
+        return True
+    x = s2_point(p)
+    return project(x, poly.edges()) == x
+
+
+def _point_on_line(p: LonLat, line: Shape) -> bool:
+    x = s2_point(p)
+    return project(x, line.edges()) == x
+
+
+def intersects(a: Shape, b: Shape) -> bool:
+    """RethinkDB's ``intersects``; symmetric."""
+    order = ("Point", "LineString", "Polygon")
+    if order.index(a.kind) > order.index(b.kind):
+        a, b = b, a
+    if a.kind == "Point":
+        if b.kind == "Point":
+            return s2_point(a.points[0]) == s2_point(b.points[0])
+        if b.kind == "LineString":
+            return _point_on_line(a.points[0], b)
+        return polygon_contains_point(b, a.points[0])
+    if b.kind == "Polygon" and not b.rings:
+        return False
+    pa, pb = planar(a), planar(b)
+    if a.kind == "LineString" and b.kind == "LineString":
+        return _any(lambda g, c: g.intersects(c), pa, pb)
+    if a.kind == "LineString":
+        return _any(lambda g, c: g.intersection(c).length > 0, pa, pb)
+    if not a.rings:
+        return False
+    return _any(lambda g, c: g.relate_pattern(c, "2********"), pa, pb)
+
+
+def includes(poly: Shape, g: Shape) -> bool:
+    """RethinkDB's ``includes``: ``g`` lies in the (closed) polygon ``poly``."""
+    if g.kind == "Point":
+        return polygon_contains_point(poly, g.points[0])
+    if not poly.rings:
+        return False
+    pa = planar(poly)
+    if g.kind == "LineString":
+        return _any(lambda a, c: a.covers(c), pa, planar(g))
+    if not g.rings:
+        return True
+    return _any(lambda a, c: a.covers(c) and not _touches_at_vertex(poly, a, c), pa, planar(g))
+
+
+def _touches_at_vertex(poly: Shape, a: Any, b: Any) -> bool:
+    """Whether a vertex of ``b`` lies inside an edge of ``a`` with ``b`` leaving it there.
+
+    S2 counts such a touch as an edge crossing, so ``a`` does not contain ``b``; shared
+    vertices and edges running along ``a``'s boundary are fine.
+    """
+    boundary = a.boundary
+    corners = {p for ring in poly.rings for p in ring}
+    for ring in [b.exterior, *b.interiors]:
+        coords = list(ring.coords)[:-1]
+        n = len(coords)
+        for i, v in enumerate(coords):
+            if v in corners or boundary.distance(Point(v)) > 0.0:
+                continue
+            prev, nxt = coords[i - 1], coords[(i + 1) % n]
+            along = boundary.covers(LineString([prev, v])) or boundary.covers(LineString([v, nxt]))
+            if not along:
+                return True
+    return False
