@@ -234,16 +234,24 @@ class Feed(values.Sequence):
         kind = "add" if old is None else "remove" if new is None else "change"
         return self._typed({"new_val": new, "old_val": old}, kind)
 
+    def _urgent(self) -> Any:
+        """What goes out before any change: the abort error, states / initial values, and
+        the overflow notice. None when there is none."""
+        if self.error is not None:
+            raise self.error
+        if self.ready:
+            return self.ready.popleft()
+        if self.skipped:
+            n, self.skipped = self.skipped, 0
+            return {"error": f"Changefeed cache over array size limit, skipped {n} elements."}
+        return None
+
     def take(self) -> Any:
         """The next document to deliver, or WAIT."""
         while True:
-            if self.error is not None:
-                raise self.error
-            if self.ready:
-                return self.ready.popleft()
-            if self.skipped:
-                n, self.skipped = self.skipped, 0
-                return {"error": f"Changefeed cache over array size limit, skipped {n} elements."}
+            urgent = self._urgent()
+            if urgent is not None:
+                return urgent
             if not self.pending:
                 self.first_pending_at = None
                 return WAIT
@@ -381,13 +389,9 @@ class OrderByLimitFeed(Feed):
                 self._diff_into_pending()
                 self.first_pending_at = None
         while True:
-            if self.error is not None:
-                raise self.error
-            if self.ready:
-                return self.ready.popleft()
-            if self.skipped:
-                n, self.skipped = self.skipped, 0
-                return {"error": f"Changefeed cache over array size limit, skipped {n} elements."}
+            urgent = self._urgent()
+            if urgent is not None:
+                return urgent
             if not self.pending:
                 return WAIT
             old, new = self.pending.popleft()
