@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import socket
 import time
@@ -267,3 +268,35 @@ def trio_result(server):
             return await r.expr(4).run(tconn)
 
     return trio.run(scenario)
+
+
+def _never_awaited(warnings_seen) -> list:
+    return [w for w in warnings_seen if "never awaited" in str(w.message)]
+
+
+def test_fire_and_forget_takes_effect_at_call_time(server, table_name, official_r, recwarn):
+    """A noreply run() and a close() dropped inside a plain callback: the bytes go out when
+    called, nothing warns, and the results are still awaitable (and create_task-able)."""
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        conn = await connect(server)
+        await r.table_create(table_name).run(conn)
+        loop.call_soon(lambda: r.table(table_name).insert({"id": 1}).run(conn, noreply=True))
+        await asyncio.sleep(0)  # the callback ran; nobody awaits its result
+        await conn.noreply_wait()
+        assert await r.table(table_name).count().run(conn) == 1
+        pending = r.table(table_name).insert({"id": 2}).run(conn, noreply=True)
+        assert await asyncio.create_task(pending) is None
+        loop.call_soon(conn.close)  # noreply_wait=True: closes once the server confirms
+        for _ in range(100):
+            if not conn.is_open():
+                break
+            await asyncio.sleep(0.01)
+        assert not conn.is_open()
+
+    run(scenario)
+    gc.collect()
+    with official_r.connect(host=server.host, port=server.port) as c:
+        assert official_r.table(table_name).count().run(c) == 2
+    assert _never_awaited(recwarn) == []

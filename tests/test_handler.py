@@ -89,15 +89,24 @@ class TornadoRunner:
 class SelectorRunner:
     """The bring-your-own-loop interface on test_integrator's plain selectors loop."""
 
-    def run(self, server: Any, scenario: Scenario) -> list[BaseException]:
-        from test_integrator import SelectorLoop, connect
+    loop_class = "SelectorLoop"
 
-        loop = SelectorLoop()
+    def run(self, server: Any, scenario: Scenario) -> list[BaseException]:
+        import test_integrator
+        from test_integrator import connect
+
+        loop = getattr(test_integrator, self.loop_class)()
         conn = connect(loop, server)
         handles = scenario(conn)
         loop.run_until(lambda: all(h.closed for h in handles), TIMEOUT)
         fire(conn.close(noreply_wait=False))
         return loop.errors
+
+
+class QtRunner(SelectorRunner):
+    """The same interface on Qt (test_integrator's QtLoop); skipped without PySide6."""
+
+    loop_class = "QtLoop"
 
 
 class GeventRunner:
@@ -126,6 +135,83 @@ class GeventRunner:
         return errors
 
 
+class TrioRunner:
+    """The pump runs in the test's nursery: an escaping error is raised there."""
+
+    def run(self, server: Any, scenario: Scenario) -> list[BaseException]:
+        trio = pytest.importorskip("trio")
+        errors: list[BaseException] = []
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                conn = await loop_connect("trio_loop", server, nursery=nursery)
+                try:
+                    with trio.fail_after(TIMEOUT):
+                        for handle in scenario(conn):
+                            done = trio.Event()
+                            handle.add_done_callback(lambda _h, done=done: done.set())
+                            await done.wait()
+                finally:
+                    await conn.close(noreply_wait=False)
+
+        try:
+            trio.run(main)
+        except BaseExceptionGroup as group:
+            errors.extend(group.exceptions)
+        except Exception as exc:  # trio without strict exception groups
+            errors.append(exc)
+        return errors
+
+
+class TwistedRunner:
+    """One reactor for the whole session, in a thread (a reactor cannot restart).
+
+    Scenarios run in the reactor thread; errors are what Twisted logs as failures.
+    """
+
+    thread: threading.Thread | None = None
+
+    def run(self, server: Any, scenario: Scenario) -> list[BaseException]:
+        pytest.importorskip("twisted")
+        from twisted.internet import defer, reactor, task, threads
+        from twisted.logger import globalLogPublisher
+
+        if TwistedRunner.thread is None:
+            TwistedRunner.thread = threading.Thread(
+                target=reactor.run, kwargs={"installSignalHandlers": False}, daemon=True
+            )
+            TwistedRunner.thread.start()
+        errors: list[BaseException] = []
+
+        def observe(event: dict) -> None:
+            if "log_failure" in event:
+                errors.append(event["log_failure"].value)
+
+        def go() -> defer.Deferred:
+            def connected(conn: Any) -> defer.Deferred:
+                waits = []
+                for handle in scenario(conn):
+                    done: defer.Deferred = defer.Deferred()
+                    handle.add_done_callback(lambda _h, done=done: done.called or done.callback(0))
+                    waits.append(done)
+                everything = defer.gatherResults(waits).addTimeout(TIMEOUT, reactor)
+                everything.addBoth(
+                    lambda res: conn.close(noreply_wait=False).addBoth(lambda _: res)
+                )
+                # One more reactor turn: an error escaping a callback is logged after the
+                # done callbacks ran.
+                return everything.addBoth(lambda res: task.deferLater(reactor, 0, lambda: res))
+
+            return loop_connect("twisted_loop", server).addCallback(connected)
+
+        globalLogPublisher.addObserver(observe)
+        try:
+            threads.blockingCallFromThread(reactor, go)
+        finally:
+            globalLogPublisher.removeObserver(observe)
+        return errors
+
+
 def fire(result: Any) -> None:
     """Start a result nobody waits for (a noreply write, a close) on whatever loop."""
     from rethought.client.integrator import AsyncResult
@@ -141,7 +227,10 @@ RUNNERS = {
     "asyncio": AsyncioRunner(),
     "tornado": TornadoRunner(),
     "selectors": SelectorRunner(),
+    "qt": QtRunner(),
     "gevent": GeventRunner(),
+    "trio": TrioRunner(),
+    "twisted": TwistedRunner(),
 }
 
 

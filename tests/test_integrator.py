@@ -205,3 +205,118 @@ def test_handler_on_the_integrated_loop(server):
     handle = r.expr([1, 2, 3]).handle(conn, rows.append)
     loop.run_until(lambda: handle.closed)
     assert rows == [1, 2, 3] and loop.errors == []
+
+
+# -- Qt: the same interface on a real GUI toolkit's loop -------------------------------------
+
+
+class QtLoop(integrator.EventLoop):
+    """The integrator's six methods on Qt (PySide6): QSocketNotifier and QTimer.
+
+    Qt reports an exception escaping a slot by printing it; this loop collects it in
+    ``errors`` instead, so tests can assert on it.
+    """
+
+    def __init__(self) -> None:
+        qtcore = pytest.importorskip("PySide6.QtCore")
+        self.qt = qtcore
+        self.app = qtcore.QCoreApplication.instance() or qtcore.QCoreApplication([])
+        self.notifiers: dict[tuple[socket.socket, Any], Any] = {}
+        self.timers: set = set()
+        self.errors: list[BaseException] = []
+
+    def _run(self, fn: Callable, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:
+            self.errors.append(exc)
+
+    def _watch(self, sock: socket.socket, kind: Any, callback: Callable[[], None]) -> None:
+        self._unwatch(sock, kind)
+        notifier = self.qt.QSocketNotifier(sock.fileno(), kind)
+        notifier.activated.connect(lambda *_: self._run(callback))
+        self.notifiers[(sock, kind)] = notifier
+
+    def _unwatch(self, sock: socket.socket, kind: Any) -> None:
+        notifier = self.notifiers.pop((sock, kind), None)
+        if notifier is not None:
+            notifier.setEnabled(False)
+            notifier.deleteLater()
+
+    def watch_read(self, sock, callback):
+        self._watch(sock, self.qt.QSocketNotifier.Type.Read, callback)
+
+    def watch_write(self, sock, callback):
+        self._watch(sock, self.qt.QSocketNotifier.Type.Write, callback)
+
+    def unwatch(self, sock, read=True, write=True):
+        if read:
+            self._unwatch(sock, self.qt.QSocketNotifier.Type.Read)
+        if write:
+            self._unwatch(sock, self.qt.QSocketNotifier.Type.Write)
+
+    def call_soon(self, fn, *args):
+        self.call_later(0, lambda: fn(*args))
+
+    def call_later(self, delay, fn):
+        timer = self.qt.QTimer()
+        timer.setSingleShot(True)
+        self.timers.add(timer)  # Qt does not own a parentless timer: keep it alive
+
+        def fire() -> None:
+            self.timers.discard(timer)
+            self._run(fn)
+
+        timer.timeout.connect(fire)
+        timer.start(int(delay * 1000))
+        return timer
+
+    def cancel(self, timer):
+        timer.stop()
+        self.timers.discard(timer)
+
+    def run_until(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        flags = self.qt.QEventLoop.ProcessEventsFlag.AllEvents
+        while not done():
+            assert time.monotonic() < deadline, "the loop timed out"
+            self.app.processEvents(flags, 10)
+            if not done():
+                time.sleep(0.0005)  # processEvents returns when idle; do not spin hot
+
+
+@pytest.fixture
+def qt_loop(monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    return QtLoop()
+
+
+def test_qt_queries_cursors_and_errors(server, table_name, qt_loop):
+    conn = connect(qt_loop, server)
+    settle(qt_loop, r.table_create(table_name).run(conn))
+    settle(qt_loop, r.table(table_name).insert([{"id": i} for i in range(3)]).run(conn))
+    cursor = settle(qt_loop, r.table(table_name).order_by(index="id").run(conn))
+    assert [settle(qt_loop, cursor.next()) for _ in range(3)] == [{"id": i} for i in range(3)]
+    big = settle(qt_loop, r.range(5000).run(conn))
+    assert sum(settle(qt_loop, big.next()) for _ in range(5000)) == sum(range(5000))
+    with pytest.raises(ReqlOpFailedError, match="Table `test.missing` does not exist"):
+        settle(qt_loop, r.table("missing").run(conn))
+    with pytest.raises(ReqlTimeoutError):
+        settle(qt_loop, r.range(10**7).count().run(conn, timeout=0.1))
+    settle(qt_loop, conn.close())
+    assert not conn.is_open() and qt_loop.errors == []
+
+
+def test_qt_feed_handler(server, table_name, qt_loop, official_r, official_conn):
+    official_r.table_create(table_name).run(official_conn)
+    conn = connect(qt_loop, server)
+    changes: list = []
+    handle = r.table(table_name).changes().handle(conn, changes.append)
+    qt_loop.run_until(lambda: handle.query.answered)
+    official_r.table(table_name).insert([{"id": i} for i in range(5)]).run(official_conn)
+    qt_loop.run_until(lambda: len(changes) == 5)
+    handle.close()
+    qt_loop.run_until(lambda: handle.closed)
+    assert sorted(c["new_val"]["id"] for c in changes) == list(range(5))
+    settle(qt_loop, conn.close())
+    assert qt_loop.errors == []

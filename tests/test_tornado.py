@@ -5,6 +5,7 @@ connection loss on one connection."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import subprocess
 
@@ -17,6 +18,7 @@ pytest.importorskip("tornado")
 
 from tornado import gen  # noqa: E402
 from tornado.concurrent import Future  # noqa: E402
+from tornado.ioloop import IOLoop  # noqa: E402
 
 from rethought import r  # noqa: E402
 from rethought.client.loops import tornado_loop  # noqa: E402
@@ -174,3 +176,25 @@ def test_connection_loss_fails_every_waiter(tmp_path):
         srv.stop()
     assert [type(e).__name__ for e in errors] == ["ReqlDriverError"] * 3
     assert all(str(e).startswith("Connection is closed.") for e in errors)
+
+
+def test_fire_and_forget_inside_a_callback(server, table_name, official_r, recwarn):
+    async def body(conn):
+        await r.table_create(table_name).run(conn)
+        IOLoop.current().add_callback(
+            lambda: r.table(table_name).insert({"id": 1}).run(conn, noreply=True)
+        )
+        await asyncio.sleep(0.01)
+        await conn.noreply_wait()
+        IOLoop.current().add_callback(conn.close)
+        for _ in range(100):
+            if not conn.is_open():
+                break
+            await asyncio.sleep(0.01)
+        return conn.is_open()
+
+    assert _run(server, body) is False
+    gc.collect()
+    with official_r.connect(host=server.host, port=server.port) as c:
+        assert official_r.table(table_name).count().run(c) == 1
+    assert [w for w in recwarn if "never awaited" in str(w.message)] == []

@@ -244,3 +244,42 @@ def test_connect_timeout():
         run(scenario)
     finally:
         silent.close()
+
+
+def test_handlers_without_a_nursery_run_in_a_system_task(server, table_name, caplog):
+    """No nursery given: a system task pumps; a callback's error is logged and kept on
+    the handle. Awaited queries share the connection with the pump meanwhile."""
+    from rethought.client.handler import Handler
+
+    class Collect(Handler):
+        def __init__(self, fail_at=None):
+            self.rows = []
+            self.fail_at = fail_at
+
+        def on_val(self, val):
+            self.rows.append(val)
+            if len(self.rows) == self.fail_at:
+                raise ValueError("third row")
+
+    async def scenario():
+        conn = await connect(server)
+        await r.table_create(table_name).run(conn)
+        feed, broken = Collect(), Collect(fail_at=3)
+        changes = r.table(table_name).changes().handle(conn, feed)
+        failing = r.range(10).handle(conn, broken)
+        for i in range(5):  # each insert is awaited while the pump reads for the feed
+            await r.table(table_name).insert({"id": i}).run(conn)
+        with trio.fail_after(10):
+            while len(feed.rows) < 5 or not failing.closed:
+                await trio.sleep(0.01)
+        assert sorted(row["new_val"]["id"] for row in feed.rows) == list(range(5))
+        assert broken.rows == [0, 1, 2] and isinstance(failing.error, ValueError)
+        changes.close()
+        with trio.fail_after(10):
+            while conn._pumping:
+                await trio.sleep(0.01)
+        assert changes.closed and conn._core.pending == []
+        await conn.close()
+
+    run(scenario)
+    assert any("third row" in str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)

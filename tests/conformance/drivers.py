@@ -19,8 +19,10 @@ class Driver:
     query_types: tuple[type, ...]
     cursor_types: tuple[type, ...]
 
-    def connect(self, host: str, port: int) -> Any:
-        return self.r.connect(host=host, port=port)
+    def connect(self, host: str, port: int, user: str | None = None) -> Any:
+        if user is None:
+            return self.r.connect(host=host, port=port)
+        return self.r.connect(host=host, port=port, user=user)
 
     def is_query(self, value: Any) -> bool:
         return isinstance(value, self.query_types)

@@ -4,7 +4,8 @@ The files look like YAML but are not valid YAML (``lambda x: x`` and ``{'a':1}``
 unquoted), so RethinkDB reads them with a small indentation-based reader of its own, and so
 do we. Its rules:
 
-* blank lines and ``#`` comment lines are ignored;
+* blank lines and ``#`` comment lines are ignored, and so is a comment right after
+  ``key:`` (``py: # this form does not work in Python`` means no Python variant);
 * ``key: rest`` (``key`` made of word characters and dots) opens a mapping entry;
 * ``- rest`` opens a list item; ``rest`` is re-read as if it started a block of its own,
   indented to where it stands;
@@ -118,7 +119,10 @@ def _mapping(lines: list[_Line]) -> dict:
         if match.group("key") is None:
             raise PolyglotSyntaxError(f"line {head.number}: expected `key:`: {head.text}")
         offset = len(match.group("key")) + len(match.group("colon"))
-        result[match.group("key")] = _nested(head, offset, match.group("rest"), children)
+        rest = match.group("rest")
+        if rest.startswith("#"):  # `py: # no Python form`: a YAML comment, so no value
+            rest = ""
+        result[match.group("key")] = _nested(head, offset, rest, children)
     return result
 
 

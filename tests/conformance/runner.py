@@ -190,6 +190,15 @@ def _deadline_for(src: str, default: float) -> float:
     return max([default, *(t + 5.0 for t in asked)])
 
 
+def _runopt(src: str, namespace: dict[str, Any]) -> Any:
+    """A runopt's value; a bare word that names nothing stays a string (`user: test_user`),
+    as upstream's driver does."""
+    try:
+        return eval(_compiled(src, "<test>"), namespace)
+    except NameError:
+        return src
+
+
 def _short(value: Any, limit: int = 600) -> str:
     try:
         text = repr(value)
@@ -214,6 +223,7 @@ class Runner:
         self.timeout = timeout
         self.verbose = verbose
         self.out = out
+        self._user_conns: dict[str, Any] = {}  # the `user` runopt: one connection per user
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -271,6 +281,7 @@ class Runner:
                 r.db("test").table_create(name).run(conn)
 
         _with_deadline(setup, self.timeout * 3)
+        _with_deadline(lambda: reset_system_tables(r, conn), self.timeout * 3)
         namespace = scope.build(r, conn)
         for name in tables:
             namespace[name] = r.db("test").table(name)
@@ -328,6 +339,18 @@ class Runner:
         if done < len(queries):
             self._print(f"  {len(queries) - done} tests of {test_file.name} not run")
         _close(conn)
+        self._close_user_conns()
+
+    def _close_user_conns(self) -> None:
+        for user_conn in self._user_conns.values():
+            _close(user_conn)
+        self._user_conns.clear()
+
+    def _user_conn(self, user: str) -> Any:
+        """The connection for the `user` runopt: upstream connects as that user (once)."""
+        if user not in self._user_conns:
+            self._user_conns[user] = self.driver.connect(self.server.host, self.server.port, user)
+        return self._user_conns[user]
 
     def _recover(self, result: FileResult, conn: Any) -> None:
         _close(conn)
@@ -371,7 +394,7 @@ class Runner:
             expected = matchers.Anything()
             if step.expected:
                 expected = eval(_compiled(step.expected, "<test>"), namespace)
-            runopts = {k: eval(_compiled(v, "<test>"), namespace) for k, v in step.runopts.items()}
+            runopts = {k: _runopt(v, namespace) for k, v in step.runopts.items()}
             testopts = {
                 k: eval(_compiled(v, "<test>"), namespace) for k, v in step.testopts.items()
             }
@@ -405,6 +428,9 @@ class Runner:
             return exc
         try:
             conn = namespace["conn"]
+            user = runopts.pop("user", None)  # who to connect as, not a run() optarg
+            if user is not None and user != "admin":
+                conn = self._user_conn(user)
             if testopts.get("new-connection") is True:
                 conn = self.driver.connect(self.server.host, self.server.port)
             if self.driver.is_cursor(value):
@@ -426,6 +452,41 @@ class Runner:
             return list(cursor)
         except Exception as exc:
             return exc
+
+
+# The users and permissions upstream's test-runner restores before each file: `admin` and
+# `test_user` (no password), the latter with every global permission.
+_TEST_USER = {"id": "test_user", "password": False}
+_TEST_USER_PERMISSIONS = {
+    "id": ["test_user"],
+    "permissions": {"config": True, "connect": True, "read": True, "write": True},
+}
+
+
+def reset_system_tables(r: Any, conn: Any) -> None:
+    """What upstream's test-runner does between files (test/rql_test/test-runner, clean()):
+    empty `_debug_scratch`, keep only the `admin` and `test_user` users, and give
+    `test_user` exactly its global permissions."""
+    system = r.db("rethinkdb")
+    system.table("_debug_scratch").delete().run(conn)
+    users = system.table("users")
+    users.filter(lambda u: r.expr(["admin", "test_user"]).contains(u["id"]).not_()).delete().run(
+        conn
+    )
+    existing = users.get("test_user").run(conn)
+    if existing is None:
+        users.insert(_TEST_USER).run(conn)
+    elif existing != _TEST_USER:
+        users.get("test_user").update(_TEST_USER).run(conn)
+    permissions = system.table("permissions")
+    permissions.filter(r.row["user"].ne("admin")).filter(
+        lambda p: p["id"].ne(_TEST_USER_PERMISSIONS["id"])
+    ).delete().run(conn)
+    current = permissions.get(_TEST_USER_PERMISSIONS["id"]).run(conn)
+    if current is None:
+        permissions.insert(_TEST_USER_PERMISSIONS).run(conn)
+    elif current.get("permissions") != _TEST_USER_PERMISSIONS["permissions"]:
+        permissions.get(_TEST_USER_PERMISSIONS["id"]).update(_TEST_USER_PERMISSIONS).run(conn)
 
 
 def _close(conn: Any) -> None:

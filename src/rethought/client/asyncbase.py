@@ -18,19 +18,21 @@ query whose state changed (``Query.waiter.wake(query)``), so a Handler's sink wo
 
 from __future__ import annotations
 
-import ssl as _ssl
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, Protocol
 
 from ..errors import ReqlCursorEmpty, ReqlDriverError, ReqlTimeoutError
 from .core import EMPTY, PENDING, ClientCore, Query, build_optargs
 from .cursor import CursorBase, wait_to_timeout
+from .params import ConnectionSettings, connect_params, tls_context
 
 __all__ = [
     "Handle",
     "Watchers",
     "FutureConnection",
     "FutureCursor",
+    "Connecting",
     "connect_params",
     "tls_context",
     "split_client_optargs",
@@ -77,49 +79,6 @@ class Watchers:
             pass
 
 
-def connect_params(
-    host: str = "localhost",
-    port: int = 28015,
-    db: str | None = None,
-    user: str = "admin",
-    password: str = "",
-    timeout: float = 20,
-    ssl: dict | None = None,
-    auth_key: str | None = None,
-    **kwargs: Any,
-) -> dict:
-    """Normalise ``r.connect`` arguments the way the blocking driver does."""
-    if auth_key:
-        if password:
-            raise ReqlDriverError("`auth_key` and `password` are both set.")
-        password = auth_key
-    try:
-        port = int(port or 28015)
-    except (TypeError, ValueError):
-        raise ReqlDriverError(f"Could not convert port {port!r} to an integer.") from None
-    return {
-        "host": host or "localhost",
-        "port": port,
-        "db": db,
-        "user": user or "admin",
-        "password": password or "",
-        "timeout": timeout,
-        "ssl": ssl or {},
-        **kwargs,
-    }
-
-
-def tls_context(options: dict) -> _ssl.SSLContext | None:
-    """An SSL context for the ``ssl={"ca_certs": path}`` option, or None for plain TCP."""
-    if not options:
-        return None
-    context = _ssl.create_default_context()
-    ca_certs = options.get("ca_certs")
-    if ca_certs:
-        context.load_verify_locations(ca_certs)
-    return context
-
-
 def split_client_optargs(optargs: dict) -> tuple[dict, float | None]:
     """Strip driver-only ``run()`` options; return the rest and the per-query timeout."""
     if not any(k in optargs for k in _DRIVER_OPTARGS):
@@ -129,21 +88,13 @@ def split_client_optargs(optargs: dict) -> tuple[dict, float | None]:
     return rest, None if timeout is None else float(timeout)
 
 
-class FutureConnection:
+class FutureConnection(ConnectionSettings):
     """The loop-independent half of an asynchronous connection (see the module docstring)."""
 
     cursor_class: type[FutureCursor]
 
     def __init__(self, params: dict) -> None:
-        params = dict(params)
-        self.host: str = params.pop("host")
-        self.port: int = params.pop("port")
-        self.db: str | None = params.pop("db")
-        self.user: str = params.pop("user")
-        self._password: str = params.pop("password")
-        self.connect_timeout: float | None = params.pop("timeout")
-        self.ssl: dict = params.pop("ssl")
-        self._kwargs = params
+        super().__init__(params)
         self._core: ClientCore | None = None
         self._ready: Handle | None = None
         self._cancel_connect_timer: Callable[[], None] | None = None
@@ -239,6 +190,30 @@ class FutureConnection:
         for query in failed:
             if query.waiter is not None:
                 query.waiter.wake(query)
+
+    @contextlib.contextmanager
+    def _opening(
+        self,
+        timeout_errors: tuple[type[BaseException], ...],
+        io_errors: tuple[type[BaseException], ...],
+    ) -> Iterator[None]:
+        """Around opening a transport: drop it on any failure and translate the loop's
+        timeout and I/O errors into the driver's (the messages of the blocking driver)."""
+        try:
+            yield
+        except timeout_errors:
+            self._lost()
+            raise ReqlTimeoutError(
+                f"Could not connect to {self.host}:{self.port}, operation timed out."
+            ) from None
+        except io_errors as exc:
+            self._lost()
+            raise ReqlDriverError(
+                f"Could not connect to {self.host}:{self.port}. Error: {exc}"
+            ) from None
+        except BaseException:
+            self._lost()
+            raise
 
     # -- waiting on a query --------------------------------------------------------------
 
@@ -396,16 +371,13 @@ class FutureConnection:
         if not self.is_open():
             raise ReqlDriverError("Connection is closed.")
 
-    def use(self, db: str) -> None:
-        """Default database of later queries."""
-        self.db = db
+    # ``async with conn:`` where the promises are awaitable (asyncio, trio, tornado).
 
-    def repl(self) -> FutureConnection:
-        """Make this the default connection of ``run()`` in this thread."""
-        from . import set_repl_connection
-
-        set_repl_connection(self)
+    async def __aenter__(self) -> FutureConnection:
         return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close(noreply_wait=False)
 
 
 class FutureCursor(CursorBase):
@@ -476,3 +448,24 @@ class FutureCursor(CursorBase):
 
 
 FutureConnection.cursor_class = FutureCursor
+
+
+class Connecting:
+    """What an awaitable loop's ``connect`` returns: ``await`` it, or ``async with`` it.
+
+    ``conn`` needs a coroutine method ``reconnect(noreply_wait)`` and ``close(noreply_wait)``.
+    """
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.conn.reconnect(noreply_wait=False).__await__()
+
+    async def __aenter__(self) -> Any:
+        return await self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.conn.close(noreply_wait=False)

@@ -129,11 +129,15 @@ class ReqlNamespace:
         """Convert a Python value (dicts, lists, scalars, callables, datetimes, bytes) to ReQL."""
         return ast.expr(val, nesting_depth)
 
-    def binary(self, data: Any) -> RqlQuery:
+    # Static, like the official driver's module functions, so a wrong call's TypeError reads
+    # "takes 1 positional argument but 2 were given" as the ReQL tests expect.
+    @staticmethod
+    def binary(data: Any) -> RqlQuery:
         """Binary data: ``bytes``, or a query that yields binary."""
         return ast.Binary(data)
 
-    def http(self, url: Any, **kwargs: Any) -> RqlQuery:
+    @staticmethod
+    def http(url: Any, **kwargs: Any) -> RqlQuery:
         """Fetch ``url`` on the server (``r.http``)."""
         return t.Http(func_wrap(url), **kwargs)
 

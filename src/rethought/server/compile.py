@@ -175,8 +175,16 @@ class Term:
         raise ReqlCompileError(f"Term type {self.tt} cannot be evaluated.")
 
     def optarg(self, scope: Scope, name: str, default: Any = None) -> Any:
+        """The optarg ``name``: this term's own, else the query's global one (``run(...)``
+        optargs reach every term, as in RethinkDB), else ``default``."""
         node = self.optargs.get(name)
-        return default if node is None else node.run(scope)
+        if node is not None:
+            return node.run(scope)
+        ctx = scope.ctx
+        given = getattr(ctx, "optargs", None) if ctx is not None else None
+        if given and name in given:
+            return given[name]
+        return default
 
     def datum_arg(self, scope: Scope, i: int) -> Any:
         """Evaluate argument ``i`` and force it into a datum."""
@@ -325,11 +333,14 @@ def compile_term(
         # An object literal: values may themselves be terms (MAKE_OBJ semantics).
         if datum.REQL_TYPE in raw and all(_is_plain(v) for v in raw.values()):
             # RethinkDB validates every pseudo-type it is sent (and rounds TIMEs).
+            from .terms.control import sanitize_geometry
             from .terms.times_calc import sanitize_times  # terms import this module
             from .terms.types import binary_literal
 
             if raw[datum.REQL_TYPE] == "BINARY":
                 return Datum(binary_literal(raw), frames)
+            if raw[datum.REQL_TYPE] == "GEOMETRY":
+                return Datum(sanitize_geometry(datum.canonical(raw)), frames)
             return Datum(sanitize_times(datum.canonical(raw)), frames)
         cls = _REGISTRY[T.MAKE_OBJ]
         opts = {
@@ -383,6 +394,10 @@ class Spliced(Term):
         self.group_probe = False  # the expanded node does its own per-group handling
 
     def eval(self, scope: Scope) -> Any:
+        if self.cls.tt == T.ORDER_BY:  # RethinkDB's check_r_args: not supported there (yet)
+            raise ReqlQueryLogicError(
+                "r.args is not supported in an order_by or union command yet."
+            )
         expanded: list[Term] = []
         for node in self.args:
             if node.tt == T.ARGS:

@@ -175,7 +175,7 @@ class Engine:
                     cursor = FeedCursor(value, ctx.feeds)
                     return Result(FEED, cursor, cursor.notes)
                 self._close_feeds(ctx)  # e.g. changes().type_of(): the feed was never read
-            if isinstance(value, values.Sequence):
+            if isinstance(value, values.Sequence) and value.type_name != "SELECTION<ARRAY>":
                 return Result(STREAM, iter(value))
             if isinstance(value, (values.Func, values.Database)):
                 kind = "FUNCTION" if isinstance(value, values.Func) else "DATABASE"

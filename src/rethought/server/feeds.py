@@ -190,6 +190,9 @@ class Feed(values.Sequence):
             self.pending[key] = [old, new]
         else:
             self.pending.append((old, new))
+        if len(self.pending) > self.opts.queue_size // 2:
+            # Half full: stop waiting out the squash window (RethinkDB sends early too).
+            self.flushing = True
         if len(self.pending) > self.opts.queue_size:
             if self.opts.squash:
                 self.pending.popitem(last=False)
@@ -209,8 +212,12 @@ class Feed(values.Sequence):
 
     # -- reader side ----------------------------------------------------------------------
 
+    flushing = False  # the queue passed half full: deliver without waiting for the window
+
     def due_in(self) -> float | None:
         """Seconds until a squash window closes, when changes are held back by one."""
+        if self.flushing:
+            return 0.0
         if type(self.opts.squash) is float and self.pending and self.first_pending_at is not None:
             return max(0.0, self.first_pending_at + self.opts.squash - time.monotonic())
         return None
@@ -254,6 +261,7 @@ class Feed(values.Sequence):
                 return urgent
             if not self.pending:
                 self.first_pending_at = None
+                self.flushing = False
                 return WAIT
             due = self.due_in()
             if due is not None and due > 0:

@@ -5,7 +5,14 @@ arrival order. Each query runs in its own task, so many tokens are in flight at 
 responses interleave; evaluation itself is synchronous (see ``server.engine``), and the loop is
 yielded between batches and while a hard-durability write waits for its fsync. Each evaluation
 step (``engine.execute``, each batch pulled from a stream) runs in a query greenlet
-(``server.suspend``), so a term waiting for I/O (``r.http``, ``r.js``) suspends only its query.
+(``server.suspend``), so a term waiting for I/O (``r.http``, ``r.js``) suspends only its query,
+and a long evaluation switches out at ``suspend.checkpoint`` every few milliseconds.
+
+Stopping follows RethinkDB's ``query_cache.cc``: STOP cancels the task evaluating the query
+(a START still running, or the CONTINUE pulling a batch); the cancellation surfaces at the
+query's next checkpoint, the interrupted request is answered with an empty SUCCESS_SEQUENCE,
+then the STOP itself. A closed connection cancels everything it was running except noreply
+queries (fire-and-forget writes the client already sent).
 
 The wording of every protocol error follows RethinkDB's ``json.cc``, ``term_storage.cc`` and
 ``query_cache.cc``.
@@ -53,17 +60,20 @@ class _BadQuery(Exception):
 class _Query:
     """A START whose result is still open: a stream being batched or a feed."""
 
-    __slots__ = ("token", "ctx", "batcher", "feed", "notes", "profile", "lock", "task", "stopped")
+    __slots__ = (
+        "token", "ctx", "batcher", "feed", "notes", "profile", "lock", "task", "stopped", "noreply"
+    )  # fmt: skip
 
-    def __init__(self, token: int, profile: bool) -> None:
+    def __init__(self, token: int, profile: bool = False, noreply: bool = False) -> None:
         self.token = token
         self.profile = profile
+        self.noreply = noreply
         self.ctx: Any = None
         self.batcher: resp.StreamBatcher | None = None
         self.feed: Any = None
         self.notes: list[int] = []
         self.lock = asyncio.Lock()
-        self.task: asyncio.Task | None = None  # the task awaiting this feed, for STOP
+        self.task: asyncio.Task | None = None  # the task evaluating it now, for STOP
         self.stopped = False
 
 
@@ -127,7 +137,7 @@ class ConnectionSession:
         self.server_info = server_info
         self.session = engine_mod.Session(user=user)
         self.queries: dict[int, _Query] = {}
-        self.running: dict[int, asyncio.Task] = {}  # START tasks not yet answered
+        self.running: dict[int, _Query] = {}  # STARTs not yet answered
         self.noreply_tasks: set[asyncio.Task] = set()
         self.tasks: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
@@ -157,8 +167,9 @@ class ConnectionSession:
                 return
             await self.slots.acquire()
             noreply = _static_bool(optargs, "noreply")
-            task = self._spawn(self._start(token, raw_term, optargs, noreply))
-            self.running[token] = task
+            q = _Query(token, _static_bool(optargs, "profile"), noreply)
+            task = q.task = self._spawn(self._start(q, raw_term, optargs))
+            self.running[token] = q
             if noreply:
                 self.noreply_tasks.add(task)
                 task.add_done_callback(self.noreply_tasks.discard)
@@ -208,11 +219,29 @@ class ConnectionSession:
 
     # -- START ------------------------------------------------------------------------------
 
-    async def _start(self, token: int, raw_term: Any, optargs: dict, noreply: bool) -> None:
-        profile = _profile_doc(raw_term, 0.0) if _static_bool(optargs, "profile") else None
+    async def _start(self, q: _Query, raw_term: Any, optargs: dict) -> None:
+        token = q.token
+        # Held until the answer is sent, so a STOP waits for it (RethinkDB's entry mutex).
+        async with q.lock:
+            try:
+                frame, ctx = await self._evaluate(q, raw_term, optargs)
+            finally:
+                q.task = None  # the rest cannot be stopped: the answer is decided
+                self.running.pop(token, None)
+                self.slots.release()
+            if q.noreply:
+                self._forget(token)
+                if ctx is not None:
+                    await self._flush_writes(ctx)
+                return
+            await self.send(frame)
+
+    async def _evaluate(self, q: _Query, raw_term: Any, optargs: dict) -> tuple[bytes, Any]:
+        """The START's answer (and its query context, once compiled)."""
+        token = q.token
+        profile = _profile_doc(raw_term, 0.0) if q.profile else None
         started = time.perf_counter()
         ctx = None
-        q = _Query(token, profile is not None)
         try:
             try:
                 prepared = self.engine.prepare(raw_term, optargs, self.session)
@@ -230,10 +259,7 @@ class ConnectionSession:
             elif result.kind == engine_mod.FEED:
                 q.feed = result.value
                 self.queries[token] = q
-                q.task = asyncio.current_task()
-                async with q.lock:
-                    frame = await self._feed_batch(q, first=True)
-                q.task = None
+                frame = await self._feed_batch(q, first=True)
             else:
                 frame = None
                 value = result.value
@@ -251,20 +277,13 @@ class ConnectionSession:
             self._forget(token)
             if not q.stopped:
                 raise
+            _stopped_here()
             frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
         except Exception as e:
             self._forget(token)
             log.exception("unexpected error in query %d", token)
             frame = resp.internal_error(token, e)
-        finally:
-            self.running.pop(token, None)
-            self.slots.release()
-        if noreply:
-            self._forget(token)
-            if ctx is not None:
-                await self._flush_writes(ctx)
-            return
-        await self.send(frame)
+        return frame, ctx
 
     @staticmethod
     def _with_profile(frame: bytes, profile: Any) -> bytes:
@@ -326,8 +345,8 @@ class ConnectionSession:
                     frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=[])
                 else:
                     started = time.perf_counter()
+                    q.task = asyncio.current_task()
                     if q.feed is not None:
-                        q.task = asyncio.current_task()
                         frame = await self._feed_batch(q)
                     else:
                         frame = await suspend.run_sync(self._stream_batch, q)
@@ -339,8 +358,9 @@ class ConnectionSession:
         except asyncio.CancelledError:
             if not q.stopped:
                 raise
-            # STOP interrupted a waiting feed: RethinkDB answers the CONTINUE with an empty
-            # SUCCESS_SEQUENCE.
+            _stopped_here()
+            # STOP interrupted a waiting feed or a batch being computed: RethinkDB answers the
+            # CONTINUE with an empty SUCCESS_SEQUENCE.
             frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
         except ReqlError as e:
             self._forget(token)
@@ -354,7 +374,7 @@ class ConnectionSession:
         await self.send(frame)
 
     async def _stop(self, token: int) -> None:
-        q = self.queries.pop(token, None)
+        q = self.queries.pop(token, None) or self.running.get(token)
         if q is None:
             await self.send(resp.client_error(token, f"Token {token} not in stream cache."))
             return
@@ -363,7 +383,7 @@ class ConnectionSession:
             q.task.cancel()
         if q.feed is not None:
             _close_feed(q.feed)
-        async with q.lock:  # let a CONTINUE in progress answer first, as RethinkDB does
+        async with q.lock:  # let the START / CONTINUE in progress answer first, as RethinkDB does
             pass
         await self.send(resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=[]))
 
@@ -396,16 +416,26 @@ class ConnectionSession:
             await asyncio.wait(list(self.tasks), timeout=grace)
 
     def abort(self) -> None:
-        """The client went away: stop waiting feeds and release open results.
+        """The client went away: stop its running queries, waiting feeds and open results.
 
-        Started queries are left to finish (evaluation is bounded, and a noreply write the
-        client already sent must still happen); their replies go nowhere.
+        Noreply queries are left to finish: a write the client already sent must still happen.
         """
         self.closing = True
+        for q in list(self.running.values()):
+            if q.task is not None and not q.noreply:
+                q.task.cancel()  # surfaces at the query's next checkpoint
         for token, q in list(self.queries.items()):
             if q.task is not None:
                 q.task.cancel()
             self._forget(token)
+
+
+def _stopped_here() -> None:
+    """This task's cancellation was STOP doing its job: the task goes on to answer, so clear
+    the pending cancel (later ``asyncio.timeout`` blocks in it must not see it)."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 def _close_feed(feed: Any) -> None:

@@ -26,6 +26,7 @@ from .terms.catalog import (
     table_config,
     table_status,
 )
+from .terms.jsonfmt import dumps
 
 _STARTED = time.time()  # RethinkDB reports when the server process started
 
@@ -110,6 +111,11 @@ class TableConfig(_CatalogTable):
         if new.get("db") != old.get("db"):
             raise ReqlOpFailedError("It's illegal to change a table's database.")
         name = check_name(new.get("name"), "Table")
+        durability = new.get("durability")
+        if durability not in ("hard", "soft"):
+            raise ReqlOpFailedError(
+                f'In `durability`: Expected "soft" or "hard", got: {dumps(durability)}'
+            )
         if name != store.name:
             if storage.table_get(store.db, name) is not None:
                 raise ReqlOpFailedError(
@@ -117,6 +123,11 @@ class TableConfig(_CatalogTable):
                     f"table `{store.db.name}.{name}` already exists."
                 )
             storage.table_rename(store, name)
+        if durability != store.durability:
+            store.durability = durability
+            # Storage has no call for this yet: a same-name rename rewrites the table's
+            # catalog record, durability included.
+            storage.table_rename(store, store.name)
         return self._row(store)
 
     def _create(self, new: dict) -> Any:

@@ -201,7 +201,15 @@ def infinite_error(v: Any) -> ReqlQueryLogicError:
 
 
 def to_datum(v: Any) -> Any:
-    """Force a value into a datum: streams become arrays, a get() becomes its row."""
+    """Force a value into a datum: streams become arrays, a get() becomes its row.
+
+    A table is not a datum (RethinkDB: ``Expected type DATUM but found TABLE``); terms that
+    read its rows use ``iterate`` instead.
+    """
+    if isinstance(v, TableValue):
+        from .terms.datum_print import expected_val  # the terms package imports this module
+
+        raise expected_val(v, "DATUM")
     if isinstance(v, Sequence):
         if getattr(v, "infinite", False):
             raise infinite_error(v)
@@ -215,6 +223,14 @@ def to_datum(v: Any) -> Any:
 
         raise expected_val(v, "DATUM")
     return v
+
+
+def materialize(v: Any) -> list:
+    """A finite sequence's rows as an array; unlike ``to_datum`` this takes a whole table
+    (``coerce_to('array')``, arguments that accept any sequence)."""
+    if isinstance(v, TableValue):
+        return list(v)
+    return to_datum(v)
 
 
 def expected(v: Any, want: str) -> ReqlQueryLogicError:
@@ -266,7 +282,7 @@ def as_array(v: Any) -> list:
     if type(v) is list:
         return v
     if isinstance(v, Sequence):
-        return to_datum(v)
+        return materialize(v)
     raise expected(v, "ARRAY")
 
 

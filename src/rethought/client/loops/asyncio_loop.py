@@ -9,13 +9,12 @@ objects; cancelling the task awaiting one STOPs the query on the server (see asy
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
-from ...errors import ReqlDriverError, ReqlTimeoutError
-from ..asyncbase import FutureConnection, FutureCursor, connect_params, tls_context
+from ..asyncbase import Connecting, FutureConnection, FutureCursor, connect_params, tls_context
 
-__all__ = ["Connection", "Cursor", "connect"]
+__all__ = ["Connection", "Cursor", "Pending", "connect"]
 
 
 class Cursor(FutureCursor):
@@ -43,8 +42,36 @@ class _Handle:
             self.promise.set_exception(error)
 
 
-async def _result(future: asyncio.Future) -> Any:
-    return await future
+class Pending(Coroutine):
+    """The awaitable result of an operation that already started (its bytes are sent).
+
+    Unlike a coroutine it warns of nothing when dropped, so ``run(..., noreply=True)`` or
+    ``close()`` may be fired and forgotten; yet it is a ``Coroutine``, which ``create_task``,
+    ``gather`` and TaskGroups accept. ``future`` is the underlying ``asyncio.Future``.
+    """
+
+    __slots__ = ("future", "_steps")
+
+    def __init__(self, future: asyncio.Future) -> None:
+        self.future = future
+        self._steps: Generator[Any, None, Any] | None = None
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self.future.__await__()
+
+    def _iter(self) -> Generator[Any, None, Any]:
+        if self._steps is None:
+            self._steps = self.future.__await__()
+        return self._steps
+
+    def send(self, value: Any) -> Any:
+        return self._iter().send(value)
+
+    def throw(self, *exc: Any) -> Any:
+        return self._iter().throw(*exc)
+
+    def close(self) -> None:
+        self._steps = None
 
 
 class _Protocol(asyncio.Protocol):
@@ -95,8 +122,7 @@ class Connection(FutureConnection):
             self._transport.close()
 
     def _promise_of(self, handle: _Handle) -> Any:
-        # A coroutine rather than the bare future, so create_task() and TaskGroups take it.
-        return _result(handle.promise)
+        return Pending(handle.promise)
 
     # -- opening and closing -------------------------------------------------------------
 
@@ -106,7 +132,7 @@ class Connection(FutureConnection):
         await self.close(noreply_wait)
         timeout = self.connect_timeout if timeout is None else timeout
         context = tls_context(self.ssl)
-        try:
+        with self._opening((TimeoutError,), (OSError,)):
             async with asyncio.timeout(timeout):
                 transport, _ = await loop.create_connection(
                     lambda: _Protocol(self),
@@ -117,26 +143,7 @@ class Connection(FutureConnection):
                 )
                 self._transport = transport
                 await self._begin_handshake(None)
-        except TimeoutError:
-            self._lost()
-            raise ReqlTimeoutError(
-                f"Could not connect to {self.host}:{self.port}, operation timed out."
-            ) from None
-        except OSError as exc:
-            self._lost()
-            raise ReqlDriverError(
-                f"Could not connect to {self.host}:{self.port}. Error: {exc}"
-            ) from None
-        except BaseException:
-            self._lost()
-            raise
         return self
-
-    async def __aenter__(self) -> Connection:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close(noreply_wait=False)
 
     def client_port(self) -> int | None:
         return self._transport.get_extra_info("sockname")[1] if self.is_open() else None
@@ -145,25 +152,7 @@ class Connection(FutureConnection):
         return self._transport.get_extra_info("sockname")[0] if self.is_open() else None
 
 
-class _Connecting:
-    """What ``connect`` returns: ``await`` it, or use it as ``async with r.connect() as c``."""
-
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def __await__(self) -> Generator[Any, None, Connection]:
-        return self.conn.reconnect(noreply_wait=False).__await__()
-
-    async def __aenter__(self) -> Connection:
-        return await self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.conn.close(noreply_wait=False)
-
-
-def connect(*args: Any, **kwargs: Any) -> _Connecting:
+def connect(*args: Any, **kwargs: Any) -> Connecting:
     """Open an asyncio connection: ``conn = await connect(host, port, db, user, password,
     timeout=20, ssl=None)``."""
-    return _Connecting(Connection(connect_params(*args, **kwargs)))
+    return Connecting(Connection(connect_params(*args, **kwargs)))

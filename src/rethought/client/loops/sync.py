@@ -21,6 +21,7 @@ from typing import Any
 from ...errors import ReqlDriverError, ReqlTimeoutError
 from ..core import EMPTY, PENDING, ClientCore, Query, build_optargs
 from ..cursor import CursorBase, DefaultCursorEmpty, wait_to_timeout
+from ..params import ConnectionSettings, connect_params
 from .blocking import BlockingTransport
 
 __all__ = ["Connection", "Cursor", "connect"]
@@ -97,31 +98,12 @@ class Cursor(CursorBase):
                 return item
 
 
-class Connection:
+class Connection(ConnectionSettings):
     """A blocking connection; see :func:`connect`."""
 
-    def __init__(
-        self,
-        host: str = "localhost",
-        port: int = 28015,
-        db: str | None = None,
-        user: str = "admin",
-        password: str = "",
-        timeout: float = 20,
-        ssl: dict | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.host = host
-        try:
-            self.port = int(port)
-        except (TypeError, ValueError):
-            raise ReqlDriverError(f"Could not convert port {port!r} to an integer.") from None
-        self.db = db
-        self.user = user
-        self._password = password
-        self.connect_timeout = timeout
-        self.ssl = ssl or {}
-        self._kwargs = kwargs
+    def __init__(self, params: dict) -> None:
+        """``params`` as :func:`~rethought.client.params.connect_params` returns them."""
+        super().__init__(params)
         self._core: ClientCore | None = None
         self._transport: BlockingTransport | None = None
         self._cond = threading.Condition(threading.Lock())
@@ -192,17 +174,6 @@ class Connection:
         self.close(noreply_wait=False)
 
     # -- conveniences --------------------------------------------------------------------
-
-    def repl(self) -> Connection:
-        """Make this the default connection of ``run()`` in this thread."""
-        from .. import set_repl_connection
-
-        set_repl_connection(self)
-        return self
-
-    def use(self, db: str) -> None:
-        """Default database of later queries."""
-        self.db = db
 
     def client_port(self) -> int | None:
         return self._transport.sock.getsockname()[1] if self.is_open() else None
@@ -378,30 +349,8 @@ class Connection:
                 pass
 
 
-def connect(
-    host: str = "localhost",
-    port: int = 28015,
-    db: str | None = None,
-    user: str = "admin",
-    password: str = "",
-    timeout: float = 20,
-    ssl: dict | None = None,
-    auth_key: str | None = None,
-    **kwargs: Any,
-) -> Connection:
-    """Open a blocking connection (``auth_key`` is the old name of ``password``)."""
-    if auth_key:
-        if password:
-            raise ReqlDriverError("`auth_key` and `password` are both set.")
-        password = auth_key
-    conn = Connection(
-        host or "localhost",
-        port or 28015,
-        db,
-        user or "admin",
-        password or "",
-        timeout,
-        ssl,
-        **kwargs,
-    )
-    return conn.reconnect(timeout=timeout)
+def connect(*args: Any, **kwargs: Any) -> Connection:
+    """Open a blocking connection: ``connect(host="localhost", port=28015, db=None,
+    user="admin", password="", timeout=20, ssl=None)`` (``auth_key``: the old ``password``)."""
+    params = connect_params(*args, **kwargs)
+    return Connection(params).reconnect()

@@ -23,6 +23,7 @@ from typing import Any
 import lmdb
 import orjson
 
+from .. import suspend
 from .catalog import (
     DB_PREFIX,
     TABLE_PREFIX,
@@ -65,7 +66,7 @@ class Storage:
         self.index_db = self.env.open_db(b"index")
         self.meta_db = self.env.open_db(b"meta")
         self._page_size = self.env.stat()["psize"]
-        self._txn: lmdb.Transaction | None = None  # the open write transaction, if any
+        self._open_txn: lmdb.Transaction | None = None  # the open write transaction, if any
         self._nested_used = False
         self._dbs: dict[str, DbInfo] = {}
         self._tables: dict[str, TableStore] = {}
@@ -74,6 +75,19 @@ class Storage:
         self._load()
         if not self._dbs:
             self.db_create("test")
+
+    @property
+    def _txn(self) -> lmdb.Transaction | None:
+        return self._open_txn
+
+    @_txn.setter
+    def _txn(self, txn: lmdb.Transaction | None) -> None:
+        # Writers set this directly (writer.py). While a write transaction is open no query
+        # greenlet may switch out at a checkpoint, or another query's write would join it.
+        was_open = self._open_txn is not None
+        self._open_txn = txn
+        if was_open != (txn is not None):
+            suspend.pin(txn is not None)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

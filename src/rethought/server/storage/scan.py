@@ -3,7 +3,9 @@
 Each chunk is read inside its own short read transaction; the next chunk starts a new one and
 resumes just after the last key seen. A stream consumed over many CONTINUEs therefore pins no
 LMDB snapshot across event-loop turns, and writes in between are fine (rows written ahead of
-the cursor show up, rows behind it do not: the same guarantee RethinkDB gives).
+the cursor show up, rows behind it do not: the same guarantee RethinkDB gives). Rows are handed
+out after the chunk's transaction is closed, with a ``suspend.checkpoint`` before each, so a
+long scan shares the event loop with other queries.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import lmdb
 import orjson
 
 from ...datum.keys import INDEX_VALUE_CAP, encode_key
+from ..suspend import checkpoint
 
 FIRST_CHUNK = 32  # small first chunk: many queries stop early (limit, get_all of one key)
 MAX_CHUNK = 1024
@@ -93,6 +96,7 @@ def scan_rows(
                         done = False
                         break
         for val in batch:
+            checkpoint()  # a long scan lets other queries run (and can be stopped)
             yield orjson.loads(val)
         if done:
             return
@@ -163,6 +167,7 @@ def scan_index(
         if any(entry[4] for entry in out):
             out = _sort_truncated_runs(out, reverse)
         for _full, _pk, value, row, _cut in out:
+            checkpoint()
             yield value, row
         if done:
             return

@@ -16,6 +16,7 @@ from .. import values
 from ..compile import Scope, Term, term
 from .catalog import (
     SYSTEM_DB,
+    SYSTEM_DB_ID,
     as_db,
     check_name,
     db_config,
@@ -267,17 +268,26 @@ def _is_system(v: Any) -> bool:
 
 @term(T.CONFIG, arity=(1, 1))
 class Config(_Admin):
-    def eval(self, scope: Scope) -> dict:
+    """``config()``: the object's row of ``rethinkdb.db_config`` / ``table_config``, as a
+    single selection (RethinkDB's), so ``.config().update({...})`` reconfigures."""
+
+    def eval(self, scope: Scope) -> values.SingleSelection:
         v = self.args[0].run(scope)
         if isinstance(v, values.Database):
             if v.name == SYSTEM_DB:
                 raise special("you can't configure it.")
-            return db_config(v)
+            return _config_row(scope, "db_config", v.id, db_config(v))
         if not isinstance(v, values.TableValue):
             raise expected_val(v, "TABLE")
         if _is_system(v):
             raise special("you can't configure the tables in it.")
-        return table_config(v.store, hook_datum(scope.ctx.storage, v.store.id))
+        row = table_config(v.store, hook_datum(scope.ctx.storage, v.store.id))
+        return _config_row(scope, "table_config", v.store.id, row)
+
+
+def _config_row(scope: Scope, table: str, key: str, row: dict) -> values.SingleSelection:
+    system = open_table(scope.ctx, values.Database(SYSTEM_DB, SYSTEM_DB_ID), table)
+    return values.SingleSelection(system, key, row)
 
 
 @term(T.STATUS, arity=(1, 1))

@@ -60,7 +60,7 @@ def array(v: Any) -> list:
     if type(v) is list:
         return v
     if isinstance(v, values.Sequence):
-        return values.to_datum(v)
+        return values.materialize(v)
     raise expected(v, "ARRAY")
 
 

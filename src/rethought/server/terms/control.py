@@ -18,9 +18,10 @@ from .argcheck import string, truthy
 from .times_calc import sanitize_time
 
 
-class EmptyUserError(ReqlUserError):
+class EmptyUserError(ReqlQueryLogicError):
     """``r.error()`` without a message: only meaningful inside ``default`` (and filter's
-    ``default=``), which treat it as "re-raise what you caught"."""
+    ``default=``), which treat it as "re-raise what you caught". Escaping them, it reaches
+    the client as a logic error (RethinkDB's EMPTY_USER maps to QUERY_LOGIC)."""
 
     def __init__(self) -> None:
         super().__init__("Empty ERROR term outside a default block.")
@@ -42,9 +43,31 @@ class MakeObj(Term):
 
     def eval(self, scope: Scope) -> dict:
         obj = {k: values.to_datum(v.run(scope)) for k, v in self.optargs.items()}
-        if obj.get(datum.REQL_TYPE) == "TIME":
+        ptype = obj.get(datum.REQL_TYPE)
+        if ptype == "TIME":
             return sanitize_time(obj)
+        if ptype == "GEOMETRY":
+            return sanitize_geometry(obj)
         return obj
+
+
+def sanitize_geometry(obj: dict) -> dict:
+    """RethinkDB's structural check of a GEOMETRY object sent by a client (the shape itself
+    is validated where geometry is used)."""
+    for name in sorted(obj):  # RethinkDB objects iterate in key order
+        v = obj[name]
+        if name == "coordinates":
+            if type(v) is not list:
+                raise values.expected(v, "ARRAY")
+        elif name == "type":
+            if type(v) is not str:
+                raise values.expected(v, "STRING")
+        elif name not in ("crs", datum.REQL_TYPE):
+            raise ReqlQueryLogicError(f"Unrecognized field `{name}` found in geometry object.")
+    for name in ("type", "coordinates"):
+        if name not in obj:
+            raise ReqlNonExistenceError(f"Field `{name}` not found in geometry object.")
+    return obj
 
 
 @term(T.VAR, arity=(1, 1))
@@ -106,7 +129,10 @@ class Funcall(Term):
             return values.Grouped(
                 [(k, values.to_datum(_call(fn, [g, *rest]))) for k, g in first.groups]
             )
-        return _call(fn, [values.to_datum(first), *rest])
+        # A table stays a table (``tbl.do(lambda t: t.count())``); other values are datums.
+        if not isinstance(first, values.TableValue):
+            first = values.to_datum(first)
+        return _call(fn, [first, *rest])
 
 
 def _call(fn: values.Func, args: list) -> Any:

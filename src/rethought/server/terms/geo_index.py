@@ -49,7 +49,7 @@ def _geo_index(t: Term, scope: Scope, table: values.TableValue, name: str) -> st
     store = table.store
     if index == store.primary_key:
         raise ReqlQueryLogicError(f"{name} cannot use the primary index.")
-    require_index(table, index)
+    require_index(table, index, geo_ok=True)
     if not store.index_info(index).geo:
         raise ReqlQueryLogicError(
             f"Index `{index}` is not a geospatial index.  "

@@ -16,7 +16,7 @@ from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from .argcheck import expected, integer, obj, string
+from .argcheck import integer, obj, string
 from .jsonfmt import dumps, pretty, trunc_pretty
 
 LITERAL = "LITERAL"
@@ -347,10 +347,11 @@ class Bracket(Term):
                 from .slicing import nth  # slicing imports this module
 
                 return nth(v, integer(key))
+            # Like nth, RethinkDB reads a non-array datum as a sequence here and fails so
+            # (a typed error: on NULL a non-existence error).
             d = values.to_datum(v)
-            if type(d) is dict:
-                raise expected(d, "ARRAY")
-            raise non_object_error("bracket", d)
+            cls = ReqlNonExistenceError if d is None else ReqlQueryLogicError
+            raise cls(f"Cannot convert {values.type_name(d)} to SEQUENCE")
         raise ReqlQueryLogicError(
             "Expected NUMBER or STRING as second argument to `bracket` but found "
             f"{values.type_name(key)}."

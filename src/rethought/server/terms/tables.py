@@ -40,9 +40,20 @@ def index_missing(table: values.TableValue, name: str) -> ReqlOpFailedError:
     )
 
 
-def require_index(table: values.TableValue, name: str) -> None:
-    if name != table.store.primary_key and name not in table.store.index_list():
+def require_index(table: values.TableValue, name: str, geo_ok: bool = False) -> None:
+    """The index must exist; only get_nearest / get_intersecting (``geo_ok``) may read a
+    geospatial one."""
+    store = table.store
+    if name == store.primary_key:
+        return
+    if name not in store.index_list():
         raise index_missing(table, name)
+    info = store.index_info(name)
+    if not geo_ok and info is not None and info.geo:
+        raise ReqlQueryLogicError(
+            f"Index `{name}` is a geospatial index.  Only get_nearest and "
+            "get_intersecting can use a geospatial index."
+        )
 
 
 class TableSlice(values.Selection):

@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
 
-from ...errors import ReqlNonExistenceError, ReqlQueryLogicError, ReqlUserError
+from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import feeds, seq, values
 from ..compile import Scope, Term, term
 from . import objects
-
-_EMPTY_ERROR = "Empty ERROR term outside a default block."
+from .control import EmptyUserError
 
 
 @term(T.MAP, arity=(2, None))
@@ -84,10 +83,8 @@ class Filter(seq.SeqTerm):
                     return False
                 try:
                     return seq.truthy(values.to_datum(default_node.run(scope)))
-                except ReqlUserError as e:
-                    if e.message == _EMPTY_ERROR:  # r.error() with no message re-raises
-                        raise missing from None
-                    raise
+                except EmptyUserError:  # r.error() with no message re-raises
+                    raise missing from None
 
         rows = (row for row in seq.iterate(src) if keep_row(row))
         return seq.like(src, rows, scope.ctx, self.frames, keep_selection=True)

@@ -54,7 +54,7 @@ class CoerceTo(Term):
             if getattr(v, "infinite", False):
                 raise values.infinite_error(v)
             if target in ("ARRAY", "DATUM"):
-                return values.to_datum(v)
+                return values.materialize(v)
             if target == "OBJECT":
                 return _pairs_to_object(values.iterate(v))
             if start == "ARRAY":

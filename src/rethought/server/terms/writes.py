@@ -161,17 +161,34 @@ def check_replacement(pk: str, key: Any, old: Any, new: Any) -> None:
             raise ReqlQueryLogicError(
                 f"Primary key `{pk}` cannot be changed (null -> {pretty(new)})"
             )
-    if _has_extrema(new):
+    too_big, extrema = _unstorable(new)
+    if too_big:  # RethinkDB's serializer reports this one first
+        raise ReqlQueryLogicError("Array too large for disk writes (limit 100,000 elements).")
+    if extrema:
         raise ReqlQueryLogicError("`r.minval` and `r.maxval` cannot be written to disk.")
 
 
-def _has_extrema(v: Any) -> bool:
+# RethinkDB's on-disk format refuses arrays longer than this, whatever the array_limit.
+DISK_ARRAY_LIMIT = 100_000
+
+
+def _unstorable(v: Any) -> tuple[bool, bool]:
+    """(an array over the disk limit, r.minval / r.maxval) anywhere inside ``v``."""
     t = type(v)
     if t is dict:
-        return any(_has_extrema(x) for x in v.values())
-    if t is list:
-        return any(_has_extrema(x) for x in v)
-    return v is datum.MINVAL or v is datum.MAXVAL
+        items: Any = v.values()
+    elif t is list:
+        items = v
+    else:
+        return False, v is datum.MINVAL or v is datum.MAXVAL
+    too_big, extrema = t is list and len(v) > DISK_ARRAY_LIMIT, False
+    for x in items:
+        if type(x) is dict or type(x) is list or x is datum.MINVAL or x is datum.MAXVAL:
+            big, ext = _unstorable(x)
+            too_big, extrema = too_big or big, extrema or ext
+            if too_big and extrema:
+                break
+    return too_big, extrema
 
 
 def merge(old: Any, new: Any) -> Any:

@@ -1,0 +1,182 @@
+"""How the trio adapter reads: waiting tasks take turns, and a pump runs handlers.
+
+Trio has no background callbacks, so whichever task awaits a result while nobody reads
+becomes the reader: it feeds what it gets to the core (which routes frames by token and
+settles every affected promise) and wakes the others. Writes are awaited in trio, so bytes
+wait in an outbox for the next waiter to send. Timers (per-query and ``next(wait=...)``
+timeouts) are a heap the waiters honour.
+
+Handler queries have nobody awaiting them, so while one is open a pump task takes part in
+the reading, sends the outbox and runs the handlers' callbacks in order: in the nursery given
+as ``connect(..., nursery=...)`` (an exception escaping a callback is raised there), or else
+in a trio system task (such an exception is logged to the "rethought" logger and kept as the
+handle's ``error``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from ..asyncbase import FutureConnection
+from ..core import Query
+
+__all__ = ["SharedReader"]
+
+RECV_SIZE = 1 << 16
+logger = logging.getLogger("rethought")
+
+
+class SharedReader(FutureConnection):
+    """The reading, writing, timer and callback primitives of a trio connection."""
+
+    _stream: trio.abc.Stream | None
+
+    def __init__(self, params: dict) -> None:
+        params = dict(params)
+        self.nursery: trio.Nursery | None = params.pop("nursery", None)
+        super().__init__(params)
+        self._stream = None
+        self._outbox = bytearray()
+        self._send_lock = trio.Lock()
+        self._reading = False
+        self._changed = trio.Event()
+        self._timers: list = []
+        self._timer_ids = itertools.count()
+        self._callbacks: deque = deque()
+        self._handler_queries: list[Query] = []
+        self._pumping = False
+        self._kick: trio.CancelScope | None = None
+
+    # -- loop primitives -----------------------------------------------------------------
+
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
+        entry = [trio.current_time() + delay, next(self._timer_ids), fn]
+        heapq.heappush(self._timers, entry)
+        return lambda: entry.__setitem__(2, None)
+
+    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._callbacks.append((fn, args))
+        self._ensure_pump()
+
+    def _write(self, data: bytes) -> None:
+        self._outbox += data  # sent by the next waiter or the pump (writes in trio are awaited)
+        self._wake_pump()
+
+    # -- the shared reader ---------------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+        self._wake_pump()
+
+    async def _send_pending(self) -> None:
+        async with self._send_lock:
+            if not self._outbox or self._stream is None:
+                return
+            data = bytes(self._outbox)
+            self._outbox.clear()
+            try:
+                await self._stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                self._lost(f"Connection interrupted sending to {self.host}:{self.port} - {exc}")
+
+    def _run_timers(self) -> float:
+        """Fire expired timers; the next deadline (inf if none)."""
+        timers = self._timers
+        now = trio.current_time()
+        while timers and (timers[0][2] is None or timers[0][0] <= now):
+            fn = heapq.heappop(timers)[2]
+            if fn is not None:
+                fn()
+        return timers[0][0] if timers else math.inf
+
+    async def _wait_for(self, promise: Any) -> None:
+        """Return once ``promise.done``, reading (or waiting for the reader) meanwhile."""
+        while not promise.done:
+            await self._send_pending()
+            deadline = self._run_timers()
+            if promise.done:
+                return
+            with trio.move_on_at(deadline):
+                await self._read_or_wait()
+
+    async def _read_or_wait(self) -> None:
+        """Read one chunk if nobody else is reading, else wait for whoever is."""
+        if self._reading:
+            await self._changed.wait()
+            return
+        self._reading = True
+        try:
+            data = await self._stream.receive_some(RECV_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self._lost(f"Connection interrupted receiving from {self.host}:{self.port} - {exc}")
+            return
+        finally:
+            self._reading = False
+            self._notify()
+        if data:
+            self._feed(data)
+        else:
+            self._lost("Connection is closed.")
+
+    # -- handlers: the pump --------------------------------------------------------------
+
+    def _handle(self, query: Any, handler: Any) -> Any:
+        handle = super()._handle(query, handler)
+        if handle.query is not None:
+            self._handler_queries.append(handle.query)
+            self._ensure_pump()
+        return handle
+
+    def _ensure_pump(self) -> None:
+        if not self._pumping:
+            self._pumping = True
+            if self.nursery is not None:
+                self.nursery.start_soon(self._pump)
+            else:
+                trio.lowlevel.spawn_system_task(self._pump)
+
+    def _wake_pump(self) -> None:
+        if self._kick is not None:
+            self._kick.cancel()  # the pump sends, runs callbacks, then reads again
+
+    async def _pump(self) -> None:
+        """Read, send and run callbacks while handler queries are open."""
+        try:
+            while True:
+                self._run_callbacks()
+                self._handler_queries = [q for q in self._handler_queries if not q.done]
+                if not self._handler_queries and not self._callbacks:
+                    return
+                await self._send_pending()
+                deadline = self._run_timers()
+                if self._callbacks or self._stream is None:
+                    await trio.lowlevel.checkpoint()
+                    continue
+                with trio.CancelScope(deadline=deadline) as self._kick:
+                    await self._read_or_wait()
+                self._kick = None
+        finally:
+            self._kick = None
+            self._pumping = False
+
+    def _run_callbacks(self) -> None:
+        callbacks = self._callbacks
+        while callbacks:
+            fn, args = callbacks.popleft()
+            if self.nursery is not None:
+                fn(*args)  # an escaping error ends the pump in the user's nursery
+                continue
+            try:
+                fn(*args)
+            except Exception:
+                # No nursery to raise into: the handle keeps the error (handle.error).
+                logger.exception("Exception in a handler callback")

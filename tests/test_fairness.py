@@ -1,0 +1,253 @@
+"""Fairness: a long evaluation shares the server with other connections and can be stopped.
+
+Each test starts its own ``rethought serve`` (a stuck server must not break other tests) and
+drives it with the official driver; the long query runs on a helper thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+import threading
+import time
+
+import pytest
+import rethinkdb
+from rethinkdb.ast import ReQLEncoder
+
+from conftest import ServerProcess
+from rethought.proto.ql2 import Protocol, QueryType, ResponseType, Version
+from rethought.server import suspend
+
+r = rethinkdb.r
+
+LONG = r.range(10**8).count()  # seconds of evaluation (10**7 takes only ~0.3 s)
+QUICK_ENOUGH = 1.0  # seconds; without time slicing the answer waits for the whole count
+
+
+@pytest.fixture
+def srv(tmp_path):
+    server = ServerProcess(str(tmp_path / "data")).start()
+    yield server
+    server.stop()
+
+
+def connect(server: ServerProcess):
+    return r.connect(host=server.host, port=server.port)
+
+
+def run_in_thread(fn) -> tuple[threading.Thread, dict]:
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn()
+        except Exception as e:  # reported by the test
+            box["error"] = e
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    return t, box
+
+
+def wait_busy(server: ServerProcess, seconds: float = 0.3) -> None:
+    """Give the long query time to start evaluating."""
+    time.sleep(seconds)
+
+
+def test_other_connection_is_served_during_long_count(srv):
+    long_conn = connect(srv)
+    t, box = run_in_thread(lambda: LONG.run(long_conn))
+    wait_busy(srv)
+    started = time.monotonic()
+    with connect(srv) as c:  # the handshake itself needs the event loop
+        assert r.expr(1).run(c) == 1
+    assert time.monotonic() - started < QUICK_ENOUGH
+    assert t.is_alive(), "the long count finished too soon to prove anything"
+    t.join(120)
+    assert box == {"value": 10**8}
+    long_conn.close()
+
+
+def test_long_table_scan_shares_the_loop(srv):
+    with connect(srv) as c:
+        r.table_create("big").run(c)
+        r.table("big").insert(r.range(3000).map(lambda i: {"id": i})).run(c)
+    long_conn = connect(srv)
+    # 3000 rows x 3000 inner rows: the scan's checkpoints alone keep the loop turning.
+    query = r.table("big").concat_map(lambda row: r.range(3000)).count()
+    t, box = run_in_thread(lambda: query.run(long_conn))
+    wait_busy(srv)
+    started = time.monotonic()
+    with connect(srv) as c:
+        assert r.table("big").get(7).run(c) == {"id": 7}
+    assert time.monotonic() - started < QUICK_ENOUGH
+    t.join(120)
+    assert box == {"value": 9 * 10**6}
+    long_conn.close()
+
+
+def test_closing_the_connection_stops_the_query(srv):
+    long_conn = connect(srv)
+    run_in_thread(lambda: r.range().filter(lambda x: x.lt(0)).count().run(long_conn))
+    wait_busy(srv)
+    long_conn.close(noreply_wait=False)
+    time.sleep(0.3)
+    # With the infinite count still running the server would share its time with it; it is
+    # gone, so a burst of queries runs at full speed.
+    with connect(srv) as c:
+        started = time.monotonic()
+        assert r.range(2 * 10**6).count().run(c) == 2 * 10**6
+        alone = time.monotonic() - started
+        started = time.monotonic()
+        assert r.range(2 * 10**6).count().run(c) == 2 * 10**6
+    assert alone < 3 * (time.monotonic() - started) + 0.2
+
+
+def test_cursor_close_stops_a_long_batch(srv):
+    with connect(srv) as c:
+        # Batches end after max_batch_seconds; the next one never finds a row.
+        cursor = r.range().filter(lambda x: x.lt(10)).run(c, max_batch_seconds=0.05)
+        assert [next(cursor) for _ in range(10)] == list(range(10))
+        t, box = run_in_thread(lambda: next(cursor, None))  # a CONTINUE that runs forever
+        time.sleep(0.3)
+        started = time.monotonic()
+        cursor.close()
+        assert time.monotonic() - started < QUICK_ENOUGH
+        t.join(5)
+        assert not t.is_alive()
+        assert r.expr(2).run(c) == 2
+
+
+def test_stop_of_a_running_start_answers_empty_sequence(srv):
+    """STOP for a query still in its first evaluation: the START and the STOP both get an
+    empty SUCCESS_SEQUENCE (RethinkDB's query_cache.cc). The drivers only STOP cursors, so
+    this speaks the wire protocol (the V0_4 handshake: no password, JSON protocol)."""
+    sock = socket.create_connection((srv.host, srv.port))
+    sock.settimeout(10)
+    sock.sendall(struct.pack("<IIi", Version.V0_4, 0, Protocol.JSON))
+    assert _read_until_nul(sock) == b"SUCCESS"
+    _send(sock, 1, [QueryType.START, _wire(r.range().count()), {}])
+    time.sleep(0.3)
+    started = time.monotonic()
+    _send(sock, 1, [QueryType.STOP])
+    replies = [_read_reply(sock), _read_reply(sock)]
+    assert time.monotonic() - started < QUICK_ENOUGH
+    sock.close()
+    assert replies == [(1, ResponseType.SUCCESS_SEQUENCE, [])] * 2
+
+
+def _wire(q):
+    return json.loads(ReQLEncoder().encode(q))
+
+
+def _send(sock: socket.socket, token: int, query: list) -> None:
+    payload = json.dumps(query).encode()
+    sock.sendall(struct.pack("<qI", token, len(payload)) + payload)
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "connection closed"
+        data += chunk
+    return data
+
+
+def _read_until_nul(sock: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\0"):
+        data += _read_exactly(sock, 1)
+    return data[:-1]
+
+
+def _read_reply(sock: socket.socket) -> tuple[int, int, list]:
+    token, size = struct.unpack("<qI", _read_exactly(sock, 12))
+    body = json.loads(_read_exactly(sock, size))
+    return token, body["t"], body["r"]
+
+
+# -- the mechanism, without a server ----------------------------------------------------------
+
+
+def test_ticking_is_lazy_and_complete():
+    pulled = []
+
+    def source():
+        for i in range(5000):
+            pulled.append(i)
+            yield i
+
+    it = suspend.ticking(source())
+    assert next(it) == 0 and pulled == [0]  # no read-ahead
+    assert list(it) == list(range(1, 5000))
+    assert list(suspend.Ticked(range(3))) == list(suspend.Ticked(range(3))) == [0, 1, 2]
+
+
+def test_checkpoint_switches_out_and_can_be_cancelled():
+    async def main() -> tuple[int, bool]:
+        turns = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal turns
+            while not stop.is_set():
+                turns += 1
+                await asyncio.sleep(0)
+
+        def spin() -> None:
+            deadline = time.perf_counter() + 0.2
+            while time.perf_counter() < deadline:
+                suspend.checkpoint()
+
+        bg = asyncio.ensure_future(ticker())
+        await suspend.run_sync(spin)
+        during = turns
+        endless = asyncio.ensure_future(suspend.run_sync(lambda: [spin() for _ in iter(int, 1)]))
+        await asyncio.sleep(0.05)
+        endless.cancel()
+        try:
+            await endless
+            cancelled = False
+        except asyncio.CancelledError:
+            cancelled = True
+        stop.set()
+        await bg
+        return during, cancelled
+
+    during, cancelled = asyncio.run(main())
+    assert during >= 5  # 200 ms of work, sliced every ~15 ms
+    assert cancelled
+
+
+def test_no_switch_while_a_write_transaction_is_open():
+    async def main() -> int:
+        turns = 0
+
+        async def ticker() -> None:
+            nonlocal turns
+            for _ in range(1000):
+                turns += 1
+                await asyncio.sleep(0)
+
+        def spin_pinned() -> int:
+            suspend.pin(True)
+            try:
+                deadline = time.perf_counter() + 0.1
+                before = turns
+                while time.perf_counter() < deadline:
+                    suspend.checkpoint()
+                return turns - before
+            finally:
+                suspend.pin(False)
+
+        bg = asyncio.ensure_future(ticker())
+        await asyncio.sleep(0)
+        seen = await suspend.run_sync(spin_pinned)
+        bg.cancel()
+        return seen
+
+    assert asyncio.run(main()) == 0
