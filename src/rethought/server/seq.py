@@ -117,13 +117,23 @@ def finite_list(v: Any, ctx: Any) -> list:
     return materialise(iterate(v), ctx)
 
 
+def is_array(v: Any) -> bool:
+    """An eager sequence: an array, or a SELECTION<ARRAY> (order_by without an index)."""
+    return type(v) is list or isinstance(v, values.ArraySelection)
+
+
 def like(src: Any, rows: Iterable[Any], ctx: Any, frames: tuple, keep_selection: bool = False):
     """The result of transforming ``src`` into ``rows``, of the kind RethinkDB gives.
 
-    Arrays give arrays; a selection gives a selection when ``keep_selection``; anything else
+    Arrays (and SELECTION<ARRAY>) give arrays; a selection gives a selection when
+    ``keep_selection``; anything else
     gives a lazy stream that stays infinite if its source was.
     """
     if type(src) is list:
+        return materialise(rows, ctx)
+    if isinstance(src, values.ArraySelection):  # e.g. order_by without index: stays an array
+        if keep_selection:
+            return values.ArraySelection(src.table, materialise(rows, ctx))
         return materialise(rows, ctx)
     if keep_selection and getattr(src, "table", None) is not None:
         return values.Selection(src.table, guarded(rows, frames))

@@ -37,7 +37,7 @@ class Map(seq.SeqTerm):
             rows: Iterator[Any] = (seq.call(f, row) for row in iters[0])
         else:
             rows = (seq.call(f, *group) for group in zip(*iters, strict=False))
-        if all(type(s) is list for s in sources):
+        if all(seq.is_array(s) for s in sources):
             return seq.materialise(rows, scope.ctx)
         out = values.Stream(seq.guarded(rows, self.frames))
         out.infinite = (
@@ -250,7 +250,7 @@ class Union(Term):
             rows: Iterator[Any] = _ordered_merge(iters, spec)
         else:
             rows = chain.from_iterable(iters)
-        if all(type(s) is list for s in sources):
+        if all(seq.is_array(s) for s in sources):
             return seq.materialise(rows, scope.ctx)
         out = values.Stream(seq.guarded(rows, self.frames))
         out.infinite = next((i for s in sources if (i := seq.is_infinite(s))), False)
