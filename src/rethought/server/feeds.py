@@ -52,7 +52,11 @@ class ChangefeedHub:
                 del self._by_table[table_id]
 
     def publish(self, store: Any, changes: list[tuple[Any, Any]]) -> None:
-        subs = self._by_table.get(store.id)
+        self.publish_to(store.id, changes)
+
+    def publish_to(self, table_id: str, changes: list[tuple[Any, Any]]) -> None:
+        """Changes of a table known by id (system tables publish their own rows this way)."""
+        subs = self._by_table.get(table_id)
         if subs and changes:
             for feed in tuple(subs):
                 feed.on_changes(changes)

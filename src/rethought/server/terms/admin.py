@@ -14,6 +14,7 @@ from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
+from ..system import table_id as system_table_id
 from .catalog import (
     SYSTEM_DB,
     SYSTEM_DB_ID,
@@ -366,6 +367,17 @@ class Reconfigure(_Admin):
             config_changes += _pair(old, new)
             status = table_status(store)
             status_changes += _pair(status, status)
+        hub = scope.ctx.engine.hub
+        if hub is not None and not dry_run:
+            # Feeds on the system tables see the reconfiguration, as RethinkDB's do.
+            hub.publish_to(
+                system_table_id("table_config"),
+                [(c["old_val"], c["new_val"]) for c in config_changes],
+            )
+            hub.publish_to(
+                system_table_id("table_status"),
+                [(c["old_val"], c["new_val"]) for c in status_changes],
+            )
         return {
             "config_changes": config_changes,
             "reconfigured": 0 if dry_run else len(stores),
