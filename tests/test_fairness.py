@@ -25,7 +25,10 @@ from rethought.server import suspend
 r = rethinkdb.r
 
 LONG = r.range(10**8).count()  # seconds of evaluation (10**7 takes only ~0.3 s)
-ENDLESS = r.range(10**10).count()  # finite (infinite streams fail at once), but minutes long
+BIG = r.table("big")  # 3000 rows (the ``big`` fixture)
+# Nine million rows through two nested table scans: finite (an infinite stream would fail
+# at once), but far longer than any test waits.
+ENDLESS = BIG.concat_map(lambda a: BIG.map(lambda b: a["id"] * 3000 + b["id"])).count()
 QUICK_ENOUGH = 1.0  # seconds; without time slicing the answer waits for the whole count
 
 
@@ -34,6 +37,13 @@ def srv(tmp_path):
     server = ServerProcess(str(tmp_path / "data")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def big(srv):
+    with connect(srv) as c:
+        r.table_create("big").run(c)
+        BIG.insert(r.range(3000).map(lambda i: {"id": i})).run(c)
 
 
 def connect(server: ServerProcess):
@@ -54,15 +64,16 @@ def run_in_thread(fn) -> tuple[threading.Thread, dict]:
     return t, box
 
 
-def wait_busy(server: ServerProcess, seconds: float = 0.3) -> None:
+def wait_busy(seconds: float = 0.3) -> None:
     """Give the long query time to start evaluating."""
     time.sleep(seconds)
 
 
 def test_other_connection_is_served_during_long_count(srv):
+    """Needs ``r.range`` to be a ticking source (``suspend.Ticked``, in terms/generate.py)."""
     long_conn = connect(srv)
     t, box = run_in_thread(lambda: LONG.run(long_conn))
-    wait_busy(srv)
+    wait_busy()
     started = time.monotonic()
     with connect(srv) as c:  # the handshake itself needs the event loop
         assert r.expr(1).run(c) == 1
@@ -73,15 +84,12 @@ def test_other_connection_is_served_during_long_count(srv):
     long_conn.close()
 
 
-def test_long_table_scan_shares_the_loop(srv):
-    with connect(srv) as c:
-        r.table_create("big").run(c)
-        r.table("big").insert(r.range(3000).map(lambda i: {"id": i})).run(c)
+def test_long_table_scan_shares_the_loop(srv, big):
     long_conn = connect(srv)
     # 3000 rows x 3000 inner rows: the scan's checkpoints alone keep the loop turning.
     query = r.table("big").concat_map(lambda row: r.range(3000)).count()
     t, box = run_in_thread(lambda: query.run(long_conn))
-    wait_busy(srv)
+    wait_busy()
     started = time.monotonic()
     with connect(srv) as c:
         assert r.table("big").get(7).run(c) == {"id": 7}
@@ -91,10 +99,10 @@ def test_long_table_scan_shares_the_loop(srv):
     long_conn.close()
 
 
-def test_closing_the_connection_stops_the_query(srv):
+def test_closing_the_connection_stops_the_query(srv, big):
     long_conn = connect(srv)
     run_in_thread(lambda: ENDLESS.run(long_conn))
-    wait_busy(srv)
+    wait_busy()
     assert busy_cpu(srv) > 0.5  # the count is running
     long_conn.close(noreply_wait=False)
     time.sleep(0.2)
@@ -114,22 +122,26 @@ def busy_cpu(server: ServerProcess, seconds: float = 0.5) -> float:
     return (ticks() - before) / os.sysconf("SC_CLK_TCK") / seconds
 
 
-def test_cursor_close_stops_a_long_batch(srv):
+def test_cursor_close_stops_a_long_batch(srv, big):
     with connect(srv) as c:
-        # Batches end after max_batch_seconds; the next one never finds a row.
-        cursor = r.range().filter(lambda x: x.lt(10)).run(c, max_batch_seconds=0.05)
-        assert [next(cursor) for _ in range(10)] == list(range(10))
-        t, box = run_in_thread(lambda: next(cursor, None))  # a CONTINUE that runs forever
-        time.sleep(0.3)
+        # One row a batch, and each batch looks one row ahead: the batch holding 9 searches
+        # the nine million rows left for one after it.
+        numbers = BIG.concat_map(lambda a: BIG.map(lambda b: a["id"] * 3000 + b["id"]))
+        sparse = numbers.filter(lambda x: x.lt(10) | x.gt(10**9))
+        cursor = sparse.run(c, max_batch_rows=1)
+        assert [next(cursor) for _ in range(9)] == list(range(9))
+        t, box = run_in_thread(lambda: next(cursor, None))  # this CONTINUE runs for long
+        assert busy_cpu(srv) > 0.5
         started = time.monotonic()
         cursor.close()
         assert time.monotonic() - started < QUICK_ENOUGH
         t.join(5)
         assert not t.is_alive()
+        assert busy_cpu(srv) < 0.2
         assert r.expr(2).run(c) == 2
 
 
-def test_stop_of_a_running_start_answers_empty_sequence(srv):
+def test_stop_of_a_running_start_answers_empty_sequence(srv, big):
     """STOP for a query still in its first evaluation: the START and the STOP both get an
     empty SUCCESS_SEQUENCE (RethinkDB's query_cache.cc). The drivers only STOP cursors, so
     this speaks the wire protocol (the V0_4 handshake: no password, JSON protocol)."""

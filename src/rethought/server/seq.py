@@ -26,7 +26,7 @@ from ..errors import (
     ReqlResourceLimitError,
 )
 from ..proto.ql2 import TermType as T
-from . import values
+from . import suspend, values
 from .compile import Datum, Scope, Term
 
 # -- errors -----------------------------------------------------------------------------------
@@ -353,7 +353,12 @@ class OrderKey:
 
 def sort_rows(rows: list, spec: list[tuple[bool, values.Func]]) -> list:
     """Stable sort of ``rows`` by ``spec`` (``order_by`` without an index)."""
-    return sorted(rows, key=lambda row: OrderKey(row, spec))
+
+    def key(row: Any) -> OrderKey:
+        suspend.checkpoint()  # a big in-memory sort lets other queries run meanwhile
+        return OrderKey(row, spec)
+
+    return sorted(rows, key=key)
 
 
 def is_datum_literal(node: Term) -> bool:

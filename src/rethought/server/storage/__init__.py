@@ -25,6 +25,9 @@ The contract the rest of the server relies on (see ``lmdb_store.py`` for the imp
     (name, function: wire JSON, multi, geo, ready), ``index_create(name, function, multi, geo,
     fn)`` (``fn(row) -> list of index values``; it raises or returns [] to skip a row; builds
     over existing rows), ``index_drop(name)``, ``index_rename(old, new, overwrite)``.
+    Builds run in the background (``build.py``) when an event loop is running: the index is
+    not ready (``IndexInfo.progress``) until ``await index_wait(name)`` returns, and
+    ``index_scan`` of it raises RethinkDB's ReqlOpFailedError meanwhile.
     ``write() -> Writer``: a context manager around one LMDB write transaction.
 
 ``Writer``

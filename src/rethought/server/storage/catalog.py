@@ -6,9 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from .build import IndexBuild
 
 #: ``fn(row) -> list of index values``; raising or returning [] leaves the row out.
 IndexFn = Callable[[Any], list]
@@ -49,6 +52,7 @@ class IndexInfo:
     multi: bool
     geo: bool
     ready: bool
+    progress: float | None = None  # share of rows built so far, while not ready
 
 
 @dataclass
@@ -64,12 +68,18 @@ class Index:
     # restart without an index compiler). Rebuilt as soon as a function is available.
     stale: bool = False
     fn: IndexFn | None = field(default=None, repr=False, compare=False)
+    # The background construction under way (``build.IndexBuild``), None once complete.
+    build: IndexBuild | None = field(default=None, repr=False, compare=False)
     prefix: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.prefix = id_bytes(self.id)
 
     def info(self) -> IndexInfo:
+        if self.build is not None:
+            return IndexInfo(
+                self.name, self.function, self.multi, self.geo, False, self.build.progress
+            )
         return IndexInfo(self.name, self.function, self.multi, self.geo, not self.stale)
 
     def to_json(self) -> dict:
@@ -78,7 +88,8 @@ class Index:
             "function": self.function,
             "multi": self.multi,
             "geo": self.geo,
-            "stale": self.stale,
+            # A build not yet finished is redone after a restart.
+            "stale": self.stale or self.build is not None,
         }
 
     @classmethod

@@ -10,6 +10,8 @@ import orjson
 
 from ...datum import MAXVAL, MINVAL
 from ...datum.keys import encode_primary
+from ...errors import ReqlOpFailedError
+from .build import IndexBuild
 from .catalog import (
     COUNT_PREFIX,
     TABLE_PREFIX,
@@ -109,6 +111,11 @@ class TableStore:
             return ((row[pk], row) for row in rows)
         idx = self._index(name)
         self._refresh(idx)
+        if idx.build is not None:
+            raise ReqlOpFailedError(
+                f"Index `{name}` on table `{self.db.name}.{self.name}` "
+                "was accessed before its construction was finished."
+            )
         return scan_index(
             self._storage.env,
             self._storage.index_db,
@@ -161,7 +168,8 @@ class TableStore:
         geo: bool = False,
         fn: IndexFn | None = None,
     ) -> IndexInfo:
-        """Create index ``name`` and build it over the existing rows.
+        """Create index ``name``; it is built over the existing rows in the background
+        (``build.IndexBuild``: not ready until then, unless the table is small).
 
         ``function`` (wire JSON) is stored; ``fn(row) -> list of values`` computes entries (or
         the storage's ``index_compiler`` makes it from ``function``).
@@ -171,19 +179,32 @@ class TableStore:
         idx = Index(new_id(), name, function, bool(multi), bool(geo))
         idx.fn = fn
         self._indexes[name] = idx
+        if self._index_fn(idx) is None:
+            idx.stale = True
+        else:
+            idx.build = IndexBuild(self, idx)
         with self._storage.transaction() as txn:
-            if self._index_fn(idx) is None:
-                idx.stale = True
-            else:
-                self._build(txn, idx)
             self._save(txn)
         self._storage.sync()
+        if idx.build is not None:
+            idx.build.start()
         return idx.info()
+
+    async def index_wait(self, name: str) -> None:
+        """Until index ``name`` is built (returns at once when it is)."""
+        idx = self._indexes.get(name)
+        if idx is not None:
+            self._refresh(idx)
+            if idx.build is not None:
+                await idx.build.wait()
 
     def index_drop(self, name: str) -> IndexInfo:
         idx = self._index(name)
         info = idx.info()
         del self._indexes[name]
+        if idx.build is not None:
+            idx.build.cancel()
+            idx.build = None
         with self._storage.transaction() as txn:
             _delete_prefix(txn, self._storage.index_db, idx.prefix)
             self._save(txn)
@@ -228,26 +249,19 @@ class TableStore:
         return idx.fn
 
     def _refresh(self, idx: Index) -> None:
-        """Rebuild a stale index once its row function is known."""
-        if idx.stale and self._index_fn(idx) is not None:
-            with self._storage.transaction() as txn:
-                _delete_prefix(txn, self._storage.index_db, idx.prefix)
-                self._build(txn, idx)
-                idx.stale = False
-                self._save(txn)
+        """Rebuild a stale index (in the background) once its row function is known."""
+        if idx.stale and idx.build is None and self._index_fn(idx) is not None:
+            idx.build = IndexBuild(self, idx, clear=True)
+            idx.build.start()
 
-    def _build(self, txn: lmdb.Transaction, idx: Index) -> None:
-        fn = idx.fn
-        idb = self._storage.index_db
-        plen = len(self._prefix)
-        cur = txn.cursor(db=self._rows)
-        if not cur.set_range(self._prefix):
-            return
-        for key, raw in cur.iternext():
-            if key[:plen] != self._prefix:
-                break
-            for ekey, data in index_entries(idx, fn, orjson.loads(raw), key[plen:]).items():
-                txn.put(ekey, data, db=idb)
+    def _index_built(self, txn: lmdb.Transaction, idx: Index) -> None:
+        """``IndexBuild``'s last chunk: the index is ready (recorded in that transaction)."""
+        idx.build = None
+        idx.stale = False
+        self._save(txn)
+
+    def _delete_index_entries(self, txn: lmdb.Transaction, idx: Index) -> None:
+        _delete_prefix(txn, self._storage.index_db, idx.prefix)
 
     def _save(self, txn: lmdb.Transaction) -> None:
         record = table_record(
@@ -259,6 +273,9 @@ class TableStore:
         """Delete rows, index entries, count and catalog record (inside ``txn``)."""
         _delete_prefix(txn, self._rows, self._prefix)
         for idx in self._indexes.values():
+            if idx.build is not None:
+                idx.build.cancel()
+                idx.build = None
             _delete_prefix(txn, self._storage.index_db, idx.prefix)
         cdb = self._storage.catalog_db
         txn.delete(COUNT_PREFIX + self._prefix, db=cdb)

@@ -10,7 +10,7 @@ from typing import Any
 from ... import datum
 from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
-from .. import values
+from .. import suspend, values
 from ..compile import Scope, Term, term
 from .argcheck import boolean, fmt_plain, integer, number, string
 
@@ -82,10 +82,10 @@ class Range(Term):
 
     def eval(self, scope: Scope) -> values.Stream:
         if not self.args:
-            return values.Stream(_count_from(0), infinite=True)
+            return values.Stream(suspend.ticking(_count_from(0)), infinite=True)
         bounds = [_range_int(self.datum_arg(scope, i)) for i in range(len(self.args))]
         start, stop = (0, bounds[0]) if len(bounds) == 1 else bounds
-        return values.Stream(range(start, stop))
+        return values.Stream(suspend.Ticked(range(start, stop)))
 
 
 def _count_from(n: int) -> Iterator[int]:

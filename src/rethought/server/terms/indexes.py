@@ -5,6 +5,10 @@ An index is stored as the wire JSON of its function (so it survives a restart) p
 ``multi`` / ``geo`` flags. ``index_function(function_json, multi, geo)`` turns that JSON
 back into the ``fn(row) -> list of index values`` the storage layer calls on every write;
 the storage gets it as its ``index_compiler`` when it reopens indexes.
+
+Indexes are built in the background (``storage.build``): ``index_create`` answers at once,
+``index_status`` shows ``ready: false`` and a ``progress`` meanwhile, and ``index_wait``
+suspends its query (``suspend.block_on``) until the builds it names are done.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import orjson
 from ... import datum
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
-from .. import values
+from .. import suspend, values
 from ..compile import Datum, Scope, Term, compile_term, term
 from .catalog import as_table
 from .datum_print import expected_val
@@ -74,21 +78,25 @@ def _where(table: values.TableValue) -> str:
 
 
 def index_status(store: Any, name: str) -> dict:
-    """One ``index_status()`` document."""
+    """One ``index_status()`` document (``progress`` only while the index is being built)."""
     info = store.index_info(name)
     config = {"function": info.function, "geo": bool(info.geo), "multi": bool(info.multi)}
     query = f"indexCreate('{name}', {orjson.dumps(info.function).decode()}"
     flags = [f"{k}: true" for k in ("multi", "geo") if config[k]]
     query += (", {" + ", ".join(flags) + "}" if flags else "") + ")"
-    return {
+    ready = bool(getattr(info, "ready", True))
+    doc = {
         "function": datum.make_binary(orjson.dumps(config)),
         "geo": config["geo"],
         "index": name,
         "multi": config["multi"],
         "outdated": False,
         "query": query,
-        "ready": bool(getattr(info, "ready", True)),
+        "ready": ready,
     }
+    if not ready:
+        doc["progress"] = datum.num(getattr(info, "progress", None) or 0.0)
+    return doc
 
 
 @term(T.INDEX_CREATE, arity=(2, 3), optargs=("multi", "geo"))
@@ -185,14 +193,17 @@ class _IndexStatuses(Term):
 
     def eval(self, scope: Scope) -> list:
         table = as_table(self.args[0].run(scope))
-        wanted = _names(self, scope, 1)
+        names = self.selected(table, _names(self, scope, 1))
+        return [index_status(table.store, n) for n in names]
+
+    @staticmethod
+    def selected(table: values.TableValue, wanted: list[str]) -> list[str]:
+        """The indexes named (all of them when none is), each must exist."""
         existing = set(table.store.index_list())
         for name in sorted(set(wanted)):
             if name not in existing:
                 raise ReqlOpFailedError(f"Index `{name}` was not found on table `{_where(table)}`.")
-        names = sorted(existing if not wanted else set(wanted))
-        # Indexes are built inside the creating transaction, so they are always ready.
-        return [index_status(table.store, n) for n in names]
+        return sorted(existing if not wanted else set(wanted))
 
 
 @term(T.INDEX_STATUS, arity=(1, None))
@@ -202,4 +213,14 @@ class IndexStatus(_IndexStatuses):
 
 @term(T.INDEX_WAIT, arity=(1, None))
 class IndexWait(_IndexStatuses):
-    pass
+    def eval(self, scope: Scope) -> list:
+        table = as_table(self.args[0].run(scope))
+        names = self.selected(table, _names(self, scope, 1))
+        store = table.store
+        wait = getattr(store, "index_wait", None)
+        if wait is not None:
+            for name in names:
+                suspend.block_on(lambda name=name: wait(name))
+        # An index dropped meanwhile is reported as RethinkDB does when polling finds it gone.
+        self.selected(table, names)
+        return [index_status(store, n) for n in names]
