@@ -28,6 +28,7 @@ from . import (
 )
 from .compile import Scope, Term, compile_term
 from .feeds import FeedCursor
+from .profile import Profiler, instrument
 
 ATOM, STREAM, FEED = "atom", "stream", "feed"
 
@@ -111,6 +112,7 @@ class QueryContext:
     pending_sync: bool = False  # a hard-durability write committed; fsync before replying
     feeds: list = field(default_factory=list)  # changefeeds this query opened (server.feeds)
     array_limit: int = 100_000
+    profiler: Profiler | None = None  # set when the query runs with profile=True
 
     @property
     def storage(self) -> Any:
@@ -164,6 +166,9 @@ class Engine:
             if type(limit) is not int or limit < 1:
                 raise ReqlQueryLogicError(f"Illegal array size limit `{limit}`.  (Must be >= 1.)")
             ctx.array_limit = limit
+        if ctx.optargs.get("profile") is True:
+            ctx.profiler = Profiler()
+            root = instrument(root, ctx.profiler)
         return Prepared(root, ctx)
 
     def execute(self, prepared: Prepared) -> Result:

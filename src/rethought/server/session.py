@@ -265,7 +265,10 @@ class ConnectionSession:
                 value = result.value
             await self._flush_writes(ctx)
             if profile is not None:
-                profile = _profile_doc(raw_term, time.perf_counter() - started)
+                if ctx is not None and ctx.profiler is not None and ctx.profiler.tasks:
+                    profile = ctx.profiler.tasks  # the term tree, as RethinkDB reports it
+                else:
+                    profile = _profile_doc(raw_term, time.perf_counter() - started)
             if frame is None:
                 frame = resp.atom(token, ResponseType.SUCCESS_ATOM, value, profile)
             elif profile is not None:
