@@ -129,3 +129,33 @@ def test_write_hook_errors(run):
     run(r.table("h").set_write_hook(lambda c, o, n: r.error("OH NOES!")))
     assert run(r.table("h").insert({}))["first_error"] == "Error in write hook: OH NOES!"
     assert run(r.table("h").insert({"id": 5}, ignore_write_hook=True))["inserted"] == 1
+
+
+def test_db_config_rename_keeps_tables_and_survives_restart(tmp_path):
+    """RethinkDB renames a database when its db_config row's name changes."""
+    from conftest import ServerProcess
+
+    srv = ServerProcess(str(tmp_path / "data")).start()
+    try:
+        c = r.connect(host=srv.host, port=srv.port)
+        r.db_create("before").run(c)
+        r.db("before").table_create("t").run(c)
+        r.db("before").table("t").insert({"id": 1}).run(c)
+        res = (
+            r.db("rethinkdb")
+            .table("db_config")
+            .filter({"name": "before"})
+            .update({"name": "after"})
+            .run(c)
+        )
+        assert res["replaced"] == 1
+        assert "after" in r.db_list().run(c) and "before" not in r.db_list().run(c)
+        assert r.db("after").table("t").get(1).run(c) == {"id": 1}
+        c.close()
+        srv.stop()
+        srv.start()
+        c = r.connect(host=srv.host, port=srv.port)
+        assert r.db("after").table_list().run(c) == ["t"]
+        c.close()
+    finally:
+        srv.stop()

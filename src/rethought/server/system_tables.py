@@ -125,9 +125,7 @@ class TableConfig(_CatalogTable):
             storage.table_rename(store, name)
         if durability != store.durability:
             store.durability = durability
-            # Storage has no call for this yet: a same-name rename rewrites the table's
-            # catalog record, durability included.
-            storage.table_rename(store, store.name)
+            storage.table_save(store)
         return self._row(store)
 
     def _create(self, new: dict) -> Any:
@@ -179,10 +177,7 @@ class DbConfig(SystemTable):
             info = storage.db_create(name)
             return {"id": info.id, "name": info.name}
         if name != old["name"]:
-            rename = getattr(storage, "db_rename", None)
-            if rename is None:
-                raise ReqlOpFailedError("Renaming a database is not supported by this server.")
-            rename(old["name"], name)
+            storage.db_rename(old["name"], name)
         return {"id": key, "name": name}
 
 

@@ -177,6 +177,25 @@ class Storage:
         self.sync()
         return db
 
+    def db_rename(self, old: str, new: str) -> DbInfo:
+        """Rename a database (``rethinkdb.db_config`` name changes); tables follow by id."""
+        if new in self._dbs:
+            raise ValueError(f"database {new} exists")
+        db = self._dbs.pop(old)
+        db.name = new  # the same object every TableStore of it refers to
+        with self.transaction() as txn:
+            txn.delete(DB_PREFIX + old.encode(), db=self.catalog_db)
+            txn.put(DB_PREFIX + new.encode(), db.record(), db=self.catalog_db)
+        self._dbs[new] = db
+        self.sync()
+        return db
+
+    def table_save(self, table: TableStore) -> None:
+        """Persist a table's changed settings (durability from ``table_config``)."""
+        with self.transaction() as txn:
+            table._save(txn)
+        self.sync()
+
     def db_drop(self, name: str) -> tuple[DbInfo, list[TableStore]]:
         """Drop a database with its tables (their rows and indexes); returns what was dropped."""
         db = self._dbs[name]
