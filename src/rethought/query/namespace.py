@@ -12,7 +12,7 @@ from typing import Any
 from . import ast, terms
 from . import terms as t
 from .ast import DEFAULT_NESTING_DEPTH, ImplicitVar, RqlQuery, func_wrap
-from .methods import ALL, LAST, PLAIN, _wrap_args
+from .methods import ALL, LAST, PLAIN, QUERY_METHODS, _wrap_args
 from .tz import RqlTzinfo
 
 
@@ -68,30 +68,14 @@ _FUNCTIONS: dict[str, tuple] = {
     "contains": (t.Contains, ALL),
     "asc": (t.Asc, ALL),
     "desc": (t.Desc, ALL),
-    # math and logic
-    "eq": (t.Eq,),
-    "ne": (t.Ne,),
-    "lt": (t.Lt,),
-    "le": (t.Le,),
-    "gt": (t.Gt,),
-    "ge": (t.Ge,),
-    "add": (t.Add,),
-    "sub": (t.Sub,),
-    "mul": (t.Mul,),
-    "div": (t.Div,),
-    "mod": (t.Mod,),
-    "and_": (t.And,),
-    "or_": (t.Or,),
-    "not_": (t.Not,),
-    "bit_and": (t.BitAnd,),
-    "bit_or": (t.BitOr,),
-    "bit_xor": (t.BitXor,),
-    "bit_not": (t.BitNot,),
-    "bit_sal": (t.BitSal,),
-    "bit_sar": (t.BitSar,),
-    "floor": (t.Floor,),
-    "ceil": (t.Ceil,),
-    "round": (t.Round,),
+    # math and logic: the same constructors as the methods of every query
+    **{
+        name: QUERY_METHODS[name]
+        for name in (
+            "eq ne lt le gt ge add sub mul div mod and_ or_ not_ "
+            "bit_and bit_or bit_xor bit_not bit_sal bit_sar floor ceil round"
+        ).split()
+    },
     # time
     "time": (t.Time,),
     "iso8601": (t.ISO8601,),

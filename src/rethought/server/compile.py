@@ -213,19 +213,11 @@ class Datum(Term):
         return v
 
 
-class Given(Term):
-    """An already evaluated argument (one group's value, see ``Term._run_per_group``)."""
+class Given(Datum):
+    """An already evaluated argument (one group's value, see ``Term._run_per_group``),
+    handed over as it is: unlike a literal it is not copied."""
 
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any, frames: tuple) -> None:
-        self.args = []
-        self.optargs = {}
-        self.frames = frames
-        self.value = value
-        self.deterministic = True
-        self.may_group = False
-        self.group_probe = False
+    __slots__ = ()
 
     def eval(self, scope: Scope) -> Any:
         return self.value

@@ -117,33 +117,15 @@ class Changes(Term):
                 k < khi or (not right_open and k == khi)
             )
 
-        def accept(row: Any) -> bool:
-            return any(inside(v) for v in _index_values(store, index, row))
-
-        return feeds.RangeFeed(
-            scope.ctx.engine.hub,
-            store,
-            opts,
-            transforms,
-            accept,
-            lambda: iter(values.iterate(node.run(scope))),
-        )
+        return _range_feed(node, scope, opts, transforms, store, index, inside)
 
     def _get_all(self, node: Term, scope: Scope, opts, transforms):
         store = _store(node.args[0].run(scope))
         keys = {datum.sort_key(values.to_datum(a.run(scope))) for a in node.args[1:]}
         index = _index_name(node, scope, store)
 
-        def accept(row: Any) -> bool:
-            return any(datum.sort_key(v) in keys for v in _index_values(store, index, row))
-
-        return feeds.RangeFeed(
-            scope.ctx.engine.hub,
-            store,
-            opts,
-            transforms,
-            accept,
-            lambda: iter(values.iterate(node.run(scope))),
+        return _range_feed(
+            node, scope, opts, transforms, store, index, lambda v: datum.sort_key(v) in keys
         )
 
     def _order_by_limit(self, node: Term, scope: Scope, opts, transforms):
@@ -158,6 +140,23 @@ class Changes(Term):
             return list(islice(values.iterate(node.run(scope)), n))
 
         return feeds.OrderByLimitFeed(scope.ctx.engine.hub, store, opts, transforms, top)
+
+
+def _range_feed(node, scope, opts, transforms, store, index: str, wanted) -> feeds.RangeFeed:
+    """A feed of the rows having some value in ``index`` for which ``wanted(value)`` holds;
+    its initial values are what ``node`` (the between / get_all) reads now."""
+
+    def accept(row: Any) -> bool:
+        return any(wanted(v) for v in _index_values(store, index, row))
+
+    return feeds.RangeFeed(
+        scope.ctx.engine.hub,
+        store,
+        opts,
+        transforms,
+        accept,
+        lambda: iter(values.iterate(node.run(scope))),
+    )
 
 
 def _store(table: Any) -> Any:
