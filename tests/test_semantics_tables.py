@@ -1,5 +1,5 @@
-"""Conformance fixes in the engine, tables, writes, storage and datum, each checked through
-the engine on a real LMDB ``Storage`` (queries built with the official driver)."""
+"""RethinkDB semantics found through its conformance suite: engine, tables, writes, storage
+and datum, each checked through the engine on a real LMDB ``Storage``."""
 
 from __future__ import annotations
 

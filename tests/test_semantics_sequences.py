@@ -1,6 +1,6 @@
-"""Conformance fixes in the term compiler and the sequence / object / math / type terms,
-one focused case per behaviour, run by the engine on queries built with the official driver
-(no network). Table cases use a real Storage in a temporary directory."""
+"""RethinkDB semantics found through its conformance suite: the term compiler and the
+sequence / object / math / type terms, one focused case per behaviour, run by the engine
+on queries built with the official driver. Table cases use a real Storage in a temp dir."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The last conformance fixes, each checked through the engine on a real LMDB ``Storage``
-(queries built with the official driver), plus the conformance runner's upstream set-up."""
+"""RethinkDB semantics found through its conformance suite (admin, limits, geo indexes),
+checked through the engine on a real LMDB ``Storage``, plus the runner's upstream set-up."""
 
 from __future__ import annotations
 
