@@ -16,9 +16,9 @@ import time
 
 import pytest
 import rethinkdb
-from rethinkdb.ast import ReQLEncoder
 
 from conftest import ServerProcess
+from engine_harness import wire
 from rethought.proto.ql2 import Protocol, QueryType, ResponseType, Version
 from rethought.server import suspend
 
@@ -160,7 +160,7 @@ def test_stop_of_a_running_start_answers_empty_sequence(srv, big):
 
 
 def _wire(q):
-    return json.loads(ReQLEncoder().encode(q))
+    return wire(q)
 
 
 def _send(sock: socket.socket, token: int, query: list) -> None:

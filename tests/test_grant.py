@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
 from rethinkdb import r
-from rethinkdb.ast import ReQLEncoder
 
+from engine_harness import EngineRunner
 from rethought.errors import ReqlOpFailedError, ReqlPermissionError
 from rethought.server import auth
-from rethought.server.engine import Engine, Session
+from rethought.server.engine import Engine
 from rethought.server.storage import Storage
 from rethought.server.terms.indexes import index_function
 
@@ -23,13 +22,7 @@ ALL = {"read": True, "write": True, "config": True, "connect": True}
 def run(tmp_path):
     storage = Storage(str(tmp_path / "data"), index_compiler=index_function)
     auth.ensure_admin(storage, None)
-    engine = Engine(storage)
-
-    def run(query, user: str = "admin"):
-        raw = json.loads(ReQLEncoder().encode(query))
-        res = engine.execute(engine.prepare(raw, {}, Session(user=user)))
-        return list(res.value) if res.kind == "stream" else res.value
-
+    run = EngineRunner(Engine(storage))
     run(R.table("users").insert({"id": "test_user", "password": False}))
     run(R.table("permissions").insert({"id": ["test_user"], "permissions": ALL}))
     yield run

@@ -3,13 +3,11 @@ checked through the engine on a real LMDB ``Storage``, plus the runner's upstrea
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
-from rethinkdb.ast import ReQLEncoder
 from tests.conformance import cases, polyglot, runner
 
+from engine_harness import EngineRunner, open_storage
 from rethought import r as our_r
 from rethought.errors import (
     ReqlError,
@@ -17,32 +15,15 @@ from rethought.errors import (
     ReqlQueryLogicError,
     ReqlUserError,
 )
-from rethought.server import net_responses
-from rethought.server.engine import Engine, Session
-from rethought.server.terms.indexes import index_function
+from rethought.server.engine import Engine
 
 r = rethinkdb.r
 
 
-class Runner:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def __call__(self, query, **optargs):
-        raw = json.loads(ReQLEncoder().encode(query))
-        result = self.engine.execute(self.engine.prepare(raw, dict(optargs), Session()))
-        if result.kind == "stream":
-            return list(result.value)
-        net_responses.dumps(result.value)
-        return result.value
-
-
 @pytest.fixture
 def run(tmp_path):
-    from rethought.server.storage.lmdb_store import Storage
-
-    storage = Storage(str(tmp_path / "data"), index_compiler=index_function)
-    runner = Runner(Engine(storage))
+    storage = open_storage(str(tmp_path / "data"))
+    runner = EngineRunner(Engine(storage))
     runner(r.table_create("t"))
     runner(r.table("t").insert([{"id": 1, "a": 1}, {"id": 2, "a": 2}]))
     yield runner

@@ -4,12 +4,10 @@ on queries built with the official driver. Table cases use a real Storage in a t
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
-from rethinkdb.ast import ReQLEncoder
 
+from engine_harness import wire
 from rethought.errors import (
     ReqlNonExistenceError,
     ReqlQueryLogicError,
@@ -26,8 +24,8 @@ LIMIT = "Array over size limit `2`.  To raise the number of allowed elements"
 
 def run(q, storage=None, **optargs):
     engine = Engine(storage)
-    wire = json.loads(ReQLEncoder().encode(q))
-    res = engine.execute(engine.prepare(wire, optargs, Session()))
+    raw = wire(q)
+    res = engine.execute(engine.prepare(raw, optargs, Session()))
     return list(res.value) if res.kind == "stream" else res.value
 
 

@@ -3,12 +3,10 @@ and datum, each checked through the engine on a real LMDB ``Storage``."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
-from rethinkdb.ast import ReQLEncoder
 
+from engine_harness import EngineRunner, open_storage, wire
 from rethought import r as our_r
 from rethought.errors import (
     ReqlCompileError,
@@ -17,33 +15,16 @@ from rethought.errors import (
     ReqlQueryLogicError,
     ReqlResourceLimitError,
 )
-from rethought.server import net_responses
 from rethought.server.engine import Engine, Session
 from rethought.server.terms.indexes import index_function
 
 r = rethinkdb.r
 
 
-class Runner:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def __call__(self, query, **optargs):
-        raw = json.loads(ReQLEncoder().encode(query))
-        result = self.engine.execute(self.engine.prepare(raw, dict(optargs), Session()))
-        if result.kind == "stream":
-            return list(result.value)
-        # What the server sends: encoding may itself fail (r.minval).
-        net_responses.dumps(result.value)
-        return result.value
-
-
 @pytest.fixture
 def run(tmp_path):
-    from rethought.server.storage.lmdb_store import Storage
-
-    storage = Storage(str(tmp_path / "data"), index_compiler=index_function)
-    runner = Runner(Engine(storage))
+    storage = open_storage(str(tmp_path / "data"))
+    runner = EngineRunner(Engine(storage))
     runner(r.table_create("t"))
     yield runner
     storage.close()
@@ -158,8 +139,8 @@ def test_changes_take_global_optargs(tmp_path):
     storage = Storage(str(tmp_path / "data"), index_compiler=index_function)
     try:
         engine = Engine(storage, ChangefeedHub())
-        Runner(engine)(r.table_create("t"))
-        raw = json.loads(ReQLEncoder().encode(r.table("t").changes()))
+        EngineRunner(engine)(r.table_create("t"))
+        raw = wire(r.table("t").changes())
         prepared = engine.prepare(raw, {"changefeed_queue_size": 7}, Session())
         result = engine.execute(prepared)
         assert result.kind == "feed"

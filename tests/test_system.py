@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from rethinkdb import r
-from rethinkdb.ast import ReQLEncoder
 
+from engine_harness import EngineRunner
 from rethought.server import auth
-from rethought.server.engine import Engine, Session
+from rethought.server.engine import Engine
 from rethought.server.storage import Storage
 from rethought.server.terms.indexes import index_function
 
@@ -20,13 +18,7 @@ R = r.db("rethinkdb")
 def run(tmp_path):
     storage = Storage(str(tmp_path / "data"), index_compiler=index_function)
     auth.ensure_admin(storage, None)
-    engine = Engine(storage)
-
-    def run(query, user: str = "admin"):
-        raw = json.loads(ReQLEncoder().encode(query))
-        res = engine.execute(engine.prepare(raw, {}, Session(user=user)))
-        return list(res.value) if res.kind == "stream" else res.value
-
+    run = EngineRunner(Engine(storage))
     yield run
     storage.close()
 

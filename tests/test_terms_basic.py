@@ -6,11 +6,10 @@ tests check the server's evaluation of exactly what a client sends (no network n
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
 
+from engine_harness import wire
 from rethought.errors import (
     ReqlCompileError,
     ReqlNonExistenceError,
@@ -25,9 +24,9 @@ r = rethinkdb.r
 def run(query):
     if not isinstance(query, rethinkdb.ast.RqlQuery):
         query = r.expr(query)
-    wire = json.loads(rethinkdb.ast.ReQLEncoder().encode(query))
+    raw = wire(query)
     engine = Engine(None)
-    result = engine.execute(engine.prepare(wire, {}, Session()))
+    result = engine.execute(engine.prepare(raw, {}, Session()))
     return list(result.value) if result.kind == "stream" else result.value
 
 

@@ -7,12 +7,10 @@ distances and circle vertices.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
-from rethinkdb.ast import ReQLEncoder
 
+from engine_harness import wire
 from rethought.errors import (
     ReqlCompileError,
     ReqlError,
@@ -26,7 +24,7 @@ r = rethinkdb.r
 
 
 def _run(engine, query):
-    raw = json.loads(ReQLEncoder().encode(r.expr(query)))
+    raw = wire(r.expr(query))
     result = engine.execute(engine.prepare(raw, {}, Session()))
     return list(result.value) if result.kind == "stream" else result.value
 

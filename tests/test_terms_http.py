@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import rethinkdb
 
+from engine_harness import wire
+
 pytest.importorskip("aiohttp")
 
 from rethought.errors import ReqlNonExistenceError, ReqlQueryLogicError  # noqa: E402
@@ -131,9 +133,9 @@ def base():
 
 
 def run(query):
-    wire = json.loads(rethinkdb.ast.ReQLEncoder().encode(query))
+    raw = wire(query)
     engine = Engine(None)
-    result = engine.execute(engine.prepare(wire, {}, Session()))
+    result = engine.execute(engine.prepare(raw, {}, Session()))
     return list(result.value) if result.kind == "stream" else result.value
 
 

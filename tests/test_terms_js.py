@@ -4,13 +4,14 @@ JavaScript works inside a changefeed's pipeline."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 
 import pytest
 import rethinkdb
+
+from engine_harness import wire
 
 pytest.importorskip("py_mini_racer")
 
@@ -21,9 +22,9 @@ r = rethinkdb.r
 
 
 def run(query):
-    wire = json.loads(rethinkdb.ast.ReQLEncoder().encode(query))
+    raw = wire(query)
     engine = Engine(None)
-    result = engine.execute(engine.prepare(wire, {}, Session()))
+    result = engine.execute(engine.prepare(raw, {}, Session()))
     return list(result.value) if result.kind == "stream" else result.value
 
 
@@ -98,9 +99,9 @@ def test_errors():
 
 
 def test_array_limit():
-    wire = json.loads(rethinkdb.ast.ReQLEncoder().encode(r.js("[1, 2, 3]")))
+    raw = wire(r.js("[1, 2, 3]"))
     engine = Engine(None)
-    prepared = engine.prepare(wire, {"array_limit": 2}, Session())
+    prepared = engine.prepare(raw, {"array_limit": 2}, Session())
     with pytest.raises(ReqlQueryLogicError) as info:
         engine.execute(prepared)
     assert info.value.message == "Array over size limit `2`."

@@ -3,12 +3,10 @@ official driver (no network). Table cases use a real Storage in a temporary dire
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
-from rethinkdb.ast import ReQLEncoder
 
+from engine_harness import wire
 from rethought.errors import (
     ReqlNonExistenceError,
     ReqlQueryLogicError,
@@ -21,8 +19,8 @@ r = rethinkdb.r
 
 def run(q, storage=None, **optargs):
     engine = Engine(storage)
-    wire = json.loads(ReQLEncoder().encode(q))
-    prepared = engine.prepare(wire, optargs, Session())
+    raw = wire(q)
+    prepared = engine.prepare(raw, optargs, Session())
     res = engine.execute(prepared)
     return list(res.value) if res.kind == "stream" else res.value
 
@@ -356,7 +354,7 @@ def test_table_errors(storage, query, message):
 def test_table_order_by_index_streams(storage):
     """order_by(index=) must not materialise the table: pulling 1 row reads lazily."""
     engine = Engine(storage)
-    wire = json.loads(ReQLEncoder().encode(TBL.order_by(index="id")))
-    res = engine.execute(engine.prepare(wire, {"array_limit": 5}, Session()))
+    raw = wire(TBL.order_by(index="id"))
+    res = engine.execute(engine.prepare(raw, {"array_limit": 5}, Session()))
     assert res.kind == "stream"
     assert next(iter(res.value)) == {"id": 0, "a": 0}

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
 
+from engine_harness import wire
 from rethought.errors import ReqlQueryLogicError
 from rethought.server.engine import Engine, Session
 
@@ -14,9 +13,9 @@ r = rethinkdb.r
 
 
 def run(query):
-    wire = json.loads(rethinkdb.ast.ReQLEncoder().encode(query))
+    raw = wire(query)
     engine = Engine(None)
-    result = engine.execute(engine.prepare(wire, {}, Session()))
+    result = engine.execute(engine.prepare(raw, {}, Session()))
     return list(result.value) if result.kind == "stream" else result.value
 
 

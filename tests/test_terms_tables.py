@@ -3,27 +3,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
-from rethinkdb.ast import ReQLEncoder
 
+from engine_harness import EngineRunner
 from rethought.errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 
 r = rethinkdb.r
-
-
-class Runner:
-    def __init__(self, engine):
-        self.engine = engine
-
-    def __call__(self, query, **optargs):
-        from rethought.server.engine import Session
-
-        raw = json.loads(ReQLEncoder().encode(query))
-        result = self.engine.execute(self.engine.prepare(raw, dict(optargs), Session()))
-        return list(result.value) if result.kind == "stream" else result.value
 
 
 @pytest.fixture
@@ -33,7 +19,7 @@ def run(tmp_path):
     from rethought.server.terms.indexes import index_function
 
     storage = storage_mod.Storage(str(tmp_path / "data"), index_compiler=index_function)
-    yield Runner(Engine(storage))
+    yield EngineRunner(Engine(storage))
     storage.close()
 
 
@@ -202,13 +188,13 @@ def test_index_function_survives_restart(tmp_path):
 
     path = str(tmp_path / "data")
     storage = storage_mod.Storage(path, index_compiler=index_function)
-    run = Runner(Engine(storage))
+    run = EngineRunner(Engine(storage))
     run(r.table_create("t"))
     run(r.table("t").index_create("twice", lambda row: row["n"] * 2))
     run(r.table("t").insert([{"id": 1, "n": 1}, {"id": 2, "n": 2}]))
     storage.close()
     storage = storage_mod.Storage(path, index_compiler=index_function)
-    run = Runner(Engine(storage))
+    run = EngineRunner(Engine(storage))
     run(r.table("t").insert({"id": 3, "n": 3}))
     assert [d["id"] for d in run(r.table("t").get_all(6, 2, index="twice"))] == [1, 3]
     storage.close()

@@ -7,11 +7,10 @@ source (src/rdb_protocol/pseudo_time.cc).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
 
+from engine_harness import wire
 from rethought.errors import ReqlCompileError, ReqlQueryLogicError
 from rethought.server.engine import Engine, Session
 from rethought.server.terms.times_calc import civil_from_days, days_from_civil, sanitize_time
@@ -22,9 +21,9 @@ RT = 1375147296.681
 
 
 def run(query):
-    wire = json.loads(rethinkdb.ast.ReQLEncoder().encode(query))
+    raw = wire(query)
     engine = Engine(None)
-    result = engine.execute(engine.prepare(wire, {}, Session()))
+    result = engine.execute(engine.prepare(raw, {}, Session()))
     return list(result.value) if result.kind == "stream" else result.value
 
 

@@ -3,12 +3,10 @@ LMDB ``Storage`` in a temporary directory; queries are built with the official d
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import rethinkdb
-from rethinkdb.ast import ReQLEncoder
 
+from engine_harness import EngineRunner
 from rethought.errors import ReqlQueryLogicError
 
 r = rethinkdb.r
@@ -20,23 +18,6 @@ def stats(**kw):
     return {**ZERO, **kw}
 
 
-class Runner:
-    """Runs driver-built queries on one engine; ``ctx`` is the last query's context."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.ctx = None
-
-    def __call__(self, query, **optargs):
-        from rethought.server.engine import Session
-
-        raw = json.loads(ReQLEncoder().encode(query))
-        prepared = self.engine.prepare(raw, dict(optargs), Session())
-        self.ctx = prepared.ctx
-        result = self.engine.execute(prepared)
-        return list(result.value) if result.kind == "stream" else result.value
-
-
 @pytest.fixture
 def run(tmp_path):
     storage_mod = pytest.importorskip("rethought.server.storage.lmdb_store")
@@ -44,7 +25,7 @@ def run(tmp_path):
     from rethought.server.terms.indexes import index_function
 
     storage = storage_mod.Storage(str(tmp_path / "data"), index_compiler=index_function)
-    runner = Runner(Engine(storage))
+    runner = EngineRunner(Engine(storage))
     runner(r.table_create("t"))
     yield runner
     storage.close()
