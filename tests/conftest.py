@@ -1,9 +1,9 @@
 """Shared fixtures: a real `rethought serve` on a free loopback port, and connections to it
-through our driver and through the official `rethinkdb` driver (an independent client)."""
+through our driver and through the official `rethinkdb` driver (an independent client); and
+the server's engine on a fresh storage, without a network (`engine_run`)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -28,7 +28,7 @@ class ServerProcess:
         self.host = "127.0.0.1"
         self.extra = extra or []
         self.proc: subprocess.Popen | None = None
-        self.log_path = os.path.join(directory + ".log")
+        self.log_path = directory + ".log"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
@@ -52,7 +52,7 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {open(self.log_path).read()}")
+                raise RuntimeError(f"server exited: {self.log()}")
             try:
                 socket.create_connection((self.host, self.port), timeout=0.5).close()
                 return self
@@ -119,3 +119,14 @@ def official_conn(server, official_r):
 def table_name():
     """A fresh table name, so tests sharing the session server do not collide."""
     return "t_" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def engine_run(tmp_path):
+    """An `engine_harness.EngineRunner` over a fresh LMDB storage, closed afterwards."""
+    from engine_harness import EngineRunner, open_storage
+    from rethought.server.engine import Engine
+
+    storage = open_storage(str(tmp_path / "data"))
+    yield EngineRunner(Engine(storage))
+    storage.close()

@@ -1,14 +1,18 @@
 """Running driver-built queries straight through the server's engine (no network), for the
 unit tests of term families: queries are built with the official driver, so what the engine
-sees is exactly what a client sends."""
+sees is exactly what a client sends. conftest.py's ``engine_run`` fixture is an
+``EngineRunner`` over a fresh storage."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from rethinkdb.ast import ReQLEncoder
 
+from rethought.errors import ReqlError
 from rethought.server import net_responses
 from rethought.server.engine import Engine, Session
 from rethought.server.storage.lmdb_store import Storage
@@ -18,6 +22,21 @@ from rethought.server.terms.indexes import index_function
 def wire(query: Any) -> Any:
     """The query's wire JSON, as the official driver sends it."""
     return json.loads(ReQLEncoder().encode(query))
+
+
+def evaluate(query: Any, storage: Storage | None = None, **optargs: Any) -> Any:
+    """The result of ``query`` (streams read to a list) on a fresh engine over ``storage``
+    (None: no tables at all), run as admin with the global ``optargs``."""
+    engine = Engine(storage)
+    result = engine.execute(engine.prepare(wire(query), optargs, Session()))
+    return list(result.value) if result.kind == "stream" else result.value
+
+
+def error(run: Callable[..., Any], query: Any, cls: type = ReqlError, **optargs: Any) -> Any:
+    """The error, of class ``cls``, that ``run(query, **optargs)`` raises."""
+    with pytest.raises(cls) as info:
+        run(query, **optargs)
+    return info.value
 
 
 class EngineRunner:

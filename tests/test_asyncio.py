@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import socket
 import time
 
 import pytest
 
 from conftest import ServerProcess
+from loop_harness import silent_listener
 from rethought import r
 from rethought.client import get_loop_type
 from rethought.errors import (
@@ -22,8 +22,8 @@ from rethought.errors import (
 )
 
 
-def run(scenario, *args):
-    return asyncio.run(asyncio.wait_for(scenario(*args), 60))
+def run(scenario):
+    return asyncio.run(asyncio.wait_for(scenario(), 60))
 
 
 async def connect(server, **kwargs):
@@ -225,22 +225,17 @@ def test_close_fails_pending_and_reconnect(server):
 
 
 def test_connect_errors():
-    silent = socket.socket()  # accepts TCP connections but never answers the handshake
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()
-    port = silent.getsockname()[1]
+    with silent_listener() as silent:
+        port = silent.getsockname()[1]
 
-    async def scenario():
-        with pytest.raises(ReqlTimeoutError, match="operation timed out"):
-            await r.connect(host="127.0.0.1", port=port, timeout=0.3, loop_type="asyncio")
-        silent.close()
-        with pytest.raises(ReqlDriverError, match="Could not connect"):
-            await r.connect(host="127.0.0.1", port=port, loop_type="asyncio")
+        async def scenario():
+            with pytest.raises(ReqlTimeoutError, match="operation timed out"):
+                await r.connect(host="127.0.0.1", port=port, timeout=0.3, loop_type="asyncio")
+            silent.close()
+            with pytest.raises(ReqlDriverError, match="Could not connect"):
+                await r.connect(host="127.0.0.1", port=port, loop_type="asyncio")
 
-    try:
         run(scenario)
-    finally:
-        silent.close()
 
 
 def test_set_loop_type_and_mixing_loop_types(server, conn):

@@ -7,26 +7,19 @@ import uuid
 import pytest
 from rethinkdb import r
 
-from engine_harness import EngineRunner
 from rethought.errors import ReqlOpFailedError, ReqlPermissionError
 from rethought.server import auth
-from rethought.server.engine import Engine
-from rethought.server.storage import Storage
-from rethought.server.terms.indexes import index_function
 
 R = r.db("rethinkdb")
 ALL = {"read": True, "write": True, "config": True, "connect": True}
 
 
 @pytest.fixture
-def run(tmp_path):
-    storage = Storage(str(tmp_path / "data"), index_compiler=index_function)
-    auth.ensure_admin(storage, None)
-    run = EngineRunner(Engine(storage))
-    run(R.table("users").insert({"id": "test_user", "password": False}))
-    run(R.table("permissions").insert({"id": ["test_user"], "permissions": ALL}))
-    yield run
-    storage.close()
+def run(engine_run):
+    auth.ensure_admin(engine_run.engine.storage, None)
+    engine_run(R.table("users").insert({"id": "test_user", "password": False}))
+    engine_run(R.table("permissions").insert({"id": ["test_user"], "permissions": ALL}))
+    return engine_run
 
 
 def _changes(old, new):

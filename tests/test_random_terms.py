@@ -52,9 +52,8 @@ def _term(rnd: random.Random, table: str, depth: int = 0):
 
 
 @pytest.mark.parametrize("seed", [7, 11])
-def test_random_terms_get_reql_errors_not_internal_ones(server, table_name, seed):
-    r = rethinkdb.r
-    c = r.connect(host=server.host, port=server.port)
+def test_random_terms_get_reql_errors_not_internal_ones(server, official_conn, table_name, seed):
+    r, c = rethinkdb.r, official_conn
     r.table_create(table_name).run(c)
     r.table(table_name).insert([{"id": i, "a": i % 3, "s": str(i)} for i in range(20)]).run(c)
     rnd = random.Random(seed)
@@ -71,6 +70,5 @@ def test_random_terms_get_reql_errors_not_internal_ones(server, table_name, seed
         except rethinkdb.errors.ReqlError:
             pass
     assert r.expr(1).run(c) == 1  # the connection and the server are still fine
-    c.close()
     assert server.proc.poll() is None
     assert internal == []

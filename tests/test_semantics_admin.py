@@ -7,33 +7,22 @@ import pytest
 import rethinkdb
 from tests.conformance import cases, polyglot, runner
 
-from engine_harness import EngineRunner, open_storage
+from engine_harness import error
 from rethought import r as our_r
 from rethought.errors import (
-    ReqlError,
     ReqlNonExistenceError,
     ReqlQueryLogicError,
     ReqlUserError,
 )
-from rethought.server.engine import Engine
 
 r = rethinkdb.r
 
 
 @pytest.fixture
-def run(tmp_path):
-    storage = open_storage(str(tmp_path / "data"))
-    runner = EngineRunner(Engine(storage))
-    runner(r.table_create("t"))
-    runner(r.table("t").insert([{"id": 1, "a": 1}, {"id": 2, "a": 2}]))
-    yield runner
-    storage.close()
-
-
-def error(run, query, **optargs) -> ReqlError:
-    with pytest.raises(ReqlError) as e:
-        run(query, **optargs)
-    return e.value
+def run(engine_run):
+    engine_run(r.table_create("t"))
+    engine_run(r.table("t").insert([{"id": 1, "a": 1}, {"id": 2, "a": 2}]))
+    return engine_run
 
 
 # -- values and terms -------------------------------------------------------------------------

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import wire
+from engine_harness import error
+from engine_harness import evaluate as run
 from rethought.errors import (
     ReqlNonExistenceError,
     ReqlQueryLogicError,
     ReqlResourceLimitError,
 )
-from rethought.server.engine import Engine, Session
 from rethought.server.terms.types import decode_base64
 
 r = rethinkdb.r
@@ -22,18 +22,10 @@ STRAY = "Stray literal keyword found: literal is only legal inside of the object
 LIMIT = "Array over size limit `2`.  To raise the number of allowed elements"
 
 
-def run(q, storage=None, **optargs):
-    engine = Engine(storage)
-    raw = wire(q)
-    res = engine.execute(engine.prepare(raw, optargs, Session()))
-    return list(res.value) if res.kind == "stream" else res.value
-
-
 def fails(q, cls, message, storage=None, **optargs):
-    with pytest.raises(cls) as info:
-        run(q, storage, **optargs)
-    assert type(info.value) is cls
-    assert info.value.message.startswith(message), info.value.message
+    e = error(run, q, cls, storage=storage, **optargs)
+    assert type(e) is cls
+    assert e.message.startswith(message), e.message
 
 
 def grouped(*pairs):

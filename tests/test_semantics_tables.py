@@ -6,34 +6,23 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import EngineRunner, open_storage, wire
+from engine_harness import EngineRunner, error, open_storage, wire
 from rethought import r as our_r
 from rethought.errors import (
     ReqlCompileError,
-    ReqlError,
     ReqlNonExistenceError,
     ReqlQueryLogicError,
     ReqlResourceLimitError,
 )
 from rethought.server.engine import Engine, Session
-from rethought.server.terms.indexes import index_function
 
 r = rethinkdb.r
 
 
 @pytest.fixture
-def run(tmp_path):
-    storage = open_storage(str(tmp_path / "data"))
-    runner = EngineRunner(Engine(storage))
-    runner(r.table_create("t"))
-    yield runner
-    storage.close()
-
-
-def error(run, query, **optargs) -> ReqlError:
-    with pytest.raises(ReqlError) as e:
-        run(query, **optargs)
-    return e.value
+def run(engine_run):
+    engine_run(r.table_create("t"))
+    return engine_run
 
 
 def test_unknown_global_optarg_is_a_compile_error(run):
@@ -134,9 +123,8 @@ def test_rqltzinfo_reachable_as_r_ast():
 
 def test_changes_take_global_optargs(tmp_path):
     from rethought.server.feeds import ChangefeedHub
-    from rethought.server.storage.lmdb_store import Storage
 
-    storage = Storage(str(tmp_path / "data"), index_compiler=index_function)
+    storage = open_storage(str(tmp_path / "data"))
     try:
         engine = Engine(storage, ChangefeedHub())
         EngineRunner(engine)(r.table_create("t"))

@@ -5,22 +5,15 @@ from __future__ import annotations
 import pytest
 from rethinkdb import r
 
-from engine_harness import EngineRunner
 from rethought.server import auth
-from rethought.server.engine import Engine
-from rethought.server.storage import Storage
-from rethought.server.terms.indexes import index_function
 
 R = r.db("rethinkdb")
 
 
 @pytest.fixture
-def run(tmp_path):
-    storage = Storage(str(tmp_path / "data"), index_compiler=index_function)
-    auth.ensure_admin(storage, None)
-    run = EngineRunner(Engine(storage))
-    yield run
-    storage.close()
+def run(engine_run):
+    auth.ensure_admin(engine_run.engine.storage, None)
+    return engine_run
 
 
 def test_table_list_and_info(run):

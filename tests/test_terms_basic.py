@@ -9,31 +9,23 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import wire
+from engine_harness import error, evaluate
 from rethought.errors import (
     ReqlCompileError,
     ReqlNonExistenceError,
     ReqlQueryLogicError,
     ReqlUserError,
 )
-from rethought.server.engine import Engine, Session
 
 r = rethinkdb.r
 
 
 def run(query):
-    if not isinstance(query, rethinkdb.ast.RqlQuery):
-        query = r.expr(query)
-    raw = wire(query)
-    engine = Engine(None)
-    result = engine.execute(engine.prepare(raw, {}, Session()))
-    return list(result.value) if result.kind == "stream" else result.value
+    return evaluate(r.expr(query))
 
 
 def fails(query, cls, message):
-    with pytest.raises(cls) as info:
-        run(query)
-    assert info.value.message == message
+    assert error(run, query, cls).message == message
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import wire
+from engine_harness import error, evaluate
 from rethought.errors import (
     ReqlCompileError,
     ReqlError,
@@ -18,25 +18,16 @@ from rethought.errors import (
     ReqlOpFailedError,
     ReqlQueryLogicError,
 )
-from rethought.server.engine import Engine, Session
 
 r = rethinkdb.r
 
 
-def _run(engine, query):
-    raw = wire(r.expr(query))
-    result = engine.execute(engine.prepare(raw, {}, Session()))
-    return list(result.value) if result.kind == "stream" else result.value
-
-
-def run(query):
-    return _run(Engine(None), query)
+def run(query, storage=None):
+    return evaluate(r.expr(query), storage)
 
 
 def fails(query, cls, message):
-    with pytest.raises(cls) as info:
-        run(query)
-    assert info.value.message == message
+    assert error(run, query, cls).message == message
 
 
 def geometry(kind, coordinates):
@@ -257,15 +248,9 @@ def test_polygon_sub():
 
 
 @pytest.fixture
-def table(tmp_path):
-    storage_mod = pytest.importorskip("rethought.server.storage.lmdb_store")
-    from rethought.server.terms.indexes import index_function
-
-    storage = storage_mod.Storage(str(tmp_path / "data"), index_compiler=index_function)
-    engine = Engine(storage)
-
+def table(engine_run):
     def q(query):
-        return _run(engine, query)
+        return run(query, engine_run.engine.storage)
 
     tbl = r.table("geo")
     q(r.table_create("geo"))
@@ -281,8 +266,7 @@ def table(tmp_path):
     q(tbl.index_create("g", geo=True))
     q(tbl.index_create("m", geo=True, multi=True))
     q(tbl.index_create("other"))
-    yield q, tbl
-    storage.close()
+    return q, tbl
 
 
 def test_get_intersecting(table):

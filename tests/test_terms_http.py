@@ -16,12 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import rethinkdb
 
-from engine_harness import wire
+from engine_harness import error
+from engine_harness import evaluate as run
 
 pytest.importorskip("aiohttp")
 
 from rethought.errors import ReqlNonExistenceError, ReqlQueryLogicError  # noqa: E402
-from rethought.server.engine import Engine, Session  # noqa: E402
 
 r = rethinkdb.r
 
@@ -132,17 +132,8 @@ def base():
     srv.shutdown()
 
 
-def run(query):
-    raw = wire(query)
-    engine = Engine(None)
-    result = engine.execute(engine.prepare(raw, {}, Session()))
-    return list(result.value) if result.kind == "stream" else result.value
-
-
 def error_of(query):
-    with pytest.raises((ReqlNonExistenceError, ReqlQueryLogicError)) as info:
-        run(query)
-    return info.value
+    return error(run, query, (ReqlNonExistenceError, ReqlQueryLogicError))
 
 
 def test_result_formats(base):

@@ -11,7 +11,8 @@ import uuid
 import pytest
 import rethinkdb
 
-from engine_harness import wire
+from engine_harness import error, wire
+from engine_harness import evaluate as run
 
 pytest.importorskip("py_mini_racer")
 
@@ -21,18 +22,10 @@ from rethought.server.engine import Engine, Session  # noqa: E402
 r = rethinkdb.r
 
 
-def run(query):
-    raw = wire(query)
-    engine = Engine(None)
-    result = engine.execute(engine.prepare(raw, {}, Session()))
-    return list(result.value) if result.kind == "stream" else result.value
-
-
 def fails(query, message, cls=ReqlQueryLogicError):
-    with pytest.raises(cls) as info:
-        run(query)
-    assert info.value.message == message
-    return info.value
+    e = error(run, query, cls)
+    assert e.message == message
+    return e
 
 
 @pytest.mark.parametrize(

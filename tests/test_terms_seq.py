@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import wire
+from engine_harness import error, wire
+from engine_harness import evaluate as run
 from rethought.errors import (
     ReqlNonExistenceError,
     ReqlQueryLogicError,
@@ -17,18 +18,9 @@ from rethought.server.engine import Engine, Session
 r = rethinkdb.r
 
 
-def run(q, storage=None, **optargs):
-    engine = Engine(storage)
-    raw = wire(q)
-    prepared = engine.prepare(raw, optargs, Session())
-    res = engine.execute(prepared)
-    return list(res.value) if res.kind == "stream" else res.value
-
-
 def fails(q, cls, message, **optargs):
-    with pytest.raises(cls) as info:
-        run(q, **optargs)
-    assert info.value.message.startswith(message), info.value.message
+    e = error(run, q, cls, **optargs)
+    assert e.message.startswith(message), e.message
 
 
 ROWS = r.range(20).map(lambda i: {"id": i, "a": i % 4})

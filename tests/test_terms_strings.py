@@ -5,18 +5,10 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import wire
+from engine_harness import evaluate as run
 from rethought.errors import ReqlQueryLogicError
-from rethought.server.engine import Engine, Session
 
 r = rethinkdb.r
-
-
-def run(query):
-    raw = wire(query)
-    engine = Engine(None)
-    result = engine.execute(engine.prepare(raw, {}, Session()))
-    return list(result.value) if result.kind == "stream" else result.value
 
 
 def group(s, start, end):

@@ -6,27 +6,16 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import EngineRunner
-from rethought.errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
+from engine_harness import EngineRunner, error, open_storage
+from rethought.errors import ReqlOpFailedError, ReqlQueryLogicError
+from rethought.server.engine import Engine
 
 r = rethinkdb.r
 
 
 @pytest.fixture
-def run(tmp_path):
-    storage_mod = pytest.importorskip("rethought.server.storage.lmdb_store")
-    from rethought.server.engine import Engine
-    from rethought.server.terms.indexes import index_function
-
-    storage = storage_mod.Storage(str(tmp_path / "data"), index_compiler=index_function)
-    yield EngineRunner(Engine(storage))
-    storage.close()
-
-
-def error(run, query) -> ReqlError:
-    with pytest.raises(ReqlError) as e:
-        run(query)
-    return e.value
+def run(engine_run):
+    return engine_run
 
 
 def test_databases(run):
@@ -182,18 +171,14 @@ def test_reconfigure_checks(run):
 
 
 def test_index_function_survives_restart(tmp_path):
-    storage_mod = pytest.importorskip("rethought.server.storage.lmdb_store")
-    from rethought.server.engine import Engine
-    from rethought.server.terms.indexes import index_function
-
     path = str(tmp_path / "data")
-    storage = storage_mod.Storage(path, index_compiler=index_function)
+    storage = open_storage(path)
     run = EngineRunner(Engine(storage))
     run(r.table_create("t"))
     run(r.table("t").index_create("twice", lambda row: row["n"] * 2))
     run(r.table("t").insert([{"id": 1, "n": 1}, {"id": 2, "n": 2}]))
     storage.close()
-    storage = storage_mod.Storage(path, index_compiler=index_function)
+    storage = open_storage(path)
     run = EngineRunner(Engine(storage))
     run(r.table("t").insert({"id": 3, "n": 3}))
     assert [d["id"] for d in run(r.table("t").get_all(6, 2, index="twice"))] == [1, 3]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import wire
+from engine_harness import error
+from engine_harness import evaluate as run
 from rethought.errors import ReqlCompileError, ReqlQueryLogicError
-from rethought.server.engine import Engine, Session
 from rethought.server.terms.times_calc import civil_from_days, days_from_civil, sanitize_time
 
 r = rethinkdb.r
@@ -20,17 +20,8 @@ T1 = r.time(2013, r.july, 29, 23, 30, 0, "+00:00")
 RT = 1375147296.681
 
 
-def run(query):
-    raw = wire(query)
-    engine = Engine(None)
-    result = engine.execute(engine.prepare(raw, {}, Session()))
-    return list(result.value) if result.kind == "stream" else result.value
-
-
 def fails(query, message, cls=ReqlQueryLogicError):
-    with pytest.raises(cls) as info:
-        run(query)
-    assert info.value.message == message
+    assert error(run, query, cls).message == message
 
 
 def time(epoch, tz="+00:00"):

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-import subprocess
 
 import pytest
 
 from conftest import ServerProcess
-from seeds.harness import run_seed, seen_lines
+from loop_harness import NOT_EXISTENT, seed_program
+from seeds.harness import seen_lines
 
 pytest.importorskip("tornado")
 
@@ -23,26 +23,7 @@ from tornado.ioloop import IOLoop  # noqa: E402
 from rethought import r  # noqa: E402
 from rethought.client.loops import tornado_loop  # noqa: E402
 
-NOT_EXISTENT = (
-    "ReqlOpFailedError: Table `test.non_existent` does not exist in:\n"
-    "r.table('non_existent')\n"
-    "^^^^^^^^^^^^^^^^^^^^^^^\n"
-)
-
-
-@pytest.fixture
-def run(server, conn, tmp_path):
-    """Run a seed program against the session server, with an empty `test` table."""
-    if "test" not in r.table_list().run(conn):
-        r.table_create("test").run(conn)
-    r.table("test").delete().run(conn)
-
-    def go(name: str) -> subprocess.CompletedProcess:
-        proc = run_seed(name, server.host, server.port, tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        return proc
-
-    return go
+run = seed_program
 
 
 def test_simple_use(run):

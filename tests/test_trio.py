@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import time
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 trio = pytest.importorskip("trio")
 
 from conftest import ServerProcess  # noqa: E402
+from loop_harness import silent_listener  # noqa: E402
 from rethought import r  # noqa: E402
 from rethought.errors import (  # noqa: E402
     ReqlCursorEmpty,
@@ -231,19 +231,14 @@ def test_close_fails_pending_and_reconnect(server):
 
 
 def test_connect_timeout():
-    silent = socket.socket()  # accepts TCP connections but never answers the handshake
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()
-    port = silent.getsockname()[1]
+    with silent_listener() as silent:
+        port = silent.getsockname()[1]
 
-    async def scenario():
-        with pytest.raises(ReqlTimeoutError, match="operation timed out"):
-            await r.connect(host="127.0.0.1", port=port, timeout=0.3, loop_type="trio")
+        async def scenario():
+            with pytest.raises(ReqlTimeoutError, match="operation timed out"):
+                await r.connect(host="127.0.0.1", port=port, timeout=0.3, loop_type="trio")
 
-    try:
         run(scenario)
-    finally:
-        silent.close()
 
 
 def test_handlers_without_a_nursery_run_in_a_system_task(server, table_name, caplog):

@@ -10,32 +10,12 @@ import subprocess
 import pytest
 
 from conftest import ServerProcess
-from seeds.harness import run_seed, seed_command, seen_lines
+from loop_harness import NOT_EXISTENT, seed_program
+from seeds.harness import seed_command, seen_lines
 
 pytest.importorskip("twisted")
 
-NOT_EXISTENT = (
-    "ReqlOpFailedError: Table `test.non_existent` does not exist in:\n"
-    "r.table('non_existent')\n"
-    "^^^^^^^^^^^^^^^^^^^^^^^\n"
-)
-
-
-@pytest.fixture
-def run(server, conn, tmp_path):
-    """Run a seed program against the session server, with an empty `test` table."""
-    from rethought import r
-
-    if "test" not in r.table_list().run(conn):
-        r.table_create("test").run(conn)
-    r.table("test").delete().run(conn)
-
-    def go(name: str) -> subprocess.CompletedProcess:
-        proc = run_seed(name, server.host, server.port, tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        return proc
-
-    return go
+run = seed_program
 
 
 def test_simple_use(run):

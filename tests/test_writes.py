@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import rethinkdb
 
-from engine_harness import EngineRunner
 from rethought.errors import ReqlQueryLogicError
 
 r = rethinkdb.r
@@ -19,16 +18,9 @@ def stats(**kw):
 
 
 @pytest.fixture
-def run(tmp_path):
-    storage_mod = pytest.importorskip("rethought.server.storage.lmdb_store")
-    from rethought.server.engine import Engine
-    from rethought.server.terms.indexes import index_function
-
-    storage = storage_mod.Storage(str(tmp_path / "data"), index_compiler=index_function)
-    runner = EngineRunner(Engine(storage))
-    runner(r.table_create("t"))
-    yield runner
-    storage.close()
+def run(engine_run):
+    engine_run(r.table_create("t"))
+    return engine_run
 
 
 def test_insert_and_duplicate(run):

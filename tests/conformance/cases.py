@@ -42,7 +42,6 @@ class Query:
     src: str
     expected: str | None
     name: str
-    line: int
     variable: str | None = None
     runopts: dict[str, str] = field(default_factory=dict)
     testopts: dict[str, str] = field(default_factory=dict)
@@ -50,9 +49,7 @@ class Query:
 
 @dataclass
 class TestFile:
-    path: str
     name: str  # relative to the suite root, e.g. "math_logic/div.yaml"
-    desc: str
     tables: list[str]
     steps: list[Define | Query]
     error: str | None = None  # set when the file could not be read
@@ -130,7 +127,7 @@ def load(path: str, root: str) -> TestFile:
         if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
             raise ValueError("no `tests:` list")
     except Exception as exc:  # a broken file is reported, not fatal
-        return TestFile(path, name, "", [], [], error=f"unreadable: {exc}")
+        return TestFile(name, [], [], error=f"unreadable: {exc}")
     tables = re.findall(r"[a-zA-Z\d._-]+", str(data.get("table_variable_name") or ""))
     steps: list[Define | Query] = []
     for index, entry in enumerate(data["tests"]):
@@ -138,10 +135,8 @@ def load(path: str, root: str) -> TestFile:
             for definition in _definitions(entry["def"]):
                 m = _ASSIGNMENT.match(str(definition))
                 if m is None:
-                    return TestFile(
-                        path, name, str(data.get("desc", "")), tables, steps,
-                        error=f"test {index}: `def` without a variable: {definition}",
-                    )  # fmt: skip
+                    error = f"test {index}: `def` without a variable: {definition}"
+                    return TestFile(name, tables, steps, error=error)
                 steps.append(
                     Define(m.group("name"), translate(m.group("expr")), _line(definition, 0))
                 )
@@ -157,13 +152,12 @@ def load(path: str, root: str) -> TestFile:
                     src=translate(src),
                     expected=None if expected is None else translate(expected),
                     name=f"line {line}" if line else f"test {index}",
-                    line=line,
                     variable=variable,
                     runopts={k: translate(v) for k, v in runopts.items()},
                     testopts={k: translate(v) for k, v in testopts.items()},
                 )
             )
-    return TestFile(path, name, str(data.get("desc", "")), tables, steps)
+    return TestFile(name, tables, steps)
 
 
 def discover(root: str, only: list[str] | None = None) -> list[str]:

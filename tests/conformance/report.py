@@ -48,7 +48,7 @@ def markdown(results: list[FileResult], title: str) -> str:
 
     lines += ["", "## By file", "", "| file | passed | total | % | notes |"]
     lines.append("|---|---:|---:|---:|---|")
-    for result in sorted(folders_flat(folders), key=lambda r: r.name):
+    for result in sorted((r for group in folders.values() for r in group), key=lambda r: r.name):
         notes = "; ".join(result.problems).replace("|", "\\|").replace("\n", " ")[:200]
         mark = " ✓" if result.fully_passed else ""
         lines.append(
@@ -59,7 +59,3 @@ def markdown(results: list[FileResult], title: str) -> str:
     if skipped:
         lines += ["", "Files with no Python tests (not counted): " + ", ".join(skipped)]
     return "\n".join(lines) + "\n"
-
-
-def folders_flat(folders: dict[str, list[FileResult]]) -> list[FileResult]:
-    return [result for group in folders.values() for result in group]

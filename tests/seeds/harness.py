@@ -3,8 +3,8 @@ test server, in a fresh interpreter, and returns what it printed.
 
 Only two things in a seed's text change: ``import rethinkdb as r`` becomes
 ``from rethought import r``, and the documentation's ``localhost:28015`` becomes the test
-server's address. Loop types not yet listed in ``rethought.client.LOOP_TYPES`` are registered
-by the bootstrap (the modules exist whether or not the registry names them).
+server's address. What a program adds after its seed (its ``--- harness ---`` part) may import
+this module, as ``harness``: the child runs with this directory on its path.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SEEDS = Path(__file__).parent
 OFFICIAL_IMPORT = "import rethinkdb as r"
@@ -20,11 +22,9 @@ OUR_IMPORT = "from rethought import r"
 DOC_ADDRESS = "host='localhost', port=28015"
 DOC_ADDRESS_FORMATTED = DOC_ADDRESS.replace("'", '"')  # programs that ruff formats
 
-BOOTSTRAP = """
+BOOTSTRAP = f"""
 import runpy, sys
-from rethought import client
-for name in ("tornado", "twisted", "gevent"):
-    client.LOOP_TYPES.setdefault(name, "rethought.client.loops.%s_loop" % name)
+sys.path.insert(0, {str(SEEDS)!r})
 runpy.run_path(sys.argv[1], run_name="__main__")
 """
 
@@ -57,3 +57,18 @@ def seen_lines(stdout: str) -> dict[str, list[dict]]:
             table, _, change = line[len("Seen on table ") :].partition(": ")
             seen.setdefault(table, []).append(ast.literal_eval(change))
     return seen
+
+
+def run_on_reactor(main: Callable[[], Any]) -> None:
+    """Run ``main()`` (which returns a Deferred) on the Twisted reactor, then stop it; a
+    failure is printed as ``Failure: <type>: <message>`` instead of a traceback dump."""
+    from twisted.internet import reactor
+    from twisted.python.failure import Failure
+
+    def done(result: Any) -> None:
+        if isinstance(result, Failure):
+            print(f"Failure: {result.type.__name__}: {result.value}")
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: main().addBoth(done))
+    reactor.run()

@@ -17,15 +17,6 @@ def use_cursor(conn):
         print(item)
 
 # --- harness (not part of the seed) ---
-from twisted.python.failure import Failure
+from harness import run_on_reactor
 
-def _run(main):
-    # Run main() on the reactor; print a failure instead of a traceback dump, then stop.
-    def done(result):
-        if isinstance(result, Failure):
-            print("Failure: %s: %s" % (result.type.__name__, result.value))
-        reactor.stop()
-    reactor.callWhenRunning(lambda: main().addBoth(done))
-    reactor.run()
-
-_run(lambda: connection.addCallback(use_cursor))
+run_on_reactor(lambda: connection.addCallback(use_cursor))

@@ -18,16 +18,7 @@ def catch_bad_table(conn):
         print("Saw error")
 
 # --- harness (not part of the seed) ---
-from twisted.python.failure import Failure
-
-def _run(main):
-    # Run main() on the reactor; print a failure instead of a traceback dump, then stop.
-    def done(result):
-        if isinstance(result, Failure):
-            print("Failure: %s: %s" % (result.type.__name__, result.value))
-        reactor.stop()
-    reactor.callWhenRunning(lambda: main().addBoth(done))
-    reactor.run()
+from harness import run_on_reactor
 
 @inlineCallbacks
 def main():
@@ -37,4 +28,4 @@ def main():
     yield failed
     yield catch_bad_table(conn)
 
-_run(main)
+run_on_reactor(main)

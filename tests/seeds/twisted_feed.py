@@ -15,17 +15,7 @@ def print_feed(conn, table):
         print("Seen on table %s: %s" % (table, str(item)))
 
 # --- harness (not part of the seed) ---
-from twisted.python.failure import Failure
-
-def _run(main):
-    # Run main() on the reactor; print a failure instead of a traceback dump, then stop.
-    def done(result):
-        if isinstance(result, Failure):
-            print("Failure: %s: %s" % (result.type.__name__, result.value))
-        reactor.stop()
-    reactor.callWhenRunning(lambda: main().addBoth(done))
-    reactor.run()
-
+from harness import run_on_reactor
 from twisted.internet.task import deferLater
 
 table = 'test'
@@ -47,4 +37,4 @@ def main():
     except r.ReqlDriverError as e:
         print("Feed task failed: %s: %s" % (type(e).__name__, e))
 
-_run(main)
+run_on_reactor(main)

@@ -42,16 +42,7 @@ def notice_changes(conn, *tables):
 
 # --- harness (not part of the seed): the seed's top-level `yield`, then show that both feeds
 # were stopped ---
-from twisted.python.failure import Failure
-
-def _run(main):
-    # Run main() on the reactor; print a failure instead of a traceback dump, then stop.
-    def done(result):
-        if isinstance(result, Failure):
-            print("Failure: %s: %s" % (result.type.__name__, result.value))
-        reactor.stop()
-    reactor.callWhenRunning(lambda: main().addBoth(done))
-    reactor.run()
+from harness import run_on_reactor
 
 @inlineCallbacks
 def main():
@@ -59,4 +50,4 @@ def main():
     yield notice_changes(conn, 'a', 'b')
     print("open queries: %d" % len(conn._core.pending))
 
-_run(main)
+run_on_reactor(main)

@@ -17,16 +17,7 @@ def single_row(conn_deferred):
     print(row)
 
 # --- harness (not part of the seed) ---
-from twisted.python.failure import Failure
-
-def _run(main):
-    # Run main() on the reactor; print a failure instead of a traceback dump, then stop.
-    def done(result):
-        if isinstance(result, Failure):
-            print("Failure: %s: %s" % (result.type.__name__, result.value))
-        reactor.stop()
-    reactor.callWhenRunning(lambda: main().addBoth(done))
-    reactor.run()
+from harness import run_on_reactor
 
 print(isinstance(connection, defer.Deferred))
-_run(lambda: single_row(connection))
+run_on_reactor(lambda: single_row(connection))

@@ -50,25 +50,21 @@ def register_loop_type(name: str, target: str | Callable[..., Any]) -> None:
     LOOP_TYPES[name] = target
 
 
+def _known(name: str) -> str:
+    if name not in LOOP_TYPES:
+        known = ", ".join(sorted(LOOP_TYPES))
+        raise ReqlDriverError(f"Unknown loop type: {name!r} (known: {known}).")
+    return name
+
+
 def set_loop_type(name: str | None) -> None:
     """Choose the event loop ``connect`` integrates with (None or "sync": blocking)."""
     global _loop_type
-    key = "sync" if name is None else name
-    if key not in LOOP_TYPES:
-        known = ", ".join(sorted(LOOP_TYPES))
-        raise ReqlDriverError(f"Unknown loop type: {name!r} (known: {known}).")
-    _loop_type = key
+    _loop_type = _known("sync" if name is None else name)
 
 
 def get_loop_type() -> str:
     return _loop_type
-
-
-def _connect_function(name: str) -> Callable[..., Any]:
-    target = LOOP_TYPES[name]
-    if callable(target):
-        return target
-    return importlib.import_module(target).connect
 
 
 def connect(*args: Any, loop_type: str | None = None, **kwargs: Any) -> Any:
@@ -79,11 +75,10 @@ def connect(*args: Any, loop_type: str | None = None, **kwargs: Any) -> Any:
     with ``loop_type="asyncio"`` or ``"trio"`` an awaitable that gives the connection.
     Passing ``loop_type`` touches no global state, so one process can mix loop types.
     """
-    name = _loop_type if loop_type is None else loop_type
-    if name not in LOOP_TYPES:
-        known = ", ".join(sorted(LOOP_TYPES))
-        raise ReqlDriverError(f"Unknown loop type: {loop_type!r} (known: {known}).")
-    return _connect_function(name)(*args, **kwargs)
+    target = LOOP_TYPES[_known(_loop_type if loop_type is None else loop_type)]
+    if not callable(target):
+        target = importlib.import_module(target).connect
+    return target(*args, **kwargs)
 
 
 def repl_connection() -> Any:

@@ -18,14 +18,21 @@ query whose state changed (``Query.waiter.wake(query)``), so a Handler's sink wo
 
 from __future__ import annotations
 
+import abc
 import contextlib
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, Protocol
 
 from ..errors import ReqlCursorEmpty, ReqlDriverError, ReqlTimeoutError
-from .core import EMPTY, PENDING, ClientCore, Query, build_optargs
+from .core import CLOSED_MESSAGE, EMPTY, PENDING, ClientCore, Query, start_args
 from .cursor import CursorBase, wait_to_timeout
-from .params import ConnectionSettings, connect_params, tls_context
+from .params import (
+    ConnectionBase,
+    connect_error,
+    connect_params,
+    connect_timeout_error,
+    tls_context,
+)
 
 __all__ = [
     "Handle",
@@ -35,11 +42,7 @@ __all__ = [
     "Connecting",
     "connect_params",
     "tls_context",
-    "split_client_optargs",
 ]
-
-# run() options handled by the driver itself; the server never sees them.
-_DRIVER_OPTARGS = ("timeout",)
 
 
 class Handle(Protocol):
@@ -79,42 +82,29 @@ class Watchers:
             pass
 
 
-def split_client_optargs(optargs: dict) -> tuple[dict, float | None]:
-    """Strip driver-only ``run()`` options; return the rest and the per-query timeout."""
-    if not any(k in optargs for k in _DRIVER_OPTARGS):
-        return optargs, None
-    rest = dict(optargs)
-    timeout = rest.pop("timeout", None)
-    return rest, None if timeout is None else float(timeout)
-
-
-class FutureConnection(ConnectionSettings):
+class FutureConnection(ConnectionBase):
     """The loop-independent half of an asynchronous connection (see the module docstring)."""
 
     cursor_class: type[FutureCursor]
 
     def __init__(self, params: dict) -> None:
         super().__init__(params)
-        self._core: ClientCore | None = None
         self._ready: Handle | None = None
         self._cancel_connect_timer: Callable[[], None] | None = None
 
-    # -- loop primitives (the adapter's part) --------------------------------------------
+    # -- loop primitives (the adapter's part; also ``_call_soon``) -----------------------
 
-    def _new_handle(self, on_cancel: Callable[[], None] | None) -> Handle:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _new_handle(self, on_cancel: Callable[[], None] | None) -> Handle: ...
 
-    def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]: ...
 
-    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _write(self, data: bytes) -> None: ...
 
-    def _write(self, data: bytes) -> None:
-        raise NotImplementedError
-
-    def _close_transport(self) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _close_transport(self) -> None: ...
 
     def _promise_of(self, handle: Handle) -> Any:
         """What the public methods return for ``handle`` (an adapter may wrap it)."""
@@ -134,11 +124,7 @@ class FutureConnection(ConnectionSettings):
 
             def expire() -> None:
                 if handle.pending:
-                    handle.reject(
-                        ReqlTimeoutError(
-                            f"Could not connect to {self.host}:{self.port}, operation timed out."
-                        )
-                    )
+                    handle.reject(connect_timeout_error(self.host, self.port))
                     self._lost()
 
             cancel_timer = self._call_later(timeout, expire)
@@ -160,10 +146,10 @@ class FutureConnection(ConnectionSettings):
         try:
             updated = core.receive_data(data)
         except ReqlDriverError as exc:  # auth failure, malformed frame
-            ready = self._ready
+            ready, self._ready = self._ready, None
+            if ready is not None:
+                ready.reject(exc)  # as raised: a ReqlAuthError stays one
             self._lost(str(exc))
-            if ready is not None and ready.pending:
-                ready.reject(exc)
             return
         self._flush()
         ready = self._ready
@@ -172,11 +158,9 @@ class FutureConnection(ConnectionSettings):
             if self._cancel_connect_timer is not None:
                 self._cancel_connect_timer()
             ready.resolve(self)
-        for query in updated:
-            if query.waiter is not None:
-                query.waiter.wake(query)
+        self._wake(updated)
 
-    def _lost(self, message: str = "Connection is closed.") -> None:
+    def _lost(self, message: str = CLOSED_MESSAGE) -> None:
         """The transport closed or broke: fail everything pending, at once."""
         core = self._core
         self._close_transport()
@@ -187,9 +171,7 @@ class FutureConnection(ConnectionSettings):
         if ready is not None and ready.pending:
             self._ready = None
             ready.reject(ReqlDriverError(message))
-        for query in failed:
-            if query.waiter is not None:
-                query.waiter.wake(query)
+        self._wake(failed)
 
     @contextlib.contextmanager
     def _opening(
@@ -203,14 +185,10 @@ class FutureConnection(ConnectionSettings):
             yield
         except timeout_errors:
             self._lost()
-            raise ReqlTimeoutError(
-                f"Could not connect to {self.host}:{self.port}, operation timed out."
-            ) from None
+            raise connect_timeout_error(self.host, self.port) from None
         except io_errors as exc:
             self._lost()
-            raise ReqlDriverError(
-                f"Could not connect to {self.host}:{self.port}. Error: {exc}"
-            ) from None
+            raise connect_error(self.host, self.port, exc) from None
         except BaseException:
             self._lost()
             raise
@@ -313,37 +291,24 @@ class FutureConnection(ConnectionSettings):
         if core is not None:
             core.stop(query)
             self._flush()
-        # Wake every waiter of the stopped query: a pending fetch_next() / next() ends too.
-        if query.waiter is not None:
-            query.waiter.wake(query)
+        self._wake((query,))  # a pending fetch_next() / next() of it ends too
 
     # -- the public API ------------------------------------------------------------------
 
-    def _start(self, term: Any, global_optargs: dict | None = None, **kwargs: Any) -> Any:
-        """Run a query (called by ``RqlQuery.run``): a promise of a value or a cursor."""
-        optargs, timeout = split_client_optargs(dict(global_optargs or {}, **kwargs))
-        noreply = bool(optargs.get("noreply", False))
-        build = getattr(term, "build", None)
+    def _start(self, term: Any, global_optargs: dict) -> Any:
+        """Run a query (called by ``RqlQuery.run``): a promise of a value or a cursor.
+
+        ``timeout`` is the driver's own option (the server never sees it).
+        """
+        optargs = dict(global_optargs)
+        timeout = optargs.pop("timeout", None)
+        if timeout is not None:
+            timeout = float(timeout)
         try:
-            term_json = build() if build is not None else term
-            built = build_optargs(optargs, self.db)
+            args = start_args(term, optargs, self.db)
         except Exception as exc:
             return self._failed(exc)
-        printable = term if build is not None else None
-        return self._submit(lambda core: core.start(term_json, built, printable, noreply), timeout)
-
-    def _handle(self, query: Any, handler: Any) -> Any:
-        from .handler import start_handler
-
-        return start_handler(self, query, handler)
-
-    def noreply_wait(self) -> Any:
-        """A promise resolved once every noreply query sent so far has been processed."""
-        return self._submit(lambda core: core.noreply_wait())
-
-    def server(self) -> Any:
-        """A promise of ``{"id": ..., "name": ..., "proxy": ...}``."""
-        return self._submit(lambda core: core.server_info())
+        return self._submit(lambda core: core.start(*args), timeout)
 
     def close(self, noreply_wait: bool = True) -> Any:
         """Close; pending queries and cursors fail with ReqlDriverError. Returns a promise."""
@@ -363,14 +328,6 @@ class FutureConnection(ConnectionSettings):
 
         return self._when(query, attempt)
 
-    def is_open(self) -> bool:
-        core = self._core
-        return core is not None and core.ready and not core.closed
-
-    def check_open(self) -> None:
-        if not self.is_open():
-            raise ReqlDriverError("Connection is closed.")
-
     # ``async with conn:`` where the promises are awaitable (asyncio, trio, tornado).
 
     async def __aenter__(self) -> FutureConnection:
@@ -383,6 +340,10 @@ class FutureConnection(ConnectionSettings):
 class FutureCursor(CursorBase):
     """A cursor whose methods return the loop's promises; ``async for`` works where the
     promises are awaitable (asyncio, trio, tornado)."""
+
+    # What next() raises at the end: not DefaultCursorEmpty, whose StopIteration base breaks
+    # coroutines and futures (a blocking-style cursor may choose it).
+    empty_error: type[ReqlCursorEmpty] = ReqlCursorEmpty
 
     def fetch_next(self, wait: bool | float = True) -> Any:
         """A promise of True while rows (or an error to raise) remain, False at the end."""
@@ -414,8 +375,8 @@ class FutureCursor(CursorBase):
         def attempt() -> Any:
             item = conn._core.next_item(query)
             conn._flush()
-            if item is EMPTY:  # not DefaultCursorEmpty: a StopIteration breaks coroutines
-                raise ReqlCursorEmpty()
+            if item is EMPTY:
+                raise self.empty_error()
             return item
 
         return conn._when(query, attempt, timeout)

@@ -30,7 +30,7 @@ from ..proto.ql2 import QueryType, ResponseNote, ResponseType, TermType
 from .convert import NATIVE, Formats, convert, needs_conversion
 from .handshake import Handshake
 
-__all__ = ["ClientCore", "Query", "PENDING", "EMPTY", "build_optargs"]
+__all__ = ["ClientCore", "Query", "PENDING", "EMPTY", "build_optargs", "start_args"]
 
 HEADER = struct.Struct("<QL")
 HEADER_SIZE = HEADER.size
@@ -64,7 +64,6 @@ class Query:
 
     __slots__ = (
         "token",
-        "kind",
         "term",
         "formats",
         "items",
@@ -79,9 +78,8 @@ class Query:
         "waiter",
     )
 
-    def __init__(self, token: int, kind: int, term: Any = None, formats: Formats = NATIVE):
+    def __init__(self, token: int, term: Any = None, formats: Formats = NATIVE):
         self.token = token
-        self.kind = kind
         self.term = term
         self.formats = formats
         self.items: collections.deque = collections.deque()
@@ -146,6 +144,12 @@ def build_optargs(optargs: dict | None, default_db: str | None) -> dict:
     return out
 
 
+def start_args(term: Any, optargs: dict, default_db: str | None) -> tuple[Any, dict, Any, bool]:
+    """:meth:`ClientCore.start`'s arguments for ``term.run(conn, **optargs)``."""
+    noreply = bool(optargs.get("noreply", False))
+    return term.build(), build_optargs(optargs, default_db), term, noreply
+
+
 class ClientCore:
     """Protocol state of one connection (not thread-safe: adapters serialise calls)."""
 
@@ -193,13 +197,17 @@ class ClientCore:
         self._out += HEADER.pack(token, len(body))
         self._out += body
 
-    def _new_query(self, kind: int, term: Any, formats: Formats, message: list) -> Query:
+    def _send(self, message: list) -> int:
+        """Frame ``message`` under a fresh token; return the token."""
         self._check_open()
         token = self._next_token
         self._next_token += 1
         self._frame(token, message)
-        query = Query(token, kind, term, formats)
-        self._queries[token] = query
+        return token
+
+    def _new_query(self, message: list, term: Any = None, formats: Formats = NATIVE) -> Query:
+        query = Query(self._send(message), term, formats)
+        self._queries[query.token] = query
         return query
 
     def start(
@@ -213,20 +221,17 @@ class ClientCore:
         formats = Formats.from_optargs(optargs)
         message = [QueryType.START, term_json, optargs] if optargs else [QueryType.START, term_json]
         if noreply:
-            self._check_open()
-            token = self._next_token
-            self._next_token += 1
-            self._frame(token, message)
+            self._send(message)
             return None
-        return self._new_query(QueryType.START, term, formats, message)
+        return self._new_query(message, term, formats)
 
     def noreply_wait(self) -> Query:
         """Queue NOREPLY_WAIT: answered once every earlier noreply query has finished."""
-        return self._new_query(QueryType.NOREPLY_WAIT, None, NATIVE, [QueryType.NOREPLY_WAIT])
+        return self._new_query([QueryType.NOREPLY_WAIT])
 
     def server_info(self) -> Query:
         """Queue SERVER_INFO; the value is ``{"id", "name", "proxy"}``."""
-        return self._new_query(QueryType.SERVER_INFO, None, NATIVE, [QueryType.SERVER_INFO])
+        return self._new_query([QueryType.SERVER_INFO])
 
     def _maybe_continue(self, query: Query) -> None:
         # Keep one batch in flight while fewer rows are buffered than the last batch held:

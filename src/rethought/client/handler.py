@@ -7,28 +7,23 @@ callbacks themselves run later, through ``conn._call_soon``, in the loop's own c
 the blocking loop: the connection's callback thread). An exception escaping a callback stops
 the handler and is raised into the loop, which reports it as it reports any callback error.
 
-Cores shared between threads (the blocking connection) expose ``conn._core_lock``; every
-core call here holds it. Single-threaded loops need none.
+Every core call here holds ``conn._core_lock``: a real lock where threads share the core
+(the blocking connection), a no-op elsewhere.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .core import Query, build_optargs
+from .core import Query, start_args
 from .handler_base import CallbackHandler, Handler, as_handler, invoke, overrides
 
 __all__ = ["Handler", "CallbackHandler", "QueryHandle", "start_handler"]
 
 _OPEN, _ROWS, _ATOM, _ERROR, _CLOSE = range(5)
-
-
-def _core_lock(conn: Any) -> Any:
-    return getattr(conn, "_core_lock", None) or contextlib.nullcontext()
 
 
 class QueryHandle:
@@ -86,7 +81,7 @@ class QueryHandle:
 
     def wake(self, query: Query) -> None:
         """The core changed ``query``: collect what arrived, deliver it soon."""
-        with _core_lock(self.conn):
+        with self.conn._core_lock:
             queued = self._collect(query)
         self.conn._flush()
         if queued:
@@ -121,7 +116,7 @@ class QueryHandle:
     def _stop_query(self) -> None:
         query = self.query
         if query is not None and not query.done and query.answered:
-            with _core_lock(self.conn):
+            with self.conn._core_lock:
                 self.conn._core.stop(query)
             self.conn._flush()
 
@@ -239,12 +234,10 @@ def start_handler(conn: Any, query: Any, handler: Any) -> QueryHandle:
     if handler.stopped:
         handle._finish()
         return handle
-    build = getattr(query, "build", None)
-    term_json = build() if build is not None else query
-    with _core_lock(conn):
+    args = start_args(query, {}, conn.db)
+    with conn._core_lock:
         conn.check_open()
-        optargs = build_optargs({}, getattr(conn, "db", None))
-        core_query = conn._core.start(term_json, optargs, query if build is not None else None)
+        core_query = conn._core.start(*args)
         core_query.waiter = handle
         handle.query = core_query
     handler._register(handle)

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..errors import ReqlDriverError
 from .asyncbase import FutureConnection, FutureCursor, connect_params
+from .params import connect_error
 
 __all__ = ["EventLoop", "AsyncResult", "Connection", "Cursor", "connect"]
 
@@ -213,7 +214,6 @@ class Connection(FutureConnection):
             raise ReqlDriverError("TLS is not available on an integrated event loop.")
         timeout = self.connect_timeout if timeout is None else timeout
         handle = _Handle(self.loop)
-        refused = f"Could not connect to {self.host}:{self.port}."
         try:
             family, kind, proto, _, address = socket.getaddrinfo(
                 self.host, self.port, type=socket.SOCK_STREAM
@@ -223,11 +223,11 @@ class Connection(FutureConnection):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             code = sock.connect_ex(address)
         except OSError as exc:
-            handle.reject(ReqlDriverError(f"{refused} Error: {exc}"))
+            handle.reject(connect_error(self.host, self.port, exc))
             return handle.promise
         if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
             sock.close()
-            handle.reject(ReqlDriverError(f"{refused} Error: {errno.errorcode.get(code, code)}"))
+            handle.reject(connect_error(self.host, self.port, errno.errorcode.get(code, code)))
             return handle.promise
         self._sock, self._out = sock, bytearray()
 
@@ -236,7 +236,7 @@ class Connection(FutureConnection):
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
                 self._close_transport()
-                handle.reject(ReqlDriverError(f"{refused} Error: {errno.errorcode.get(code)}"))
+                handle.reject(connect_error(self.host, self.port, errno.errorcode.get(code)))
                 return
             self.loop.watch_read(sock, self._on_readable)
             ready = self._begin_handshake(timeout)

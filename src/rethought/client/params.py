@@ -3,12 +3,32 @@ Connection does with them."""
 
 from __future__ import annotations
 
+import abc
+import contextlib
 import ssl as _ssl
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..errors import ReqlDriverError
+from ..errors import ReqlDriverError, ReqlTimeoutError
+from .core import CLOSED_MESSAGE, ClientCore, Query
 
-__all__ = ["ConnectionSettings", "connect_params", "tls_context"]
+__all__ = [
+    "ConnectionBase",
+    "connect_params",
+    "tls_context",
+    "connect_timeout_error",
+    "connect_error",
+]
+
+
+def connect_timeout_error(host: str, port: int) -> ReqlTimeoutError:
+    """The error of a connection attempt (or its handshake) that ran out of time."""
+    return ReqlTimeoutError(f"Could not connect to {host}:{port}, operation timed out.")
+
+
+def connect_error(host: str, port: int, detail: Any) -> ReqlDriverError:
+    """The error of a connection attempt that failed (refused, unreachable, ...)."""
+    return ReqlDriverError(f"Could not connect to {host}:{port}. Error: {detail}")
 
 
 def connect_params(
@@ -54,20 +74,74 @@ def tls_context(options: dict) -> _ssl.SSLContext | None:
     return context
 
 
-class ConnectionSettings:
-    """The settings half of every loop's Connection: address, credentials, default db."""
+class ConnectionBase(abc.ABC):
+    """What every loop's Connection shares: address, credentials, default db, and the calls
+    that need nothing of the loop but its ``_submit``."""
+
+    # Held around core calls made outside the adapter (the Handler layer); only a core shared
+    # between threads (the blocking connection) needs a real lock.
+    _core_lock: Any = contextlib.nullcontext()
 
     def __init__(self, params: dict) -> None:
-        """``params`` as :func:`connect_params` returns them."""
-        params = dict(params)
-        self.host: str = params.pop("host")
-        self.port: int = params.pop("port")
-        self.db: str | None = params.pop("db")
-        self.user: str = params.pop("user")
-        self._password: str = params.pop("password")
-        self.connect_timeout: float | None = params.pop("timeout")
-        self.ssl: dict = params.pop("ssl")
-        self._kwargs = params
+        """``params`` as :func:`connect_params` returns them (other keys: the adapter's)."""
+        self.host: str = params["host"]
+        self.port: int = params["port"]
+        self.db: str | None = params["db"]
+        self.user: str = params["user"]
+        self._password: str = params["password"]
+        self.connect_timeout: float | None = params["timeout"]
+        self.ssl: dict = params["ssl"]
+        self._core: ClientCore | None = None
+
+    # -- what the adapter supplies (the Handler layer uses the last two) -----------------
+
+    @abc.abstractmethod
+    def _start(self, term: Any, global_optargs: dict) -> Any:
+        """Run a query (called by ``RqlQuery.run``): its value or cursor, or a promise."""
+
+    @abc.abstractmethod
+    def _submit(self, make: Callable[[ClientCore], Query | None]) -> Any:
+        """Queue what ``make(core)`` returns; its outcome (or a promise of it)."""
+
+    @abc.abstractmethod
+    def _flush(self) -> None:
+        """Write whatever the core has queued."""
+
+    @abc.abstractmethod
+    def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` soon, in the loop's own context."""
+
+    # -- shared --------------------------------------------------------------------------
+
+    def noreply_wait(self) -> Any:
+        """Wait until every noreply query sent so far has been processed (asynchronous
+        loops: a promise resolved then)."""
+        return self._submit(ClientCore.noreply_wait)
+
+    def server(self) -> Any:
+        """``{"id": ..., "name": ..., "proxy": ...}`` of the server (or a promise of it)."""
+        return self._submit(ClientCore.server_info)
+
+    def _handle(self, query: Any, handler: Any) -> Any:
+        """Run ``query`` with ``handler``'s callbacks (``RqlQuery.handle``); a QueryHandle."""
+        from .handler import start_handler
+
+        return start_handler(self, query, handler)
+
+    @staticmethod
+    def _wake(queries: Iterable[Query]) -> None:
+        """Tell the waiter of each query (``Query.waiter``) that its state changed."""
+        for query in queries:
+            if query.waiter is not None:
+                query.waiter.wake(query)
+
+    def is_open(self) -> bool:
+        core = self._core
+        return core is not None and core.ready and not core.closed
+
+    def check_open(self) -> None:
+        if not self.is_open():
+            raise ReqlDriverError(CLOSED_MESSAGE)
 
     def use(self, db: str) -> None:
         """Default database of later queries."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import ReqlDriverCompileError, ReqlDriverError
 from ..proto.ql2 import TermType
+from .printer import render
 from .tz import RqlTzinfo  # noqa: F401  (r.ast.RqlTzinfo, where the official driver has it)
 
 DEFAULT_NESTING_DEPTH = 20
@@ -90,8 +91,6 @@ class RqlQuery:
         raise NotImplementedError(type(self).__name__)
 
     def __str__(self) -> str:
-        from .printer import render
-
         return render(self)
 
     def __repr__(self) -> str:
@@ -200,6 +199,11 @@ def needs_wrap(arg: RqlQuery) -> bool:
     return isinstance(arg, (Datum, MakeArray, MakeObj))
 
 
+def receiver(term: RqlQuery, args: list[str]) -> str:
+    """The text of ``term``'s first argument as the receiver of a method or ``[]``."""
+    return f"r.expr({args[0]})" if needs_wrap(term._args[0]) else args[0]
+
+
 def _wrapped(term: RqlQuery, args: list[str]) -> list[str]:
     return [f"r.expr({s})" if needs_wrap(a) else s for a, s in zip(term._args, args, strict=True)]
 
@@ -228,8 +232,7 @@ class RqlMethodQuery(RqlQuery):
     def compose(self, args: list[str], optargs: dict[str, str]) -> str:
         if not args:
             return f"r.{self.statement}()"
-        first = f"r.expr({args[0]})" if needs_wrap(self._args[0]) else args[0]
-        return f"{first}.{self.statement}({', '.join(args[1:] + _kw(optargs))})"
+        return f"{receiver(self, args)}.{self.statement}({', '.join(args[1:] + _kw(optargs))})"
 
 
 class RqlBracketQuery(RqlMethodQuery):
@@ -244,8 +247,7 @@ class RqlBracketQuery(RqlMethodQuery):
     def compose(self, args: list[str], optargs: dict[str, str]) -> str:
         if not self.bracket_operator:
             return super().compose(args, optargs)
-        first = f"r.expr({args[0]})" if needs_wrap(self._args[0]) else args[0]
-        return f"{first}[{','.join(args[1:])}]"
+        return f"{receiver(self, args)}[{','.join(args[1:])}]"
 
 
 class RqlBiOperQuery(RqlQuery):
@@ -428,19 +430,19 @@ def _arity(fn: Callable) -> int:
 class Func(RqlQuery):
     """A Python callable turned into a FUNC term: called once with fresh ``Var`` terms."""
 
-    __slots__ = ("vrs",)
+    __slots__ = ()
     term_type = int(TermType.FUNC)
 
     def __init__(self, lmbd: Callable) -> None:
         ids = [next(_var_ids) for _ in range(_arity(lmbd))]
-        self.vrs = [Var(i) for i in ids]
-        body = expr(lmbd(*self.vrs))
+        body = expr(lmbd(*[Var(i) for i in ids]))
         self._args = [_new(MakeArray, [Datum(i) for i in ids], _NO_OPTARGS), body]
         self.optargs = _NO_OPTARGS
         self._ivar = body._ivar
 
     def compose(self, args: list[str], optargs: dict[str, str]) -> str:
-        return f"lambda {', '.join(f'var_{v._args[0].data!r}' for v in self.vrs)}: {args[1]}"
+        params = ", ".join(f"var_{i.data!r}" for i in self._args[0]._args)
+        return f"lambda {params}: {args[1]}"
 
 
 def func_wrap(val: Any) -> RqlQuery:

@@ -14,53 +14,56 @@ from typing import Any
 from . import terms as t
 from .ast import RqlQuery, func_wrap
 
-# Which arguments of a method may be functions.
-PLAIN = "plain"  # none
-ALL = "all"  # every positional argument
-LAST = "last"  # the last positional argument (map, fold)
-KWARGS = "kwargs"  # every keyword argument (union)
-LAST_AND_KWARGS = "last+kwargs"  # fold
-AFTER_FIRST = "after-first"  # index_create: the name stays, the index function is wrapped
-ORDERINGS = "orderings"  # order_by: r.asc / r.desc stay as they are
+# Which arguments may be functions: each ``wrap_*`` maps ``(args, kwargs)`` to the same with
+# those arguments passed through ``func_wrap``; without one, nothing is wrapped.
+Wrap = Callable[[tuple, dict], tuple[list, dict]]
 
 
-def _wrap_args(policy: str, args: tuple, kwargs: dict) -> tuple[list, dict]:
-    if policy == ALL:
-        return [func_wrap(a) for a in args], kwargs
-    if policy == LAST or policy == LAST_AND_KWARGS:
-        if not args:  # upstream drops everything when there is no function to wrap
-            return [], {}
-        if policy == LAST_AND_KWARGS:
-            kwargs = {k: func_wrap(v) for k, v in kwargs.items()}
-        return [*args[:-1], func_wrap(args[-1])], kwargs
-    if policy == KWARGS:
-        return list(args), {k: func_wrap(v) for k, v in kwargs.items()}
-    if policy == AFTER_FIRST:
-        if len(args) > 1:
-            return [args[0], *(func_wrap(a) for a in args[1:])], kwargs
-        return list(args), kwargs
-    if policy == ORDERINGS:
-        return [a if isinstance(a, (t.Asc, t.Desc)) else func_wrap(a) for a in args], kwargs
-    raise ValueError(policy)
+def wrap_all(args: tuple, kwargs: dict) -> tuple[list, dict]:
+    """Every positional argument."""
+    return [func_wrap(a) for a in args], kwargs
 
 
-def make_method(cls: type[RqlQuery], name: str, policy: str = PLAIN) -> Callable[..., RqlQuery]:
-    """A method building ``cls(self, *args, **kwargs)`` with the given arguments wrapped."""
-    if policy == PLAIN:
+def wrap_last(args: tuple, kwargs: dict) -> tuple[list, dict]:
+    """The last positional argument (map); with none, upstream drops everything."""
+    if not args:
+        return [], {}
+    return [*args[:-1], func_wrap(args[-1])], kwargs
 
-        def method(self: RqlQuery, *args: Any, **kwargs: Any) -> RqlQuery:
-            return cls(self, *args, **kwargs)
 
-    elif policy == ALL:  # the most common wrapping gets its own fast path
+def wrap_last_and_kwargs(args: tuple, kwargs: dict) -> tuple[list, dict]:
+    """Every keyword argument and the last positional one (fold), in upstream's order, which
+    numbers the lambdas' variables."""
+    if not args:
+        return [], {}
+    kwargs = {k: func_wrap(v) for k, v in kwargs.items()}
+    return [*args[:-1], func_wrap(args[-1])], kwargs
 
-        def method(self: RqlQuery, *args: Any, **kwargs: Any) -> RqlQuery:
-            return cls(self, *[func_wrap(a) for a in args], **kwargs)
 
-    else:
+def wrap_kwargs(args: tuple, kwargs: dict) -> tuple[list, dict]:
+    """Every keyword argument (union's interleave)."""
+    return list(args), {k: func_wrap(v) for k, v in kwargs.items()}
 
-        def method(self: RqlQuery, *args: Any, **kwargs: Any) -> RqlQuery:
-            wargs, wkwargs = _wrap_args(policy, args, kwargs)
-            return cls(self, *wargs, **wkwargs)
+
+def wrap_after_first(args: tuple, kwargs: dict) -> tuple[list, dict]:
+    """All but the first (index_create: the name stays, the index function is wrapped)."""
+    return [*args[:1], *(func_wrap(a) for a in args[1:])], kwargs
+
+
+def wrap_orderings(args: tuple, kwargs: dict) -> tuple[list, dict]:
+    """Every positional argument but ``r.asc`` / ``r.desc`` (order_by)."""
+    return [a if isinstance(a, (t.Asc, t.Desc)) else func_wrap(a) for a in args], kwargs
+
+
+def make_method(
+    cls: type[RqlQuery], name: str, wrap: Wrap | None = None
+) -> Callable[..., RqlQuery]:
+    """A method building ``cls(self, *args, **kwargs)`` with arguments wrapped by ``wrap``."""
+
+    def method(self: RqlQuery, *args: Any, **kwargs: Any) -> RqlQuery:
+        if wrap is not None:
+            args, kwargs = wrap(args, kwargs)
+        return cls(self, *args, **kwargs)
 
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"ReQL ``{name}``: https://rethinkdb.com/api/python/{name}/"
@@ -107,14 +110,14 @@ QUERY_METHODS: dict[str, tuple] = {
     "to_json": (t.ToJsonString,),
     "to_json_string": (t.ToJsonString,),
     # documents
-    "contains": (t.Contains, ALL),
+    "contains": (t.Contains, wrap_all),
     "has_fields": (t.HasFields,),
     "with_fields": (t.WithFields,),
     "keys": (t.Keys,),
     "values": (t.Values,),
     "pluck": (t.Pluck,),
     "without": (t.Without,),
-    "merge": (t.Merge, ALL),
+    "merge": (t.Merge, wrap_all),
     "get_field": (t.GetField,),
     "nth": (t.Nth,),
     # arrays
@@ -129,7 +132,7 @@ QUERY_METHODS: dict[str, tuple] = {
     "splice_at": (t.SpliceAt,),
     "delete_at": (t.DeleteAt,),
     "change_at": (t.ChangeAt,),
-    "offsets_of": (t.OffsetsOf, ALL),
+    "offsets_of": (t.OffsetsOf, wrap_all),
     "is_empty": (t.IsEmpty,),
     "sample": (t.Sample,),
     # strings
@@ -141,32 +144,32 @@ QUERY_METHODS: dict[str, tuple] = {
     "slice": (t.Slice,),
     "skip": (t.Skip,),
     "limit": (t.Limit,),
-    "map": (t.Map, LAST),
-    "fold": (t.Fold, LAST_AND_KWARGS),
-    "filter": (t.Filter, ALL),
-    "concat_map": (t.ConcatMap, ALL),
-    "order_by": (t.OrderBy, ORDERINGS),
+    "map": (t.Map, wrap_last),
+    "fold": (t.Fold, wrap_last_and_kwargs),
+    "filter": (t.Filter, wrap_all),
+    "concat_map": (t.ConcatMap, wrap_all),
+    "order_by": (t.OrderBy, wrap_orderings),
     "between": (t.Between,),
     "distinct": (t.Distinct,),
-    "union": (t.Union, KWARGS),
+    "union": (t.Union, wrap_kwargs),
     "inner_join": (t.InnerJoin,),
     "outer_join": (t.OuterJoin,),
-    "eq_join": (t.EqJoin, ALL),
+    "eq_join": (t.EqJoin, wrap_all),
     "zip": (t.Zip,),
-    "for_each": (t.ForEach, ALL),
+    "for_each": (t.ForEach, wrap_all),
     "changes": (t.Changes,),
     # aggregation
-    "reduce": (t.Reduce, ALL),
-    "count": (t.Count, ALL),
-    "sum": (t.Sum, ALL),
-    "avg": (t.Avg, ALL),
-    "min": (t.Min, ALL),
-    "max": (t.Max, ALL),
-    "group": (t.Group, ALL),
+    "reduce": (t.Reduce, wrap_all),
+    "count": (t.Count, wrap_all),
+    "sum": (t.Sum, wrap_all),
+    "avg": (t.Avg, wrap_all),
+    "min": (t.Min, wrap_all),
+    "max": (t.Max, wrap_all),
+    "group": (t.Group, wrap_all),
     "ungroup": (t.Ungroup,),
     # writes
-    "update": (t.Update, ALL),
-    "replace": (t.Replace, ALL),
+    "update": (t.Update, wrap_all),
+    "replace": (t.Replace, wrap_all),
     "delete": (t.Delete,),
     # time
     "to_iso8601": (t.ToISO8601,),
@@ -211,7 +214,7 @@ TABLE_METHODS: dict[str, tuple] = {
     "get_nearest": (t.GetNearest,),
     "set_write_hook": (t.SetWriteHook,),
     "get_write_hook": (t.GetWriteHook,),
-    "index_create": (t.IndexCreate, AFTER_FIRST),
+    "index_create": (t.IndexCreate, wrap_after_first),
     "index_drop": (t.IndexDrop,),
     "index_rename": (t.IndexRename,),
     "index_list": (t.IndexList,),

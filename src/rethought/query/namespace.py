@@ -9,19 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import ast, terms
+from . import ast
 from . import terms as t
 from .ast import DEFAULT_NESTING_DEPTH, ImplicitVar, RqlQuery, func_wrap
-from .methods import ALL, LAST, PLAIN, QUERY_METHODS, _wrap_args
+from .methods import QUERY_METHODS, Wrap, wrap_all
 from .tz import RqlTzinfo
 
 
-def _function(cls: type[RqlQuery], name: str, policy: str = PLAIN) -> Callable[..., RqlQuery]:
-    """``r.<name>(*args)`` building ``cls`` with the given arguments wrapped as functions."""
+def _function(cls: type[RqlQuery], name: str, wrap: Wrap | None = None) -> Callable[..., RqlQuery]:
+    """``r.<name>(*args)`` building ``cls`` with arguments wrapped by ``wrap`` (see methods)."""
 
     def function(self: ReqlNamespace, *args: Any, **kwargs: Any) -> RqlQuery:
-        if policy != PLAIN:
-            args, kwargs = _wrap_args(policy, args, kwargs)
+        if wrap is not None:
+            args, kwargs = wrap(args, kwargs)
         return cls(*args, **kwargs)
 
     function.__name__ = function.__qualname__ = name
@@ -46,36 +46,15 @@ _FUNCTIONS: dict[str, tuple] = {
     "args": (t.Args,),
     "error": (t.UserError,),
     "random": (t.Random,),
-    "do": (t.FunCall,),
-    "branch": (t.Branch,),
     "range": (t.Range,),
     "literal": (t.Literal,),
     "object": (t.Object,),
     "uuid": (t.UUID,),
-    "type_of": (t.TypeOf,),
-    "info": (t.Info,),
-    # sequences and aggregation
+    # sequences (the others are below, shared with the methods)
     "union": (t.Union,),
-    "map": (t.Map, LAST),
-    "group": (t.Group, ALL),
-    "reduce": (t.Reduce, ALL),
-    "count": (t.Count, ALL),
-    "sum": (t.Sum, ALL),
-    "avg": (t.Avg, ALL),
-    "min": (t.Min, ALL),
-    "max": (t.Max, ALL),
-    "distinct": (t.Distinct, ALL),
-    "contains": (t.Contains, ALL),
-    "asc": (t.Asc, ALL),
-    "desc": (t.Desc, ALL),
-    # math and logic: the same constructors as the methods of every query
-    **{
-        name: QUERY_METHODS[name]
-        for name in (
-            "eq ne lt le gt ge add sub mul div mod and_ or_ not_ "
-            "bit_and bit_or bit_xor bit_not bit_sal bit_sar floor ceil round"
-        ).split()
-    },
+    "distinct": (t.Distinct, wrap_all),
+    "asc": (t.Asc, wrap_all),
+    "desc": (t.Desc, wrap_all),
     # time
     "time": (t.Time,),
     "iso8601": (t.ISO8601,),
@@ -87,8 +66,17 @@ _FUNCTIONS: dict[str, tuple] = {
     "line": (t.Line,),
     "polygon": (t.Polygon,),
     "circle": (t.Circle,),
-    "distance": (t.Distance,),
-    "intersects": (t.Intersects,),
+    # the same term and wrapping as the method of every query: ``r.count(seq, f)`` is
+    # ``seq.count(f)``
+    **{
+        name: QUERY_METHODS[name]
+        for name in (
+            "eq ne lt le gt ge add sub mul div mod and_ or_ not_ "
+            "bit_and bit_or bit_xor bit_not bit_sal bit_sar floor ceil round "
+            "branch do type_of info map group reduce count sum avg min max contains "
+            "distance intersects"
+        ).split()
+    },
 }
 
 _CONSTANTS = (
@@ -103,7 +91,7 @@ class ReqlNamespace:
 
     # The official ``r`` exposes these modules and classes too.
     ast = ast
-    query = terms
+    query = t
     RqlQuery = RqlQuery
     RqlTzinfo = RqlTzinfo
 

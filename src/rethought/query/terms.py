@@ -20,8 +20,9 @@ from .ast import (
     RqlMethodQuery,
     RqlQuery,
     RqlTopLevelQuery,
+    _kw,
     func_wrap,
-    needs_wrap,
+    receiver,
 )
 
 
@@ -143,8 +144,7 @@ class Slice(RqlBracketQuery):
     def compose(self, args: list[str], optargs: dict[str, str]) -> str:
         if not self.bracket_operator:
             return super().compose(args, optargs)
-        first = f"r.expr({args[0]})" if needs_wrap(self._args[0]) else args[0]
-        return f"{first}[{args[1]}:{args[2]}]"
+        return f"{receiver(self, args)}[{args[1]}:{args[2]}]"
 
 
 # ---- sequences and aggregation -----------------------------------------------------------
@@ -248,7 +248,7 @@ class Table(RqlQuery):
     statement = "table"
 
     def compose(self, args: list[str], optargs: dict[str, str]) -> str:
-        rest = args + [f"{k}={v}" for k, v in optargs.items()]
+        rest = args + _kw(optargs)
         if self._args and isinstance(self._args[0], DB):
             return f"{rest[0]}.table({', '.join(rest[1:])})"
         return f"r.table({', '.join(rest)})"

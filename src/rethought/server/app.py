@@ -8,7 +8,6 @@ then close storage.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import importlib.metadata
 import logging
 import os
@@ -22,7 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import auth
+from .engine import Engine
+from .feeds import ChangefeedHub
 from .net import DriverServer
+from .storage import Storage
+from .terms.indexes import index_function
 
 log = logging.getLogger("rethought")
 
@@ -77,14 +80,6 @@ class SyncCoalescer:
             await asyncio.shield(self._runner)
 
 
-def _optional(module: str, attr: str) -> Any:
-    """A hook another part of the server may provide (index compiler, changefeed hub)."""
-    try:
-        return getattr(importlib.import_module(module), attr, None)
-    except ImportError:
-        return None
-
-
 def _default_server_name() -> str:
     # RethinkDB names a server after its host, with characters it disallows replaced by "_".
     return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "rethought"
@@ -105,19 +100,8 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _open_storage(path: str) -> Any:
-    from .storage import Storage
-
-    compiler = _optional("rethought.server.terms.indexes", "index_function")
-    if compiler is not None:
-        return Storage(path, index_compiler=compiler)
-    return Storage(path)
-
-
 async def serve(opts: ServeOptions) -> int:
     """Run the server until SIGINT / SIGTERM; returns the process exit code."""
-    from .engine import Engine
-
     # Deeply nested queries compile and evaluate recursively; RethinkDB accepts them.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 15000))
     _say(f"Running rethought {_version()} (Python {platform.python_version()})...")
@@ -126,12 +110,11 @@ async def serve(opts: ServeOptions) -> int:
     fresh = not os.path.isdir(directory) or not os.listdir(directory)
     os.makedirs(directory, exist_ok=True)
     _say(f"{'Initializing' if fresh else 'Loading data from'} directory {directory}")
-    storage = _open_storage(directory)
+    storage = Storage(directory, index_compiler=index_function)
     try:
         auth.ensure_admin(storage, opts.initial_password)
         ident = _server_identity(storage, opts.server_name)
-        hub_cls = _optional("rethought.server.feeds", "ChangefeedHub")
-        engine = Engine(storage, hub=hub_cls() if hub_cls is not None else None)
+        engine = Engine(storage, hub=ChangefeedHub())
         syncer = SyncCoalescer(storage)
         server = DriverServer(
             engine, storage, syncer.sync, {"id": ident["id"], "name": ident["name"], "proxy": False}

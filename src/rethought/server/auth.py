@@ -117,10 +117,6 @@ class ScramServer:
         self._server_first = ""
         self._nonce = ""
 
-    @property
-    def authenticated(self) -> bool:
-        return self._state == "done"
-
     def next_message(self, message: str) -> str:
         try:
             if self._state == "first":

@@ -180,8 +180,7 @@ class Term:
         node = self.optargs.get(name)
         if node is not None:
             return node.run(scope)
-        ctx = scope.ctx
-        given = getattr(ctx, "optargs", None) if ctx is not None else None
+        given = getattr(scope.ctx, "optargs", None)
         if given and name in given:
             return given[name]
         return default
@@ -279,12 +278,9 @@ def compile_term(
             if len(raw_args) != 1:
                 raise ReqlCompileError("DATUM term must have exactly one argument.")
             return Datum(datum.canonical(raw_args[0]), frames)
-        if tt == T.MAKE_ARRAY:
-            cls = _REGISTRY[T.MAKE_ARRAY]
-        else:
-            cls = _REGISTRY.get(tt)
-            if cls is None:
-                raise ReqlCompileError(f"Unrecognized TermType: {tt}.")
+        cls = _REGISTRY.get(tt)
+        if cls is None:
+            raise ReqlCompileError(f"Unrecognized TermType: {tt}.")
         if tt == T.IMPLICIT_VAR:
             return _implicit_var(cls, raw_args, raw_opts, frames, implicit)
         spliced = any(type(a) is list and a[:1] == [T.ARGS] for a in raw_args)
@@ -428,7 +424,3 @@ def arity_message(lo: int, hi: int | None, n: int) -> str:
     if lo == hi:
         return f"Expected {lo} argument{'s' if lo != 1 else ''} but found {n}."
     return f"Expected between {lo} and {hi} arguments but found {n}."
-
-
-def registry() -> dict[int, type[Term]]:
-    return _REGISTRY

@@ -70,26 +70,38 @@ _FORBIDS_WRITES = frozenset(
 def check_write_nesting(raw: Any) -> None:
     """Reject a write or meta op nested in a stream operation's function, as RethinkDB does
     before compiling (so nothing has been written when the error comes back)."""
-    stack: list[tuple[Any, tuple, bool]] = [(raw, (), True)]
+    # Each entry: (node, whether writes are legal there, its path as nested (parent, key)
+    # pairs: the backtrace frames are built only for an error). Leaves cannot be writes.
+    stack: list[tuple[Any, bool, tuple | None]] = [(raw, True, None)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, frames, legal = stack.pop()
+        node, legal, path = pop()
         if type(node) is dict:  # an object literal: its values are terms
-            stack.extend((v, (*frames, k), legal) for k, v in node.items())
+            for k, v in node.items():
+                if type(v) is list or type(v) is dict:
+                    push((v, legal, (path, k)))
             continue
         if type(node) is not list or not node or type(node[0]) is not int or node[0] == T.DATUM:
             continue
         tt = node[0]
         if not legal and tt in _WRITE_OR_META:
+            frames: list = []
+            while path is not None:
+                path, key = path
+                frames.append(key)
             raise ReqlCompileError(
                 "Cannot nest writes or meta ops in stream operations.  Use FOR_EACH instead.",
-                frames=list(frames),
+                frames=frames[::-1],
             )
         forbids = tt in _FORBIDS_WRITES
-        args = node[1] if len(node) > 1 and type(node[1]) is list else ()
-        for i, a in enumerate(args):
-            stack.append((a, (*frames, i), legal and (i == 0 or not forbids)))
-        opts = node[2] if len(node) > 2 and type(node[2]) is dict else {}
-        stack.extend((v, (*frames, k), legal and not forbids) for k, v in opts.items())
+        if len(node) > 1 and type(node[1]) is list:
+            for i, a in enumerate(node[1]):
+                if type(a) is list or type(a) is dict:
+                    push((a, legal and (i == 0 or not forbids), (path, i)))
+        if len(node) > 2 and type(node[2]) is dict:
+            for k, v in node[2].items():
+                if type(v) is list or type(v) is dict:
+                    push((v, legal and not forbids, (path, k)))
 
 
 @dataclass

@@ -7,10 +7,10 @@ on the reader's path, so a slow or expensive feed never slows writers down.
 
 A feed is a lazy, infinite ``Sequence``. Terms chained after ``.changes()`` (filter, map,
 limit, ...) iterate it like any stream; when it has nothing to give it suspends. That works
-because ``FeedCursor`` runs the query's whole result pipeline inside a greenlet (the same
-bridge SQLAlchemy's asyncio support uses): the feed switches back to the cursor with WAIT,
-the cursor awaits new data on the event loop, then switches back in. No thread, no term
-needs to know it is reading a feed.
+because ``FeedCursor`` runs the query's whole result pipeline inside a greenlet (a
+``suspend.Pump``, the same bridge SQLAlchemy's asyncio support uses): the feed switches back
+to the cursor with WAIT, the cursor awaits new data on the event loop, then switches back in.
+No thread, no term needs to know it is reading a feed.
 """
 
 from __future__ import annotations
@@ -26,11 +26,10 @@ from greenlet import getcurrent as current_greenlet
 from .. import datum
 from ..errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from ..proto.ql2 import ResponseNote
-from . import suspend as suspend_mod
 from . import values
+from .suspend import END, Pump, resume
 
 WAIT = object()  # a feed switched out: nothing to deliver yet
-_END = object()  # the pipeline finished (e.g. changes().limit(n))
 
 TABLE_UNAVAILABLE = "Changefeed aborted (table unavailable)."
 
@@ -64,14 +63,6 @@ class ChangefeedHub:
     def table_dropped(self, table_id: str) -> None:
         for feed in tuple(self._by_table.pop(table_id, ())):
             feed.abort(ReqlOpFailedError(TABLE_UNAVAILABLE))
-
-    def shutdown(self, message: str = "Server is shutting down.") -> None:
-        for table_id in list(self._by_table):
-            for feed in tuple(self._by_table.pop(table_id, ())):
-                feed.abort(ReqlOpFailedError(message))
-
-    def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._by_table.values())
 
 
 class FeedOptions:
@@ -140,7 +131,6 @@ class Feed(values.Sequence):
         self.error: ReqlError | None = None
         self.closed = False
         self.waker: Callable[[], None] | None = None
-        self._seq = 0  # key for unsquashed pending entries
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -302,13 +292,14 @@ class PointFeed(Feed):
 
     def __init__(self, hub, store, opts, transforms, key: Any) -> None:
         super().__init__(hub, store, opts, transforms)
-        self.key = datum.sort_key(key)
+        self.key = key
+        self._sort_key = datum.sort_key(key)
 
     def initial_rows(self) -> Iterator[Any]:
-        return iter([self.store.get(_unkey(self.key))])
+        return iter([self.store.get(self.key)])
 
     def sees(self, row: Any) -> bool:
-        return datum.sort_key(row.get(self.store.primary_key)) == self.key
+        return datum.sort_key(row.get(self.store.primary_key)) == self._sort_key
 
 
 class RangeFeed(Feed):
@@ -425,47 +416,29 @@ def _key_of(store: Any, row: Any) -> Any:
     return datum.sort_key(row.get(store.primary_key))
 
 
-def _unkey(key: tuple) -> Any:
-    """Inverse of sort_key for primary keys, which are scalars or arrays of scalars."""
-    rank = key[0]
-    if rank == datum.RANK_ARRAY:
-        return [_unkey(k) for k in key[1]]
-    if rank == datum.RANK_NULL:
-        return None
-    return key[1] if len(key) > 1 else None
-
-
 def suspend() -> None:
     """Called by a feed with nothing to deliver: hand control back to the FeedCursor."""
     here = current_greenlet()
-    if here.parent is None or not getattr(here, "is_feed_runner", False):
+    if not isinstance(here, Pump):
         # Someone tried to consume a feed eagerly (order_by, count, coerce_to('array')...).
         raise values.infinite_error(Feed)
     here.parent.switch(WAIT)
 
 
-class _Runner(suspend_mod.QueryGreenlet):
-    """The feed pipeline's greenlet; a query greenlet, so terms in it may ``block_on`` I/O."""
-
-    is_feed_runner = True
-
-
 def interleave(sources: list[Iterator[Any]]) -> Iterator[Any]:
     """Merge streams of which some are feeds, fairly: ``r.union(feed_a, feed_b)``.
 
-    Each input runs in a child runner greenlet, so an input whose feed has nothing to give
-    suspends only itself; when every input is waiting, the union suspends as a whole.
+    Each input runs in a child pump, so an input whose feed has nothing to give suspends
+    only itself; when every input is waiting, the union suspends as a whole.
     """
-    children: list[_Runner | None] = []
-    for src in sources:
-        children.append(_Runner(_pump_into_parent(src)))
+    children: list[Pump | None] = [Pump(src) for src in sources]
     while any(c is not None for c in children):
         progressed = False
         for i, child in enumerate(children):
             if child is None:
                 continue
             out = child.switch()
-            if out is _END:
+            if out is END:
                 children[i] = None
             elif out is not WAIT:
                 progressed = True
@@ -474,38 +447,30 @@ def interleave(sources: list[Iterator[Any]]) -> Iterator[Any]:
             suspend()
 
 
-def _pump_into_parent(src: Iterator[Any]) -> Callable[[], Any]:
-    def pump() -> Any:
-        for item in src:
-            current_greenlet().parent.switch(item)
-        return _END
-
-    return pump
+def _datums(value: values.Sequence) -> Iterator[Any]:
+    for item in values.iterate(value):
+        yield values.to_datum(item)
 
 
 class FeedCursor:
-    """What the server sends a feed query's batches from (see ``server.engine.Result``)."""
+    """What the server sends a feed query's batches from (see ``server.engine.Result``).
 
-    def __init__(self, value: Any, feeds: list[Feed]) -> None:
+    The query's whole result pipeline runs in a ``suspend.Pump``, which hands back a row, or
+    ``WAIT`` when its feeds have nothing to give, or ``END`` when a finite pipeline over them
+    (``changes().limit(2)``) is done.
+    """
+
+    def __init__(self, value: values.Sequence, feeds: list[Feed]) -> None:
         self.feeds = feeds
         self.done = False
-        self._value = value
         self._event = asyncio.Event()
         for f in feeds:
             f.waker = self._event.set
-        self._runner = _Runner(self._pump)
+        self._pump = Pump(_datums(value))
         notes = [ResponseNote.UNIONED_FEED] if len(feeds) > 1 else [feeds[0].note]
         if any(f.opts.include_states for f in feeds):
             notes.append(ResponseNote.INCLUDES_STATES)
         self.notes = notes
-
-    def _pump(self) -> Any:
-        runner = self._runner
-        for item in values.iterate(self._value):
-            # The parent is re-read each time: next_batch re-parents the runner to whoever
-            # resumes it.
-            runner.parent.switch(values.to_datum(item))
-        return _END
 
     async def next_batch(self, max_rows: int = 1000, wait: bool = True) -> list[Any]:
         """The next non-empty batch, waiting for changes; ``done`` turns true when it ends.
@@ -516,11 +481,9 @@ class FeedCursor:
         rows: list[Any] = []
         while True:
             while len(rows) < max_rows and not self.done:
-                runner = self._runner
-                runner.parent = current_greenlet()
-                # The runner may ask for I/O (block_on) before it yields a row or WAIT.
-                out = await suspend_mod.drive(runner, runner.switch())
-                if out is _END:
+                # The pump may ask for I/O (block_on) before it hands back a row or WAIT.
+                out = await resume(self._pump)
+                if out is END:
                     self.close()
                     self.done = True
                 elif out is WAIT:

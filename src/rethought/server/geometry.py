@@ -2,7 +2,7 @@
 
 A GEOMETRY datum stays in its wire form (``{"$reql_type$": "GEOMETRY", "type": "Point",
 "coordinates": [lon, lat]}``); :func:`parse` validates one with RethinkDB's messages and
-returns a :class:`Shape` that the predicates (``server.geo_predicates``) work on.
+returns a :class:`Shape` that the predicates (``terms.geo_predicates``) work on.
 
 RethinkDB computes with Google's S2 library: vertices are unit vectors on the sphere and
 edges are great-circle arcs. Where a result must match RethinkDB to the last bit (the
@@ -457,9 +457,7 @@ def make_polygon(shell: list[LonLat]) -> dict:
     return {REQL_TYPE: "GEOMETRY", "type": "Polygon", "coordinates": [closed(shell)]}
 
 
-def circle_points(
-    center: LonLat, radius: float, n: int, e: Ellipsoid, *, what: str = ""
-) -> list[LonLat]:
+def circle_points(center: LonLat, radius: float, n: int, e: Ellipsoid) -> list[LonLat]:
     """``n`` vertices at geodesic distance ``radius`` around ``center``, closed."""
     if radius <= 0.0:
         raise ReqlQueryLogicError("Radius must be positive.")

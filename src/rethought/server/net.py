@@ -37,15 +37,11 @@ BAD_MAGIC = (
 )
 PROTOBUF_GONE = "The PROTOBUF client protocol is no longer supported"
 
-_HEADER = struct.Struct("<qI")
 _U32 = struct.Struct("<I")
 
 
-class HandshakeError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class HandshakeError(auth.AuthError):
+    """A malformed or unsupported handshake: answered as a failed authentication is."""
 
 
 class DriverServer:
@@ -159,7 +155,7 @@ class _Connection:
             if version in (Version.V0_1, Version.V0_2):
                 raise HandshakeError(-1, PROTOBUF_GONE)
             raise HandshakeError(-1, BAD_MAGIC)
-        except (HandshakeError, auth.AuthError) as e:
+        except auth.AuthError as e:  # HandshakeError included
             if json_style:
                 msg = orjson.dumps({"success": False, "error": e.message, "error_code": e.code})
             else:
@@ -244,8 +240,9 @@ class _Connection:
         assert self.session is not None
         readexactly = self.reader.readexactly
         handle = self.session.handle
+        unpack, head_size = resp.HEADER.unpack, resp.HEADER.size
         while True:
-            token, size = _HEADER.unpack(await readexactly(12))
+            token, size = unpack(await readexactly(head_size))
             if size >= MAX_QUERY_SIZE:
                 await self._too_large(token, size)
                 return

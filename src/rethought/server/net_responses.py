@@ -22,7 +22,8 @@ from ..errors import ReqlError, ReqlQueryLogicError, response_codes_for
 from ..proto.ql2 import ErrorType, ResponseType
 from . import values
 
-_HEADER = struct.Struct("<qI")
+#: A frame's head, in both directions: the query's token and the JSON payload's length.
+HEADER = struct.Struct("<qI")
 
 # RethinkDB's batching defaults (rdb_protocol/batching.cc).
 DEFAULT_MIN_ROWS = 1
@@ -33,8 +34,12 @@ _MAX_BATCH_SECONDS = 60 * 60 * 24
 _UNLIMITED = 2**63 - 1
 
 
+_OPENINGS = {t: b'{"t":%d,"r":[' % t for t in ResponseType}
+_WITH_NOTES = frozenset({ResponseType.SUCCESS_PARTIAL, ResponseType.SUCCESS_SEQUENCE})
+
+
 def frame(token: int, payload: bytes) -> bytes:
-    return _HEADER.pack(token, len(payload)) + payload
+    return HEADER.pack(token, len(payload)) + payload
 
 
 def response(
@@ -46,17 +51,13 @@ def response(
     profile: Any = None,
 ) -> bytes:
     """A success frame whose rows are already JSON-encoded."""
-    parts = [b'{"t":', str(int(rtype)).encode(), b',"r":[', b",".join(encoded_rows), b"]"]
+    parts = [_OPENINGS[rtype], b",".join(encoded_rows), b"]"]
     if profile is not None:
         parts += [b',"p":', orjson.dumps(profile)]
-    if rtype in (ResponseType.SUCCESS_PARTIAL, ResponseType.SUCCESS_SEQUENCE):
+    if rtype in _WITH_NOTES:
         parts += [b',"n":', orjson.dumps(notes or [])]
     parts.append(b"}")
     return frame(token, b"".join(parts))
-
-
-def atom(token: int, rtype: int, value: Any, profile: Any = None) -> bytes:
-    return response(token, rtype, [dumps(value)], profile=profile)
 
 
 def _unencodable(value: Any) -> Any:
@@ -83,15 +84,12 @@ def error(
     message: str,
     etype: int | None = None,
     backtrace: list | None = None,
-    profile: Any = None,
 ) -> bytes:
     body: dict[str, Any] = {"t": int(rtype)}
     if rtype == ResponseType.RUNTIME_ERROR and etype is not None:
         body["e"] = int(etype)
     body["r"] = [message]
     body["b"] = backtrace or []
-    if profile is not None:
-        body["p"] = profile
     return frame(token, orjson.dumps(body))
 
 
@@ -99,9 +97,9 @@ def client_error(token: int, message: str) -> bytes:
     return error(token, ResponseType.CLIENT_ERROR, message)
 
 
-def from_exception(token: int, err: ReqlError, profile: Any = None) -> bytes:
+def from_exception(token: int, err: ReqlError) -> bytes:
     rtype, etype = response_codes_for(err)
-    return error(token, rtype, err.message, etype, list(err.frames or []), profile)
+    return error(token, rtype, err.message, etype, list(err.frames or []))
 
 
 def internal_error(token: int, exc: BaseException) -> bytes:
@@ -119,10 +117,28 @@ def encode_row(row: Any) -> bytes:
     return dumps(row)
 
 
+_BATCH_OPTARGS = frozenset(
+    {
+        "min_batch_rows",
+        "max_batch_rows",
+        "max_batch_bytes",
+        "max_batch_seconds",
+        "first_batch_scaledown_factor",
+    }
+)
+
+
 class BatchSpec:
     """Batch limits from a query's global optargs (``run(max_batch_rows=...)`` etc.)."""
 
     __slots__ = ("min_rows", "max_rows", "max_bytes", "max_seconds", "scaledown")
+
+    @classmethod
+    def of(cls, optargs: dict[str, Any]) -> BatchSpec:
+        """The spec of a query's optargs; most give none of them and share the default one."""
+        if _BATCH_OPTARGS.isdisjoint(optargs):
+            return _DEFAULT_SPEC
+        return cls(optargs)
 
     def __init__(self, optargs: dict[str, Any]) -> None:
         self.max_rows = _int_optarg(optargs, "max_batch_rows", _UNLIMITED)
@@ -165,6 +181,9 @@ class BatchSpec:
 
 def _int_optarg(optargs: dict[str, Any], name: str, default: int) -> int:
     return values.as_int(optargs.get(name, default))
+
+
+_DEFAULT_SPEC = BatchSpec({})
 
 
 _END = object()

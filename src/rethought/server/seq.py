@@ -40,22 +40,9 @@ def array_limit_error(limit: int) -> ReqlResourceLimitError:
     )
 
 
-def expected(v: Any, want: str) -> ReqlQueryLogicError:
-    """RethinkDB's type error; finding NULL is a non-existence error (``default`` catches it)."""
-    cls = ReqlNonExistenceError if v is None else ReqlQueryLogicError
-    return cls(f"Expected type {want} but found {values.type_name(v)}.")
-
-
-def print_value(v: Any) -> str:
-    """A value as RethinkDB prints it inside error messages (objects one key a line)."""
-    from .terms.datum_print import val_print  # lazy: terms/ imports this module
-
-    return val_print(v)
-
-
 def literal_type_error(v: Any, want: str) -> ReqlQueryLogicError:
     """``Expected type FUNCTION but found DATUM:`` followed by the value, as RethinkDB says it."""
-    from .terms.datum_print import expected_val
+    from .terms.datum_print import expected_val  # lazy: terms/ imports this module
 
     return expected_val(v, want)
 
@@ -93,11 +80,6 @@ def check_finite(v: Any) -> None:
         raise values.infinite_error(v)
 
 
-def iterate(v: Any) -> Iterator[Any]:
-    """Rows of a sequence value; a single selection's row is not a sequence."""
-    return values.iterate(v)
-
-
 def materialise(rows: Iterable[Any], ctx: Any) -> list:
     """A list of ``rows``, failing as RethinkDB does past ``ctx.array_limit``."""
     limit = ctx.array_limit
@@ -114,7 +96,14 @@ def finite_list(v: Any, ctx: Any) -> list:
     if type(v) is list:
         return v
     check_finite(v)
-    return materialise(iterate(v), ctx)
+    return materialise(values.iterate(v), ctx)
+
+
+def within_limit(out: list, ctx: Any) -> list:
+    """``out``, unless it is longer than ``ctx.array_limit`` (RethinkDB's error then)."""
+    if len(out) > ctx.array_limit:
+        raise array_limit_error(ctx.array_limit)
+    return out
 
 
 def is_array(v: Any) -> bool:
@@ -274,17 +263,17 @@ def field_func(v: Any) -> values.Func:
 def get_field(row: Any, name: Any) -> Any:
     """``row[name]`` with RethinkDB's errors (a missing field is a non-existence error)."""
     if type(name) is not str:
-        raise expected(name, "STRING")
+        raise values.expected(name, "STRING")
     if isinstance(row, values.SingleSelection):
         row = row.row
     if type(row) is not dict or datum.REQL_TYPE in row:
-        raise expected(row, "OBJECT")
+        raise values.expected(row, "OBJECT")
     try:
         return row[name]
     except KeyError:
-        raise ReqlNonExistenceError(
-            f"No attribute `{name}` in object:\n{print_value(row)}"
-        ) from None
+        from .terms.jsonfmt import pretty  # lazy: terms/ imports this module
+
+        raise ReqlNonExistenceError(f"No attribute `{name}` in object:\n{pretty(row)}") from None
 
 
 def truthy(v: Any) -> bool:
@@ -299,10 +288,8 @@ def call(f: values.Func, *args: Any) -> Any:
 
 # -- ordering ---------------------------------------------------------------------------------
 
-_MISSING = object()
 
-
-def sort_spec(term: Term, scope: Scope, nodes: list[Term]) -> list[tuple[bool, values.Func]]:
+def sort_spec(scope: Scope, nodes: list[Term]) -> list[tuple[bool, values.Func]]:
     """``(descending, key function)`` for each ordering argument (plain, r.asc or r.desc)."""
     spec = []
     for node in nodes:
@@ -314,51 +301,53 @@ def sort_spec(term: Term, scope: Scope, nodes: list[Term]) -> list[tuple[bool, v
     return spec
 
 
-class OrderKey:
-    """A row's ordering key under a sort spec; rows missing a key sort first (last if desc)."""
+class _Desc:
+    """One part of an ordering key, compared in reverse (an ``r.desc`` argument)."""
 
-    __slots__ = ("parts", "spec")
+    __slots__ = ("key",)
 
-    def __init__(self, row: Any, spec: list[tuple[bool, values.Func]]) -> None:
-        parts = []
-        for _, fn in spec:
-            try:
-                parts.append(datum.sort_key(call(fn, row)))
-            except ReqlNonExistenceError:
-                parts.append(_MISSING)
-        self.parts = parts
-        self.spec = spec
+    def __init__(self, key: tuple) -> None:
+        self.key = key
 
-    def cmp(self, other: OrderKey) -> int:
-        for (desc, _), ka, kb in zip(self.spec, self.parts, other.parts, strict=True):
-            if ka is _MISSING or kb is _MISSING:
-                if ka is kb:
-                    continue
-                res = -1 if ka is _MISSING else 1
-            elif ka == kb:
-                continue
-            else:
-                res = -1 if ka < kb else 1
-            return -res if desc else res
-        return 0
-
-    def __lt__(self, other: OrderKey) -> bool:
-        return self.cmp(other) < 0
+    def __lt__(self, other: _Desc) -> bool:
+        return other.key < self.key
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, OrderKey) and self.cmp(other) == 0
+        return isinstance(other, _Desc) and self.key == other.key
 
     __hash__ = None  # type: ignore[assignment]
 
 
+_ABSENT = (0,)  # a row missing an ordering value: first, or last when descending
+
+
+def _key_parts(row: Any, spec: list[tuple[bool, values.Func]]) -> list[tuple]:
+    """A row's ordering values in ascending terms, one per ordering argument."""
+    parts = []
+    for _, fn in spec:
+        try:
+            parts.append((1, datum.sort_key(call(fn, row))))
+        except ReqlNonExistenceError:
+            parts.append(_ABSENT)
+    return parts
+
+
+def order_key(row: Any, spec: list[tuple[bool, values.Func]]) -> tuple:
+    """A row's ordering key under a sort spec: keys compare (``<``) as ReQL orders the rows."""
+    parts = _key_parts(row, spec)
+    return tuple(_Desc(p) if desc else p for (desc, _), p in zip(spec, parts, strict=True))
+
+
 def sort_rows(rows: list, spec: list[tuple[bool, values.Func]]) -> list:
-    """Stable sort of ``rows`` by ``spec`` (``order_by`` without an index)."""
-
-    def key(row: Any) -> OrderKey:
+    """Stable sort of ``rows`` by ``spec`` (``order_by`` without an index): one stable sort
+    per ordering argument, the last one first, so every comparison stays in C."""
+    keyed = []
+    for row in rows:
         suspend.checkpoint()  # a big in-memory sort lets other queries run meanwhile
-        return OrderKey(row, spec)
-
-    return sorted(rows, key=key)
+        keyed.append((_key_parts(row, spec), row))
+    for i in reversed(range(len(spec))):
+        keyed.sort(key=lambda entry, i=i: entry[0][i], reverse=spec[i][0])
+    return [row for _, row in keyed]
 
 
 def is_datum_literal(node: Term) -> bool:

@@ -141,7 +141,6 @@ class ConnectionSession:
         self.noreply_tasks: set[asyncio.Task] = set()
         self.tasks: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
-        self.closing = False
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -220,81 +219,72 @@ class ConnectionSession:
     # -- START ------------------------------------------------------------------------------
 
     async def _start(self, q: _Query, raw_term: Any, optargs: dict) -> None:
-        token = q.token
         # Held until the answer is sent, so a STOP waits for it (RethinkDB's entry mutex).
         async with q.lock:
             try:
                 frame, ctx = await self._evaluate(q, raw_term, optargs)
             finally:
                 q.task = None  # the rest cannot be stopped: the answer is decided
-                self.running.pop(token, None)
+                self.running.pop(q.token, None)
                 self.slots.release()
             if q.noreply:
-                self._forget(token)
-                if ctx is not None:
-                    await self._flush_writes(ctx)
+                self._forget(q)
+                await self._flush_writes(ctx)
                 return
             await self.send(frame)
 
     async def _evaluate(self, q: _Query, raw_term: Any, optargs: dict) -> tuple[bytes, Any]:
         """The START's answer (and its query context, once compiled)."""
         token = q.token
-        profile = _profile_doc(raw_term, 0.0) if q.profile else None
         started = time.perf_counter()
         ctx = None
         try:
-            try:
-                prepared = self.engine.prepare(raw_term, optargs, self.session)
-                ctx = prepared.ctx
-                spec = resp.BatchSpec(ctx.optargs)
-                # In a query greenlet, so a term may wait for I/O (r.http, r.js).
-                result = await suspend.run_sync(self.engine.execute, prepared)
-            except RecursionError:
-                raise ReqlQueryLogicError("Maximum expression depth exceeded.") from None
+            prepared = self.engine.prepare(raw_term, optargs, self.session)
+            ctx = prepared.ctx
+            spec = resp.BatchSpec.of(ctx.optargs)
+            # In a query greenlet, so a term may wait for I/O (r.http, r.js).
+            result = await suspend.run_sync(self.engine.execute, prepared)
             q.ctx = ctx
-            q.notes = list(result.notes)
+            q.notes = result.notes
             if result.kind == engine_mod.STREAM:
                 q.batcher = resp.StreamBatcher(result.value, spec)
-                frame = await suspend.run_sync(self._stream_batch, q)
+                rtype, rows = await suspend.run_sync(self._stream_batch, q)
             elif result.kind == engine_mod.FEED:
                 q.feed = result.value
                 self.queries[token] = q
-                frame = await self._feed_batch(q, first=True)
-            else:
-                frame = None
-                value = result.value
+                rtype, rows = await self._feed_batch(q, first=True)
             await self._flush_writes(ctx)
-            if profile is not None:
-                if ctx is not None and ctx.profiler is not None and ctx.profiler.tasks:
+            if result.kind == engine_mod.ATOM:  # encoded once durable: encoding may fail too
+                rtype, rows = ResponseType.SUCCESS_ATOM, [resp.dumps(result.value)]
+            profile = None
+            if q.profile:
+                if ctx.profiler is not None and ctx.profiler.tasks:
                     profile = ctx.profiler.tasks  # the term tree, as RethinkDB reports it
                 else:
                     profile = _profile_doc(raw_term, time.perf_counter() - started)
-            if frame is None:
-                frame = resp.atom(token, ResponseType.SUCCESS_ATOM, value, profile)
-            elif profile is not None:
-                frame = self._with_profile(frame, profile)
-        except ReqlError as e:
-            self._forget(token)
-            frame = resp.from_exception(token, e)
-        except asyncio.CancelledError:
-            self._forget(token)
-            if not q.stopped:
-                raise
-            _stopped_here()
-            frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
-        except Exception as e:
-            self._forget(token)
-            log.exception("unexpected error in query %d", token)
-            frame = resp.internal_error(token, e)
+            frame = resp.response(token, rtype, rows, notes=q.notes, profile=profile)
+        except (Exception, asyncio.CancelledError) as e:
+            frame = self._failed(q, e)
         return frame, ctx
 
-    @staticmethod
-    def _with_profile(frame: bytes, profile: Any) -> bytes:
-        # Batches are built before the profile's duration is known: splice "p" in at the end.
-        return resp.frame(
-            int.from_bytes(frame[:8], "little", signed=True),
-            frame[12:-1] + b',"p":' + orjson.dumps(profile) + b"}",
-        )
+    def _failed(self, q: _Query, exc: BaseException) -> bytes:
+        """The answer to a START or CONTINUE whose evaluation raised ``exc``: the query is
+        over. A cancellation that is not STOP's (the connection closed) is re-raised."""
+        self._forget(q)
+        token = q.token
+        if isinstance(exc, asyncio.CancelledError):
+            if not q.stopped:
+                raise exc
+            _stopped_here()
+            # STOP interrupted the evaluation, a batch being computed or a waiting feed:
+            # RethinkDB answers the interrupted request with an empty SUCCESS_SEQUENCE.
+            return resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
+        if isinstance(exc, RecursionError):
+            exc = ReqlQueryLogicError("Maximum expression depth exceeded.")
+        if isinstance(exc, ReqlError):
+            return resp.from_exception(token, exc)
+        log.exception("unexpected error in query %d", token)
+        return resp.internal_error(token, exc)
 
     async def _flush_writes(self, ctx: Any) -> None:
         """Hard durability: acknowledge only what is on disk."""
@@ -302,37 +292,34 @@ class ConnectionSession:
             ctx.pending_sync = False
             await self.sync()
 
-    def _forget(self, token: int) -> None:
-        q = self.queries.pop(token, None)
-        if q is not None and q.feed is not None:
-            _close_feed(q.feed)
+    def _forget(self, q: _Query) -> None:
+        """Drop an open result (closing its feed)."""
+        if self.queries.get(q.token) is q:
+            del self.queries[q.token]
+        if q.feed is not None:
+            q.feed.close()
 
     # -- batches ----------------------------------------------------------------------------
 
-    def _stream_batch(self, q: _Query) -> bytes:
+    def _stream_batch(self, q: _Query) -> tuple[int, list[bytes]]:
+        """(response type, encoded rows) of the stream's next batch."""
         assert q.batcher is not None
-        try:
-            rows, done = q.batcher.next_batch()
-        except RecursionError:
-            raise ReqlQueryLogicError("Maximum expression depth exceeded.") from None
+        rows, done = q.batcher.next_batch()
         if done:
             self.queries.pop(q.token, None)
-            rtype = ResponseType.SUCCESS_SEQUENCE
-        else:
-            self.queries[q.token] = q
-            rtype = ResponseType.SUCCESS_PARTIAL
-        return resp.response(q.token, rtype, rows, notes=q.notes)
+            return ResponseType.SUCCESS_SEQUENCE, rows
+        self.queries[q.token] = q
+        return ResponseType.SUCCESS_PARTIAL, rows
 
-    async def _feed_batch(self, q: _Query, first: bool = False) -> bytes:
+    async def _feed_batch(self, q: _Query, first: bool = False) -> tuple[int, list[bytes]]:
         """The feed's next rows; the first batch goes out at once, even empty (RethinkDB's
         START of a changefeed answers immediately), later ones wait for changes."""
         rows = await q.feed.next_batch(wait=not first)
-        encoded = [resp.encode_row(row) for row in rows or ()]
-        if rows is None or getattr(q.feed, "done", False):
-            # A finite pipeline over the feed (changes().limit(n)) has ended.
-            self._forget(q.token)
-            return resp.response(q.token, ResponseType.SUCCESS_SEQUENCE, encoded, notes=q.notes)
-        return resp.response(q.token, ResponseType.SUCCESS_PARTIAL, encoded, notes=q.notes)
+        encoded = [resp.encode_row(row) for row in rows]
+        if q.feed.done:  # a finite pipeline over the feed (changes().limit(n)) has ended
+            self._forget(q)
+            return ResponseType.SUCCESS_SEQUENCE, encoded
+        return ResponseType.SUCCESS_PARTIAL, encoded
 
     # -- CONTINUE / STOP / NOREPLY_WAIT -----------------------------------------------------
 
@@ -341,7 +328,6 @@ class ConnectionSession:
         if q is None:
             await self.send(resp.client_error(token, f"Token {token} not in stream cache."))
             return
-        frame: bytes | None = None
         try:
             async with q.lock:
                 if self.queries.get(token) is not q:  # stopped while we waited for the lock
@@ -350,28 +336,16 @@ class ConnectionSession:
                     started = time.perf_counter()
                     q.task = asyncio.current_task()
                     if q.feed is not None:
-                        frame = await self._feed_batch(q)
+                        rtype, rows = await self._feed_batch(q)
                     else:
-                        frame = await suspend.run_sync(self._stream_batch, q)
+                        rtype, rows = await suspend.run_sync(self._stream_batch, q)
                     await self._flush_writes(q.ctx)
+                    profile = None
                     if q.profile:
-                        frame = self._with_profile(
-                            frame, _profile_doc(None, time.perf_counter() - started)
-                        )
-        except asyncio.CancelledError:
-            if not q.stopped:
-                raise
-            _stopped_here()
-            # STOP interrupted a waiting feed or a batch being computed: RethinkDB answers the
-            # CONTINUE with an empty SUCCESS_SEQUENCE.
-            frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
-        except ReqlError as e:
-            self._forget(token)
-            frame = resp.from_exception(token, e)
-        except Exception as e:
-            self._forget(token)
-            log.exception("unexpected error in query %d", token)
-            frame = resp.internal_error(token, e)
+                        profile = _profile_doc(None, time.perf_counter() - started)
+                    frame = resp.response(token, rtype, rows, notes=q.notes, profile=profile)
+        except (Exception, asyncio.CancelledError) as e:
+            frame = self._failed(q, e)
         finally:
             q.task = None
         await self.send(frame)
@@ -385,7 +359,7 @@ class ConnectionSession:
         if q.task is not None:
             q.task.cancel()
         if q.feed is not None:
-            _close_feed(q.feed)
+            q.feed.close()
         async with q.lock:  # let the START / CONTINUE in progress answer first, as RethinkDB does
             pass
         await self.send(resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=[]))
@@ -403,16 +377,10 @@ class ConnectionSession:
 
     async def shutdown(self, grace: float = 10.0) -> None:
         """Server shutdown: every open cursor or feed gets an error, running queries finish."""
-        self.closing = True
         err = ReqlOpIndeterminateError("Server is shutting down.")
-        for token, q in list(self.queries.items()):
-            self.queries.pop(token, None)
-            if q.task is not None:
-                q.task.cancel()
-            if q.feed is not None:
-                _close_feed(q.feed)
+        for q in self._end_open_results():
             try:
-                await self.send(resp.from_exception(token, err))
+                await self.send(resp.from_exception(q.token, err))
             except (ConnectionError, OSError):
                 pass
         if self.tasks:
@@ -423,14 +391,19 @@ class ConnectionSession:
 
         Noreply queries are left to finish: a write the client already sent must still happen.
         """
-        self.closing = True
         for q in list(self.running.values()):
             if q.task is not None and not q.noreply:
                 q.task.cancel()  # surfaces at the query's next checkpoint
-        for token, q in list(self.queries.items()):
+        self._end_open_results()
+
+    def _end_open_results(self) -> list[_Query]:
+        """Drop every open cursor and feed, stopping the batch each may be computing."""
+        ended = list(self.queries.values())
+        for q in ended:
             if q.task is not None:
                 q.task.cancel()
-            self._forget(token)
+            self._forget(q)
+        return ended
 
 
 def _stopped_here() -> None:
@@ -439,12 +412,3 @@ def _stopped_here() -> None:
     task = asyncio.current_task()
     if task is not None:
         task.uncancel()
-
-
-def _close_feed(feed: Any) -> None:
-    try:
-        result = feed.close()
-        if asyncio.iscoroutine(result):
-            asyncio.ensure_future(result)
-    except Exception:
-        log.exception("error closing a changefeed")

@@ -8,7 +8,10 @@ result. Outside a query greenlet (unit tests calling ``Engine.execute`` directly
 ``block_on`` runs the awaitable to completion on a private loop instead (on a helper thread
 when the calling thread already runs an event loop, which cannot be re-entered).
 
-SQLAlchemy's asyncio support bridges sync and async code the same way.
+SQLAlchemy's asyncio support bridges sync and async code the same way. The event loop's side
+always enters a query greenlet through ``resume``: ``run_sync`` runs one job in a pooled
+worker, and a changefeed's pipeline (``feeds.FeedCursor``) lives in a ``Pump`` that hands
+its rows back one switch at a time.
 
 The same switch makes long evaluations fair. Hot iteration paths call ``checkpoint()`` (or
 wrap a row source in ``ticking``); once the running query greenlet has had the thread for
@@ -42,10 +45,6 @@ class _Request:
 
 class QueryGreenlet(greenlet):
     """A greenlet evaluating (part of) a query; ``block_on`` may suspend it."""
-
-
-def in_query_greenlet() -> bool:
-    return isinstance(getcurrent(), QueryGreenlet)
 
 
 # -- time slices ------------------------------------------------------------------------------
@@ -83,7 +82,7 @@ def _slice_over() -> None:
     if not isinstance(getcurrent(), QueryGreenlet):
         _deadline = _INF  # a stale deadline seen outside any query: nothing to share
         return
-    block_on(_next_turn)  # drive() starts a fresh slice when it resumes us
+    block_on(_next_turn)  # resume() starts a fresh slice when it switches back in
 
 
 async def _next_turn() -> None:
@@ -169,23 +168,58 @@ async def _await(make: Callable[[], Awaitable[Any]]) -> Any:
     return await make()
 
 
-async def drive(g: QueryGreenlet, first: Any) -> Any:
-    """Service the I/O requests of ``g`` (or of query greenlets nested in it), starting from
-    the value its first switch returned; returns the first value that is not a request."""
+async def resume(g: QueryGreenlet, *args: Any) -> Any:
+    """Switch into query greenlet ``g`` (with ``args``) for a fresh time slice, service the I/O
+    requests of ``g`` (or of query greenlets nested in it) and return the first value it hands
+    back that is not one.
+
+    The one way event-loop code runs query greenlets: ``run_sync`` runs a job in a pooled
+    worker with it, ``feeds.FeedCursor`` takes its pipeline's rows from a ``Pump`` with it.
+    """
     global _deadline
-    out = first
-    while isinstance(out, _Request):
-        origin = out.origin
-        try:
-            result = await out.make()
-        except BaseException as exc:  # the term sees the failure where it waited
-            _deadline = _clock() + SLICE
-            out = origin.throw(exc)
-        else:
-            _deadline = _clock() + SLICE
-            out = origin.switch(result)
-    _deadline = _INF
+    here = getcurrent()
+    if g.parent is not here:
+        g.parent = here  # a parked worker or a feed's pump, resumed by another coroutine
+    try:
+        _deadline = _clock() + SLICE
+        out = g.switch(*args)
+        while isinstance(out, _Request):
+            _deadline = _INF  # the loop serves others while this awaits
+            try:
+                result = await out.make()
+            except BaseException as exc:  # the term sees the failure where it waited
+                _deadline = _clock() + SLICE
+                out = out.origin.throw(exc)
+            else:
+                _deadline = _clock() + SLICE
+                out = out.origin.switch(result)
+    finally:
+        _deadline = _INF
     return out
+
+
+#: What a ``Pump`` hands back once its rows have run out.
+END = object()
+
+
+class Pump(QueryGreenlet):
+    """A query greenlet producing the rows of ``rows``: each switch into it returns the next
+    row (handed back to whoever switched in, its parent), then ``END``. Code running in it
+    may hand back a marker of its own the same way (``parent.switch(marker)``: a changefeed
+    with nothing to deliver hands back ``feeds.WAIT``) and goes on at the next switch.
+
+    The event loop's side steps it with ``resume``; another query greenlet may switch into
+    one directly (``feeds.interleave`` runs each input of a union in its own pump).
+    """
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        super().__init__()
+        self._rows = rows
+
+    def run(self) -> Any:
+        for row in self._rows:  # iterated here, so even the first step runs in the pump
+            self.parent.switch(row)
+        return END
 
 
 # Starting a fresh greenlet costs ~10 us (its first switch sets up a stack); switching into a
@@ -230,22 +264,14 @@ def _worker() -> QueryGreenlet:
     if pool is None:
         pool = _idle.workers = []
     if pool:
-        w = pool.pop()
-        here = getcurrent()
-        if w.parent is not here:
-            w.parent = here
-        return w
+        return pool.pop()
     return QueryGreenlet(_work_loop)
 
 
 async def run_sync(fn: Callable[..., Any], *args: Any) -> Any:
     """Run ``fn(*args)`` in a query greenlet; it may ``block_on`` I/O. Returns its result."""
-    global _deadline
     w = _worker()
-    _deadline = _clock() + SLICE
-    first = w.switch((fn, args))
-    _deadline = _INF
-    out = await drive(w, first)
+    out = await resume(w, (fn, args))
     pool = _idle.workers
     if len(pool) < _MAX_IDLE_WORKERS:
         pool.append(w)

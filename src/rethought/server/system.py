@@ -14,6 +14,7 @@ now shows it (``users`` turns a password string into ``true``).
 
 from __future__ import annotations
 
+import functools
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -205,8 +206,9 @@ class DebugScratch(SystemTable):
 # -- the registry -------------------------------------------------------------------------------
 
 
+@functools.cache
 def _tables() -> dict[str, type[SystemTable]]:
-    from . import system_auth, system_tables  # they subclass SystemTable from this module
+    from . import system_tables  # it subclasses SystemTable from this module
 
     classes = [DebugScratch, *system_tables.TABLES, *system_auth.TABLES]
     return {cls.name: cls for cls in classes}
@@ -245,20 +247,19 @@ def table_by_id(ctx: Any, ident: str) -> SystemTable | None:
 
 def guard(ctx: Any, store: Any) -> Any:
     """``store`` checked against the query user's permissions (see ``system_auth``)."""
-    from .system_auth import guard as _guard
-
-    return _guard(ctx, store)
+    return system_auth.guard(ctx, store)
 
 
 def require(ctx: Any, perm: str, db_id: str | None = None, tbl_id: str | None = None) -> None:
     """The query user's permission ``perm`` on a scope, or ReqlPermissionError."""
-    from .system_auth import require as _require
-
-    _require(ctx, perm, db_id, tbl_id)
+    system_auth.require(ctx, perm, db_id, tbl_id)
 
 
 def grant(ctx: Any, user: str, perms: Any, db_id: str | None, tbl_id: str | None) -> dict:
     """``r.grant`` at the global, database or table scope."""
-    from .system_auth import grant as _grant
+    return system_auth.grant(ctx, user, perms, db_id, tbl_id)
 
-    return _grant(ctx, user, perms, db_id, tbl_id)
+
+# Imported last: system_auth subclasses SystemTable from this module. (Not in a function: every
+# query's table is opened through ``guard``.)
+from . import system_auth  # noqa: E402

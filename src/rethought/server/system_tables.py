@@ -86,10 +86,7 @@ class TableConfig(_CatalogTable):
         system_auth.require(self.ctx, "config")
         if new is None:
             store = storage.table_by_id(key)
-            storage.table_drop(store.db, store.name)
-            hub = self.ctx.engine.hub
-            if hub is not None:
-                hub.table_dropped(store.id)
+            storage.table_drop(store.db, store.name)  # its feeds end (Storage.drop_listeners)
             return None
         if old is None:
             return self._create(new)

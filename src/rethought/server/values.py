@@ -200,13 +200,18 @@ def infinite_error(v: Any) -> ReqlQueryLogicError:
     )
 
 
+_DATUM_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
+
+
 def to_datum(v: Any) -> Any:
     """Force a value into a datum: streams become arrays, a get() becomes its row.
 
     A table is not a datum (RethinkDB: ``Expected type DATUM but found TABLE``); terms that
     read its rows use ``iterate`` instead.
     """
-    if isinstance(v, TableValue):
+    if type(v) in _DATUM_TYPES:  # most calls: skip the isinstance checks (Sequence is an ABC)
+        return v
+    if isinstance(v, (TableValue, Func, Database)):
         from .terms.datum_print import expected_val  # the terms package imports this module
 
         raise expected_val(v, "DATUM")
@@ -218,10 +223,6 @@ def to_datum(v: Any) -> Any:
         return v.row
     if isinstance(v, Grouped):
         return v.to_datum()
-    if isinstance(v, (Func, Database)):
-        from .terms.datum_print import expected_val  # the terms package imports this module
-
-        raise expected_val(v, "DATUM")
     return v
 
 

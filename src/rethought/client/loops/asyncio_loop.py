@@ -89,7 +89,7 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn._transport is self.transport:
             detail = f" - {exc}" if exc else ""
-            self.conn._lost(f"Connection is closed.{detail}" if exc else "Connection is closed.")
+            self.conn._lost(f"Connection is closed.{detail}")
 
 
 class Connection(FutureConnection):

@@ -1,8 +1,6 @@
-"""Blocking socket transport: connect (+TLS), send, and receive with an optional deadline.
-
-Shared by the thread-based adapter and any adapter whose socket module offers the standard
-blocking API (pass ``socket_module`` / ``select_module``, e.g. gevent's). It knows nothing of
-the protocol; it only moves bytes and turns OS errors into ReqlDriverError.
+"""Blocking socket transport of the thread-based adapter: connect (+TLS), send, and receive
+with an optional deadline. It knows nothing of the protocol; it only moves bytes and turns OS
+errors into ReqlDriverError.
 """
 
 from __future__ import annotations
@@ -14,7 +12,8 @@ import threading
 import time
 from typing import Any
 
-from ...errors import ReqlDriverError, ReqlTimeoutError
+from ...errors import ReqlDriverError
+from ..params import connect_error, connect_timeout_error
 
 __all__ = ["BlockingTransport"]
 
@@ -29,26 +28,15 @@ class BlockingTransport:
     take the same lock and readers first wait for readability without holding it.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None,
-        ssl: dict | None = None,
-        socket_module: Any = _socket,
-        select_module: Any = _select,
-    ) -> None:
+    def __init__(self, host: str, port: int, timeout: float | None, ssl: dict | None = None):
         self.host = host
         self.port = port
-        self._select = select_module
         try:
-            sock = socket_module.create_connection((host, port), timeout)
+            sock = _socket.create_connection((host, port), timeout)
         except TimeoutError:
-            raise ReqlTimeoutError(
-                f"Could not connect to {host}:{port}, operation timed out."
-            ) from None
+            raise connect_timeout_error(host, port) from None
         except OSError as exc:
-            raise ReqlDriverError(f"Could not connect to {host}:{port}. Error: {exc}") from None
+            raise connect_error(host, port, exc) from None
         sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1)
         self.tls = bool(ssl)
@@ -93,7 +81,7 @@ class BlockingTransport:
         if self.tls and self.sock.pending():
             return True
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        readable, _, _ = self._select.select([self.sock], [], [], timeout)
+        readable, _, _ = _select.select([self.sock], [], [], timeout)
         return bool(readable)
 
     def recv(self, deadline: float | None) -> bytes | None:

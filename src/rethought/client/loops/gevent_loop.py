@@ -18,7 +18,6 @@ import gevent.socket
 import gevent.ssl
 from gevent.event import AsyncResult
 
-from ...errors import ReqlCursorEmpty, ReqlDriverError, ReqlTimeoutError
 from ..asyncbase import FutureConnection, FutureCursor, connect_params
 from ..cursor import DefaultCursorEmpty
 
@@ -31,12 +30,7 @@ class Cursor(FutureCursor):
     """``for row in cursor``, ``cursor.next(wait=True)``, ``cursor.fetch_next()``; every
     method blocks the calling greenlet only (the connection's promises block)."""
 
-    def next(self, wait: bool | float = True) -> Any:
-        """The next row; ReqlTimeoutError if none arrives in time, ReqlCursorEmpty at the end."""
-        try:
-            return super().next(wait)
-        except ReqlCursorEmpty:
-            raise DefaultCursorEmpty() from None  # also a StopIteration, as the blocking API
+    empty_error = DefaultCursorEmpty  # also a StopIteration, as in the blocking API
 
     def __iter__(self) -> Iterator[Any]:
         return self
@@ -150,21 +144,13 @@ class Connection(FutureConnection):
 
     def _open(self, timeout: float | None) -> Connection:
         timeout = self.connect_timeout if timeout is None else timeout
-        try:
+        with self._opening((TimeoutError,), (OSError,)):
             sock = gevent.socket.create_connection((self.host, self.port), timeout)
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             if self.ssl:
                 context = gevent.ssl.create_default_context(cafile=self.ssl.get("ca_certs"))
                 sock = context.wrap_socket(sock, server_hostname=self.host)
             sock.settimeout(None)
-        except TimeoutError:
-            raise ReqlTimeoutError(
-                f"Could not connect to {self.host}:{self.port}, operation timed out."
-            ) from None
-        except OSError as exc:
-            raise ReqlDriverError(
-                f"Could not connect to {self.host}:{self.port}. Error: {exc}"
-            ) from None
         self._sock = sock
         gevent.spawn(self._read, sock)
         return self._begin_handshake(timeout)

@@ -15,13 +15,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ...errors import ReqlDriverError, ReqlTimeoutError
-from ..core import EMPTY, PENDING, ClientCore, Query, build_optargs
+from ..core import CLOSED_MESSAGE, EMPTY, PENDING, ClientCore, Query, start_args
 from ..cursor import CursorBase, DefaultCursorEmpty, wait_to_timeout
-from ..params import ConnectionSettings, connect_params
+from ..params import ConnectionBase, connect_params, connect_timeout_error
 from .blocking import BlockingTransport
 
 __all__ = ["Connection", "Cursor", "connect"]
@@ -98,15 +98,15 @@ class Cursor(CursorBase):
                 return item
 
 
-class Connection(ConnectionSettings):
+class Connection(ConnectionBase):
     """A blocking connection; see :func:`connect`."""
 
     def __init__(self, params: dict) -> None:
         """``params`` as :func:`~rethought.client.params.connect_params` returns them."""
         super().__init__(params)
-        self._core: ClientCore | None = None
         self._transport: BlockingTransport | None = None
-        self._cond = threading.Condition(threading.Lock())
+        # Guards the core (shared by threads; the Handler layer takes it too).
+        self._cond = self._core_lock = threading.Condition(threading.Lock())
         self._reading = False
         self._handler_queries: list[Query] = []
         self._pumping = False
@@ -128,9 +128,7 @@ class Connection(ConnectionSettings):
                 transport.send(core.data_to_send())
                 data = transport.recv(deadline)
                 if data is None:
-                    raise ReqlTimeoutError(
-                        f"Could not connect to {self.host}:{self.port}, operation timed out."
-                    )
+                    raise connect_timeout_error(self.host, self.port)
                 core.receive_data(data)
             transport.set_timeout(None)
         except BaseException:
@@ -149,7 +147,7 @@ class Connection(ConnectionSettings):
         finally:
             self._lost()
 
-    def _lost(self, message: str = "Connection is closed.") -> None:
+    def _lost(self, message: str = CLOSED_MESSAGE) -> None:
         failed: list[Query] = []
         with self._cond:
             if self._core is not None and not self._core.closed:
@@ -157,15 +155,7 @@ class Connection(ConnectionSettings):
             if self._transport is not None:
                 self._transport.close()
             self._cond.notify_all()
-        self._wake(failed)
-
-    def is_open(self) -> bool:
-        core = self._core
-        return core is not None and not core.closed
-
-    def check_open(self) -> None:
-        if not self.is_open():
-            raise ReqlDriverError("Connection is closed.")
+        self._wake(failed)  # outside the lock: a QueryHandle takes it itself
 
     def __enter__(self) -> Connection:
         return self
@@ -183,23 +173,10 @@ class Connection(ConnectionSettings):
 
     # -- queries -------------------------------------------------------------------------
 
-    def noreply_wait(self) -> None:
-        """Wait until every noreply query sent so far has been processed."""
-        return self._submit(lambda core: core.noreply_wait())
-
-    def server(self) -> dict:
-        """``{"id": ..., "name": ..., "proxy": ...}`` of the server."""
-        return self._submit(lambda core: core.server_info())
-
-    def _start(self, term: Any, global_optargs: dict | None = None, **kwargs: Any) -> Any:
+    def _start(self, term: Any, global_optargs: dict) -> Any:
         """Run a query (called by ``RqlQuery.run``); the value, or a Cursor for sequences."""
-        optargs = dict(global_optargs or {}, **kwargs)
-        noreply = bool(optargs.get("noreply", False))
-        build = getattr(term, "build", None)
-        term_json = build() if build is not None else term
-        built = build_optargs(optargs, self.db)
-        printable = term if build is not None else None
-        return self._submit(lambda core: core.start(term_json, built, printable, noreply))
+        args = start_args(term, global_optargs, self.db)  # outside the lock: may be big
+        return self._submit(lambda core: core.start(*args))
 
     def _submit(self, make: Callable[[ClientCore], Query | None]) -> Any:
         with self._cond:
@@ -240,7 +217,7 @@ class Connection(ConnectionSettings):
                 if ready():
                     return
                 if self._core is None or self._core.closed:
-                    raise ReqlDriverError("Connection is closed.")
+                    raise ReqlDriverError(CLOSED_MESSAGE)
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise ReqlTimeoutError()
@@ -275,25 +252,10 @@ class Connection(ConnectionSettings):
             self._wake(updated)
             self._flush()
 
-    @staticmethod
-    def _wake(queries: Iterable[Query]) -> None:
-        # Outside the condition: a waiter (a QueryHandle) takes the core lock itself.
-        for query in queries:
-            if query.waiter is not None:
-                query.waiter.wake(query)
-
     # -- handlers ------------------------------------------------------------------------
 
-    @property
-    def _core_lock(self) -> threading.Condition:
-        """Held by the handler layer around its core calls (this core is shared by threads)."""
-        return self._cond
-
     def _handle(self, query: Any, handler: Any) -> Any:
-        """Run ``query`` with ``handler``'s callbacks (``RqlQuery.handle``); a QueryHandle."""
-        from ..handler import start_handler
-
-        handle = start_handler(self, query, handler)
+        handle = super()._handle(query, handler)
         if handle.query is not None:
             with self._cond:
                 self._handler_queries.append(handle.query)

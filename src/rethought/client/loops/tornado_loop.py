@@ -39,30 +39,26 @@ class Cursor(FutureCursor):
         return super().fetch_next(wait)
 
 
-class _Handle:
+class _Handle(asyncio_loop._Handle):
     """A Tornado Future; settled or cancelled by anyone but us, it runs ``on_cancel``."""
 
-    __slots__ = ("promise", "_ours")
+    __slots__ = ("_ours",)
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None] | None):
-        self.promise: Future = loop.create_future()
+        super().__init__(loop, None)
         self._ours = False
         if on_cancel is not None:
             self.promise.add_done_callback(lambda _f: self._ours or on_cancel())
 
-    @property
-    def pending(self) -> bool:
-        return not self.promise.done()
-
     def resolve(self, value: Any) -> None:
-        if not self.promise.done():
+        if self.pending:
             self._ours = True
-            self.promise.set_result(value)
+            super().resolve(value)
 
     def reject(self, exc: BaseException) -> None:
-        if not self.promise.done():
+        if self.pending:
             self._ours = True
-            self.promise.set_exception(exc)
+            super().reject(exc)
 
 
 class Connection(asyncio_loop.Connection):

@@ -40,9 +40,8 @@ class SharedReader(FutureConnection):
     _stream: trio.abc.Stream | None
 
     def __init__(self, params: dict) -> None:
-        params = dict(params)
-        self.nursery: trio.Nursery | None = params.pop("nursery", None)
         super().__init__(params)
+        self.nursery: trio.Nursery | None = params.get("nursery")
         self._stream = None
         self._outbox = bytearray()
         self._send_lock = trio.Lock()

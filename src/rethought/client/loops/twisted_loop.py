@@ -15,8 +15,9 @@ from twisted.internet import defer, error, reactor
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.protocol import Protocol
 
-from ...errors import ReqlDriverError, ReqlTimeoutError
+from ...errors import ReqlDriverError
 from ..asyncbase import FutureConnection, FutureCursor, connect_params
+from ..params import connect_error, connect_timeout_error
 
 __all__ = ["Connection", "Cursor", "connect"]
 
@@ -111,12 +112,8 @@ class Connection(FutureConnection):
 
         def failed(failure: Any) -> None:
             if failure.check(error.TimeoutError, defer.CancelledError):
-                raise ReqlTimeoutError(
-                    f"Could not connect to {self.host}:{self.port}, operation timed out."
-                )
-            raise ReqlDriverError(
-                f"Could not connect to {self.host}:{self.port}. Error: {failure.value}"
-            )
+                raise connect_timeout_error(self.host, self.port)
+            raise connect_error(self.host, self.port, failure.value)
 
         connecting = connectProtocol(endpoint, protocol)
         return connecting.addCallbacks(lambda _: self._begin_handshake(timeout), failed)

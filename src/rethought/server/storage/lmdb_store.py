@@ -137,27 +137,22 @@ class Storage:
 
     def _load(self) -> None:
         with self.env.begin(db=self.catalog_db) as txn:
-            for key, raw in txn.cursor():
-                if key.startswith(DB_PREFIX):
-                    d = orjson.loads(raw)
-                    self._dbs[d["name"]] = DbInfo(d["name"], d["id"])
+            for _, raw in _prefixed(txn.cursor(), DB_PREFIX):
+                d = orjson.loads(raw)
+                self._dbs[d["name"]] = DbInfo(d["name"], d["id"])
             by_id = {db.id: db for db in self._dbs.values()}
-            cur = txn.cursor()
-            if cur.set_range(TABLE_PREFIX):
-                for key, raw in cur.iternext():
-                    if not key.startswith(TABLE_PREFIX):
-                        break
-                    t = orjson.loads(raw)
-                    indexes = {n: Index.from_json(n, d) for n, d in t["indexes"].items()}
-                    self._tables[t["id"]] = TableStore(
-                        self,
-                        t["id"],
-                        by_id[t["db_id"]],
-                        t["name"],
-                        t["primary_key"],
-                        t["durability"],
-                        indexes,
-                    )
+            for _, raw in _prefixed(txn.cursor(), TABLE_PREFIX):
+                t = orjson.loads(raw)
+                indexes = {n: Index.from_json(n, d) for n, d in t["indexes"].items()}
+                self._tables[t["id"]] = TableStore(
+                    self,
+                    t["id"],
+                    by_id[t["db_id"]],
+                    t["name"],
+                    t["primary_key"],
+                    t["durability"],
+                    indexes,
+                )
 
     # -- databases ----------------------------------------------------------------------------
 
@@ -291,13 +286,17 @@ class Storage:
 
     def meta_items(self, prefix: str = "") -> list[tuple[str, Any]]:
         """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""
-        raw_prefix = prefix.encode()
-        items = []
         with self.env.begin(db=self.meta_db) as txn:
-            cur = txn.cursor()
-            if cur.set_range(raw_prefix):
-                for key, raw in cur.iternext():
-                    if not key.startswith(raw_prefix):
-                        break
-                    items.append((key.decode(), orjson.loads(raw)))
-        return items
+            return [
+                (key.decode(), orjson.loads(raw))
+                for key, raw in _prefixed(txn.cursor(), prefix.encode())
+            ]
+
+
+def _prefixed(cur: lmdb.Cursor, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The ``(key, value)`` pairs under ``cur`` whose key starts with ``prefix``, in order."""
+    if cur.set_range(prefix):
+        for key, raw in cur.iternext():
+            if not key.startswith(prefix):
+                return
+            yield key, raw

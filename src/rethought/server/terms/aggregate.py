@@ -19,7 +19,7 @@ from . import transform
 
 
 def _rows(src: Any) -> Iterator[Any]:
-    rows = seq.iterate(src)
+    rows = values.iterate(src)
     seq.check_finite(src)
     return rows
 
@@ -115,19 +115,12 @@ class _FieldAggregate(seq.SeqTerm):
         raise NotImplementedError
 
 
-def _number(v: Any) -> float:
-    t = type(v)
-    if t is int or t is float:
-        return v
-    raise seq.expected(v, "NUMBER")
-
-
 @term(T.SUM, arity=(1, 2), optargs=("index",))
 class Sum(_FieldAggregate):
     name = "sum"
 
     def check(self, v: Any) -> Any:
-        return _number(v)
+        return values.as_number(v)
 
     def finish(self, pairs: list) -> Any:
         total = 0.0
@@ -173,9 +166,9 @@ class Min(_FieldAggregate):
         slice_ = seq.as_table_slice(src)
         if slice_ is None:
             raise seq.literal_type_error(src, "TABLE")
-        name = slice_.table.store.primary_key if index is None else values.as_string(index)
+        pkey = slice_.table.store.primary_key
+        name = pkey if index is None else values.as_string(index)
         for row in seq.with_sorting(slice_, name, self.sorting):
-            pkey = slice_.table.store.primary_key
             return values.SingleSelection(slice_.table, row.get(pkey), row)
         raise ReqlNonExistenceError(f"`{self.name}` found no entries in the specified index.")
 
@@ -209,7 +202,7 @@ class Fold(seq.SeqTerm):
     """``fold``: a left fold; with ``emit`` it is a lazy stream of what each step emits."""
 
     def apply(self, scope: Scope, src: Any) -> Any:
-        rows = seq.iterate(src)
+        rows = values.iterate(src)
         base = _datum(self.args[1].run(scope))
         acc_f = seq.func(self.args[2].run(scope))
         if acc_f.arity not in (0, 2):
@@ -298,7 +291,7 @@ class Group(Term):
                 entries = seq.slice_entries(seq.with_sorting(slice_, name, "asc"))
                 with_index = True
         else:
-            entries = ((None, row) for row in seq.iterate(src))
+            entries = ((None, row) for row in values.iterate(src))
         if not funcs and not with_index:
             raise ReqlQueryLogicError("Cannot group by nothing.")
         multi = values.as_bool(self.optarg(scope, "multi", False))
@@ -310,7 +303,11 @@ class Group(Term):
                 parts.append([index_value])
             for combo in _combinations(parts, multi):
                 key = combo[0] if len(combo) == 1 else list(combo)
-                groups.setdefault(datum.sort_key(key), (key, []))[1].append(row)
+                k = datum.sort_key(key)
+                group = groups.get(k)
+                if group is None:
+                    group = groups[k] = (key, [])
+                group[1].append(row)
         # Even an array's groups are a grouped stream (RethinkDB streams arrays to group).
         return seq.GroupedStream(seq.sort_groups(groups.values()))
 

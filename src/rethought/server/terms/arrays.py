@@ -3,43 +3,30 @@ DELETE_AT, CHANGE_AT. All take and return datum arrays and respect the array siz
 
 from __future__ import annotations
 
-from typing import Any
-
 from ... import datum
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
+from .. import values
 from ..compile import Scope, Term, term
-from ..seq import array_limit_error
-from .argcheck import array, integer
-
-
-def _limited(scope: Scope, out: list) -> list:
-    limit = scope.ctx.array_limit
-    if len(out) > limit:
-        raise array_limit_error(limit)
-    return out
-
-
-def _contains(xs: list, x: Any) -> bool:
-    k = datum.sort_key(x)
-    return any(datum.sort_key(y) == k for y in xs)
+from ..seq import within_limit
+from .argcheck import integer
 
 
 class _ArrayTerm(Term):
     def arr(self, scope: Scope, i: int) -> list:
-        return array(self.args[i].run(scope))
+        return values.as_array(self.args[i].run(scope))
 
 
 @term(T.APPEND, arity=(2, 2))
 class Append(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
-        return _limited(scope, [*self.arr(scope, 0), self.datum_arg(scope, 1)])
+        return within_limit([*self.arr(scope, 0), self.datum_arg(scope, 1)], scope.ctx)
 
 
 @term(T.PREPEND, arity=(2, 2))
 class Prepend(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
-        return _limited(scope, [self.datum_arg(scope, 1), *self.arr(scope, 0)])
+        return within_limit([self.datum_arg(scope, 1), *self.arr(scope, 0)], scope.ctx)
 
 
 @term(T.DIFFERENCE, arity=(2, 2))
@@ -63,13 +50,13 @@ def _dedupe(xs: list) -> list:
 @term(T.SET_INSERT, arity=(2, 2))
 class SetInsert(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
-        return _limited(scope, _dedupe([*self.arr(scope, 0), self.datum_arg(scope, 1)]))
+        return within_limit(_dedupe([*self.arr(scope, 0), self.datum_arg(scope, 1)]), scope.ctx)
 
 
 @term(T.SET_UNION, arity=(2, 2))
 class SetUnion(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
-        return _limited(scope, _dedupe(self.arr(scope, 0) + self.arr(scope, 1)))
+        return within_limit(_dedupe(self.arr(scope, 0) + self.arr(scope, 1)), scope.ctx)
 
 
 @term(T.SET_INTERSECTION, arity=(2, 2))
@@ -103,7 +90,7 @@ class InsertAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = self.arr(scope, 0)
         i = _index(integer(self.datum_arg(scope, 1)), len(arr), True, insert=True)
-        return _limited(scope, [*arr[:i], self.datum_arg(scope, 2), *arr[i:]])
+        return within_limit([*arr[:i], self.datum_arg(scope, 2), *arr[i:]], scope.ctx)
 
 
 @term(T.SPLICE_AT, arity=(3, 3))
@@ -111,7 +98,9 @@ class SpliceAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = self.arr(scope, 0)
         i = _index(integer(self.datum_arg(scope, 1)), len(arr), True, insert=True)
-        return _limited(scope, [*arr[:i], *array(self.datum_arg(scope, 2)), *arr[i:]])
+        return within_limit(
+            [*arr[:i], *values.as_array(self.datum_arg(scope, 2)), *arr[i:]], scope.ctx
+        )
 
 
 @term(T.DELETE_AT, arity=(2, 3))

@@ -37,8 +37,7 @@ def check_name(name: Any, kind: str) -> str:
 
 def server_name() -> str:
     """This server's name as RethinkDB would default it: the host name, made a valid name."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "rethought"
-    return name
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "rethought"
 
 
 def server_id() -> str:

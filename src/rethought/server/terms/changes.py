@@ -155,7 +155,7 @@ def _range_feed(node, scope, opts, transforms, store, index: str, wanted) -> fee
         opts,
         transforms,
         accept,
-        lambda: iter(values.iterate(node.run(scope))),
+        lambda: values.iterate(node.run(scope)),
     )
 
 

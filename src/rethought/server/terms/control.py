@@ -14,7 +14,7 @@ from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
 from ..seq import array_limit_error
-from .argcheck import string, truthy
+from .logic import NOT_DATUM, condition
 from .times_calc import sanitize_time
 
 
@@ -157,17 +157,9 @@ class Branch(Term):
         if len(args) % 2 == 0:
             raise ReqlQueryLogicError("Cannot call `branch` term with an even number of arguments.")
         for i in range(0, len(args) - 1, 2):
-            test = args[i].run(scope)
-            if isinstance(test, _NOT_DATUM):
-                raise ReqlQueryLogicError(
-                    f"Expected type DATUM but found {values.type_name(test)}:"
-                )
-            if truthy(values.to_datum(test)):
+            if condition(args[i].run(scope)):
                 return args[i + 1].run(scope)
         return args[-1].run(scope)
-
-
-_NOT_DATUM = (values.Sequence, values.Database, values.Func, values.Grouped)
 
 
 @term(T.ERROR, arity=(0, 1))
@@ -175,7 +167,7 @@ class Error(Term):
     def eval(self, scope: Scope) -> Any:
         if not self.args:
             raise EmptyUserError()
-        raise ReqlUserError(string(self.datum_arg(scope, 0)))
+        raise ReqlUserError(values.as_string(self.datum_arg(scope, 0)))
 
 
 @term(T.DEFAULT, arity=(2, 2))
@@ -187,7 +179,7 @@ class Default(Term):
         caught: ReqlNonExistenceError | None = None
         try:
             v = self.args[0].run(scope)
-            if isinstance(v, _NOT_DATUM):
+            if isinstance(v, NOT_DATUM):
                 return v
             if values.to_datum(v) is not None:
                 return v

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ... import datum
 from ...errors import ReqlError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import seq, values
@@ -15,7 +16,7 @@ _FAIL = "FOR_EACH expects one or more basic write queries."
 @term(T.FOR_EACH, arity=(2, 2))
 class ForEach(Term):
     def eval(self, scope: Scope) -> Any:
-        rows = seq.iterate(self.args[0].run(scope))
+        rows = values.iterate(self.args[0].run(scope))
         f = values.as_func(self.args[1].run(scope))
         stats: dict = {}
         for row in rows:
@@ -43,7 +44,7 @@ def merge_stats(left: dict, right: dict) -> dict:
             continue
         lv = out[key]
         if type(lv) in (int, float) and type(r) in (int, float):
-            out[key] = values.datum.num(lv + r)
+            out[key] = datum.num(lv + r)
         elif type(lv) is list and type(r) is list:
             out[key] = lv + r
         elif type(lv) is str and type(r) is str:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 from ... import datum
 from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import suspend, values
 from ..compile import Scope, Term, term
-from .argcheck import boolean, fmt_plain, integer, number, string
+from .argcheck import fmt_plain, integer
 
 #: RethinkDB's namespace for name-based (v5) UUIDs: r.uuid("name") is the same everywhere.
 UUID_NAMESPACE = uuid.UUID("91461c99-f89d-49d2-af96-d8e2e14e9b58")
@@ -37,9 +36,9 @@ class Random(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> int | float:
-        nums = [number(self.datum_arg(scope, i)) for i in range(len(self.args))]
+        nums = [values.as_number(self.datum_arg(scope, i)) for i in range(len(self.args))]
         use_float = self.optargs.get("float")
-        as_float = boolean(values.to_datum(use_float.run(scope))) if use_float else not nums
+        as_float = values.as_bool(values.to_datum(use_float.run(scope))) if use_float else not nums
         if as_float:
             lower, upper = (0.0, 1.0) if not nums else (0.0, nums[0]) if len(nums) == 1 else nums
             result = lower + _rng.random() * (upper - lower)
@@ -72,7 +71,7 @@ class Uuid(Term):
 
     def eval(self, scope: Scope) -> str:
         if self.args:
-            return str(uuid.uuid5(UUID_NAMESPACE, string(self.datum_arg(scope, 0))))
+            return str(uuid.uuid5(UUID_NAMESPACE, values.as_string(self.datum_arg(scope, 0))))
         return str(uuid.uuid4())
 
 
@@ -82,23 +81,7 @@ class Range(Term):
 
     def eval(self, scope: Scope) -> values.Stream:
         if not self.args:
-            return values.Stream(suspend.ticking(_count_from(0)), infinite=True)
-        bounds = [_range_int(self.datum_arg(scope, i)) for i in range(len(self.args))]
+            return values.Stream(suspend.ticking(itertools.count()), infinite=True)
+        bounds = [integer(self.datum_arg(scope, i)) for i in range(len(self.args))]
         start, stop = (0, bounds[0]) if len(bounds) == 1 else bounds
         return values.Stream(suspend.Ticked(range(start, stop)))
-
-
-def _count_from(n: int) -> Iterator[int]:
-    while True:
-        yield n
-        n += 1
-
-
-def _range_int(v: Any) -> int:
-    x = number(v)
-    if type(x) is float and x.is_integer():
-        if x > datum.MAX_EXACT:
-            raise ReqlQueryLogicError(f"Number not an integer (>2^53): {fmt_plain(x)}")
-        if x < -datum.MAX_EXACT:
-            raise ReqlQueryLogicError(f"Number not an integer (<-2^53): {fmt_plain(x)}")
-    return integer(x)

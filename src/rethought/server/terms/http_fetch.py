@@ -156,9 +156,11 @@ async def _attempts(req: Request) -> Response:
                 return Response(error="URL using bad/illegal format or missing URL")
             except aiohttp.ClientConnectorError:
                 last, last_error = None, "could not connect to server"  # worth retrying
-            except (aiohttp.ClientPayloadError, aiohttp.ClientOSError):
-                last, last_error = None, "error when receiving data"
-            except aiohttp.ServerDisconnectedError:
+            except (
+                aiohttp.ClientPayloadError,
+                aiohttp.ClientOSError,
+                aiohttp.ServerDisconnectedError,
+            ):
                 last, last_error = None, "error when receiving data"
             else:
                 if resp.status not in _RETRY_STATUS:

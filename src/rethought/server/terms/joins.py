@@ -18,7 +18,7 @@ from .tables import require_index
 def _reiterable(v: Any, ctx: Any) -> Any:
     """The right side of a nested-loop join, readable once per left row."""
     if isinstance(v, values.TableValue) or type(v) is list:
-        seq.iterate(v)
+        values.iterate(v)
         return v
     return seq.finite_list(v, ctx)
 
@@ -27,14 +27,14 @@ class _NestedLoopJoin(seq.SeqTerm):
     outer = False
 
     def apply(self, scope: Scope, src: Any) -> Any:
-        left = seq.iterate(src)
+        left = values.iterate(src)
         right = _reiterable(self.args[1].run(scope), scope.ctx)
         f = seq.func(self.args[2].run(scope))
 
         def rows() -> Iterator[Any]:
             for lrow in left:
                 matched = False
-                for rrow in seq.iterate(right):
+                for rrow in values.iterate(right):
                     if seq.truthy(seq.call(f, lrow, rrow)):
                         matched = True
                         yield {"left": lrow, "right": rrow}
@@ -61,7 +61,7 @@ class EqJoin(seq.SeqTerm):
     left side's order, so ``ordered=True`` needs nothing more."""
 
     def apply(self, scope: Scope, src: Any) -> Any:
-        left = seq.iterate(src)
+        left = values.iterate(src)
         key_f = seq.field_func(self.args[1].run(scope))
         table = self.args[2].run(scope)
         if not isinstance(table, values.TableValue):

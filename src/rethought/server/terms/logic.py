@@ -15,14 +15,14 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from .argcheck import truthy
+from ..seq import truthy
 
-_NOT_DATUM = (values.Sequence, values.Database, values.Func, values.Grouped)
+NOT_DATUM = (values.Sequence, values.Database, values.Func, values.Grouped)
 
 
 def condition(v: Any) -> bool:
     """A value used as a condition: ReQL truth, and only datums qualify."""
-    if isinstance(v, _NOT_DATUM):
+    if isinstance(v, NOT_DATUM):
         raise ReqlQueryLogicError(f"Expected type DATUM but found {values.type_name(v)}:")
     return truthy(values.to_datum(v))
 

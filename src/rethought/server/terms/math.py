@@ -16,8 +16,8 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from ..seq import array_limit_error
-from .argcheck import array, expected, integer, number, string
+from ..seq import array_limit_error, within_limit
+from .argcheck import integer, integer_below
 from .datum_print import expected_val
 from .times_calc import round_ms
 
@@ -44,14 +44,7 @@ def _is_time(v: Any) -> bool:
 def _shift_time(t: dict, seconds: int | float) -> dict:
     """A TIME moved by ``seconds``; like every RethinkDB time, rounded to milliseconds."""
     out = dict(t)
-    out["epoch_time"] = round_ms(finite(number(t["epoch_time"]) + seconds))
-    return out
-
-
-def _check_limit(scope: Scope, out: list) -> list:
-    limit = scope.ctx.array_limit
-    if len(out) > limit:
-        raise array_limit_error(limit)
+    out["epoch_time"] = round_ms(finite(values.as_number(t["epoch_time"]) + seconds))
     return out
 
 
@@ -79,17 +72,17 @@ class _Fold(Term):
 class Add(_Fold):
     def op(self, scope: Scope, a: Any, b: Any) -> Any:
         if _is_time(a):
-            return _shift_time(a, number(b))
+            return _shift_time(a, values.as_number(b))
         if _is_time(b):
-            return _shift_time(b, number(a))
+            return _shift_time(b, values.as_number(a))
         ta = type(a)
         if ta is int or ta is float:
-            return finite(float(a) + number(b))
+            return finite(float(a) + values.as_number(b))
         if ta is str:
-            return a + string(b)
+            return a + values.as_string(b)
         if ta is list:
-            return _check_limit(scope, a + array(b))
-        raise expected(a, "NUMBER")
+            return within_limit(a + values.as_array(b), scope.ctx)
+        raise values.expected(a, "NUMBER")
 
 
 @term(T.SUB, arity=(1, None))
@@ -97,9 +90,11 @@ class Sub(_Fold):
     def op(self, scope: Scope, a: Any, b: Any) -> Any:
         if _is_time(a):
             if _is_time(b):
-                return round_ms(number(a["epoch_time"]) - number(b["epoch_time"]))
-            return _shift_time(a, -number(b))
-        return finite(float(number(a)) - number(b))
+                return round_ms(
+                    values.as_number(a["epoch_time"]) - values.as_number(b["epoch_time"])
+                )
+            return _shift_time(a, -values.as_number(b))
+        return finite(float(values.as_number(a)) - values.as_number(b))
 
 
 @term(T.MUL, arity=(1, None))
@@ -113,13 +108,13 @@ class Mul(_Fold):
             if arr and copies * len(arr) > scope.ctx.array_limit:
                 raise array_limit_error(scope.ctx.array_limit)
             return arr * copies
-        return finite(float(number(a)) * number(b))
+        return finite(float(values.as_number(a)) * values.as_number(b))
 
 
 @term(T.DIV, arity=(1, None))
 class Div(_Fold):
     def op(self, scope: Scope, a: Any, b: Any) -> Any:
-        x, y = number(a), number(b)
+        x, y = values.as_number(a), values.as_number(b)
         if y == 0:
             raise ReqlQueryLogicError("Cannot divide by zero.")
         return finite(x / y)
@@ -139,10 +134,10 @@ class Mod(Term):
 
 
 class _Round(Term):
-    fn: Callable[[float], float] = staticmethod(math.floor)
+    fn: Callable[[float], float]
 
     def eval(self, scope: Scope) -> int | float:
-        x = number(self.datum_arg(scope, 0))
+        x = values.as_number(self.datum_arg(scope, 0))
         return datum.num(float(self.fn(x)))
 
 
@@ -168,14 +163,11 @@ class Round(_Round):
 
 def _bit_int(v: Any) -> int:
     """An integer in [-2**53, 2**53), the range the bitwise terms work in."""
-    i = integer(v)
-    if not -_BIT_LIMIT <= i < _BIT_LIMIT:
-        raise ReqlQueryLogicError(f"Integer too large: {i}")
-    return i
+    return integer_below(v, _BIT_LIMIT)
 
 
 class _BitFold(Term):
-    op: Callable[[int, int], int] = staticmethod(lambda a, b: a & b)
+    op: Callable[[int, int], int]
 
     def eval(self, scope: Scope) -> int | float:
         acc = _bit_int(self.datum_arg(scope, 0))

@@ -16,19 +16,11 @@ from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from .argcheck import integer, obj, string
+from ..seq import get_field
+from .argcheck import integer
 from .jsonfmt import dumps, pretty, trunc_pretty
 
 LITERAL = "LITERAL"
-
-
-def get_field(v: Any, name: str) -> Any:
-    """``obj(name)`` with RethinkDB's non-existence error."""
-    d = obj(v)
-    try:
-        return d[name]
-    except KeyError:
-        raise ReqlNonExistenceError(f"No attribute `{name}` in object:\n{pretty(d)}") from None
 
 
 def _poly(
@@ -216,7 +208,7 @@ class Object(Term):
             )
         out: dict = {}
         for i in range(0, n, 2):
-            key = string(self.datum_arg(scope, i))
+            key = values.as_string(self.datum_arg(scope, i))
             val = self.datum_arg(scope, i + 1)
             if key in out:
                 raise ReqlQueryLogicError(
@@ -325,12 +317,19 @@ class HasFields(_PathTerm):
         return has_paths(d, tree)
 
 
+def field(v: Any, name: str, term_name: str) -> Any:
+    """``v(name)``: a field of an object, or of each row of a sequence (rows lacking it are
+    skipped); ``term_name`` is what errors call the term."""
+    if type(v) is dict and datum.REQL_TYPE not in v:  # a plain object: the per-row case
+        return get_field(v, name)
+    return _poly(v, term_name, lambda d: get_field(d, name), "skip", _ALL_PTYPES)
+
+
 @term(T.GET_FIELD, arity=(2, 2))
 class GetField(Term):
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
-        name = string(self.datum_arg(scope, 1))
-        return _poly(v, "get_field", lambda d: get_field(d, name), "skip", _ALL_PTYPES)
+        return field(v, values.as_string(self.datum_arg(scope, 1)), "get_field")
 
 
 @term(T.BRACKET, arity=(2, 2))
@@ -341,7 +340,7 @@ class Bracket(Term):
         v = self.args[0].run(scope)
         key = self.datum_arg(scope, 1)
         if type(key) is str:
-            return _poly(v, "bracket", lambda d: get_field(d, key), "skip", _ALL_PTYPES)
+            return field(v, key, "bracket")
         if type(key) is int or type(key) is float:
             if values.is_sequence(v):
                 from .slicing import nth  # slicing imports this module

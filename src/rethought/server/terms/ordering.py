@@ -34,7 +34,7 @@ class Desc(Asc):
 @term(T.ORDER_BY, arity=(1, None), optargs=("index",))
 class OrderBy(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
-        spec = seq.sort_spec(self, scope, self.args[1:])
+        spec = seq.sort_spec(scope, self.args[1:])
         index_node = self.optargs.get("index")
         slice_ = seq.as_table_slice(src)
         if index_node is not None:
@@ -87,7 +87,7 @@ class Distinct(seq.SeqTerm):
         seen: dict[tuple, Any] = {}
         limit = scope.ctx.array_limit
         seq.check_finite(src)
-        for row in seq.iterate(src):
+        for row in values.iterate(src):
             seen.setdefault(datum.sort_key(row), row)
             if len(seen) > limit:
                 raise seq.array_limit_error(limit)

@@ -17,13 +17,6 @@ from .. import seq, values
 from ..compile import Scope, term
 
 
-def int_arg(v: Any) -> int:
-    """An integer argument; NULL is a non-existence error, as in RethinkDB."""
-    if v is None:
-        raise seq.expected(v, "NUMBER")
-    return values.as_int(v)
-
-
 def _bound(term_: Any, scope: Scope, name: str, default_open: bool) -> bool:
     v = term_.optarg(scope, name)
     if v is None:
@@ -38,7 +31,7 @@ def _bound(term_: Any, scope: Scope, name: str, default_open: bool) -> bool:
 
 def slice_stream(src: Any, left: int, right: int | None, scope: Scope, frames: tuple) -> Any:
     """Rows ``[left, right)`` of a sequence (``right`` None: to the end), lazily."""
-    rows = islice(seq.iterate(src), left, right)
+    rows = islice(values.iterate(src), left, right)
     out = seq.like(src, rows, scope.ctx, frames, keep_selection=True)
     if right is not None and isinstance(out, values.Stream):
         out.infinite = False
@@ -64,10 +57,10 @@ def slice_sized(v: Any, left: int, right: int, left_open: bool, right_open: bool
 class Slice(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
         left_open = _bound(self, scope, "left_bound", False)
-        left = int_arg(self.args[1].run(scope))
+        left = values.as_int(self.args[1].run(scope))
         has_right = len(self.args) == 3
         right_open = _bound(self, scope, "right_bound", True) if has_right else False
-        right = int_arg(self.args[2].run(scope)) if has_right else -1
+        right = values.as_int(self.args[2].run(scope)) if has_right else -1
         if type(src) is list or type(src) is str:
             return slice_sized(src, left, right, left_open, right_open)
         if datum.pseudo_type(src) == "BINARY":
@@ -95,10 +88,10 @@ class Slice(seq.SeqTerm):
 @term(T.SKIP, arity=(2, 2))
 class Skip(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
-        n = int_arg(self.args[1].run(scope))
+        n = values.as_int(self.args[1].run(scope))
         if type(src) is list:
             return slice_sized(src, n, -1, False, False)
-        seq.iterate(src)  # type check first, as RethinkDB does
+        values.iterate(src)  # type check first, as RethinkDB does
         if n < 0:
             raise ReqlQueryLogicError("Cannot use a negative left index on a stream.")
         return slice_stream(src, n, None, scope, self.frames)
@@ -107,8 +100,8 @@ class Skip(seq.SeqTerm):
 @term(T.LIMIT, arity=(2, 2))
 class Limit(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
-        seq.iterate(src)
-        n = int_arg(self.args[1].run(scope))
+        values.iterate(src)
+        n = values.as_int(self.args[1].run(scope))
         if n < 0:
             raise ReqlQueryLogicError(f"LIMIT takes a non-negative argument (got {n})")
         if type(src) is list:
@@ -121,7 +114,7 @@ class Nth(seq.SeqTerm):
     """``nth``: on a selection the row stays addressable (``nth(0).update(...)`` works)."""
 
     def apply(self, scope: Scope, src: Any) -> Any:
-        return nth(src, int_arg(self.args[1].run(scope)))
+        return nth(src, values.as_int(self.args[1].run(scope)))
 
 
 def nth(src: Any, n: int) -> Any:
@@ -134,7 +127,7 @@ def nth(src: Any, n: int) -> Any:
         if n >= len(src):
             raise ReqlNonExistenceError(f"Index out of bounds: {n}")
         return src[n]
-    rows = seq.iterate(src)
+    rows = values.iterate(src)
     if n < -1:
         raise ReqlQueryLogicError(f"Cannot use an index < -1 ({n}) on a stream.")
     found = _MISSING = object()
@@ -168,14 +161,14 @@ class OffsetsOf(seq.SeqTerm):
             def test(row: Any) -> bool:
                 return datum.equal(row, want)
 
-        rows = (i for i, row in enumerate(seq.iterate(src)) if test(row))
+        rows = (i for i, row in enumerate(values.iterate(src)) if test(row))
         return seq.like(src, rows, scope.ctx, self.frames)
 
 
 @term(T.IS_EMPTY, arity=(1, 1))
 class IsEmpty(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
-        for _ in seq.iterate(src):
+        for _ in values.iterate(src):
             return False
         return True
 
@@ -187,8 +180,8 @@ class Sample(seq.SeqTerm):
     deterministic_term = False
 
     def apply(self, scope: Scope, src: Any) -> Any:
-        rows = seq.iterate(src)
-        n = int_arg(self.args[1].run(scope))
+        rows = values.iterate(src)
+        n = values.as_int(self.args[1].run(scope))
         if n < 0:
             raise ReqlQueryLogicError(f"Number of items to sample must be non-negative, got `{n}`.")
         seq.check_finite(src)

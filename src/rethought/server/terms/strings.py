@@ -17,8 +17,9 @@ import re2
 
 from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
+from .. import values
 from ..compile import Scope, Term, term
-from .argcheck import integer, string
+from .argcheck import integer
 
 # Unicode White_Space (what RethinkDB's split uses when no delimiter is given).
 _SPACE = frozenset(
@@ -58,8 +59,8 @@ class Match(Term):
     """``str.match(regex)``: null, or ``{str, start, end, groups}`` for the first match."""
 
     def eval(self, scope: Scope) -> Any:
-        s = string(self.datum_arg(scope, 0))
-        rx = _compile(string(self.datum_arg(scope, 1)))
+        s = values.as_string(self.datum_arg(scope, 0))
+        rx = _compile(values.as_string(self.datum_arg(scope, 1)))
         data = s.encode("utf-8", "surrogatepass")
         m = rx.search(data)
         if m is None:
@@ -80,11 +81,11 @@ class Split(Term):
     """``split([delim, [max]])``: on whitespace runs, on a delimiter, or into characters."""
 
     def eval(self, scope: Scope) -> list:
-        s = string(self.datum_arg(scope, 0))
+        s = values.as_string(self.datum_arg(scope, 0))
         delim = None
         if len(self.args) > 1:
             d = self.datum_arg(scope, 1)
-            delim = None if d is None else string(d)
+            delim = None if d is None else values.as_string(d)
         maxnum = -1
         if len(self.args) > 2:
             maxnum = integer(self.datum_arg(scope, 2))
@@ -155,14 +156,14 @@ class Upcase(Term):
     """ASCII-only, like RethinkDB (``toupper`` in the C locale)."""
 
     def eval(self, scope: Scope) -> str:
-        s = string(self.datum_arg(scope, 0))
+        s = values.as_string(self.datum_arg(scope, 0))
         return s.translate(_UPPER)
 
 
 @term(T.DOWNCASE, arity=(1, 1))
 class Downcase(Term):
     def eval(self, scope: Scope) -> str:
-        s = string(self.datum_arg(scope, 0))
+        s = values.as_string(self.datum_arg(scope, 0))
         return s.translate(_LOWER)
 
 

@@ -14,8 +14,9 @@ from typing import Any
 from ... import datum
 from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
+from .. import values
 from ..compile import Scope, Term, term
-from .argcheck import integer, number, string
+from .argcheck import integer_below
 from .jsonfmt import trunc_pretty
 from .times_calc import (
     EPOCH_TIME,
@@ -42,10 +43,7 @@ def as_time(v: Any) -> dict:
 
 def _int32(v: Any) -> int:
     """RethinkDB's ``as_int<int>``: an integer that fits a C ``int``."""
-    i = integer(v)
-    if not -_INT32 <= i < _INT32:
-        raise ReqlQueryLogicError(f"Integer too large: {i}")
-    return i
+    return integer_below(v, _INT32)
 
 
 class _TimeTerm(Term):
@@ -81,8 +79,8 @@ class Time(Term):
         if n == 7:
             hours = _int32(self.datum_arg(scope, 3))
             minutes = _int32(self.datum_arg(scope, 4))
-            seconds = number(self.datum_arg(scope, 5))
-        tz = string(self.datum_arg(scope, n - 1))
+            seconds = values.as_number(self.datum_arg(scope, 5))
+        tz = values.as_string(self.datum_arg(scope, n - 1))
         return time_from_fields(year, month, day, hours, minutes, seconds, tz)
 
 
@@ -91,7 +89,7 @@ class EpochTime(Term):
     """``r.epoch_time(seconds)``: a UTC time, rounded to milliseconds."""
 
     def eval(self, scope: Scope) -> dict:
-        return make_time(number(self.datum_arg(scope, 0)), "+00:00")
+        return make_time(values.as_number(self.datum_arg(scope, 0)), "+00:00")
 
 
 @term(T.ISO8601, arity=(1, 1), optargs=("default_timezone",))
@@ -99,9 +97,9 @@ class Iso8601(Term):
     """``r.iso8601(string, default_timezone='')``."""
 
     def eval(self, scope: Scope) -> dict:
-        s = string(self.datum_arg(scope, 0))
+        s = values.as_string(self.datum_arg(scope, 0))
         tz = self.optarg(scope, "default_timezone")
-        return parse_iso8601(s, "" if tz is None else string(tz))
+        return parse_iso8601(s, "" if tz is None else values.as_string(tz))
 
 
 @term(T.TO_ISO8601, arity=(1, 1))
@@ -122,7 +120,7 @@ class InTimezone(_TimeTerm):
 
     def eval(self, scope: Scope) -> dict:
         t = self.time_arg(scope)
-        tz = string(self.datum_arg(scope, 1))
+        tz = values.as_string(self.datum_arg(scope, 1))
         return {**t, TIMEZONE: sanitize_tz(tz)}
 
 
@@ -134,7 +132,7 @@ class Timezone(_TimeTerm):
 
 def _bound(v: Any, name: str) -> bool:
     """True for an open bound (``open``), False for ``closed``."""
-    s = string(v)
+    s = values.as_string(v)
     if s == "open":
         return True
     if s == "closed":

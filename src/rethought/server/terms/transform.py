@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
 
+from ... import datum
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import feeds, seq, values
 from ..compile import Scope, Term, term
 from . import objects
 from .control import EmptyUserError
+from .jsonfmt import pretty
 
 
 @term(T.MAP, arity=(2, None))
@@ -32,20 +34,16 @@ class Map(seq.SeqTerm):
                 f"{' was' if n == 1 else 's were'} found."
             )
         sources = [src, *others]
-        iters = [seq.iterate(s) for s in sources]
+        iters = [values.iterate(s) for s in sources]
         if len(iters) == 1:
             rows: Iterator[Any] = (seq.call(f, row) for row in iters[0])
         else:
             rows = (seq.call(f, *group) for group in zip(*iters, strict=False))
         if all(seq.is_array(s) for s in sources):
             return seq.materialise(rows, scope.ctx)
-        out = values.Stream(seq.guarded(rows, self.frames))
-        out.infinite = (
-            next((i for s in sources if (i := seq.is_infinite(s))), False)
-            if all(seq.is_infinite(s) for s in sources)
-            else False
-        )
-        return out
+        # Infinite only when every input is (zip stops at the shortest).
+        infinite = seq.is_infinite(src) if all(seq.is_infinite(s) for s in sources) else False
+        return values.Stream(seq.guarded(rows, self.frames), infinite)
 
 
 def _unknown_arity(f: values.Func) -> bool:
@@ -86,7 +84,7 @@ class Filter(seq.SeqTerm):
                 except EmptyUserError:  # r.error() with no message re-raises
                     raise missing from None
 
-        rows = (row for row in seq.iterate(src) if keep_row(row))
+        rows = (row for row in values.iterate(src) if keep_row(row))
         return seq.like(src, rows, scope.ctx, self.frames, keep_selection=True)
 
 
@@ -105,28 +103,26 @@ def row_predicate(pred: values.Func) -> Callable[[Any], bool]:
 
 
 def _is_pattern(d: Any) -> bool:
-    return type(d) is dict and (
-        values.datum.REQL_TYPE not in d or d.get("$reql_type$") == "LITERAL"
-    )
+    return type(d) is dict and (datum.REQL_TYPE not in d or objects.is_literal(d))
 
 
 def _match(pattern: dict, value: Any) -> bool:
     """RethinkDB's object-as-predicate: every field of ``pattern`` equals ``value``'s."""
-    if pattern.get("$reql_type$") == "LITERAL":
-        return values.datum.equal(pattern.get("value"), value)
+    if objects.is_literal(pattern):
+        return datum.equal(pattern.get("value"), value)
     if type(value) is not dict:
-        raise seq.expected(value, "OBJECT")
+        raise values.expected(value, "OBJECT")
     for key, want in pattern.items():
         if key not in value:
             raise ReqlNonExistenceError(f"No attribute `{key}` in object.")
         got = value[key]
-        if type(want) is dict and type(got) is dict and want.get("$reql_type$") is None:
+        if type(want) is dict and type(got) is dict and want.get(datum.REQL_TYPE) is None:
             if not _match(want, got):
                 return False
-        elif type(want) is dict and want.get("$reql_type$") == "LITERAL":
+        elif objects.is_literal(want):
             if not _match(want, got):
                 return False
-        elif not values.datum.equal(got, want):
+        elif not datum.equal(got, want):
             return False
     return True
 
@@ -137,8 +133,8 @@ class ConcatMap(seq.SeqTerm):
         f = seq.func(self.args[1].run(scope))
 
         def rows() -> Iterator[Any]:
-            for row in seq.iterate(src):
-                yield from seq.iterate(f(row))
+            for row in values.iterate(src):
+                yield from values.iterate(f(row))
 
         return seq.like(src, rows(), scope.ctx, self.frames)
 
@@ -152,13 +148,15 @@ class WithFields(seq.SeqTerm):
         if not values.is_sequence(src) and seq.is_datum(src) and type(src) is not dict:
             # RethinkDB runs has_fields first, and that names itself in the type error.
             raise objects.non_object_error("has_fields", src)
-        rows = (_pluck(row, selectors) for row in seq.iterate(src) if _has(_as_obj(row), selectors))
+        rows = (
+            _pluck(row, selectors) for row in values.iterate(src) if _has(_as_obj(row), selectors)
+        )
         return seq.like(src, rows, scope.ctx, self.frames)
 
 
 def _as_obj(row: Any) -> dict:
     if type(row) is not dict:
-        raise seq.expected(row, "OBJECT")
+        raise values.expected(row, "OBJECT")
     return row
 
 
@@ -177,7 +175,7 @@ def _has(obj: Any, selectors: list) -> bool:
                 if sub is not True and not _has(obj[key], [sub]):
                     return False
         else:
-            raise ReqlQueryLogicError(f"Invalid path argument `{seq.print_value(sel)}`.")
+            raise ReqlQueryLogicError(f"Invalid path argument `{pretty(sel)}`.")
     return True
 
 
@@ -203,7 +201,7 @@ def _pluck(obj: dict, selectors: list) -> dict:
 @term(T.ZIP, arity=(1, 1))
 class Zip(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
-        return seq.like(src, (_zip_row(row) for row in seq.iterate(src)), scope.ctx, self.frames)
+        return seq.like(src, (_zip_row(row) for row in values.iterate(src)), scope.ctx, self.frames)
 
 
 def _zip_row(row: Any) -> Any:
@@ -227,7 +225,7 @@ class Union(Term):
         sources = [a.run(scope) for a in self.args]
         if len(scope.ctx.feeds) > opened:
             # A union of changefeeds never ends: interleave whatever each one has ready.
-            out = values.Stream(feeds.interleave([seq.iterate(s) for s in sources]))
+            out = values.Stream(feeds.interleave([values.iterate(s) for s in sources]))
             out.infinite = values.FEED
             return out
         if sources and isinstance(sources[0], values.Grouped):
@@ -236,16 +234,16 @@ class Union(Term):
         return self._union(scope, sources)
 
     def _union(self, scope: Scope, sources: list) -> Any:
-        iters = [seq.iterate(s) for s in sources]
+        iters = [values.iterate(s) for s in sources]
         node = self.optargs.get("interleave")
         spec = None
         if node is not None:
             if node.tt == T.MAKE_ARRAY:
-                spec = seq.sort_spec(self, scope, node.args)
+                spec = seq.sort_spec(scope, node.args)
             else:
                 v = node.run(scope)
                 if type(v) is not bool:
-                    spec = seq.sort_spec(self, scope, [node])
+                    spec = seq.sort_spec(scope, [node])
         if spec is not None:
             rows: Iterator[Any] = _ordered_merge(iters, spec)
         else:
@@ -259,4 +257,4 @@ class Union(Term):
 
 def _ordered_merge(iters: list[Iterator[Any]], spec: list) -> Iterator[Any]:
     """Merge already-ordered inputs, keeping the order (``union(interleave=...)``)."""
-    return heapq.merge(*iters, key=lambda row: seq.OrderKey(row, spec))
+    return heapq.merge(*iters, key=lambda row: seq.order_key(row, spec))

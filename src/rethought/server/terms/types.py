@@ -12,7 +12,6 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from .argcheck import expected, string
 from .jsonfmt import dumps, trunc_pretty
 
 _TYPE_NAMES = frozenset(
@@ -44,7 +43,7 @@ def _coerce_name(v: Any) -> str:
 class CoerceTo(Term):
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
-        target = string(self.datum_arg(scope, 1)).upper()
+        target = values.as_string(self.datum_arg(scope, 1)).upper()
         if target not in _TYPE_NAMES:
             raise ReqlQueryLogicError(f"Unknown Type: {target}")
         start = _coerce_name(v)
@@ -112,10 +111,10 @@ def _pairs_to_object(pairs: Any) -> dict:
     out: dict = {}
     for pair in pairs:
         if type(pair) is not list:
-            raise expected(pair, "ARRAY")
+            raise values.expected(pair, "ARRAY")
         if len(pair) != 2:
             raise ReqlQueryLogicError(f"Expected array of size 2, but got size {len(pair)}.")
-        key = string(pair[0])
+        key = values.as_string(pair[0])
         if key in out:
             raise ReqlQueryLogicError(
                 f"Duplicate key {dumps(key)} in coerced object.  "
@@ -139,7 +138,7 @@ class Json(Term):
     """``r.json(text)``: parse a JSON document into a datum."""
 
     def eval(self, scope: Scope) -> Any:
-        text = string(self.datum_arg(scope, 0))
+        text = values.as_string(self.datum_arg(scope, 0))
         try:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError as e:
@@ -163,7 +162,7 @@ class Binary(Term):
         v = self.datum_arg(scope, 0)
         if datum.pseudo_type(v) == "BINARY":
             return v
-        return datum.make_binary(string(v).encode("utf-8"))
+        return datum.make_binary(values.as_string(v).encode("utf-8"))
 
 
 _B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -210,4 +209,4 @@ def binary_literal(v: dict) -> dict:
             raise ReqlQueryLogicError(f"Invalid binary pseudotype: illegal `{key}` key.")
     if "data" not in v:
         raise ReqlQueryLogicError("Invalid binary pseudotype: lacking `data` key.")
-    return datum.make_binary(decode_base64(string(v["data"])))
+    return datum.make_binary(decode_base64(values.as_string(v["data"])))

@@ -22,11 +22,10 @@ from .catalog import as_table
 from .datum_print import expected_val
 from .hooks import ignore_hook, with_hook
 from .jsonfmt import pretty
+from .objects import LITERAL
 from .tables import check_primary_key
 
 NO, YES, ALWAYS = 0, 1, 2  # return_changes
-
-LITERAL = "LITERAL"  # r.literal(x) evaluates to {"$reql_type$": "LITERAL", "value": x}
 
 
 class WriteStats:
