@@ -36,6 +36,7 @@ from .params import (
 
 __all__ = [
     "Handle",
+    "Wait",
     "Watchers",
     "FutureConnection",
     "FutureCursor",
@@ -59,27 +60,76 @@ class Handle(Protocol):
     def reject(self, error: BaseException) -> None: ...
 
 
-class Watchers:
-    """``Query.waiter`` for promise-based loops: checks re-run on every state change.
+class Watchers(list):
+    """``Query.waiter`` for promise-based loops: the :class:`Wait` objects of a query, each
+    re-checked on every state change (a finished one removes itself)."""
 
-    A check returns True once it is finished with the query (it is then dropped).
-    """
-
-    __slots__ = ("checks",)
-
-    def __init__(self) -> None:
-        self.checks: list[Callable[[Query], bool]] = []
+    __slots__ = ()
 
     def wake(self, query: Query) -> None:
-        for check in list(self.checks):
-            if check(query):
-                self.discard(check)
+        for wait in self[:]:
+            wait.check()
 
-    def discard(self, check: Callable[[Query], bool]) -> None:
+
+class Wait:
+    """One promise waiting on a query: settled by the first ``attempt()`` that is not
+    PENDING (or by its exception). Cancelling the promise STOPs the query; ``expire`` (the
+    optional timer) rejects it with ReqlTimeoutError.
+
+    No reference cycle outlives it: a finished Wait leaves its query's Watchers and its timer,
+    so a query's objects are freed by reference counting, without the cyclic collector.
+    """
+
+    __slots__ = ("conn", "query", "attempt", "handle", "cancel_timer", "stop_on_timeout")
+
+    def __init__(
+        self, conn: FutureConnection, query: Query, attempt: Callable[[], Any], stop: bool
+    ) -> None:
+        self.conn = conn
+        self.query = query
+        self.attempt = attempt
+        self.stop_on_timeout = stop
+        self.cancel_timer: Callable[[], None] | None = None
+        self.handle = conn._new_handle(self.cancelled)
+
+    def check(self) -> bool:
+        """Try to settle; True once finished with the query."""
+        handle = self.handle
+        if not handle.pending:  # settled from outside: leave the rows for the next call
+            self.finish()
+            return True
         try:
-            self.checks.remove(check)
-        except ValueError:
-            pass
+            value = self.attempt()
+        except BaseException as exc:
+            self.finish()
+            handle.reject(exc)
+            return True
+        if value is PENDING:
+            return False
+        self.finish()
+        handle.resolve(value)
+        return True
+
+    def finish(self) -> None:
+        waiter = self.query.waiter
+        if type(waiter) is Watchers and self in waiter:
+            waiter.remove(self)
+        if self.cancel_timer is not None:
+            cancel, self.cancel_timer = self.cancel_timer, None
+            cancel()
+
+    def cancelled(self) -> None:
+        """The consumer cancelled the promise before it settled."""
+        self.finish()
+        self.conn._stop(self.query)
+
+    def expire(self) -> None:
+        self.cancel_timer = None
+        if self.handle.pending:
+            self.finish()
+            if self.stop_on_timeout:
+                self.conn._stop(self.query)
+            self.handle.reject(ReqlTimeoutError())
 
 
 class FutureConnection(ConnectionBase):
@@ -214,66 +264,32 @@ class FutureConnection(ConnectionBase):
     ) -> Any:
         """A promise of ``attempt()``'s first result that is not PENDING (or its exception).
 
-        ``attempt`` re-runs whenever the query changes. Cancelling the promise STOPs the
+        ``attempt`` runs now and again whenever the query changes. Cancelling the promise STOPs the
         query; ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
         """
-        watchers = query.waiter
-        if not isinstance(watchers, Watchers):
-            watchers = query.waiter = Watchers()
-        cancel_timer: list[Callable[[], None]] = []
-
-        def finish() -> None:
-            watchers.discard(check)
-            if cancel_timer:
-                cancel_timer.pop()()
-
-        def on_cancel() -> None:
-            finish()
-            self._stop(query)
-
-        handle = self._new_handle(on_cancel)
-
-        def check(_query: Query) -> bool:
-            if not handle.pending:  # settled from outside: leave the rows for the next call
-                finish()
-                return True
-            try:
-                value = attempt()
-            except BaseException as exc:
-                finish()
-                handle.reject(exc)
-                return True
-            if value is PENDING:
-                return False
-            finish()
-            handle.resolve(value)
-            return True
-
-        if check(query):
-            return self._promise_of(handle)
-        watchers.checks.append(check)
-        if timeout is not None:
-
-            def expire() -> None:
-                cancel_timer.clear()
-                if handle.pending:
-                    watchers.discard(check)
-                    if stop_on_timeout:
-                        self._stop(query)
-                    handle.reject(ReqlTimeoutError())
-
-            cancel_timer.append(self._call_later(timeout, expire))
-        return self._promise_of(handle)
+        wait = Wait(self, query, attempt, stop_on_timeout)
+        if not wait.check():
+            watchers = query.waiter
+            if type(watchers) is not Watchers:
+                watchers = query.waiter = Watchers()
+            watchers.append(wait)
+            if timeout is not None:
+                wait.cancel_timer = self._call_later(timeout, wait.expire)
+        return self._promise_of(wait.handle)
 
     def _outcome_of(self, query: Query) -> Callable[[], Any]:
         core = self._core
+        make_cursor = self._make_cursor
 
         def attempt() -> Any:
-            if not query.answered:
+            if query.response_type is None and query.error is None:  # not answered yet
                 return PENDING
-            return core.outcome(query, lambda q: self.cursor_class(self, q))
+            return core.outcome(query, make_cursor)
 
         return attempt
+
+    def _make_cursor(self, query: Query) -> FutureCursor:
+        return self.cursor_class(self, query)
 
     def _submit(self, make: Callable[[ClientCore], Query | None], timeout: float | None = None):
         try:
@@ -373,8 +389,7 @@ class FutureCursor(CursorBase):
             return conn._failed(exc)
 
         def attempt() -> Any:
-            item = conn._core.next_item(query)
-            conn._flush()
+            item = self._next_or_empty()
             if item is EMPTY:
                 raise self.empty_error()
             return item
@@ -391,15 +406,21 @@ class FutureCursor(CursorBase):
 
     async def __anext__(self) -> Any:
         query = self.query
-        if query.items:  # a buffered row needs no promise: the hot path of big reads
-            conn = self.conn
-            row = conn._core.next_item(query)
-            conn._flush()
-            return row
-        try:
-            return await self.next()
-        except ReqlCursorEmpty:
-            raise StopAsyncIteration from None
+        items = query.items
+        if items and (query.outstanding or query.done):  # the hot path of big reads
+            return items.popleft()  # (no CONTINUE to consider either)
+        row = self._next_or_empty()  # raises the stream's error
+        if row is PENDING:
+            row = await self.conn._when(query, self._next_or_empty)
+        if row is EMPTY:  # the end, without an exception through a future (see Wait)
+            raise StopAsyncIteration
+        return row
+
+    def _next_or_empty(self) -> Any:
+        conn = self.conn
+        row = conn._core.next_item(self.query)
+        conn._flush()
+        return row
 
     async def __aenter__(self) -> FutureCursor:
         return self

@@ -21,57 +21,68 @@ class Cursor(FutureCursor):
     """``await cursor.next()``, ``await cursor.fetch_next()``, ``async for row in cursor``."""
 
 
-class _Handle:
-    __slots__ = ("promise",)
+class Pending(asyncio.Future):
+    """The result of a query or operation that already started (its bytes are on their way):
+    an ``asyncio.Future`` that is also a ``Coroutine``.
+
+    As a future it is awaited, gathered and waited on directly (``gather`` makes no task for
+    it); as a coroutine ``create_task`` and TaskGroups accept it, like the official driver's
+    coroutines, yet dropping it warns of nothing, so ``run(..., noreply=True)`` or
+    ``close()`` may be fired and forgotten. Cancelling it (a cancelled task cancels the
+    future it waits on) calls ``on_cancel`` at once, which STOPs the query. It is its own
+    asyncbase Handle.
+    """
+
+    __slots__ = ("_on_cancel", "_steps")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None] | None):
-        self.promise = loop.create_future()
-        if on_cancel is not None:
-            self.promise.add_done_callback(lambda f: f.cancelled() and on_cancel())
+        super().__init__(loop=loop)
+        self._on_cancel = on_cancel
+        self._steps: Generator[Any, None, Any] | None = None
+
+    @property
+    def promise(self) -> Pending:
+        return self
 
     @property
     def pending(self) -> bool:
-        return not self.promise.done()
+        return not self.done()
 
     def resolve(self, value: Any) -> None:
-        if not self.promise.done():
-            self.promise.set_result(value)
+        if not self.done():
+            self._on_cancel = None
+            self.set_result(value)
 
     def reject(self, error: BaseException) -> None:
-        if not self.promise.done():
-            self.promise.set_exception(error)
+        if not self.done():
+            self._on_cancel = None
+            self.set_exception(error)
 
+    def cancel(self, msg: Any = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        on_cancel, self._on_cancel = self._on_cancel, None
+        if on_cancel is not None:
+            on_cancel()
+        return True
 
-class Pending(Coroutine):
-    """The awaitable result of an operation that already started (its bytes are sent).
-
-    Unlike a coroutine it warns of nothing when dropped, so ``run(..., noreply=True)`` or
-    ``close()`` may be fired and forgotten; yet it is a ``Coroutine``, which ``create_task``,
-    ``gather`` and TaskGroups accept. ``future`` is the underlying ``asyncio.Future``.
-    """
-
-    __slots__ = ("future", "_steps")
-
-    def __init__(self, future: asyncio.Future) -> None:
-        self.future = future
-        self._steps: Generator[Any, None, Any] | None = None
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self.future.__await__()
-
-    def _iter(self) -> Generator[Any, None, Any]:
-        if self._steps is None:
-            self._steps = self.future.__await__()
-        return self._steps
+    # The coroutine protocol, for a Task that drives it (``create_task(query.run(conn))``).
 
     def send(self, value: Any) -> Any:
-        return self._iter().send(value)
+        if self._steps is None:
+            self._steps = self.__await__()
+        return self._steps.send(value)
 
     def throw(self, *exc: Any) -> Any:
-        return self._iter().throw(*exc)
+        if self._steps is None:
+            self._steps = self.__await__()
+        return self._steps.throw(*exc)
 
     def close(self) -> None:
         self._steps = None
+
+
+Coroutine.register(Pending)
 
 
 class _Protocol(asyncio.Protocol):
@@ -83,8 +94,10 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.conn._transport is self.transport:  # ignore a transport replaced by reconnect
-            self.conn._feed(data)
+        conn = self.conn
+        if conn._transport is self.transport:  # ignore a transport replaced by reconnect
+            conn._sent_since_read = False
+            conn._feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn._transport is self.transport:
@@ -101,11 +114,13 @@ class Connection(FutureConnection):
         super().__init__(params)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.Transport | None = None
+        self._sent_since_read = False
+        self._flush_scheduled = False
 
     # -- loop primitives -----------------------------------------------------------------
 
-    def _new_handle(self, on_cancel: Callable[[], None] | None) -> _Handle:
-        return _Handle(self._loop, on_cancel)
+    def _new_handle(self, on_cancel: Callable[[], None] | None) -> Pending:
+        return Pending(self._loop, on_cancel)
 
     def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
         return self._loop.call_later(delay, fn).cancel
@@ -119,10 +134,30 @@ class Connection(FutureConnection):
 
     def _close_transport(self) -> None:
         if self._transport is not None:
+            self._flush_now()  # a corked noreply query still goes out before the FIN
             self._transport.close()
 
-    def _promise_of(self, handle: _Handle) -> Any:
-        return Pending(handle.promise)
+    # Corked writes: queries started in one loop turn (a gather, a loop of noreply writes)
+    # leave in one send() instead of one each. The first write after a read goes at once, so
+    # a lone query waits for no extra loop turn; later ones stay in the core's buffer until
+    # the next turn. Frames keep their order either way: they all pass through that buffer.
+
+    def _flush(self) -> None:
+        core = self._core
+        if core is None or not core._out or self._flush_scheduled:
+            return
+        if self._sent_since_read:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush_now)
+            return
+        self._sent_since_read = True
+        self._write(core.data_to_send())
+
+    def _flush_now(self) -> None:
+        self._flush_scheduled = False
+        core = self._core
+        if core is not None and core._out:
+            self._write(core.data_to_send())
 
     # -- opening and closing -------------------------------------------------------------
 

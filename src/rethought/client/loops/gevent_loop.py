@@ -60,12 +60,16 @@ class _Promise(AsyncResult):
     def pending(self) -> bool:
         return not self.ready()
 
+    # Settling drops on_cancel: it refers back to the waiting query (no cycle outlives it).
+
     def resolve(self, value: Any) -> None:
         if not self.ready():
+            self.on_cancel = None
             self.set(value)
 
     def reject(self, exc: BaseException) -> None:
         if not self.ready():
+            self.on_cancel = None
             self.set_exception(exc)
 
 

@@ -39,7 +39,7 @@ class Cursor(FutureCursor):
         return super().fetch_next(wait)
 
 
-class _Handle(asyncio_loop._Handle):
+class _Handle(asyncio_loop.Pending):
     """A Tornado Future; settled or cancelled by anyone but us, it runs ``on_cancel``."""
 
     __slots__ = ("_ours",)
@@ -48,7 +48,7 @@ class _Handle(asyncio_loop._Handle):
         super().__init__(loop, None)
         self._ours = False
         if on_cancel is not None:
-            self.promise.add_done_callback(lambda _f: self._ours or on_cancel())
+            self.add_done_callback(lambda _f: self._ours or on_cancel())
 
     def resolve(self, value: Any) -> None:
         if self.pending:
@@ -68,9 +68,6 @@ class Connection(asyncio_loop.Connection):
 
     def _new_handle(self, on_cancel: Callable[[], None] | None) -> _Handle:
         return _Handle(self._loop, on_cancel)
-
-    def _promise_of(self, handle: _Handle) -> Future:
-        return handle.promise  # the Future itself: chain_future() and add_done_callback work
 
     def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Future:
         """Close (optionally after noreply_wait) and open again; a Future of the connection."""

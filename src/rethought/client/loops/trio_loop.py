@@ -44,13 +44,15 @@ class Promise:
     def pending(self) -> bool:
         return not (self.done or self.abandoned)
 
+    # Settling drops on_cancel: it refers back to the waiting query (no cycle outlives it).
+
     def resolve(self, value: Any) -> None:
         if self.pending:
-            self.done, self.value = True, value
+            self.done, self.value, self.on_cancel = True, value, None
 
     def reject(self, error: BaseException) -> None:
         if self.pending:
-            self.done, self.error = True, error
+            self.done, self.error, self.on_cancel = True, error, None
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._wait().__await__()
