@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -184,43 +183,3 @@ def _int_optarg(optargs: dict[str, Any], name: str, default: int) -> int:
 
 
 _DEFAULT_SPEC = BatchSpec({})
-
-
-_END = object()
-
-
-class StreamBatcher:
-    """Pulls batches of encoded rows out of a lazy iterator, looking one row ahead so the
-    batch that empties the stream is sent as SUCCESS_SEQUENCE rather than a trailing empty one.
-    """
-
-    __slots__ = ("_it", "_spec", "_first", "_ahead")
-
-    def __init__(self, it: Iterator[Any], spec: BatchSpec) -> None:
-        self._it = it
-        self._spec = spec
-        self._first = True
-        self._ahead: Any = _END
-
-    def next_batch(self) -> tuple[list[bytes], bool]:
-        """(encoded rows, exhausted)."""
-        min_rows, max_rows, max_bytes, deadline = self._spec.limits(self._first)
-        self._first = False
-        rows: list[bytes] = []
-        size = 0
-        it = self._it
-        clock = time.monotonic
-        if self._ahead is not _END:
-            row, self._ahead = self._ahead, _END
-        else:
-            row = next(it, _END)
-        while row is not _END:
-            enc = encode_row(row)
-            rows.append(enc)
-            size += len(enc)
-            n = len(rows)
-            if n >= max_rows or (size >= max_bytes and n >= min_rows) or clock() >= deadline:
-                self._ahead = next(it, _END)
-                return rows, self._ahead is _END
-            row = next(it, _END)
-        return rows, True

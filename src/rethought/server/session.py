@@ -6,7 +6,8 @@ responses interleave; evaluation itself is synchronous (see ``server.engine``), 
 yielded between batches and while a hard-durability write waits for its fsync. Each evaluation
 step (``engine.execute``, each batch pulled from a stream) runs in a query greenlet
 (``server.suspend``), so a term waiting for I/O (``r.http``, ``r.js``) suspends only its query,
-and a long evaluation switches out at ``suspend.checkpoint`` every few milliseconds.
+and a long evaluation switches out at ``suspend.checkpoint`` every few milliseconds. A stream
+batch goes out by its ``max_batch_seconds`` deadline even mid-scan (``server.stream_batches``).
 
 Stopping follows RethinkDB's ``query_cache.cc``: STOP cancels the task evaluating the query
 (a START still running, or the CONTINUE pulling a batch); the cancellation surfaces at the
@@ -34,6 +35,7 @@ from ..proto.ql2 import QueryType, ResponseType, TermType
 from . import engine as engine_mod
 from . import net_responses as resp
 from . import suspend
+from .stream_batches import StreamBatches
 
 log = logging.getLogger("rethought.net")
 
@@ -69,7 +71,7 @@ class _Query:
         self.profile = profile
         self.noreply = noreply
         self.ctx: Any = None
-        self.batcher: resp.StreamBatcher | None = None
+        self.batcher: StreamBatches | None = None
         self.feed: Any = None
         self.notes: list[int] = []
         self.lock = asyncio.Lock()
@@ -247,8 +249,8 @@ class ConnectionSession:
             q.ctx = ctx
             q.notes = result.notes
             if result.kind == engine_mod.STREAM:
-                q.batcher = resp.StreamBatcher(result.value, spec)
-                rtype, rows = await suspend.run_sync(self._stream_batch, q)
+                q.batcher = StreamBatches(result.value, spec)
+                rtype, rows = await self._stream_batch(q)
             elif result.kind == engine_mod.FEED:
                 q.feed = result.value
                 self.queries[token] = q
@@ -298,13 +300,15 @@ class ConnectionSession:
             del self.queries[q.token]
         if q.feed is not None:
             q.feed.close()
+        if q.batcher is not None:
+            q.batcher.close()
 
     # -- batches ----------------------------------------------------------------------------
 
-    def _stream_batch(self, q: _Query) -> tuple[int, list[bytes]]:
-        """(response type, encoded rows) of the stream's next batch."""
+    async def _stream_batch(self, q: _Query) -> tuple[int, list[bytes]]:
+        """(response type, encoded rows) of the stream's next batch, by its deadline."""
         assert q.batcher is not None
-        rows, done = q.batcher.next_batch()
+        rows, done = await q.batcher.next_batch()
         if done:
             self.queries.pop(q.token, None)
             return ResponseType.SUCCESS_SEQUENCE, rows
@@ -338,7 +342,7 @@ class ConnectionSession:
                     if q.feed is not None:
                         rtype, rows = await self._feed_batch(q)
                     else:
-                        rtype, rows = await suspend.run_sync(self._stream_batch, q)
+                        rtype, rows = await self._stream_batch(q)
                     await self._flush_writes(q.ctx)
                     profile = None
                     if q.profile:
@@ -361,7 +365,8 @@ class ConnectionSession:
         if q.feed is not None:
             q.feed.close()
         async with q.lock:  # let the START / CONTINUE in progress answer first, as RethinkDB does
-            pass
+            if q.batcher is not None:
+                q.batcher.close()  # a stream cut between batches: end its suspended scan
         await self.send(resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=[]))
 
     async def _noreply_wait(self, token: int) -> None:

@@ -19,6 +19,12 @@ wrap a row source in ``ticking``); once the running query greenlet has had the t
 connections (even handshakes) are served while a ``count`` over ten million rows runs. The
 checkpoint is also where a query dies: when STOP or a closed connection cancels the task
 driving the greenlet, the ``CancelledError`` is raised inside the term code at that point.
+
+And it is where a stream batch ends on time: a ``Resumable`` job (``stream_batches`` fills a
+batch in one) runs with a cut-off time; a checkpoint past it hands ``CUT`` back to the event
+loop with the evaluation suspended where it stands (deep inside a sparse filter's scan, say),
+and the next ``step`` goes on from there. So a batch can be sent, even empty, while no row has
+come out yet, as RethinkDB's ``max_batch_seconds`` promises.
 """
 
 from __future__ import annotations
@@ -55,11 +61,15 @@ SLICE = 0.015
 TICK = 1024
 
 _INF = float("inf")
+NEVER = _INF  #: a ``cut_at`` that never comes
 _NOTHING = object()
 _clock = time.perf_counter
 # When the running query greenlet's slice ends; infinite outside query greenlets, so code run
 # directly (unit tests, the index builder) never pays more than the comparison.
 _deadline = _INF
+# When the running job's batch is due (``resume``'s ``cut_at``): a checkpoint past it hands
+# ``CUT`` back instead of yielding one turn.
+_cut_at = _INF
 # Open write transactions (see ``pin``): switching out inside one would let another query's
 # write join that transaction, so checkpoints wait until it is closed.
 _pins = 0
@@ -79,14 +89,28 @@ def _slice_over() -> None:
     global _deadline
     if _pins:
         return  # the deadline stays passed: the first checkpoint after the commit yields
-    if not isinstance(getcurrent(), QueryGreenlet):
+    g = getcurrent()
+    if not isinstance(g, QueryGreenlet):
         _deadline = _INF  # a stale deadline seen outside any query: nothing to share
+        return
+    # Only a top-level greenlet is cut: a nested one (a feed union's input) is resumed by its
+    # parent greenlet, which a cut would bypass.
+    if _clock() >= _cut_at and not isinstance(g.parent, QueryGreenlet):
+        g.parent.switch(CUT)  # the next resume() goes on from here, with a fresh slice
         return
     block_on(_next_turn)  # resume() starts a fresh slice when it switches back in
 
 
 async def _next_turn() -> None:
     await asyncio.sleep(0)
+
+
+def set_cut(cut_at: float) -> None:
+    """From inside a running job: move its cut-off time (a ``clock()`` time) for the rest of
+    this ``resume``."""
+    global _cut_at, _deadline
+    _cut_at = cut_at
+    _deadline = min(_deadline, cut_at)
 
 
 def pin(on: bool) -> None:
@@ -168,38 +192,47 @@ async def _await(make: Callable[[], Awaitable[Any]]) -> Any:
     return await make()
 
 
-async def resume(g: QueryGreenlet, *args: Any) -> Any:
+async def resume(g: QueryGreenlet, *args: Any, cut_at: float = _INF) -> Any:
     """Switch into query greenlet ``g`` (with ``args``) for a fresh time slice, service the I/O
     requests of ``g`` (or of query greenlets nested in it) and return the first value it hands
-    back that is not one.
+    back that is not one: ``CUT`` when a checkpoint found ``cut_at`` (a ``clock()`` time)
+    passed, ``g`` then being suspended at that checkpoint.
 
     The one way event-loop code runs query greenlets: ``run_sync`` runs a job in a pooled
     worker with it, ``feeds.FeedCursor`` takes its pipeline's rows from a ``Pump`` with it.
     """
-    global _deadline
+    global _deadline, _cut_at
     here = getcurrent()
     if g.parent is not here:
         g.parent = here  # a parked worker or a feed's pump, resumed by another coroutine
     try:
-        _deadline = _clock() + SLICE
+        _cut_at = cut_at
+        _deadline = min(_clock() + SLICE, cut_at)
         out = g.switch(*args)
         while isinstance(out, _Request):
-            _deadline = _INF  # the loop serves others while this awaits
+            cut_at = _cut_at  # as the job left it (``set_cut``)
+            _deadline = _cut_at = _INF  # the loop serves others while this awaits
             try:
                 result = await out.make()
             except BaseException as exc:  # the term sees the failure where it waited
-                _deadline = _clock() + SLICE
+                _cut_at = cut_at
+                _deadline = min(_clock() + SLICE, cut_at)
                 out = out.origin.throw(exc)
             else:
-                _deadline = _clock() + SLICE
+                _cut_at = cut_at
+                _deadline = min(_clock() + SLICE, cut_at)
                 out = out.origin.switch(result)
     finally:
-        _deadline = _INF
+        _deadline = _cut_at = _INF
     return out
 
 
 #: What a ``Pump`` hands back once its rows have run out.
 END = object()
+#: What ``resume`` returns when a checkpoint found its ``cut_at`` passed.
+CUT = object()
+
+clock = _clock  # the clock ``cut_at`` is read on
 
 
 class Pump(QueryGreenlet):
@@ -278,3 +311,51 @@ async def run_sync(fn: Callable[..., Any], *args: Any) -> Any:
     if type(out) is _Done:
         return out.value
     raise out.exc
+
+
+class Resumable:
+    """A job, ``fn()``, run in a pooled query greenlet by steps of bounded time: each ``step``
+    runs it until it returns or until a checkpoint finds the step's cut-off time passed; the
+    next step goes on where the last one was cut.
+
+    The job keeps its worker only while it is cut; ``close`` ends a cut job (its generators'
+    ``finally`` blocks run) when its result is no longer wanted.
+    """
+
+    __slots__ = ("_fn", "_held", "_stepping")
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._held: QueryGreenlet | None = None  # the worker of a cut job
+        self._stepping = False
+
+    async def step(self, cut_at: float) -> tuple[bool, Any]:
+        """``(True, result)`` once the job has returned (it raises what the job raised), or
+        ``(False, None)`` when it was cut at ``cut_at`` (a ``clock()`` time)."""
+        w, self._held = self._held, None
+        self._stepping = True
+        try:
+            if w is None:
+                w = _worker()
+                out = await resume(w, (self._fn, ()), cut_at=cut_at)
+            else:
+                out = await resume(w, cut_at=cut_at)
+        finally:
+            self._stepping = False
+        if out is CUT:
+            self._held = w
+            return False, None
+        pool = _idle.workers
+        if len(pool) < _MAX_IDLE_WORKERS:
+            pool.append(w)
+        if type(out) is _Done:
+            return True, out.value
+        raise out.exc
+
+    def close(self) -> None:
+        """Discard a cut job. A step under way is left alone: the task running it is being
+        cancelled by whoever closes, and the cancellation ends the job."""
+        w, self._held = self._held, None
+        if w is not None and not self._stepping:
+            w.parent = getcurrent()  # so the dying worker comes back here
+            w.throw(GreenletExit)

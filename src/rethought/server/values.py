@@ -255,15 +255,22 @@ def as_number(v: Any) -> int | float:
 
 
 def as_int(v: Any) -> int:
-    """An integral number (indexes, counts): ``Number not an integer: 1.5``."""
+    """An integral number (indexes, counts): ``Number not an integer: 1.5``.
+
+    Like RethinkDB's ``datum_t::as_int`` (every integer argument goes through it), a number
+    outside +-2**53 is refused even when integral: doubles lose exactness there. Datums hold
+    such a number as a float (``datum.num``), so a Python int is in range or an internal
+    default (an unlimited batch size, say) and passes."""
     t = type(v)
     if t is int:
         return v
-    if t is float:
-        if v.is_integer():
-            return int(v)
-        raise ReqlQueryLogicError(f"Number not an integer: {_fmt_number(v)}")
-    raise expected(v, "NUMBER")
+    if t is not float:
+        raise expected(v, "NUMBER")
+    if v.is_integer() and -datum.MAX_EXACT <= v <= datum.MAX_EXACT:
+        return int(v)
+    side = " (<-2^53)" if v < -datum.MAX_EXACT else " (>2^53)" if v > datum.MAX_EXACT else ""
+    # RethinkDB prints the number with "%.20g" (PR_RECONSTRUCTABLE_DOUBLE).
+    raise ReqlQueryLogicError(f"Number not an integer{side}: {v:.20g}")
 
 
 def as_string(v: Any) -> str:
@@ -300,7 +307,3 @@ def as_func(v: Any, arity: int = 1) -> Func:
     if isinstance(v, Func):
         return v
     return PyFunc(lambda *_: v, arity)
-
-
-def _fmt_number(x: float) -> str:
-    return repr(x) if not x.is_integer() else str(int(x))

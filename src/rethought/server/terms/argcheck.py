@@ -1,26 +1,21 @@
-"""RethinkDB's integer argument checks, stricter than ``values.as_int``.
+"""Argument checks shared by several term families, with RethinkDB's messages.
 
-Like RethinkDB's ``as_int``, ``integer`` refuses an integral double beyond +-2**53 (``Number
-not an integer (>2^53): ...``); ``values.as_int`` accepts one. Every other argument check is
-a ``values.as_*`` function.
+``integer`` is ``values.as_int`` (which, like RethinkDB's ``datum_t::as_int``, refuses a
+number outside +-2**53: ``Number not an integer (>2^53): ...``); ``bound`` reads the
+``left_bound`` / ``right_bound`` optargs of between, slice and during.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ... import datum
 from ...errors import ReqlQueryLogicError
 from .. import values
+from .jsonfmt import trunc_pretty
 
 
 def integer(v: Any) -> int:
-    """An integral number: ``Number not an integer: 1.5``."""
-    if type(v) is float and v.is_integer():
-        if v > datum.MAX_EXACT:
-            raise ReqlQueryLogicError(f"Number not an integer (>2^53): {fmt_plain(v)}")
-        if v < -datum.MAX_EXACT:
-            raise ReqlQueryLogicError(f"Number not an integer (<-2^53): {fmt_plain(v)}")
+    """An integral number within +-2**53: ``Number not an integer: 1.5``."""
     return values.as_int(v)
 
 
@@ -33,8 +28,28 @@ def integer_below(v: Any, limit: int) -> int:
     return i
 
 
+_MISSING = object()
+
+
+def bound(node: Any, scope: Any, name: str, default_open: bool) -> bool:
+    """Whether ``node``'s bound optarg ``name`` (``left_bound`` / ``right_bound``) is open.
+
+    RethinkDB's ``bounded_op_term_t::open_bool``: the term's own optarg, else the query's
+    global one, else ``default_open``; it must be a string (``Expected type STRING but found
+    NUMBER.``, a given null included), then exactly ``"open"`` or ``"closed"``."""
+    v = node.optarg(scope, name, _MISSING)
+    if v is _MISSING:
+        return default_open
+    s = values.as_string(values.to_datum(v))
+    if s == "open":
+        return True
+    if s == "closed":
+        return False
+    raise ReqlQueryLogicError(
+        f"Expected `open` or `closed` for optarg `{name}` (got `{trunc_pretty(s)}`)."
+    )
+
+
 def fmt_plain(x: float) -> str:
-    """A number as RethinkDB prints it inside messages (``%g``-like, up to 20 digits)."""
-    if type(x) is float and x.is_integer():
-        return str(int(x))
-    return repr(x)
+    """A number as RethinkDB prints it inside messages (``%.20g``)."""
+    return f"{x:.20g}"

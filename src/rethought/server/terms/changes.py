@@ -17,6 +17,7 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import feeds, values
 from ..compile import Scope, Term, term
+from .argcheck import bound
 
 # Terms that map one row to at most one row, so they can be applied to old_val and new_val.
 ROW_TRANSFORMS = frozenset(
@@ -107,8 +108,8 @@ class Changes(Term):
         lo = values.to_datum(node.args[1].run(scope))
         hi = values.to_datum(node.args[2].run(scope))
         index = _index_name(node, scope, store)
-        left_open = node.optarg(scope, "left_bound", "closed") == "open"
-        right_open = node.optarg(scope, "right_bound", "open") == "open"
+        left_open = bound(node, scope, "left_bound", False)
+        right_open = bound(node, scope, "right_bound", True)
         klo, khi = datum.sort_key(lo), datum.sort_key(hi)
 
         def inside(v: Any) -> bool:

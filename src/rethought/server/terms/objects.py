@@ -160,15 +160,28 @@ def has_paths(d: dict, tree: dict) -> bool:
 # -- merge and literals -----------------------------------------------------------------------
 
 
+STRAY_LITERAL = (
+    "Stray literal keyword found: literal is only legal inside of the object passed to merge "
+    "or update and cannot nest inside other literals."
+)
+
+
 def is_literal(v: Any) -> bool:
     return type(v) is dict and v.get(datum.REQL_TYPE) == LITERAL
 
 
+def _plain_object(v: Any) -> bool:
+    return type(v) is dict and datum.REQL_TYPE not in v
+
+
 def merge(a: Any, b: Any) -> Any:
-    """Deep merge ``b`` into ``a``; ``r.literal`` values replace (or delete) instead."""
-    if is_literal(b):
-        return strip_literals(b.get("value"))
-    if type(a) is not dict or type(b) is not dict or datum.REQL_TYPE in b:
+    """RethinkDB's ``datum_t::merge``: deep merge object ``b`` into object ``a``.
+
+    A field of ``b`` holding ``r.literal(x)`` replaces the field with ``x`` without merging
+    into it; ``r.literal()`` removes the field. Literals deeper in a value that is not merged
+    into are resolved the same way (``strip_literals``). A non-object ``b`` replaces ``a``.
+    Pseudo-types (times, geometry) are values, never merged into."""
+    if not _plain_object(a) or not _plain_object(b):
         return strip_literals(b)
     out = dict(a)
     for k, v in b.items():
@@ -177,22 +190,50 @@ def merge(a: Any, b: Any) -> Any:
                 out[k] = strip_literals(v["value"])
             else:
                 out.pop(k, None)
-        elif k in out and type(out[k]) is dict and type(v) is dict:
+        elif k in out and _plain_object(v):
             out[k] = merge(out[k], v)
         else:
             out[k] = strip_literals(v)
     return out
 
 
+_ABSENT = object()  # what a valueless r.literal() resolves to: the field / element goes away
+
+
 def strip_literals(v: Any) -> Any:
-    """Resolve literals left where nothing was merged into (``{'a': r.literal(1)}`` -> 1)."""
-    if is_literal(v):
-        return strip_literals(v.get("value"))
-    if type(v) is dict:
-        return {
-            k: strip_literals(x) for k, x in v.items() if not (is_literal(x) and "value" not in x)
-        }
+    """RethinkDB's ``drop_literals``: resolve literals where nothing is merged into
+    (``{'a': r.literal(1)}`` -> ``{'a': 1}``); a valueless one drops its field or array
+    element. A value without literals comes back as it is (no copy)."""
+    out = _drop(v)
+    return None if out is _ABSENT else out
+
+
+def _drop(v: Any) -> Any:
+    t = type(v)
+    if t is dict:
+        if v.get(datum.REQL_TYPE) == LITERAL:
+            return _drop(v["value"]) if "value" in v else _ABSENT
+        items = [(k, _drop(x)) for k, x in v.items()]
+        if all(x is v[k] for k, x in items):
+            return v
+        return {k: x for k, x in items if x is not _ABSENT}
+    if t is list:
+        elems = [_drop(x) for x in v]
+        if all(x is y for x, y in zip(elems, v, strict=True)):
+            return v
+        return [x for x in elems if x is not _ABSENT]
     return v
+
+
+def merge_patch(d: dict, patch: Any) -> Any:
+    """``d.merge(patch)`` as the MERGE term (and so UPDATE, a merge in RethinkDB) applies it:
+    a bare literal or another pseudo-type cannot be the whole patch."""
+    p = datum.pseudo_type(patch)
+    if p == LITERAL:  # merged in, its $reql_type$ field would leave a stray literal
+        raise ReqlQueryLogicError(STRAY_LITERAL)
+    if p is not None:
+        raise ReqlQueryLogicError(f"Cannot merge objects of type `PTYPE<{p}>`.")
+    return merge(d, patch)
 
 
 # -- terms ------------------------------------------------------------------------------------
@@ -217,12 +258,6 @@ class Object(Term):
                 )
             out[key] = val
         return out
-
-
-STRAY_LITERAL = (
-    "Stray literal keyword found: literal is only legal inside of the object passed to merge "
-    "or update and cannot nest inside other literals."
-)
 
 
 @term(T.LITERAL, arity=(0, 1))
@@ -268,12 +303,7 @@ class Merge(Term):
         def on_obj(d: dict) -> dict:
             for o in others:
                 patch = values.to_datum(o(d)) if isinstance(o, values.Func) else values.to_datum(o)
-                p = datum.pseudo_type(patch)
-                if p == LITERAL:  # a literal must be a value inside the merged object
-                    raise ReqlQueryLogicError(STRAY_LITERAL)
-                if p is not None:
-                    raise ReqlQueryLogicError(f"Cannot merge objects of type `PTYPE<{p}>`.")
-                d = merge(d, patch)
+                d = merge_patch(d, patch)
             return d
 
         return _poly(v, "merge", on_obj)

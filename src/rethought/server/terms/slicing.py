@@ -15,18 +15,7 @@ from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import seq, values
 from ..compile import Scope, term
-
-
-def _bound(term_: Any, scope: Scope, name: str, default_open: bool) -> bool:
-    v = term_.optarg(scope, name)
-    if v is None:
-        return default_open
-    s = values.as_string(v)
-    if s == "open":
-        return True
-    if s == "closed":
-        return False
-    raise ReqlQueryLogicError(f"Expected `open` or `closed` for optarg `{name}` (got `{s}`).")
+from .argcheck import bound
 
 
 def slice_stream(src: Any, left: int, right: int | None, scope: Scope, frames: tuple) -> Any:
@@ -56,10 +45,10 @@ def slice_sized(v: Any, left: int, right: int, left_open: bool, right_open: bool
 @term(T.SLICE, arity=(2, 3), optargs=("left_bound", "right_bound"))
 class Slice(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
-        left_open = _bound(self, scope, "left_bound", False)
+        left_open = bound(self, scope, "left_bound", False)
         left = values.as_int(self.args[1].run(scope))
         has_right = len(self.args) == 3
-        right_open = _bound(self, scope, "right_bound", True) if has_right else False
+        right_open = bound(self, scope, "right_bound", True) if has_right else False
         right = values.as_int(self.args[2].run(scope)) if has_right else -1
         if type(src) is list or type(src) is str:
             return slice_sized(src, left, right, left_open, right_open)

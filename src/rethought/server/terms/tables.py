@@ -16,9 +16,10 @@ from ...errors import ReqlNonExistenceError, ReqlOpFailedError, ReqlQueryLogicEr
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
+from .argcheck import bound
 from .catalog import as_db, as_table, check_name, default_db, get_db, open_table
 from .datum_print import expected_val
-from .jsonfmt import pretty, trunc_pretty
+from .jsonfmt import trunc_pretty
 
 
 def check_primary_key(key: Any) -> Any:
@@ -194,8 +195,8 @@ class Between(Term):
             src = TableSlice(src)
         elif not isinstance(src, TableSlice):
             raise expected_val(src, "TABLE_SLICE")
-        lo_open = _open(self.optarg(scope, "left_bound"), "left_bound", False)
-        hi_open = _open(self.optarg(scope, "right_bound"), "right_bound", True)
+        lo_open = bound(self, scope, "left_bound", False)
+        hi_open = bound(self, scope, "right_bound", True)
         lo = _bound(self.datum_arg(scope, 1))
         hi = _bound(self.datum_arg(scope, 2))
         index = self.optarg(scope, "index")
@@ -222,15 +223,3 @@ def _bound(v: Any) -> Any:
             "Cannot use `null` in BETWEEN, use `r.minval` or `r.maxval` to denote unboundedness."
         )
     return v
-
-
-def _open(v: Any, name: str, default: bool) -> bool:
-    if v is None:
-        return default
-    if v == "open" and type(v) is str:
-        return True
-    if v == "closed" and type(v) is str:
-        return False
-    raise ReqlQueryLogicError(
-        f"Expected `open` or `closed` for optarg `{name}` (got `{pretty(v)}`)."
-    )

@@ -16,7 +16,7 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from .argcheck import integer_below
+from .argcheck import bound, integer_below
 from .jsonfmt import trunc_pretty
 from .times_calc import (
     EPOCH_TIME,
@@ -130,18 +130,6 @@ class Timezone(_TimeTerm):
         return self.time_arg(scope).get(TIMEZONE)
 
 
-def _bound(v: Any, name: str) -> bool:
-    """True for an open bound (``open``), False for ``closed``."""
-    s = values.as_string(v)
-    if s == "open":
-        return True
-    if s == "closed":
-        return False
-    raise ReqlQueryLogicError(
-        f"Expected `open` or `closed` for optarg `{name}` (got `{trunc_pretty(v)}`)."
-    )
-
-
 @term(T.DURING, arity=(3, 3), optargs=("left_bound", "right_bound"))
 class During(_TimeTerm):
     """``time.during(start, end, left_bound='closed', right_bound='open')``."""
@@ -150,10 +138,8 @@ class During(_TimeTerm):
         t = self.time_arg(scope)[EPOCH_TIME]
         lo = as_time(self.datum_arg(scope, 1))[EPOCH_TIME]
         hi = as_time(self.datum_arg(scope, 2))[EPOCH_TIME]
-        lb = self.optargs.get("left_bound")
-        rb = self.optargs.get("right_bound")
-        left_open = lb is not None and _bound(lb.run(scope), "left_bound")
-        right_open = rb is None or _bound(rb.run(scope), "right_bound")
+        left_open = bound(self, scope, "left_bound", False)
+        right_open = bound(self, scope, "right_bound", True)
         if lo > t or (lo == t and left_open):
             return False
         return not (t > hi or (t == hi and right_open))

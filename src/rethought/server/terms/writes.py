@@ -22,7 +22,7 @@ from .catalog import as_table
 from .datum_print import expected_val
 from .hooks import ignore_hook, with_hook
 from .jsonfmt import pretty
-from .objects import LITERAL
+from .objects import LITERAL, STRAY_LITERAL, merge, merge_patch
 from .tables import check_primary_key
 
 NO, YES, ALWAYS = 0, 1, 2  # return_changes
@@ -160,65 +160,41 @@ def check_replacement(pk: str, key: Any, old: Any, new: Any) -> None:
             raise ReqlQueryLogicError(
                 f"Primary key `{pk}` cannot be changed (null -> {pretty(new)})"
             )
-    too_big, extrema = _unstorable(new)
-    if too_big:  # RethinkDB's serializer reports this one first
+    found = _unstorable(new)
+    if found & _TOO_BIG:  # RethinkDB's serializer reports this one first
         raise ReqlQueryLogicError("Array too large for disk writes (limit 100,000 elements).")
-    if extrema:
+    if found & _EXTREMA:
         raise ReqlQueryLogicError("`r.minval` and `r.maxval` cannot be written to disk.")
+    if found & _LITERAL:  # only r.json can build one outside merge / update
+        raise ReqlQueryLogicError(STRAY_LITERAL)
 
 
 # RethinkDB's on-disk format refuses arrays longer than this, whatever the array_limit.
 DISK_ARRAY_LIMIT = 100_000
 
 
-def _unstorable(v: Any) -> tuple[bool, bool]:
-    """(an array over the disk limit, r.minval / r.maxval) anywhere inside ``v``."""
+_TOO_BIG, _EXTREMA, _LITERAL = 1, 2, 4
+_ALL = _TOO_BIG | _EXTREMA | _LITERAL
+
+
+def _unstorable(v: Any) -> int:
+    """Which of an array over the disk limit, r.minval / r.maxval and an ``r.literal`` are
+    anywhere inside ``v`` (a bit mask), in one walk."""
     t = type(v)
     if t is dict:
+        found = _LITERAL if v.get(datum.REQL_TYPE) == LITERAL else 0
         items: Any = v.values()
     elif t is list:
+        found = _TOO_BIG if len(v) > DISK_ARRAY_LIMIT else 0
         items = v
     else:
-        return False, v is datum.MINVAL or v is datum.MAXVAL
-    too_big, extrema = t is list and len(v) > DISK_ARRAY_LIMIT, False
+        return _EXTREMA if v is datum.MINVAL or v is datum.MAXVAL else 0
     for x in items:
         if type(x) is dict or type(x) is list or x is datum.MINVAL or x is datum.MAXVAL:
-            big, ext = _unstorable(x)
-            too_big, extrema = too_big or big, extrema or ext
-            if too_big and extrema:
+            found |= _unstorable(x)
+            if found == _ALL:
                 break
-    return too_big, extrema
-
-
-def merge(old: Any, new: Any) -> Any:
-    """RethinkDB's object merge: nested objects merge, ``r.literal`` values replace."""
-    if datum.pseudo_type(new) == LITERAL:
-        return _strip_literals(new.get("value"))
-    if not _is_object(old) or not _is_object(new):
-        return _strip_literals(new)
-    out = dict(old)
-    for k, v in new.items():
-        if datum.pseudo_type(v) == LITERAL:
-            if "value" in v:
-                out[k] = _strip_literals(v["value"])
-            else:
-                out.pop(k, None)  # r.literal() with no value removes the field
-        elif k in out:
-            out[k] = merge(out[k], v)
-        else:
-            out[k] = _strip_literals(v)
-    return out
-
-
-def _strip_literals(v: Any) -> Any:
-    t = type(v)
-    if t is dict:
-        if v.get(datum.REQL_TYPE) == LITERAL:
-            return _strip_literals(v.get("value"))
-        return {k: _strip_literals(x) for k, x in v.items()}
-    if t is list:
-        return [_strip_literals(x) for x in v]
-    return v
+    return found
 
 
 # -- the write transaction ----------------------------------------------------------------------
@@ -345,7 +321,7 @@ class Update(_RowWrite):
             if old is None:
                 return None
             patch = fn(old)
-            return old if patch is None else merge(old, patch)
+            return old if patch is None else merge_patch(old, patch)
 
         return update
 
@@ -353,8 +329,14 @@ class Update(_RowWrite):
 @term(T.REPLACE, arity=(2, 2), optargs=_ROW_OPTARGS)
 class Replace(_RowWrite):
     def row_function(self, scope: Scope) -> Callable[[Any], Any]:
-        fn = _row_fn(self, scope, 1)
-        return lambda old: _strip_literals(fn(old))
+        # Unlike update (a rewrite that runs its argument inside the per-row function),
+        # RethinkDB's replace evaluates a non-function argument once, before any row: its
+        # errors (a stray r.literal, r.error) fail the query. No literal is resolved here;
+        # one smuggled in through r.json is refused by check_replacement.
+        if self.args[1].tt == T.FUNC:
+            return _row_fn(self, scope, 1)
+        doc = self.datum_arg(scope, 1)
+        return lambda old: doc
 
 
 @term(
