@@ -297,32 +297,6 @@ def test_fire_and_forget_takes_effect_at_call_time(server, table_name, official_
     assert _never_awaited(recwarn) == []
 
 
-def test_finished_queries_leave_no_cyclic_garbage(server, table_name):
-    """A finished query is freed by reference counting: nothing of it waits for the cyclic
-    collector (which would otherwise run every few hundred queries and scan the heap)."""
-
-    async def scenario():
-        async with await connect(server) as conn:
-            await r.table_create(table_name).run(conn)
-            await r.table(table_name).insert([{"id": i} for i in range(50)]).run(conn)
-            for i in range(20):  # warm up: lazily created caches are not garbage
-                await r.table(table_name).get(i).run(conn)
-            gc.collect()
-            gc.disable()
-            try:
-                for i in range(300):
-                    assert await r.table(table_name).get(i % 50).run(conn) == {"id": i % 50}
-                for _ in range(20):
-                    assert len([row async for row in await r.table(table_name).run(conn)]) == 50
-                await asyncio.gather(*(r.table(table_name).get(i).run(conn) for i in range(50)))
-                return gc.collect()
-            finally:
-                gc.enable()
-
-    unreachable = run(scenario)
-    assert unreachable < 20, f"{unreachable} objects were left to the cyclic collector"
-
-
 def test_queries_started_in_one_turn_leave_in_one_write(server, table_name):
     """Corked writes: 100 queries started before the task yields go out in at most two
     transport writes (the first at once, the rest together), answers matched by token."""

@@ -405,16 +405,21 @@ class FutureCursor(CursorBase):
         return self
 
     async def __anext__(self) -> Any:
+        row = self._row_now()
+        if row is PENDING:
+            row = await self.conn._when(self.query, self._next_or_empty)
+        if row is EMPTY:  # the end, without an exception through a promise (see Wait)
+            raise StopAsyncIteration
+        return row
+
+    def _row_now(self) -> Any:
+        """For iteration: the next row, EMPTY at the end or PENDING, without a promise
+        (raises the stream's error)."""
         query = self.query
         items = query.items
         if items and (query.outstanding or query.done):  # the hot path of big reads
             return items.popleft()  # (no CONTINUE to consider either)
-        row = self._next_or_empty()  # raises the stream's error
-        if row is PENDING:
-            row = await self.conn._when(query, self._next_or_empty)
-        if row is EMPTY:  # the end, without an exception through a future (see Wait)
-            raise StopAsyncIteration
-        return row
+        return self._next_or_empty()
 
     def _next_or_empty(self) -> Any:
         conn = self.conn

@@ -19,6 +19,7 @@ import gevent.ssl
 from gevent.event import AsyncResult
 
 from ..asyncbase import FutureConnection, FutureCursor, connect_params
+from ..core import EMPTY, PENDING
 from ..cursor import DefaultCursorEmpty
 
 __all__ = ["Connection", "Cursor", "connect"]
@@ -36,7 +37,12 @@ class Cursor(FutureCursor):
         return self
 
     def __next__(self) -> Any:
-        return self.next()
+        row = self._row_now()
+        if row is PENDING:
+            row = self.conn._when(self.query, self._next_or_empty)  # blocks this greenlet
+        if row is EMPTY:
+            raise StopIteration
+        return row
 
     def __enter__(self) -> Cursor:
         return self
