@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ReqlQueryLogicError
 from . import MAXVAL, MINVAL, REQL_TYPE, binary_bytes, make_binary, num, type_name
+from .jsonfmt import pretty, trunc_pretty
 
 __all__ = [
     "encode_key",
@@ -204,35 +205,6 @@ def decode_key(data: bytes, start: int = 0) -> tuple[Any, int]:
 # -- what may be a key -----------------------------------------------------------------------
 
 
-def pretty(v: Any, indent: int = 0) -> str:
-    """A datum as RethinkDB prints it in error messages (pretty JSON, tab indentation)."""
-    import orjson
-
-    t = type(v)
-    if t is list or t is dict:
-        if not v:
-            return "[]" if t is list else "{}"
-        pad = "\t" * (indent + 1)
-        if t is list:
-            body = ",\n".join(pad + pretty(x, indent + 1) for x in v)
-            return f"[\n{body}\n{pad[:-1]}]"
-        body = ",\n".join(
-            f"{pad}{orjson.dumps(k).decode()}:\t{pretty(x, indent + 1)}"
-            for k, x in sorted(v.items())
-        )
-        return f"{{\n{body}\n{pad[:-1]}}}"
-    if t is float:
-        return repr(v)
-    if v is MINVAL or v is MAXVAL:
-        return repr(v)
-    return orjson.dumps(v).decode()
-
-
-def _trunc_print(v: Any) -> str:
-    s = pretty(v)
-    return s if len(s) <= 300 else s[:297] + "..."
-
-
 def _quoted_prefix(s: str) -> str:
     """RethinkDB's debug quoting of a string's first 20 bytes."""
     out = ['"']
@@ -312,11 +284,11 @@ def _key_size(v: Any, primary: bool) -> int:
     if primary:
         raise ReqlQueryLogicError(
             "Primary keys must be either a number, string, bool, pseudotype or array "
-            f"(got type {name}):\n{_trunc_print(v)}"
+            f"(got type {name}):\n{trunc_pretty(v)}"
         )
     raise ReqlQueryLogicError(
         "Secondary keys must be a number, string, bool, pseudotype, or array "
-        f"(got type {name}):\n{_trunc_print(v)}"
+        f"(got type {name}):\n{trunc_pretty(v)}"
     )
 
 

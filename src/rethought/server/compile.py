@@ -236,15 +236,25 @@ def _deep_copy(v: Any) -> Any:
 _LITERAL_OK_FROM = {T.MERGE: 1, T.UPDATE: 1, T.FILTER: 1}
 
 
-def _literal_ok_child(tt: int, i: int, literal_ok: bool) -> bool:
+def _literal_ok_child(tt: int, i: int, literal_ok: bool | str) -> bool | str:
     """Whether argument ``i`` of a ``tt`` term may be (or contain) ``r.literal``."""
     start = _LITERAL_OK_FROM.get(tt)
     if start is not None:
         return i >= start
     if tt == T.FUNC:  # the body of a function passed where literals are allowed
-        return literal_ok and i == 1
-    # Objects pass the permission to their values; r.args to the arguments it splices.
-    return literal_ok and tt in (T.MAKE_OBJ, T.ARGS, T.MAKE_ARRAY)
+        return bool(literal_ok) and i == 1
+    if tt == T.ARGS:  # its array's elements are the spliced arguments of merge / update
+        return _SPLICED if literal_ok else False
+    if tt == T.MAKE_ARRAY:
+        # An array passes the permission on only as the one r.args splices (arity.yaml:
+        # ``merge(r.args([{'a': r.literal(...)}]))`` works); RethinkDB's make_array
+        # otherwise evaluates its elements without LITERAL_OK, so
+        # ``merge({'l': [r.literal()]})`` is a stray literal.
+        return literal_ok == _SPLICED
+    return bool(literal_ok) and tt == T.MAKE_OBJ
+
+
+_SPLICED = "spliced"  # literal_ok inside r.args: its array's elements get the permission
 
 
 def compile_term(
@@ -252,7 +262,7 @@ def compile_term(
     frames: tuple = (),
     depth: int = 0,
     implicit: tuple[int, ...] = (),
-    literal_ok: bool = False,
+    literal_ok: bool | str = False,
 ) -> Term:
     """Compile wire JSON into a Term tree. Raises ReqlCompileError / ReqlQueryLogicError.
 

@@ -24,6 +24,7 @@ import geographiclib.geomath
 from geographiclib.geodesic import Geodesic
 
 from ..datum import REQL_TYPE, num
+from ..datum.jsonfmt import pretty
 from ..errors import ReqlNonExistenceError, ReqlQueryLogicError
 from . import values
 
@@ -279,17 +280,11 @@ class Shape:
         return out
 
 
-def _pretty(v: Any) -> str:
-    from .terms.jsonfmt import pretty  # lazy: the terms package imports this module
-
-    return pretty(v)
-
-
 def get_field(obj: dict, name: str) -> Any:
     try:
         return obj[name]
     except KeyError:
-        raise ReqlNonExistenceError(f"No attribute `{name}` in object:\n{_pretty(obj)}") from None
+        raise ReqlNonExistenceError(f"No attribute `{name}` in object:\n{pretty(obj)}") from None
 
 
 def as_geometry(v: Any) -> dict:
@@ -297,7 +292,7 @@ def as_geometry(v: Any) -> dict:
     v = values.to_datum(v)
     if type(v) is dict and v.get(REQL_TYPE) == "GEOMETRY":
         return v
-    raise ReqlQueryLogicError(f"Not a GEOMETRY pseudotype: `{_pretty(v)}`.")
+    raise ReqlQueryLogicError(f"Not a GEOMETRY pseudotype: `{pretty(v)}`.")
 
 
 def _position(pos: Any) -> LonLat:

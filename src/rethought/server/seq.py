@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .. import datum
+from ..datum.jsonfmt import pretty
 from ..errors import (
     ReqlError,
     ReqlNonExistenceError,
@@ -271,8 +272,6 @@ def get_field(row: Any, name: Any) -> Any:
     try:
         return row[name]
     except KeyError:
-        from .terms.jsonfmt import pretty  # lazy: terms/ imports this module
-
         raise ReqlNonExistenceError(f"No attribute `{name}` in object:\n{pretty(row)}") from None
 
 

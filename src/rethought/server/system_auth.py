@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..datum.jsonfmt import dumps
 from ..errors import ReqlOpFailedError, ReqlPermissionError
 from . import auth
 from .system import SystemTable, table_id
 from .terms.catalog import SYSTEM_DB, SYSTEM_DB_ID
-from .terms.jsonfmt import dumps
 
 ADMIN = "admin"
 PERM_PREFIX = "permissions/"

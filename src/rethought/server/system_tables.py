@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+from ..datum.jsonfmt import dumps
 from ..errors import ReqlOpFailedError
 from . import system_auth
 from .system import SystemTable
@@ -26,7 +27,6 @@ from .terms.catalog import (
     table_config,
     table_status,
 )
-from .terms.jsonfmt import dumps
 
 _STARTED = time.time()  # RethinkDB reports when the server process started
 

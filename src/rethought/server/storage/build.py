@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from .geo_cells import cell_records
 from .writer import index_entries
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ class IndexBuild:
         storage = table._storage
         fn = idx.fn
         idb = storage.index_db
+        gdb = storage.geo_db
         prefix = table._prefix
         plen = len(prefix)
         complete = True
@@ -124,8 +126,12 @@ class IndexBuild:
                 key, raw = cur.item()
                 if key[:plen] != prefix:
                     break
-                for ekey, data in index_entries(idx, fn, orjson.loads(raw), key[plen:]).items():
+                entries = index_entries(idx, fn, orjson.loads(raw), key[plen:])
+                for ekey, data in entries.items():
                     txn.put(ekey, data, db=idb)
+                if idx.geo:
+                    for cell_key, suffix in cell_records(idx.prefix, entries):
+                        txn.put(cell_key, suffix, db=gdb)
                 self._last = key
                 n += 1
                 if n >= CHUNK_ROWS or (n % 64 == 0 and time.perf_counter() >= deadline):

@@ -71,6 +71,9 @@ class Index:
     # The background construction under way (``build.IndexBuild``), None once complete.
     build: IndexBuild | None = field(default=None, repr=False, compare=False)
     prefix: bytes = field(default=b"", repr=False, compare=False)
+    # A geo index's entries are filed in grid cells too (``geo_cells``); False for a geo
+    # index stored before cells existed, until ``TableStore._file_geo_cells`` fills them.
+    cells: bool = field(default=True, compare=False)
 
     def __post_init__(self) -> None:
         self.prefix = id_bytes(self.id)
@@ -90,11 +93,14 @@ class Index:
             "geo": self.geo,
             # A build not yet finished is redone after a restart.
             "stale": self.stale or self.build is not None,
+            "cells": self.cells,
         }
 
     @classmethod
     def from_json(cls, name: str, d: dict) -> Index:
-        return cls(d["id"], name, d["function"], d["multi"], d["geo"], d.get("stale", False))
+        idx = cls(d["id"], name, d["function"], d["multi"], d["geo"], d.get("stale", False))
+        idx.cells = d.get("cells", False)
+        return idx
 
 
 def table_record(

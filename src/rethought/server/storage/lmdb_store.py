@@ -1,12 +1,14 @@
 """``Storage``: the LMDB environment, the catalog of databases and tables, and meta records.
 
-One environment holds four named sub-databases:
+One environment holds five named sub-databases:
 
 - ``catalog``: ``db\\0<name>`` -> {id, name}; ``table\\0<id>`` -> {id, db_id, name,
   primary_key, durability, indexes}; ``count\\0<table id bytes>`` -> row count;
 - ``rows``: ``<table id, 16 bytes><encode_key(primary key)>`` -> orjson row;
 - ``index``: ``<index id, 16 bytes><index value part><encoded primary key>`` -> entry;
-- ``meta``: ``<utf-8 key>`` -> orjson value (users, permissions, other system records).
+- ``meta``: ``<utf-8 key>`` -> orjson value (users, permissions, other system records);
+- ``geo`` (dupsort): ``<index id><level><cell code>`` -> index key suffixes of the geo index
+  entries filed in that grid cell (``geo_cells``).
 
 Commits do not fsync (the environment is opened with ``sync=False``): ``sync()`` does, so
 the server can acknowledge several hard-durability writes with one fsync, and soft writes
@@ -65,6 +67,7 @@ class Storage:
         self.rows_db = self.env.open_db(b"rows")
         self.index_db = self.env.open_db(b"index")
         self.meta_db = self.env.open_db(b"meta")
+        self.geo_db = self.env.open_db(b"geo", dupsort=True)
         self._page_size = self.env.stat()["psize"]
         self._open_txn: lmdb.Transaction | None = None  # the open write transaction, if any
         self._nested_used = False
@@ -73,6 +76,8 @@ class Storage:
         # Called with a table id after the table is dropped (changefeeds end on it).
         self.drop_listeners: list[Callable[[str], None]] = []
         self._load()
+        for table in self._tables.values():
+            table._file_geo_cells()
         if not self._dbs:
             self.db_create("test")
 

@@ -23,10 +23,12 @@ from .catalog import (
     new_id,
     table_record,
 )
+from .geo_cells import fill_cells, scan_cells
 from .scan import ENTRY_HEAD, scan_index, scan_rows
 from .writer import COUNT, Writer, index_entries
 
 if TYPE_CHECKING:
+    from ..geo_bounds import Box
     from .lmdb_store import Storage
 
 
@@ -109,13 +111,7 @@ class TableStore:
             pk = self.primary_key
             rows = self.scan(lo, hi, lo_open, hi_open, reverse)
             return ((row[pk], row) for row in rows)
-        idx = self._index(name)
-        self._refresh(idx)
-        if idx.build is not None:
-            raise ReqlOpFailedError(
-                f"Index `{name}` on table `{self.db.name}.{self.name}` "
-                "was accessed before its construction was finished."
-            )
+        idx = self._ready_index(name)
         return scan_index(
             self._storage.env,
             self._storage.index_db,
@@ -127,6 +123,26 @@ class TableStore:
             lo_open,
             hi_open,
             reverse,
+        )
+
+    def geo_scan(self, name: str, box: Box) -> Iterator[tuple[Any, dict]]:
+        """``(index value, row)`` of geo index ``name``, in index order, for at least every
+        entry whose geometry can meet ``box`` (``geo_bounds``): entries filed in grid cells
+        the box meets (``geo_cells``), or all of them when the box is the whole world."""
+        from ..geo_bounds import WORLD
+
+        idx = self._ready_index(name)
+        if box == WORLD or not idx.cells:
+            return self.index_scan(name)
+        storage = self._storage
+        return scan_cells(
+            storage.env,
+            storage.geo_db,
+            storage.index_db,
+            self._rows,
+            idx.prefix,
+            self._prefix,
+            box,
         )
 
     def index_get_all(self, name: str, value: Any) -> Iterator[dict]:
@@ -206,7 +222,7 @@ class TableStore:
             idx.build.cancel()
             idx.build = None
         with self._storage.transaction() as txn:
-            _delete_prefix(txn, self._storage.index_db, idx.prefix)
+            self._delete_index_entries(txn, idx)
             self._save(txn)
         self._storage.sync()
         return info
@@ -241,6 +257,17 @@ class TableStore:
             raise KeyError(f"no index {name} on {self.db.name}.{self.name}")
         return idx
 
+    def _ready_index(self, name: str) -> Index:
+        """Index ``name``, or RethinkDB's error while it is being built."""
+        idx = self._index(name)
+        self._refresh(idx)
+        if idx.build is not None:
+            raise ReqlOpFailedError(
+                f"Index `{name}` on table `{self.db.name}.{self.name}` "
+                "was accessed before its construction was finished."
+            )
+        return idx
+
     def _index_fn(self, idx: Index) -> IndexFn | None:
         if idx.fn is None:
             compiler = self._storage.index_compiler
@@ -262,6 +289,21 @@ class TableStore:
 
     def _delete_index_entries(self, txn: lmdb.Transaction, idx: Index) -> None:
         _delete_prefix(txn, self._storage.index_db, idx.prefix)
+        _delete_prefix(txn, self._storage.geo_db, idx.prefix)
+
+    def _file_geo_cells(self) -> None:
+        """File the entries of geo indexes written before grid cells existed (at open)."""
+        old = [idx for idx in self._indexes.values() if idx.geo and not idx.cells]
+        if not old:
+            return
+        storage = self._storage
+        with storage.transaction() as txn:
+            for idx in old:
+                _delete_prefix(txn, storage.geo_db, idx.prefix)
+                fill_cells(txn, storage.geo_db, storage.index_db, idx.prefix)
+                idx.cells = True
+            self._save(txn)
+        storage.sync()
 
     def _save(self, txn: lmdb.Transaction) -> None:
         record = table_record(
@@ -276,7 +318,7 @@ class TableStore:
             if idx.build is not None:
                 idx.build.cancel()
                 idx.build = None
-            _delete_prefix(txn, self._storage.index_db, idx.prefix)
+            self._delete_index_entries(txn, idx)
         cdb = self._storage.catalog_db
         txn.delete(COUNT_PREFIX + self._prefix, db=cdb)
         txn.delete(TABLE_PREFIX + self.id.encode(), db=cdb)

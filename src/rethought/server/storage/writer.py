@@ -9,9 +9,11 @@ import lmdb
 import orjson
 
 from ...datum import canonical
-from ...datum.keys import check_index_key, encode_index_value, encode_primary, pretty
+from ...datum.jsonfmt import pretty
+from ...datum.keys import check_index_key, encode_index_value, encode_primary
 from ...errors import ReqlQueryLogicError
 from .catalog import COUNT_PREFIX, Index, IndexFn
+from .geo_cells import update_cells
 from .scan import ENTRY_HEAD, TAG, TAGGED
 
 if TYPE_CHECKING:
@@ -174,6 +176,8 @@ class Writer:
             for key, data in after.items():
                 if before.get(key) != data:
                     txn.put(key, data, db=idb)
+            if idx.geo:
+                update_cells(txn, table._storage.geo_db, idx.prefix, before, after)
 
     def _finish(self, txn: lmdb.Transaction) -> None:
         if self._delta:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...datum.jsonfmt import pretty
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
@@ -33,7 +34,6 @@ from .catalog import (
 )
 from .datum_print import expected_val
 from .hooks import hook_datum
-from .jsonfmt import pretty
 from .writes import parse_durability
 
 DEFAULT_TAG = "default"

@@ -1,28 +1,24 @@
 """Argument checks shared by several term families, with RethinkDB's messages.
 
-``integer`` is ``values.as_int`` (which, like RethinkDB's ``datum_t::as_int``, refuses a
-number outside +-2**53: ``Number not an integer (>2^53): ...``); ``bound`` reads the
-``left_bound`` / ``right_bound`` optargs of between, slice and during.
+Integers are checked by ``values.as_int`` (like RethinkDB's ``datum_t::as_int``, it refuses a
+number outside +-2**53: ``Number not an integer (>2^53): ...``); ``integer_below`` adds a C
+type's range, and ``bound`` reads the ``left_bound`` / ``right_bound`` optargs of between,
+slice and during.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...datum.jsonfmt import trunc_pretty
 from ...errors import ReqlQueryLogicError
 from .. import values
-from .jsonfmt import trunc_pretty
-
-
-def integer(v: Any) -> int:
-    """An integral number within +-2**53: ``Number not an integer: 1.5``."""
-    return values.as_int(v)
 
 
 def integer_below(v: Any, limit: int) -> int:
     """An integer in ``[-limit, limit)``, as RethinkDB's ``as_int<T>`` checks a C type's
     range: ``Integer too large: ...``."""
-    i = integer(v)
+    i = values.as_int(v)
     if not -limit <= i < limit:
         raise ReqlQueryLogicError(f"Integer too large: {i}")
     return i
@@ -48,8 +44,3 @@ def bound(node: Any, scope: Any, name: str, default_open: bool) -> bool:
     raise ReqlQueryLogicError(
         f"Expected `open` or `closed` for optarg `{name}` (got `{trunc_pretty(s)}`)."
     )
-
-
-def fmt_plain(x: float) -> str:
-    """A number as RethinkDB prints it inside messages (``%.20g``)."""
-    return f"{x:.20g}"

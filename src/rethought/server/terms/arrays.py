@@ -9,7 +9,6 @@ from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
 from ..seq import within_limit
-from .argcheck import integer
 
 
 class _ArrayTerm(Term):
@@ -89,7 +88,7 @@ def _index(n: int, size: int, allow_end: bool, insert: bool = False) -> int:
 class InsertAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = self.arr(scope, 0)
-        i = _index(integer(self.datum_arg(scope, 1)), len(arr), True, insert=True)
+        i = _index(values.as_int(self.datum_arg(scope, 1)), len(arr), True, insert=True)
         return within_limit([*arr[:i], self.datum_arg(scope, 2), *arr[i:]], scope.ctx)
 
 
@@ -97,7 +96,7 @@ class InsertAt(_ArrayTerm):
 class SpliceAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = self.arr(scope, 0)
-        i = _index(integer(self.datum_arg(scope, 1)), len(arr), True, insert=True)
+        i = _index(values.as_int(self.datum_arg(scope, 1)), len(arr), True, insert=True)
         return within_limit(
             [*arr[:i], *values.as_array(self.datum_arg(scope, 2)), *arr[i:]], scope.ctx
         )
@@ -108,10 +107,10 @@ class DeleteAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = self.arr(scope, 0)
         size = len(arr)
-        start = _index(integer(self.datum_arg(scope, 1)), size, len(self.args) == 3)
+        start = _index(values.as_int(self.datum_arg(scope, 1)), size, len(self.args) == 3)
         if len(self.args) == 2:
             return arr[:start] + arr[start + 1 :]
-        end = _index(integer(self.datum_arg(scope, 2)), size, True)
+        end = _index(values.as_int(self.datum_arg(scope, 2)), size, True)
         if end < start:
             raise ReqlQueryLogicError(f"Start index `{start}` is greater than end index `{end}`.")
         return arr[:start] + arr[end:]
@@ -121,6 +120,6 @@ class DeleteAt(_ArrayTerm):
 class ChangeAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = list(self.arr(scope, 0))
-        i = _index(integer(self.datum_arg(scope, 1)), len(arr), False)
+        i = _index(values.as_int(self.datum_arg(scope, 1)), len(arr), False)
         arr[i] = self.datum_arg(scope, 2)
         return arr

@@ -2,16 +2,16 @@
 
 ``val_kind`` / ``val_print`` follow RethinkDB's ``val_t``: ``Expected type SELECTION but
 found DATUM:\n[...]``, ``... found TABLE_SLICE:\nSELECTION ON table(t)``. Datums are
-printed by ``jsonfmt.pretty``.
+printed by ``datum.jsonfmt.pretty``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ...datum.jsonfmt import pretty
 from ...errors import ReqlQueryLogicError
 from .. import values
-from .jsonfmt import pretty
 
 
 def val_kind(v: Any) -> str:

@@ -11,11 +11,15 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import suspend, values
 from ..compile import Scope, Term, term
-from .argcheck import fmt_plain, integer
 
 #: RethinkDB's namespace for name-based (v5) UUIDs: r.uuid("name") is the same everywhere.
 UUID_NAMESPACE = uuid.UUID("91461c99-f89d-49d2-af96-d8e2e14e9b58")
 _rng = random.SystemRandom()
+
+
+def _fmt_plain(x: float) -> str:
+    """A number as RethinkDB prints it in random's bound messages (``%.20g``)."""
+    return f"{x:.20g}"
 
 
 def _bound(x: int | float, which: str) -> int:
@@ -23,7 +27,7 @@ def _bound(x: int | float, which: str) -> int:
         return x
     if not x.is_integer() or abs(x) > datum.MAX_EXACT:
         raise ReqlQueryLogicError(
-            f"{which} bound ({fmt_plain(x)}) could not be safely converted to an integer."
+            f"{which} bound ({_fmt_plain(x)}) could not be safely converted to an integer."
         )
     return int(x)
 
@@ -82,6 +86,6 @@ class Range(Term):
     def eval(self, scope: Scope) -> values.Stream:
         if not self.args:
             return values.Stream(suspend.ticking(itertools.count()), infinite=True)
-        bounds = [integer(self.datum_arg(scope, i)) for i in range(len(self.args))]
+        bounds = [values.as_int(self.datum_arg(scope, i)) for i in range(len(self.args))]
         start, stop = (0, bounds[0]) if len(bounds) == 1 else bounds
         return values.Stream(suspend.Ticked(range(start, stop)))

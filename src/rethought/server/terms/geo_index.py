@@ -2,8 +2,11 @@
 
 A geo index keeps its entries like any secondary index (``index_create(name, geo=True)``,
 ``multi=True`` too): the GEOMETRY each row yields. These terms read those stored values
-with one pass over the index (no re-evaluation of the index function) and test each
-against the query geometry; a row with several matching values is returned once.
+(no re-evaluation of the index function) and test each against the query geometry; a row
+with several matching values is returned once. Only entries filed in grid cells that meet
+the query's box are read (``storage.geo_cells``): the box of the query geometry, or for
+``get_nearest`` the box of the ``max_dist`` disk. Boxes are conservative, so the results
+(and their order: index order) are those of a scan of the whole index.
 
 ``get_nearest`` replays RethinkDB's batched search: it widens a search radius from 10 m,
 adapting it to the density of results so far, and stops at ``max_dist`` or once
@@ -21,8 +24,8 @@ from typing import Any
 from ... import datum
 from ...errors import ReqlError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
+from .. import geo_bounds, values
 from .. import geometry as geo
-from .. import values
 from ..compile import Scope, Term, term
 from . import geo_predicates as pred
 from .catalog import as_table
@@ -58,10 +61,13 @@ def _geo_index(t: Term, scope: Scope, table: values.TableValue, name: str) -> st
     return index
 
 
-def _indexed_shapes(store: Any, index: str) -> Iterator[tuple[Any, geo.Shape, dict]]:
-    """``(primary key, shape, row)`` for every GEOMETRY entry of a geo index."""
+def _indexed_shapes(
+    store: Any, index: str, box: geo_bounds.Box
+) -> Iterator[tuple[Any, geo.Shape, dict]]:
+    """``(primary key, shape, row)`` for the GEOMETRY entries of a geo index that can meet
+    ``box`` (and maybe a few more), in index order."""
     pk = store.primary_key
-    for value, row in store.index_scan(index):
+    for value, row in store.geo_scan(index, box):
         if datum.pseudo_type(value) != "GEOMETRY":
             continue  # not a geometry: RethinkDB leaves such rows out of geo indexes
         try:
@@ -82,7 +88,8 @@ class GetIntersecting(Term):
 
         def rows() -> Iterator[dict]:
             seen: set = set()
-            for key, shape, row in _indexed_shapes(table.store, index):
+            box = geo_bounds.shape_box(query)
+            for key, shape, row in _indexed_shapes(table.store, index, box):
                 if key not in seen and pred.intersects(shape, query):
                     seen.add(key)
                     yield row
@@ -126,12 +133,17 @@ def nearest(
 ) -> list[tuple[float, dict]]:
     """Rows of a geo index by distance from ``center``, as RethinkDB's batches find them."""
     origin = geo.Shape("Point", points=[center])
-    best: dict[Any, tuple[float, dict]] = {}
-    for key, shape, row in _indexed_shapes(store, index):
+    # Rows beyond max_dist never count, not even for the batch sizes below, so only the
+    # entries that can be within max_dist are read.
+    box = geo_bounds.disk_box(center, max_dist, e)
+    # Per row: its distance, then the index position of its nearest entry (equal distances
+    # keep index order; positions of entries the box skipped would not change it).
+    best: dict[Any, tuple[float, int, dict]] = {}
+    for seq, (key, shape, row) in enumerate(_indexed_shapes(store, index, box)):
         d = geo.distance(origin, shape, e)
         if key not in best or d < best[key][0]:
-            best[key] = (d, row)
-    ordered = sorted(best.values(), key=lambda t: t[0])
+            best[key] = (d, seq, row)
+    ordered = [(d, row) for d, _, row in sorted(best.values(), key=lambda t: t[:2])]
     found: list[tuple[float, dict]] = []
     processed = 0.0
     current = min(max_dist, INITIAL_RADIUS_FRACTION * e.a)

@@ -40,21 +40,27 @@ def _arc(a: LonLat, b: LonLat, depth: int = 0) -> list[LonLat]:
     return _arc(a, m, depth + 1) + [m] + _arc(m, b, depth + 1)
 
 
-def _path(points: list[LonLat], close: bool) -> list[LonLat]:
-    """Unwrapped (continuous longitude), densified vertices of a line or ring."""
+def unwrapped(points: list[LonLat], close: bool) -> list[LonLat]:
+    """The vertices of a line or ring with continuous longitudes (a ring's first vertex
+    repeated at the end, continuing from the last)."""
     pts = [points[0]]
     for p in points[1:]:
         prev = pts[-1][0]
         pts.append((p[0] + 360.0 * round((prev - p[0]) / 360.0), p[1]))
+    if close:
+        first, last = pts[0], pts[-1]
+        pts.append((first[0] + 360.0 * round((last[0] - first[0]) / 360.0), first[1]))
+    return pts
+
+
+def _path(points: list[LonLat], close: bool) -> list[LonLat]:
+    """Unwrapped (continuous longitude), densified vertices of a line or ring."""
+    seq = unwrapped(points, close)
     out: list[LonLat] = []
-    seq = pts + [pts[0]] if close else pts
     for i in range(1, len(seq)):
-        a, b = seq[i - 1], seq[i]
-        if close and i == len(seq) - 1:
-            b = (b[0] + 360.0 * round((a[0] - b[0]) / 360.0), b[1])
-        out.append(a)
-        out.extend(_arc(a, b))
-    out.append(seq[-1])
+        out.append(seq[i - 1])
+        out.extend(_arc(seq[i - 1], seq[i]))
+    out.append(seq[0] if close else seq[-1])  # a ring ends on its first vertex as given
     return out
 
 

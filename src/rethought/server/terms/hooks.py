@@ -22,6 +22,7 @@ from ..compile import Scope, Term, compile_term, term
 from .catalog import SYSTEM_DB, as_table, special
 from .datum_print import expected_val
 from .indexes import to_wire
+from .js_print import print_js_function
 
 HOOK_PREFIX = "write_hooks/"
 BLOB_PREFIX = b"$reql_write_hook_function$"
@@ -38,7 +39,9 @@ def hook_datum(storage: Any, table_id: str) -> dict | None:
     if hook is None:
         return None
     blob = BLOB_PREFIX + orjson.dumps(hook["function"])
-    return {"function": datum.make_binary(blob), "query": hook["query"]}
+    # Printed on read, so hooks stored by older versions show RethinkDB's form too.
+    query = f"setWriteHook({print_js_function(hook['function'])})"
+    return {"function": datum.make_binary(blob), "query": query}
 
 
 def _require_config(scope: Scope, table: values.TableValue) -> None:
@@ -86,7 +89,7 @@ class SetWriteHook(Term):
         if function is None:
             storage.meta_delete(key)
             return {"deleted": 1}
-        query = f"setWriteHook({orjson.dumps(function).decode()})"
+        query = f"setWriteHook({print_js_function(function)})"
         storage.meta_put(key, {"function": function, "query": query})
         _COMPILED.pop(table.store.id, None)
         return {"replaced" if existed else "created": 1}

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from ... import datum
+from ...datum.jsonfmt import dumps, pretty
 from ...errors import ReqlError, ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import suspend, values
 from ..compile import Scope, Term, term
 from . import http_fetch as hf
-from .jsonfmt import dumps, pretty
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _FORMATS = ("auto", "json", "jsonp", "text", "binary")

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import re2
 
 from ... import __version__, datum
-from .jsonfmt import fmt_number
+from ...datum.jsonfmt import fmt_number
 
 USER_AGENT = f"Rethought/{__version__} (RethinkDB-compatible)"
 _RETRY_STATUS = frozenset({408, 500, 502, 503, 504})

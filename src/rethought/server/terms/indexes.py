@@ -25,6 +25,7 @@ from .. import suspend, values
 from ..compile import Datum, Scope, Term, compile_term, term
 from .catalog import as_table
 from .datum_print import expected_val
+from .js_print import print_js_function
 
 IndexFn = Callable[[Any], list]
 
@@ -45,7 +46,9 @@ def to_wire(node: Term) -> Any:
 def field_function(field: str) -> list:
     """``lambda row: row[field]`` as wire JSON (``index_create('name')`` indexes a field)."""
     func, arr, get, var = int(T.FUNC), int(T.MAKE_ARRAY), int(T.GET_FIELD), int(T.VAR)
-    return [func, [[arr, [1]], [get, [[var, [1]], field]]]]
+    # RethinkDB's internal variable for this (minidriver's SINDEXCREATE_X), printed `_var19`.
+    x = -19
+    return [func, [[arr, [x]], [get, [[var, [x]], field]]]]
 
 
 def index_function(function: Any, multi: bool, geo: bool) -> IndexFn:
@@ -81,7 +84,7 @@ def index_status(store: Any, name: str) -> dict:
     """One ``index_status()`` document (``progress`` only while the index is being built)."""
     info = store.index_info(name)
     config = {"function": info.function, "geo": bool(info.geo), "multi": bool(info.multi)}
-    query = f"indexCreate('{name}', {orjson.dumps(info.function).decode()}"
+    query = f"indexCreate('{name}', {print_js_function(info.function)}"
     flags = [f"{k}: true" for k in ("multi", "geo") if config[k]]
     query += (", {" + ", ".join(flags) + "}" if flags else "") + ")"
     ready = bool(getattr(info, "ready", True))

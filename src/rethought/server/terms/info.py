@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ... import datum
+from ...datum.jsonfmt import pretty
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from .jsonfmt import pretty
 from .tables import TableSlice
 
 

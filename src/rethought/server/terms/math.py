@@ -17,7 +17,7 @@ from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
 from ..seq import array_limit_error, within_limit
-from .argcheck import integer, integer_below
+from .argcheck import integer_below
 from .datum_print import expected_val
 from .times_calc import round_ms
 
@@ -102,7 +102,7 @@ class Mul(_Fold):
     def op(self, scope: Scope, a: Any, b: Any) -> Any:
         if type(a) is list or type(b) is list:
             arr, n = (a, b) if type(a) is list else (b, a)
-            copies = integer(n)
+            copies = values.as_int(n)
             if copies < 0:
                 raise ReqlQueryLogicError("Cannot multiply an ARRAY by a negative number.")
             if arr and copies * len(arr) > scope.ctx.array_limit:
@@ -125,8 +125,8 @@ class Mod(Term):
     """Integer remainder with C's sign rule (the result takes the dividend's sign)."""
 
     def eval(self, scope: Scope) -> int:
-        a = integer(self.datum_arg(scope, 0))
-        b = integer(self.datum_arg(scope, 1))
+        a = values.as_int(self.datum_arg(scope, 0))
+        b = values.as_int(self.datum_arg(scope, 1))
         if b == 0:
             raise ReqlQueryLogicError("Cannot take a number modulo 0.")
         r = abs(a) % abs(b)
@@ -201,7 +201,7 @@ class BitNot(Term):
 class BitSal(Term):
     def eval(self, scope: Scope) -> int | float:
         lhs = _bit_int(self.datum_arg(scope, 0))
-        rhs = integer(self.datum_arg(scope, 1))
+        rhs = values.as_int(self.datum_arg(scope, 1))
         if rhs < 0:
             raise ReqlQueryLogicError("Cannot bit-shift by a negative value")
         if lhs == 0:
@@ -218,7 +218,7 @@ class BitSal(Term):
 class BitSar(Term):
     def eval(self, scope: Scope) -> int:
         lhs = _bit_int(self.datum_arg(scope, 0))
-        rhs = integer(self.datum_arg(scope, 1))
+        rhs = values.as_int(self.datum_arg(scope, 1))
         if rhs < 0:
             raise ReqlQueryLogicError("Cannot bit-shift by a negative value")
         return datum.num(lhs >> min(rhs, 63))

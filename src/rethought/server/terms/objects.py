@@ -12,13 +12,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ... import datum
+from ...datum.jsonfmt import dumps, pretty, trunc_pretty
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
 from ..seq import get_field
-from .argcheck import integer
-from .jsonfmt import dumps, pretty, trunc_pretty
 
 LITERAL = "LITERAL"
 
@@ -375,7 +374,7 @@ class Bracket(Term):
             if values.is_sequence(v):
                 from .slicing import nth  # slicing imports this module
 
-                return nth(v, integer(key))
+                return nth(v, values.as_int(key))
             # Like nth, RethinkDB reads a non-array datum as a sequence here and fails so
             # (a typed error: on NULL a non-existence error).
             d = values.to_datum(v)

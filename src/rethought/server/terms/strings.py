@@ -19,7 +19,6 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from .argcheck import integer
 
 # Unicode White_Space (what RethinkDB's split uses when no delimiter is given).
 _SPACE = frozenset(
@@ -88,7 +87,7 @@ class Split(Term):
             delim = None if d is None else values.as_string(d)
         maxnum = -1
         if len(self.args) > 2:
-            maxnum = integer(self.datum_arg(scope, 2))
+            maxnum = values.as_int(self.datum_arg(scope, 2))
             top = scope.ctx.array_limit - 1
             if not -1 <= maxnum <= top:
                 raise ReqlQueryLogicError(

@@ -12,6 +12,7 @@ from typing import Any
 
 from ... import datum
 from ...datum import keys
+from ...datum.jsonfmt import trunc_pretty
 from ...errors import ReqlNonExistenceError, ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
@@ -19,7 +20,6 @@ from ..compile import Scope, Term, term
 from .argcheck import bound
 from .catalog import as_db, as_table, check_name, default_db, get_db, open_table
 from .datum_print import expected_val
-from .jsonfmt import trunc_pretty
 
 
 def check_primary_key(key: Any) -> Any:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from ... import datum
+from ...datum.jsonfmt import trunc_pretty
 from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
 from .argcheck import bound, integer_below
-from .jsonfmt import trunc_pretty
 from .times_calc import (
     EPOCH_TIME,
     TIMEZONE,

@@ -13,8 +13,8 @@ import math
 from typing import Any
 
 from ... import datum
+from ...datum.jsonfmt import trunc_pretty
 from ...errors import ReqlQueryLogicError
-from .jsonfmt import trunc_pretty
 
 EPOCH_TIME = "epoch_time"
 TIMEZONE = "timezone"

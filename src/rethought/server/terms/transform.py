@@ -12,13 +12,13 @@ from itertools import chain
 from typing import Any
 
 from ... import datum
+from ...datum.jsonfmt import pretty
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import feeds, seq, values
 from ..compile import Scope, Term, term
 from . import objects
 from .control import EmptyUserError
-from .jsonfmt import pretty
 
 
 @term(T.MAP, arity=(2, None))

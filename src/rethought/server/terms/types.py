@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 
 from ... import datum
+from ...datum.jsonfmt import dumps, trunc_pretty
 from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from .jsonfmt import dumps, trunc_pretty
 
 _TYPE_NAMES = frozenset(
     {

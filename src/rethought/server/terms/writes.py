@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ... import datum
+from ...datum.jsonfmt import pretty
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError, ReqlRuntimeError
 from ...proto.ql2 import TermType as T
 from .. import values
@@ -21,7 +22,6 @@ from ..compile import Scope, Term, term
 from .catalog import as_table
 from .datum_print import expected_val
 from .hooks import ignore_hook, with_hook
-from .jsonfmt import pretty
 from .objects import LITERAL, STRAY_LITERAL, merge, merge_patch
 from .tables import check_primary_key
 

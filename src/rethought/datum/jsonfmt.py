@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ... import datum
+from . import MAX_EXACT
 
 _ESCAPES = {
     '"': '\\"',
@@ -29,7 +29,7 @@ def fmt_number(x: int | float) -> str:
     """A number as rapidjson writes it (what ``coerce_to('string')`` returns)."""
     if type(x) is int:
         return str(x)
-    if x.is_integer() and abs(x) <= datum.MAX_EXACT and not (x == 0 and str(x)[0] == "-"):
+    if x.is_integer() and abs(x) <= MAX_EXACT and not (x == 0 and str(x)[0] == "-"):
         return str(int(x))
     return _fmt_double(x)
 
