@@ -96,7 +96,6 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         conn = self.conn
         if conn._transport is self.transport:  # ignore a transport replaced by reconnect
-            conn._sent_since_read = False
             conn._feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -114,8 +113,6 @@ class Connection(FutureConnection):
         super().__init__(params)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.Transport | None = None
-        self._sent_since_read = False
-        self._flush_scheduled = False
 
     # -- loop primitives -----------------------------------------------------------------
 
@@ -134,30 +131,7 @@ class Connection(FutureConnection):
 
     def _close_transport(self) -> None:
         if self._transport is not None:
-            self._flush_now()  # a corked noreply query still goes out before the FIN
             self._transport.close()
-
-    # Corked writes: queries started in one loop turn (a gather, a loop of noreply writes)
-    # leave in one send() instead of one each. The first write after a read goes at once, so
-    # a lone query waits for no extra loop turn; later ones stay in the core's buffer until
-    # the next turn. Frames keep their order either way: they all pass through that buffer.
-
-    def _flush(self) -> None:
-        core = self._core
-        if core is None or not core._out or self._flush_scheduled:
-            return
-        if self._sent_since_read:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush_now)
-            return
-        self._sent_since_read = True
-        self._write(core.data_to_send())
-
-    def _flush_now(self) -> None:
-        self._flush_scheduled = False
-        core = self._core
-        if core is not None and core._out:
-            self._write(core.data_to_send())
 
     # -- opening and closing -------------------------------------------------------------
 
