@@ -122,6 +122,18 @@ def table_name():
 
 
 @pytest.fixture
+def test_table(conn, table_name):
+    """A fresh table ``test.<table_name>`` (as ``r.db("test").table(...)``), dropped after."""
+    from rethought import r
+
+    if "test" not in r.db_list().run(conn):
+        r.db_create("test").run(conn)
+    r.db("test").table_create(table_name).run(conn)
+    yield r.db("test").table(table_name)
+    r.db("test").table_drop(table_name).run(conn)
+
+
+@pytest.fixture
 def engine_run(tmp_path):
     """An `engine_harness.EngineRunner` over a fresh LMDB storage, closed afterwards."""
     from engine_harness import EngineRunner, open_storage

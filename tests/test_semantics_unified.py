@@ -28,14 +28,9 @@ def stats(**kw):
 
 
 @pytest.fixture
-def tbl(conn, table_name):
-    if "test" not in r.db_list().run(conn):
-        r.db_create("test").run(conn)
-    r.db("test").table_create(table_name).run(conn)
-    t = r.db("test").table(table_name)
-    t.insert({"id": 1, "a": 1, "b": {"c": 1, "d": 2}, "l": [1, 2]}).run(conn)
-    yield t
-    r.db("test").table_drop(table_name).run(conn)
+def tbl(conn, test_table):
+    test_table.insert({"id": 1, "a": 1, "b": {"c": 1, "d": 2}, "l": [1, 2]}).run(conn)
+    return test_table
 
 
 def fails(conn, query, cls, message):

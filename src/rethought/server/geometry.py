@@ -21,6 +21,7 @@ from typing import Any
 import geographiclib.geodesic
 import geographiclib.geodesicline
 import geographiclib.geomath
+import orjson
 from geographiclib.geodesic import Geodesic
 
 from ..datum import REQL_TYPE, num
@@ -388,8 +389,32 @@ def _polygon(coords: Any) -> list[list[LonLat]]:
     return rings
 
 
+# Lines and polygons are costly to validate (their edges are densified to test for
+# self-intersection), and a write parses each one more than once (the index function, the geo
+# index's cells): the last few hundred parsed are kept. Shapes are never mutated (their
+# ``_cache`` only memoises pure derivations), so sharing one is safe.
+_PARSED: dict[bytes, Shape] = {}
+_PARSED_MAX = 256
+
+
 def parse(g: dict) -> Shape:
     """Validate a GeoJSON / GEOMETRY object as RethinkDB does and return its Shape."""
+    if g.get("type") == "Point":
+        return _parse(g)
+    try:
+        key = orjson.dumps(g, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not JSON (a malformed argument): no caching, _parse reports it
+        return _parse(g)
+    shape = _PARSED.get(key)
+    if shape is None:
+        shape = _parse(g)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = shape
+    return shape
+
+
+def _parse(g: dict) -> Shape:
     crs = g.get("crs")
     if crs is not None:
         raise ReqlQueryLogicError(
