@@ -264,8 +264,8 @@ class FutureConnection(ConnectionBase):
     ) -> Any:
         """A promise of ``attempt()``'s first result that is not PENDING (or its exception).
 
-        ``attempt`` runs now and again whenever the query changes. Cancelling the promise STOPs the
-        query; ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
+        ``attempt`` runs now and again whenever the query changes. Cancelling the promise
+        STOPs the query; ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
         """
         wait = Wait(self, query, attempt, stop_on_timeout)
         if not wait.check():
