@@ -326,3 +326,37 @@ def test_get_nearest(table):
         "Got 10968937.995244588703m, but must be smaller than 9985163.1855612862855m.)"
     )
     assert q(tbl.get_nearest(r.point(0, 0), index="g").type_of()) == "ARRAY"
+
+
+def _arc_by_definition(a, b, depth=0):
+    """The densification's definition, recursively: the great-circle midpoint (as
+    geometry.midpoint / to_lonlat give it), longitudes kept continuous, until the chord's
+    middle is within TOL of it or after _MAX_DEPTH halvings."""
+    from rethought.server import geometry as g
+    from rethought.server.terms import geo_predicates as p
+
+    if depth >= p._MAX_DEPTH:
+        return []
+    lon, lat = g.to_lonlat(g.midpoint(g.to_vec(*a), g.to_vec(*b)))
+    mid_lon = (a[0] + b[0]) / 2
+    lon += 360.0 * round((mid_lon - lon) / 360.0)
+    if abs(lon - mid_lon) <= p.TOL and abs(lat - (a[1] + b[1]) / 2) <= p.TOL:
+        return []
+    m = (lon, lat)
+    return _arc_by_definition(a, m, depth + 1) + [m] + _arc_by_definition(m, b, depth + 1)
+
+
+def test_edge_densification_matches_its_definition_bit_for_bit():
+    import random
+
+    from rethought.server.terms.geo_predicates import _arc
+
+    rng = random.Random(7)
+    for _ in range(150):
+        a = (rng.uniform(-180, 180), rng.uniform(-89, 89))
+        span = rng.choice([0.001, 0.5, 5.0, 40.0])
+        b = (
+            a[0] + rng.uniform(-span, span),
+            max(-89.9, min(89.9, a[1] + rng.uniform(-span, span))),
+        )
+        assert _arc(a, b) == _arc_by_definition(a, b), (a, b)

@@ -16,28 +16,58 @@ spanning more than 360 degrees of longitude, is not modelled.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
-from ..geometry import LonLat, Shape, midpoint, project, s2_point, to_lonlat, to_vec
+from ..geometry import LonLat, Shape, project, s2_point, to_vec
 
+_DEG, _RAD = math.pi / 180, 180 / math.pi  # as geometry.to_vec / to_lonlat compute them
 TOL = 1e-7  # degrees (about a centimetre) between a chord and its great-circle arc
 _MAX_DEPTH = 12
 
 
-def _arc(a: LonLat, b: LonLat, depth: int = 0) -> list[LonLat]:
-    """Points strictly between ``a`` and ``b`` tracing their great-circle arc."""
-    if depth >= _MAX_DEPTH:
-        return []
-    lon, lat = to_lonlat(midpoint(to_vec(*a), to_vec(*b)))
-    mid_lon = (a[0] + b[0]) / 2
-    lon += 360.0 * round((mid_lon - lon) / 360.0)  # keep longitudes continuous
-    if abs(lon - mid_lon) <= TOL and abs(lat - (a[1] + b[1]) / 2) <= TOL:
-        return []
-    m = (lon, lat)
-    return _arc(a, m, depth + 1) + [m] + _arc(m, b, depth + 1)
+def _arc(a: LonLat, b: LonLat) -> list[LonLat]:
+    """Points strictly between ``a`` and ``b`` tracing their great-circle arc: the arc's
+    midpoint, then recursively each half's, until a chord's middle is within TOL of the arc's
+    (or _MAX_DEPTH halvings).
+
+    A long edge yields thousands of points (polygon validation densifies every edge), so this
+    is the recursion made iterative, with ``to_vec`` of each point computed once and carried
+    along and ``midpoint`` / ``to_lonlat`` inlined: the same float operations in the same
+    order as those functions, so the same points to the last bit.
+    """
+    out: list[LonLat] = []
+    # Segments to trace, last first: (p, p's vector, q, q's vector, depth); q None: emit p.
+    todo: list[tuple] = [(a, to_vec(*a), b, to_vec(*b), 0)]
+    sqrt, atan2, deg, rad = math.sqrt, math.atan2, _DEG, _RAD
+    cos, sin = math.cos, math.sin
+    while todo:
+        p, pv, q, qv, depth = todo.pop()
+        if q is None:
+            out.append(p)
+            continue
+        if depth >= _MAX_DEPTH:
+            continue
+        x, y, z = pv[0] + qv[0], pv[1] + qv[1], pv[2] + qv[2]  # midpoint(): normalize(a + b)
+        n = sqrt(x * x + y * y + z * z)
+        if n != 0.0:
+            n = 1.0 / n
+        x, y, z = n * x, n * y, n * z
+        lat = rad * atan2(z, sqrt(x * x + y * y))  # to_lonlat()
+        lon = rad * atan2(y, x)
+        mid_lon = (p[0] + q[0]) / 2
+        lon += 360.0 * round((mid_lon - lon) / 360.0)  # keep longitudes continuous
+        if abs(lon - mid_lon) <= TOL and abs(lat - (p[1] + q[1]) / 2) <= TOL:
+            continue
+        m = (lon, lat)
+        phi, theta = lat * deg, lon * deg  # to_vec(*m)
+        cosphi = cos(phi)
+        mv = (cos(theta) * cosphi, sin(theta) * cosphi, sin(phi))
+        todo += ((m, mv, q, qv, depth + 1), (m, None, None, None, 0), (p, pv, m, mv, depth + 1))
+    return out
 
 
 def unwrapped(points: list[LonLat], close: bool) -> list[LonLat]:
