@@ -112,8 +112,11 @@ class Wait:
 
     def finish(self) -> None:
         waiter = self.query.waiter
-        if type(waiter) is Watchers and self in waiter:
-            waiter.remove(self)
+        if type(waiter) is Watchers:
+            try:
+                waiter.remove(self)
+            except ValueError:  # settled at once, never listed
+                pass
         if self.cancel_timer is not None:
             cancel, self.cancel_timer = self.cancel_timer, None
             cancel()
@@ -261,14 +264,17 @@ class FutureConnection(ConnectionBase):
         attempt: Callable[[], Any],
         timeout: float | None = None,
         stop_on_timeout: bool = False,
+        fresh: bool = False,
     ) -> Any:
         """A promise of ``attempt()``'s first result that is not PENDING (or its exception).
 
-        ``attempt`` runs now and again whenever the query changes. Cancelling the promise
-        STOPs the query; ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
+        ``attempt`` runs now (unless ``fresh``: a query just sent and not answered yet) and
+        again whenever the query changes. Cancelling the promise STOPs the query;
+        ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
         """
         wait = Wait(self, query, attempt, stop_on_timeout)
-        if not wait.check():
+        unanswered = fresh and query.response_type is None and query.error is None
+        if unanswered or not wait.check():
             watchers = query.waiter
             if type(watchers) is not Watchers:
                 watchers = query.waiter = Watchers()
@@ -292,15 +298,17 @@ class FutureConnection(ConnectionBase):
         return self.cursor_class(self, query)
 
     def _submit(self, make: Callable[[ClientCore], Query | None], timeout: float | None = None):
+        core = self._core
         try:
-            self.check_open()
-            query = make(self._core)
+            if core is None or core.closed or not core.handshake.done:  # check_open()
+                raise ReqlDriverError(CLOSED_MESSAGE)
+            query = make(core)
         except Exception as exc:
             return self._failed(exc)
         self._flush()
         if query is None:
             return self._resolved(None)
-        return self._when(query, self._outcome_of(query), timeout, stop_on_timeout=True)
+        return self._when(query, self._outcome_of(query), timeout, True, fresh=True)
 
     def _stop(self, query: Query) -> None:
         core = self._core
@@ -316,10 +324,13 @@ class FutureConnection(ConnectionBase):
 
         ``timeout`` is the driver's own option (the server never sees it).
         """
-        optargs = dict(global_optargs)
-        timeout = optargs.pop("timeout", None)
-        if timeout is not None:
-            timeout = float(timeout)
+        timeout = None
+        optargs = global_optargs
+        if "timeout" in optargs:
+            optargs = dict(optargs)
+            timeout = optargs.pop("timeout")
+            if timeout is not None:
+                timeout = float(timeout)
         try:
             args = start_args(term, optargs, self.db)
         except Exception as exc:

@@ -44,11 +44,13 @@ class _Handle(asyncio_loop.Pending):
 
     __slots__ = ("_ours",)
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None] | None):
-        super().__init__(loop, None)
-        self._ours = False
+    @classmethod
+    def new(cls, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None] | None) -> Any:
+        handle = super().new(loop, None)
+        handle._ours = False
         if on_cancel is not None:
-            self.add_done_callback(lambda _f: self._ours or on_cancel())
+            handle.add_done_callback(lambda _f: handle._ours or on_cancel())
+        return handle
 
     def resolve(self, value: Any) -> None:
         if self.pending:
@@ -67,7 +69,7 @@ class Connection(asyncio_loop.Connection):
     cursor_class = Cursor
 
     def _new_handle(self, on_cancel: Callable[[], None] | None) -> _Handle:
-        return _Handle(self._loop, on_cancel)
+        return _Handle.new(self._loop, on_cancel)
 
     def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Future:
         """Close (optionally after noreply_wait) and open again; a Future of the connection."""
