@@ -273,8 +273,7 @@ class FutureConnection(ConnectionBase):
         ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
         """
         wait = Wait(self, query, attempt, stop_on_timeout)
-        unanswered = fresh and query.response_type is None and query.error is None
-        if unanswered or not wait.check():
+        if (fresh and not query.answered) or not wait.check():
             watchers = query.waiter
             if type(watchers) is not Watchers:
                 watchers = query.waiter = Watchers()
@@ -288,7 +287,7 @@ class FutureConnection(ConnectionBase):
         make_cursor = self._make_cursor
 
         def attempt() -> Any:
-            if query.response_type is None and query.error is None:  # not answered yet
+            if not query.answered:
                 return PENDING
             return core.outcome(query, make_cursor)
 
