@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
 import time
 
 import pytest
@@ -21,9 +22,34 @@ from rethought.errors import (
     ReqlTimeoutError,
 )
 
+# Every scenario runs on the standard loop and on uvloop (what uvicorn, hence FastAPI, picks
+# when it is installed): the adapter must rely only on the public asyncio loop API.
+LOOPS = {"asyncio": None}
+if sys.platform != "win32":
+    import uvloop
+
+    LOOPS["uvloop"] = uvloop.new_event_loop
+_loop_factory = None
+
+
+@pytest.fixture(autouse=True, params=sorted(LOOPS))
+def event_loop_kind(request):
+    global _loop_factory
+    _loop_factory = LOOPS[request.param]
+    yield request.param
+    _loop_factory = None
+
 
 def run(scenario):
-    return asyncio.run(asyncio.wait_for(scenario(), 60))
+    with asyncio.Runner(loop_factory=_loop_factory) as runner:
+        return runner.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_scenarios_run_on_the_loop_they_name(event_loop_kind):
+    async def loop_module():
+        return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+    assert run(loop_module) == event_loop_kind
 
 
 async def connect(server, **kwargs):
