@@ -1,0 +1,111 @@
+"""Why a query costs more on the wire than in a loop: the driver's work per point get with no
+I/O at all, once with warm caches and once after evicting them, against the floor's work.
+
+Each step sends a point get into a stand-in transport, feeds the connection the answer's
+frame and awaits the result: everything ``await r.table(...).get(i).run(conn)`` does except
+the system calls and the loop's select. Between steps the benchmark may overwrite a buffer
+(untimed) the size of a CPU cache, as the kernel, the server and other tenants do while the
+client sleeps in ``epoll_wait`` on a real connection. The floor's step is what
+bench_async.py's floor client does: write a prebuilt frame, recognise the answer's frame,
+settle a future.
+
+    python bench/bench_cache.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import sys
+import time
+
+import orjson
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from common import pin, table  # noqa: E402
+
+from rethought import r  # noqa: E402
+from rethought.client.core import ClientCore  # noqa: E402
+from rethought.client.loops import asyncio_loop  # noqa: E402
+
+HEADER = struct.Struct("<QL")
+ANSWER = orjson.dumps({"t": 1, "r": [{"id": 1, "v": "x" * 20}]})
+STEPS, ROUNDS = 3000, 5
+
+
+class _NullTransport:
+    def write(self, data: bytes) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def ours_step(loop: asyncio.AbstractEventLoop):
+    conn = asyncio_loop.Connection(asyncio_loop.connect_params(port=1))
+    conn._loop, conn._transport = loop, _NullTransport()
+    conn._core = core = ClientCore()
+    core.handshake.done = True
+    rows = r.table("rows")
+
+    async def step(i: int) -> None:
+        pending = rows.get(i).run(conn)
+        conn._feed(HEADER.pack(core._next_token - 1, len(ANSWER)) + ANSWER)
+        await pending
+
+    return step
+
+
+def floor_step(loop: asyncio.AbstractEventLoop):
+    frame = HEADER.pack(1, len(ANSWER)) + ANSWER
+    sent: list[bytes] = []
+    state = {"buffer": b"", "waiter": None}
+
+    def data_received(data: bytes) -> None:
+        buffer = state["buffer"] + data
+        end = 12 + struct.unpack_from("<I", buffer, 8)[0]
+        state["buffer"] = buffer[end:]
+        state["waiter"].set_result(None)
+
+    async def step(i: int) -> None:
+        state["waiter"] = waiter = loop.create_future()
+        sent.append(frame)
+        sent.clear()
+        data_received(frame)
+        await waiter
+
+    return step
+
+
+async def measure(make_step, evict_kib: int) -> float:
+    """Median over rounds of the mean µs per step (only the step is timed)."""
+    step = make_step(asyncio.get_running_loop())
+    junk, zeros = bytearray(evict_kib << 10), bytes(evict_kib << 10)
+    for i in range(500):
+        await step(i)
+    clock, rounds = time.perf_counter_ns, []
+    for _ in range(ROUNDS):
+        total = 0
+        for i in range(STEPS):
+            if evict_kib:
+                junk[:] = zeros
+            t0 = clock()
+            await step(i)
+            total += clock() - t0
+        rounds.append(total / STEPS / 1000)
+    return sorted(rounds)[ROUNDS // 2]
+
+
+def main() -> str:
+    pin(0, client=True)  # the CPU bench_async.py's clients run on
+    rows = []
+    for evict in (0, 512, 2048):
+        ours = asyncio.run(measure(ours_step, evict))
+        floor = asyncio.run(measure(floor_step, evict))
+        label = "warm caches" if not evict else f"{evict} KiB evicted before each step"
+        rows.append([label, ours, floor, ours - floor])
+    return table(rows, ["before each step", "ours µs", "floor µs", "ours above floor µs"])
+
+
+if __name__ == "__main__":
+    print(main())
