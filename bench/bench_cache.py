@@ -9,13 +9,22 @@ client sleeps in ``epoll_wait`` on a real connection. The floor's step is what
 bench_async.py's floor client does: write a prebuilt frame, recognise the answer's frame,
 settle a future.
 
-    python bench/bench_cache.py
+    python bench/bench_cache.py [--instructions]
+
+``--instructions`` counts instead of timing: it runs the warm steps under valgrind's
+callgrind (which counts executed instructions, the same count whatever else the machine is
+doing) and reports instructions per step, ours and the floor's. Use it to judge a change to
+the query path on a noisy machine: compare the count before and after.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import re
+import shutil
 import struct
+import subprocess
 import sys
 import time
 
@@ -107,5 +116,44 @@ def main() -> str:
     return table(rows, ["before each step", "ours µs", "floor µs", "ours above floor µs"])
 
 
+async def _run_steps(kind: str, count: int) -> None:
+    step = (ours_step if kind == "ours" else floor_step)(asyncio.get_running_loop())
+    for i in range(count):
+        await step(i)
+
+
+def _instructions(kind: str, count: int) -> int:
+    """Instructions callgrind counts for this script running ``count`` steps of ``kind``."""
+    out = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+        + [__file__, "--steps", str(count), "--kind", kind],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    return int(re.search(r"Collected : (\d+)", out).group(1))
+
+
+def instructions() -> str:
+    """Instructions per warm step: the difference of two runs, so start-up cancels out."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian package valgrind)")
+    rows = []
+    for kind in ("ours", "floor"):
+        few, many = _instructions(kind, 1000), _instructions(kind, 3000)
+        rows.append([kind, (many - few) // 2000])
+    return table(rows, ["step", "instructions per step"])
+
+
 if __name__ == "__main__":
-    print(main())
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--instructions", action="store_true", help="count under callgrind")
+    ap.add_argument("--steps", type=int, help=argparse.SUPPRESS)  # one counted run
+    ap.add_argument("--kind", choices=("ours", "floor"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.steps is not None:
+        asyncio.run(_run_steps(args.kind, args.steps))
+    elif args.instructions:
+        print(instructions())
+    else:
+        print(main())

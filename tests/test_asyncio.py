@@ -167,6 +167,28 @@ def test_many_queries_and_feeds_share_a_connection(server, table_name):
     run(scenario)
 
 
+def test_several_waiters_on_one_feed(server, table_name):
+    """Three next() calls wait on one feed at once; one gives up early; the other two get the
+    changes in the order they asked."""
+
+    async def scenario():
+        conn = await connect(server)
+        await r.table_create(table_name).run(conn)
+        feed = await r.table(table_name).changes().run(conn)
+        first, impatient, second = feed.next(), feed.next(wait=0.05), feed.next()
+        with pytest.raises(ReqlTimeoutError):
+            await impatient
+        await r.table(table_name).insert([{"id": 1}]).run(conn)
+        await r.table(table_name).insert([{"id": 2}]).run(conn)
+        got = [(await first)["new_val"]["id"], (await second)["new_val"]["id"]]
+        assert got == [1, 2]
+        assert await r.expr(1).run(conn) == 1  # the connection is unharmed
+        await feed.close()
+        await conn.close()
+
+    run(scenario)
+
+
 def test_cancellation_stops_the_query(server, table_name):
     async def scenario():
         conn = await connect(server)

@@ -61,8 +61,9 @@ class Handle(Protocol):
 
 
 class Watchers(list):
-    """``Query.waiter`` for promise-based loops: the :class:`Wait` objects of a query, each
-    re-checked on every state change (a finished one removes itself)."""
+    """``Query.waiter`` for promise-based loops while two or more :class:`Wait` objects wait
+    on a query (a lone one is the waiter itself): each is re-checked on every state change,
+    and a finished one removes itself."""
 
     __slots__ = ()
 
@@ -110,9 +111,16 @@ class Wait:
         handle.resolve(value)
         return True
 
+    def wake(self, query: Query) -> None:
+        """As ``Query.waiter`` (the query's only Wait): re-check."""
+        self.check()
+
     def finish(self) -> None:
-        waiter = self.query.waiter
-        if type(waiter) is Watchers:
+        query = self.query
+        waiter = query.waiter
+        if waiter is self:
+            query.waiter = None
+        elif type(waiter) is Watchers:
             try:
                 waiter.remove(self)
             except ValueError:  # settled at once, never listed
@@ -274,10 +282,13 @@ class FutureConnection(ConnectionBase):
         """
         wait = Wait(self, query, attempt, stop_on_timeout)
         if (fresh and not query.answered) or not wait.check():
-            watchers = query.waiter
-            if type(watchers) is not Watchers:
-                watchers = query.waiter = Watchers()
-            watchers.append(wait)
+            waiter = query.waiter
+            if type(waiter) is Watchers:
+                waiter.append(wait)
+            elif type(waiter) is Wait:  # a second waiter (fetch_next while next waits...)
+                query.waiter = Watchers((waiter, wait))
+            else:
+                query.waiter = wait
             if timeout is not None:
                 wait.cancel_timer = self._call_later(timeout, wait.expire)
         return self._promise_of(wait.handle)
