@@ -96,7 +96,7 @@ async def measure(name: str, r: Any, port: int, sizes: dict) -> list[list]:
     return results
 
 
-class _RawProtocol(asyncio.Protocol):
+class FloorProtocol(asyncio.Protocol):
     """The floor client: counts answer bytes until a whole frame is in, then wakes."""
 
     def __init__(self) -> None:
@@ -115,7 +115,7 @@ class _RawProtocol(asyncio.Protocol):
 async def measure_floor(port: int, sizes: dict) -> list[list]:
     """Point gets as bare frames on a connection our driver opened (it did the handshake)."""
     conn = await ours.connect(port=port, loop_type="asyncio")
-    transport, protocol = conn._transport, _RawProtocol()
+    transport, protocol = conn._transport, FloorProtocol()
     transport.set_protocol(protocol)
     loop = asyncio.get_running_loop()
     payload = orjson.dumps([1, ours.table("rows").get(1).build()])  # START

@@ -31,6 +31,7 @@ import time
 import orjson
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from bench_async import FloorProtocol  # noqa: E402
 from common import pin, table  # noqa: E402
 
 from rethought import r  # noqa: E402
@@ -66,21 +67,16 @@ def ours_step(loop: asyncio.AbstractEventLoop):
 
 
 def floor_step(loop: asyncio.AbstractEventLoop):
+    """bench_async.py's floor client, its transport replaced by a list."""
     frame = HEADER.pack(1, len(ANSWER)) + ANSWER
     sent: list[bytes] = []
-    state = {"buffer": b"", "waiter": None}
-
-    def data_received(data: bytes) -> None:
-        buffer = state["buffer"] + data
-        end = 12 + struct.unpack_from("<I", buffer, 8)[0]
-        state["buffer"] = buffer[end:]
-        state["waiter"].set_result(None)
+    protocol = FloorProtocol()
 
     async def step(i: int) -> None:
-        state["waiter"] = waiter = loop.create_future()
+        protocol.waiter = waiter = loop.create_future()
         sent.append(frame)
         sent.clear()
-        data_received(frame)
+        protocol.data_received(frame)
         await waiter
 
     return step
