@@ -24,10 +24,15 @@ pytest.importorskip("aiohttp")
 from rethought.errors import ReqlNonExistenceError, ReqlQueryLogicError  # noqa: E402
 
 r = rethinkdb.r
+HANG_BOUND = 60  # seconds: only a broken build waits this long
 
 
 class Handler(BaseHTTPRequestHandler):
     flaky_left = 0
+    # ``/held`` answers only once the test sets ``release``; ``arrived`` tells it the request
+    # is in. A bound keeps a broken test from hanging the suite; it is far above any wait.
+    held_arrived = threading.Event()
+    held_release = threading.Event()
 
     def log_message(self, *args):  # keep test output quiet
         pass
@@ -72,6 +77,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, '"recovered"')
         elif path == "/slow":
             time.sleep(1.5)
+            self._send(200, '"late"')
+        elif path == "/held":
+            Handler.held_arrived.set()
+            Handler.held_release.wait(HANG_BOUND)
             self._send(200, '"late"')
         elif path == "/basic":
             expected = "Basic " + base64.b64encode(b"u:p").decode()
@@ -269,25 +278,29 @@ def test_pagination(base):
 
 
 def test_http_does_not_block_the_server(server, base):
-    """While one connection waits on a slow URL, another is answered at once."""
+    """While one connection waits on a held URL, another is answered before it is released."""
     slow = r.connect(host=server.host, port=server.port)
     fast = r.connect(host=server.host, port=server.port)
+    Handler.held_arrived.clear()
+    Handler.held_release.clear()
+    results = {}
+
+    def fetch():
+        results["slow"] = r.http(base + "/held").run(slow)
+
+    t = threading.Thread(target=fetch, daemon=True)
+    t.start()
     try:
-        results = {}
-
-        def fetch():
-            results["slow"] = r.http(base + "/slow").run(slow)
-
-        t = threading.Thread(target=fetch)
-        t.start()
-        time.sleep(0.2)
-        started = time.monotonic()
+        assert Handler.held_arrived.wait(HANG_BOUND), "the server never made the request"
+        # Ordering, not timing: both answers come while the HTTP request is still held.
         assert r.expr(1).run(fast) == 1
-        assert time.monotonic() - started < 0.5
-        t.join()
-        assert results["slow"] == "late"
         assert r.http(base + "/json")["a"].run(fast) == 1
         assert r.expr([1, 2]).map(lambda x: r.http(base + "/json")["a"] + x).run(fast) == [2, 3]
+        # A server that blocked would have answered only after the handler gave up waiting.
+        assert t.is_alive() and "slow" not in results
     finally:
+        Handler.held_release.set()
+        t.join(HANG_BOUND)  # before closing: the official driver is not thread-safe
         slow.close()
         fast.close()
+    assert results["slow"] == "late"

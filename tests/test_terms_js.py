@@ -110,7 +110,7 @@ def test_timeouts():
         r.expr("foo").do(r.js("(function(x) { while(true) {} })", timeout=0.25)),
         "JavaScript query `(function(x) { while(true) {} })` timed out after 0.250 seconds.",
     )
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 10  # a bound against a timeout that never fires
     assert run(r.js("1", timeout=1.2345)) == 1
 
 
@@ -122,20 +122,20 @@ def test_runaway_script_does_not_stall_the_server(server):
 
         def spin():
             try:
-                r.js("while(true) {}", timeout=1.5).run(busy)
+                r.js("while(true) {}", timeout=3).run(busy)
             except rethinkdb.errors.ReqlQueryLogicError as e:
                 outcome["error"] = e.message
 
         t = threading.Thread(target=spin)
         t.start()
         time.sleep(0.3)
-        started = time.monotonic()
         assert r.js("6 * 7").run(other) == 42
         assert r.expr([1, 2]).map(r.js("(function(x){ return x * 10; })")).run(other) == [10, 20]
-        assert time.monotonic() - started < 1.0
+        # Ordering, not timing: answered while the runaway script still runs.
+        assert t.is_alive() and not outcome
         t.join()
         assert (
-            outcome["error"] == "JavaScript query `while(true) {}` timed out after 1.500 seconds."
+            outcome["error"] == "JavaScript query `while(true) {}` timed out after 3.000 seconds."
         )
         assert r.js("1 + 1").run(busy) == 2  # the connection and server carry on
     finally:
