@@ -36,6 +36,7 @@ from .params import (
 
 __all__ = [
     "Handle",
+    "Outcome",
     "Wait",
     "Watchers",
     "FutureConnection",
@@ -143,6 +144,40 @@ class Wait:
             self.handle.reject(ReqlTimeoutError())
 
 
+class Outcome(Wait):
+    """The Wait of what ``run()`` returns: the query's value or cursor once answered (its
+    ``attempt`` is this check itself, for the hot path: no closure, no extra call)."""
+
+    __slots__ = ()
+
+    def __init__(self, conn: FutureConnection, query: Query) -> None:
+        self.conn = conn
+        self.query = query
+        self.stop_on_timeout = True
+        self.cancel_timer = None
+        self.handle = conn._new_handle(self.cancelled)
+
+    def check(self) -> bool:
+        handle = self.handle
+        query = self.query
+        if handle.pending:
+            if query.response_type is None and query.error is None:  # not answered yet
+                return False
+            self.finish()
+            try:
+                value = self.conn._core.outcome(query, self.conn._make_cursor)
+            except BaseException as exc:
+                handle.reject(exc)
+                return True
+            handle.resolve(value)
+            return True
+        self.finish()
+        return True
+
+    def wake(self, query: Query) -> None:
+        self.check()
+
+
 class FutureConnection(ConnectionBase):
     """The loop-independent half of an asynchronous connection (see the module docstring)."""
 
@@ -212,14 +247,17 @@ class FutureConnection(ConnectionBase):
                 ready.reject(exc)  # as raised: a ReqlAuthError stays one
             self._lost(str(exc))
             return
-        self._flush()
+        if core._out:  # CONTINUEs, handshake replies (self._flush(), inline)
+            self._write(core.data_to_send())
         ready = self._ready
         if ready is not None and core.ready:
             self._ready = None
             if self._cancel_connect_timer is not None:
                 self._cancel_connect_timer()
             ready.resolve(self)
-        self._wake(updated)
+        for query in updated:  # self._wake(updated), inline
+            if query.waiter is not None:
+                query.waiter.wake(query)
 
     def _lost(self, message: str = CLOSED_MESSAGE) -> None:
         """The transport closed or broke: fail everything pending, at once."""
@@ -272,37 +310,29 @@ class FutureConnection(ConnectionBase):
         attempt: Callable[[], Any],
         timeout: float | None = None,
         stop_on_timeout: bool = False,
-        fresh: bool = False,
     ) -> Any:
         """A promise of ``attempt()``'s first result that is not PENDING (or its exception).
 
-        ``attempt`` runs now (unless ``fresh``: a query just sent and not answered yet) and
-        again whenever the query changes. Cancelling the promise STOPs the query;
-        ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
+        ``attempt`` runs now and again whenever the query changes. Cancelling the promise
+        STOPs the query; ``timeout`` rejects it with ReqlTimeoutError (and STOPs if asked).
         """
         wait = Wait(self, query, attempt, stop_on_timeout)
-        if (fresh and not query.answered) or not wait.check():
-            waiter = query.waiter
-            if type(waiter) is Watchers:
-                waiter.append(wait)
-            elif type(waiter) is Wait:  # a second waiter (fetch_next while next waits...)
-                query.waiter = Watchers((waiter, wait))
-            else:
-                query.waiter = wait
-            if timeout is not None:
-                wait.cancel_timer = self._call_later(timeout, wait.expire)
+        if not wait.check():
+            self._enlist(wait, timeout)
         return self._promise_of(wait.handle)
 
-    def _outcome_of(self, query: Query) -> Callable[[], Any]:
-        core = self._core
-        make_cursor = self._make_cursor
-
-        def attempt() -> Any:
-            if not query.answered:
-                return PENDING
-            return core.outcome(query, make_cursor)
-
-        return attempt
+    def _enlist(self, wait: Wait, timeout: float | None) -> None:
+        """Make ``wait`` a waiter of its query (re-checked on every change), with its timer."""
+        query = wait.query
+        waiter = query.waiter
+        if waiter is None:
+            query.waiter = wait
+        elif type(waiter) is Watchers:
+            waiter.append(wait)
+        else:  # a second waiter (fetch_next while next waits...)
+            query.waiter = Watchers((waiter, wait))
+        if timeout is not None:
+            wait.cancel_timer = self._call_later(timeout, wait.expire)
 
     def _make_cursor(self, query: Query) -> FutureCursor:
         return self.cursor_class(self, query)
@@ -318,7 +348,20 @@ class FutureConnection(ConnectionBase):
         self._flush()
         if query is None:
             return self._resolved(None)
-        return self._when(query, self._outcome_of(query), timeout, True, fresh=True)
+        return self._outcome(query, timeout)
+
+    def _outcome(self, query: Query, timeout: float | None = None) -> Any:
+        """The promise of a query just sent: its value or cursor (STOPped on timeout)."""
+        wait = Outcome(self, query)
+        # Answered already when the transport failed (or, on gevent, answered) while it
+        # was being written: settle now, nothing would wake the wait later.
+        if query.response_type is not None or query.error is not None:
+            wait.check()
+        elif query.waiter is None and timeout is None:  # the hot path of _enlist
+            query.waiter = wait
+        else:
+            self._enlist(wait, timeout)
+        return self._promise_of(wait.handle)
 
     def _stop(self, query: Query) -> None:
         core = self._core
@@ -334,6 +377,16 @@ class FutureConnection(ConnectionBase):
 
         ``timeout`` is the driver's own option (the server never sees it).
         """
+        if not global_optargs:  # most queries: the shortest path
+            core = self._core
+            try:
+                if core is None or core.closed or not core.handshake.done:  # check_open()
+                    raise ReqlDriverError(CLOSED_MESSAGE)
+                query = core.start_plain(term, self.db)
+            except Exception as exc:
+                return self._failed(exc)
+            self._write(core.data_to_send())
+            return self._outcome(query)
         timeout = None
         optargs = global_optargs
         if "timeout" in optargs:

@@ -4,8 +4,8 @@ TIME becomes a timezone-aware ``datetime``, BINARY ``bytes``, GROUPED_DATA a ``d
 made hashable); GEOMETRY stays a dict. The ``time_format`` / ``binary_format`` /
 ``group_format`` run options ("native" or "raw") choose per query.
 
-Speed matters here: :func:`needs_conversion` lets the core skip the walk entirely for the
-(common) responses whose raw bytes contain no ``$reql_type$`` marker at all.
+Speed matters here: the core skips the walk entirely for the (common) responses whose raw
+bytes contain no ``$reql_type$`` marker (:data:`MARKER`) at all.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ReqlDriverError
 
-__all__ = ["Formats", "convert", "needs_conversion", "make_hashable", "tzinfo_for"]
+__all__ = ["MARKER", "Formats", "convert", "make_hashable", "tzinfo_for"]
 
 MARKER = b"$reql_type$"
 _OPTIONS = ("time_format", "binary_format", "group_format")
@@ -26,12 +26,13 @@ _TZ_CACHE: dict[str, datetime.tzinfo] = {}
 class Formats:
     """Which pseudo-types a query wants converted (all, by default)."""
 
-    __slots__ = ("time", "binary", "group")
+    __slots__ = ("time", "binary", "group", "raw")
 
     def __init__(self, time: bool = True, binary: bool = True, group: bool = True) -> None:
         self.time = time
         self.binary = binary
         self.group = group
+        self.raw = not (time or binary or group)  # nothing to convert at all
 
     @classmethod
     def from_optargs(cls, optargs: dict | None) -> Formats:
@@ -51,17 +52,8 @@ class Formats:
             return NATIVE
         return cls(*flags)
 
-    @property
-    def raw(self) -> bool:
-        return not (self.time or self.binary or self.group)
-
 
 NATIVE = Formats()
-
-
-def needs_conversion(body: bytes, formats: Formats) -> bool:
-    """Cheap pre-check on the raw response: is there any pseudo-type to convert?"""
-    return MARKER in body and not formats.raw
 
 
 def tzinfo_for(offset: str) -> datetime.tzinfo:

@@ -27,7 +27,7 @@ import orjson
 
 from ..errors import ReqlDriverError, ReqlError, error_class_for
 from ..proto.ql2 import QueryType, ResponseNote, ResponseType, TermType
-from .convert import NATIVE, Formats, convert, needs_conversion
+from .convert import MARKER, NATIVE, Formats, convert
 from .handshake import Handshake
 
 __all__ = ["ClientCore", "Query", "PENDING", "EMPTY", "build_optargs", "start_args"]
@@ -48,7 +48,17 @@ _FEED_NOTES = frozenset(
         ResponseNote.UNIONED_FEED,
     )
 )
-_SEQUENCE_TYPES = (ResponseType.SUCCESS_SEQUENCE, ResponseType.SUCCESS_PARTIAL)
+# The protocol's numbers as plain ints on the per-query path: looking up an IntEnum member
+# costs several times a global's, and orjson writes an int faster than an enum.
+_START, _CONTINUE, _STOP = int(QueryType.START), int(QueryType.CONTINUE), int(QueryType.STOP)
+_DB = int(TermType.DB)
+_ATOM, _SEQUENCE = int(ResponseType.SUCCESS_ATOM), int(ResponseType.SUCCESS_SEQUENCE)
+_PARTIAL, _INFO = int(ResponseType.SUCCESS_PARTIAL), int(ResponseType.SERVER_INFO)
+_WAIT_COMPLETE = int(ResponseType.WAIT_COMPLETE)
+_ERRORS = tuple(  # a tuple: a malformed (unhashable) type must not raise TypeError here
+    map(int, (ResponseType.CLIENT_ERROR, ResponseType.COMPILE_ERROR, ResponseType.RUNTIME_ERROR))
+)
+_SEQUENCE_TYPES = (_SEQUENCE, _PARTIAL)
 # Options that only configure the client and never go to the server.
 _CLIENT_ONLY_OPTARGS = ("json_encoder", "json_decoder")
 
@@ -199,15 +209,16 @@ class ClientCore:
 
     def _send(self, message: list) -> int:
         """Frame ``message`` under a fresh token; return the token."""
-        self._check_open()
+        if self.closed or not self.handshake.done:
+            self._check_open()
         token = self._next_token
-        self._next_token += 1
+        self._next_token = token + 1
         self._frame(token, message)
         return token
 
     def _new_query(self, message: list, term: Any = None, formats: Formats = NATIVE) -> Query:
-        query = Query(self._send(message), term, formats)
-        self._queries[query.token] = query
+        token = self._send(message)
+        query = self._queries[token] = Query(token, term, formats)
         return query
 
     def start(
@@ -219,11 +230,20 @@ class ClientCore:
         token but no bookkeeping at all, so None is returned.
         """
         formats = Formats.from_optargs(optargs)
-        message = [QueryType.START, term_json, optargs] if optargs else [QueryType.START, term_json]
+        message = [_START, term_json, optargs] if optargs else [_START, term_json]
         if noreply:
             self._send(message)
             return None
         return self._new_query(message, term, formats)
+
+    def start_plain(self, term: Any, db: str | None) -> Query:
+        """:meth:`start` for ``term.run(conn)`` without run options, on a connection whose
+        default database is ``db``: what most queries are, so it takes the shortest path."""
+        if db is None:
+            message = [_START, term.build()]
+        else:
+            message = [_START, term.build(), {"db": [_DB, [db]]}]
+        return self._new_query(message, term)
 
     def noreply_wait(self) -> Query:
         """Queue NOREPLY_WAIT: answered once every earlier noreply query has finished."""
@@ -244,7 +264,7 @@ class ClientCore:
             and not self.closed
         ):
             query.outstanding = True
-            self._frame(query.token, [QueryType.CONTINUE])
+            self._frame(query.token, [_CONTINUE])
 
     def stop(self, query: Query) -> None:
         """Close a cursor: drop buffered rows and STOP the stream; later answers are ignored."""
@@ -253,7 +273,7 @@ class ClientCore:
             return
         query.done = True
         if self._queries.pop(query.token, None) is not None and not self.closed:
-            self._frame(query.token, [QueryType.STOP])
+            self._frame(query.token, [_STOP])
 
     # -- consuming results ---------------------------------------------------------------
 
@@ -263,7 +283,7 @@ class ClientCore:
         Raises the query's error. With ``profile=True`` the result is wrapped as
         ``{"value": ..., "profile": ...}`` like the official driver.
         """
-        if not query.is_sequence:
+        if query.response_type not in _SEQUENCE_TYPES:  # not query.is_sequence
             if query.error is not None:
                 raise query.error
             result = query.value
@@ -341,7 +361,7 @@ class ClientCore:
             data = doc["r"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise ReqlDriverError(f"Malformed response from the server: {exc}") from None
-        if needs_conversion(body, query.formats):
+        if MARKER in body and not query.formats.raw:  # needs_conversion(), inline
             try:
                 data = convert(data, query.formats)
             except ReqlError as exc:
@@ -354,25 +374,21 @@ class ClientCore:
             query.response_type = rtype
             query.notes = doc.get("n") or []
             query.profile = doc.get("p")
-        if rtype == ResponseType.SUCCESS_PARTIAL:
+        if rtype == _PARTIAL:
             buffered = len(query.items)
             query.items.extend(data)
             query.threshold = max(1, len(data))
             if buffered < query.threshold and not self.closed:
                 query.outstanding = True
-                self._frame(query.token, [QueryType.CONTINUE])
+                self._frame(query.token, [_CONTINUE])
             return
-        if rtype == ResponseType.SUCCESS_SEQUENCE:
-            query.items.extend(data)
-        elif rtype in (ResponseType.SUCCESS_ATOM, ResponseType.SERVER_INFO):
+        if rtype == _ATOM or rtype == _INFO:
             query.value = data[0] if data else None
-        elif rtype == ResponseType.WAIT_COMPLETE:
+        elif rtype == _SEQUENCE:
+            query.items.extend(data)
+        elif rtype == _WAIT_COMPLETE:
             query.value = None
-        elif rtype in (
-            ResponseType.CLIENT_ERROR,
-            ResponseType.COMPILE_ERROR,
-            ResponseType.RUNTIME_ERROR,
-        ):
+        elif rtype in _ERRORS:
             message = data[0] if data else "Unknown error."
             cls = error_class_for(rtype, doc.get("e"))
             query.error = cls(message, query.term, doc.get("b") or [])

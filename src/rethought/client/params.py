@@ -63,14 +63,22 @@ def connect_params(
     }
 
 
-def tls_context(options: dict) -> _ssl.SSLContext | None:
-    """An SSL context for the ``ssl={"ca_certs": path}`` option, or None for plain TCP."""
+def tls_context(
+    options: dict | None, context_class: type[_ssl.SSLContext] = _ssl.SSLContext
+) -> _ssl.SSLContext | None:
+    """An SSL context for the ``ssl={"ca_certs": path}`` option, or None for plain TCP.
+
+    With ``ca_certs``, only that file is trusted (as by the official drivers), not the
+    system's CAs as well; without it, the system's. ``context_class``: a loop's own (gevent).
+    """
     if not options:
         return None
-    context = _ssl.create_default_context()
+    context = context_class(_ssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and name
     ca_certs = options.get("ca_certs")
     if ca_certs:
         context.load_verify_locations(ca_certs)
+    else:
+        context.load_default_certs()
     return context
 
 

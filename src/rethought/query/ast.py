@@ -81,7 +81,9 @@ class RqlQuery:
 
     def build(self) -> Any:
         """The wire JSON structure of this term: ``[type, [args...]]`` plus optargs if any."""
-        args = [a.build() for a in self._args]
+        args = []
+        for a in self._args:  # a loop, not a comprehension: no extra frame (CPython 3.11)
+            args.append(a.build())
         if self.optargs:
             return [self.term_type, args, {k: v.build() for k, v in self.optargs.items()}]
         return [self.term_type, args]

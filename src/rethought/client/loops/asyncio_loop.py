@@ -1,8 +1,8 @@
 """The asyncio adapter: ``r.set_loop_type("asyncio")``; ``await r.connect(...)``, ``await
 query.run(conn)``.
 
-An ``asyncio.Protocol`` is the connection's single reader: the loop calls ``data_received``
-and the core routes every frame, by token, to its query. Results are ``asyncio.Future``
+An ``asyncio.BufferedProtocol`` is the connection's single reader: the loop reads into its
+buffer and the core routes every frame, by token, to its query. Results are ``asyncio.Future``
 objects; cancelling the task awaiting one STOPs the query on the server (see asyncbase).
 """
 
@@ -15,6 +15,8 @@ from typing import Any
 from ..asyncbase import Connecting, FutureConnection, FutureCursor, connect_params, tls_context
 
 __all__ = ["Connection", "Cursor", "Pending", "connect"]
+
+RECV_SIZE = 1 << 18  # what asyncio reads at most at once into a plain Protocol
 
 
 class Cursor(FutureCursor):
@@ -89,18 +91,26 @@ class Pending(asyncio.Future):
 Coroutine.register(Pending)
 
 
-class _Protocol(asyncio.Protocol):
+class _Protocol(asyncio.BufferedProtocol):
+    """Reads into one buffer per connection (``recv_into``): a plain Protocol's every read
+    allocates ``max_size`` (256 KiB) bytes, which glibc serves with mmap, mremap and munmap:
+    three system calls and a page fault per answer on top of the read itself."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.transport: asyncio.Transport | None = None
+        self.view = memoryview(bytearray(RECV_SIZE))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def buffer_updated(self, nbytes: int) -> None:
         conn = self.conn
         if conn._transport is self.transport:  # ignore a transport replaced by reconnect
-            conn._feed(data)
+            conn._feed(self.view[:nbytes])
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn._transport is self.transport:
@@ -122,6 +132,9 @@ class Connection(FutureConnection):
 
     def _new_handle(self, on_cancel: Callable[[], None] | None) -> Pending:
         return Pending.new(self._loop, on_cancel)
+
+    def _promise_of(self, handle: Pending) -> Pending:
+        return handle  # its own promise (``handle.promise``, without the property call)
 
     def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
         return self._loop.call_later(delay, fn).cancel

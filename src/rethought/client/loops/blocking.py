@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ...errors import ReqlDriverError
-from ..params import connect_error, connect_timeout_error
+from ..params import connect_error, connect_timeout_error, tls_context
 
 __all__ = ["BlockingTransport"]
 
@@ -48,14 +48,7 @@ class BlockingTransport:
         self.closed = False
 
     def _wrap_tls(self, sock: Any, options: dict) -> Any:
-        context = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = True
-        context.verify_mode = _ssl.CERT_REQUIRED
-        ca_certs = options.get("ca_certs")
-        if ca_certs:
-            context.load_verify_locations(ca_certs)
-        else:
-            context.load_default_certs()
+        context = tls_context(options)
         try:
             return context.wrap_socket(sock, server_hostname=self.host)
         except (OSError, _ssl.SSLError) as exc:

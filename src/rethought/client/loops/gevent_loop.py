@@ -18,7 +18,7 @@ import gevent.socket
 import gevent.ssl
 from gevent.event import AsyncResult
 
-from ..asyncbase import FutureConnection, FutureCursor, connect_params
+from ..asyncbase import FutureConnection, FutureCursor, connect_params, tls_context
 from ..core import EMPTY, PENDING
 from ..cursor import DefaultCursorEmpty
 
@@ -158,7 +158,9 @@ class Connection(FutureConnection):
             sock = gevent.socket.create_connection((self.host, self.port), timeout)
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             if self.ssl:
-                context = gevent.ssl.create_default_context(cafile=self.ssl.get("ca_certs"))
+                # gevent.ssl.create_default_context is the stdlib's: its ssl.SSLContext makes
+                # sockets that block the whole thread (the hub too); gevent's class does not.
+                context = tls_context(self.ssl, gevent.ssl.SSLContext)
                 sock = context.wrap_socket(sock, server_hostname=self.host)
             sock.settimeout(None)
         self._sock = sock

@@ -105,7 +105,11 @@ class Connection(SharedReader):
                 stream: trio.abc.Stream = await trio.open_tcp_stream(self.host, self.port)
                 if context is not None:
                     stream = trio.SSLStream(stream, context, server_hostname=self.host)
-                    await stream.do_handshake()
+                    try:
+                        await stream.do_handshake()
+                    except trio.BrokenResourceError as exc:  # says nothing: its cause does
+                        cause = exc.__cause__
+                        raise (cause if isinstance(cause, OSError) else exc) from None
                 self._stream = stream
                 await self._begin_handshake(None)
         return self

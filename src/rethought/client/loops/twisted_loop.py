@@ -13,7 +13,9 @@ from typing import Any
 
 from twisted.internet import defer, error, reactor
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol
+from zope.interface import implementer
 
 from ...errors import ReqlDriverError
 from ..asyncbase import FutureConnection, FutureCursor, connect_params
@@ -52,19 +54,30 @@ class _Handle:
             self.promise.errback(exc)
 
 
+@implementer(IHandshakeListener)
 class _Protocol(Protocol):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.tls_pending = bool(conn.ssl)  # TLS: until its handshake completes
+
+    def handshakeCompleted(self) -> None:  # noqa: N802 (the TLS handshake: twisted[tls])
+        self.tls_pending = False
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802 (Twisted's names)
         if self.conn._protocol is self:  # ignore a transport replaced by reconnect
             self.conn._feed(data)
 
     def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
-        if self.conn._protocol is self:
-            clean = reason is None or reason.check(error.ConnectionDone)
-            detail = "" if clean else f" - {reason.getErrorMessage()}"
-            self.conn._lost(f"Connection is closed.{detail}")
+        conn = self.conn
+        if conn._protocol is not self:
+            return
+        if self.tls_pending:  # a refused certificate: the connection never opened
+            detail = reason.value if reason is not None else "TLS handshake failed"
+            conn._lost(str(connect_error(conn.host, conn.port, detail)))
+            return
+        clean = reason is None or reason.check(error.ConnectionDone)
+        detail = "" if clean else f" - {reason.getErrorMessage()}"
+        conn._lost(f"Connection is closed.{detail}")
 
 
 class Connection(FutureConnection):
@@ -146,4 +159,4 @@ def connect(*args: Any, **kwargs: Any) -> defer.Deferred:
         conn = Connection(connect_params(*args, **kwargs))
     except ReqlDriverError as exc:
         return defer.fail(exc)
-    return conn._open(None)
+    return defer.maybeDeferred(conn._open, None)  # a failure (no pyOpenSSL) as a Deferred
