@@ -112,15 +112,16 @@ class FloorProtocol(asyncio.Protocol):
                 self.waiter.set_result(None)
 
 
-async def measure_floor(port: int, sizes: dict) -> list[list]:
-    """Point gets as bare frames on a connection our driver opened (it did the handshake)."""
+async def floor_client(port: int, count: int) -> tuple[asyncio.Transport, Callable]:
+    """The floor client on a connection our driver opened (it did the handshake): its
+    transport, and a coroutine function running ``count`` point gets as bare frames."""
     conn = await ours.connect(port=port, loop_type="asyncio")
     transport, protocol = conn._transport, FloorProtocol()
     transport.set_protocol(protocol)
     loop = asyncio.get_running_loop()
     payload = orjson.dumps([1, ours.table("rows").get(1).build()])  # START
     header = struct.Struct("<QI")
-    frames = [header.pack(1000 + i, len(payload)) + payload for i in range(sizes["gets"])]
+    frames = [header.pack(1000 + i, len(payload)) + payload for i in range(count)]
 
     async def point_gets() -> int:
         for frame in frames:
@@ -129,6 +130,11 @@ async def measure_floor(port: int, sizes: dict) -> list[list]:
             await protocol.waiter
         return len(frames)
 
+    return transport, point_gets
+
+
+async def measure_floor(port: int, sizes: dict) -> list[list]:
+    transport, point_gets = await floor_client(port, sizes["gets"])
     await point_gets()
     ops, cpu = await timed(point_gets)
     transport.close()

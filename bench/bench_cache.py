@@ -13,7 +13,8 @@ settle a future.
 
 ``--instructions`` counts instead of timing: it runs the warm steps under valgrind's
 callgrind (which counts executed instructions, the same count whatever else the machine is
-doing) and reports instructions per step, ours and the floor's. Use it to judge a change to
+doing) and reports instructions per step: ours, the official driver's asyncio connection
+(its writer answering at once into the stream its reader task reads) and the floor's. Use it to judge a change to
 the query path on a noisy machine: compare the count before and after.
 """
 
@@ -31,7 +32,7 @@ import time
 import orjson
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from bench_async import FloorProtocol  # noqa: E402
+from bench_async import FloorProtocol, official_driver  # noqa: E402
 from common import pin, table  # noqa: E402
 
 from rethought import r  # noqa: E402
@@ -62,6 +63,31 @@ def ours_step(loop: asyncio.AbstractEventLoop):
         pending = rows.get(i).run(conn)
         conn._feed(HEADER.pack(core._next_token - 1, len(ANSWER)) + ANSWER)
         await pending
+
+    return step
+
+
+def official_step(loop: asyncio.AbstractEventLoop):
+    """The official driver's asyncio connection, its stream writer replaced by one that
+    answers each query at once into the stream its reader task reads."""
+    from rethinkdb.asyncio_net import net_asyncio
+
+    official = official_driver()
+    conn = net_asyncio.Connection("localhost", 1, None, "", "admin", None, 20, {}, 10)
+    instance = conn._instance = net_asyncio.ConnectionInstance(conn, loop)
+    instance._streamreader = stream = asyncio.StreamReader(loop=loop)
+
+    class _AnsweringWriter:
+        def write(self, data: bytes) -> None:
+            token = struct.unpack_from("<q", data)[0]
+            stream.feed_data(HEADER.pack(token, len(ANSWER)) + ANSWER)
+
+    instance._streamwriter = _AnsweringWriter()
+    instance._reader_task = loop.create_task(instance._reader())
+    rows = official.table("rows")
+
+    async def step(i: int) -> None:
+        await rows.get(i).run(conn)
 
     return step
 
@@ -112,8 +138,12 @@ def main() -> str:
     return table(rows, ["before each step", "ours µs", "floor µs", "ours above floor µs"])
 
 
+STEPS_OF = {"ours": ours_step, "official": official_step, "floor": floor_step}
+
+
 async def _run_steps(kind: str, count: int) -> None:
-    step = (ours_step if kind == "ours" else floor_step)(asyncio.get_running_loop())
+    step = STEPS_OF[kind](asyncio.get_running_loop())
+    await asyncio.sleep(0)  # let the official driver's reader task start
     for i in range(count):
         await step(i)
 
@@ -135,7 +165,7 @@ def instructions() -> str:
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind (Debian package valgrind)")
     rows = []
-    for kind in ("ours", "floor"):
+    for kind in STEPS_OF:
         few, many = _instructions(kind, 1000), _instructions(kind, 3000)
         rows.append([kind, (many - few) // 2000])
     return table(rows, ["step", "instructions per step"])
@@ -145,7 +175,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--instructions", action="store_true", help="count under callgrind")
     ap.add_argument("--steps", type=int, help=argparse.SUPPRESS)  # one counted run
-    ap.add_argument("--kind", choices=("ours", "floor"), help=argparse.SUPPRESS)
+    ap.add_argument("--kind", choices=("ours", "official", "floor"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.steps is not None:
         asyncio.run(_run_steps(args.kind, args.steps))
