@@ -58,7 +58,7 @@ def test_first_batch_arrives_before_scan_ends_our_driver(conn, big):
 
     scan = _scan_seconds(r, conn, big)
     started = time.perf_counter()
-    cursor = _sparse(r, big).run(conn, max_batch_seconds=0.05)
+    cursor = _sparse(r, big).run(conn, max_batch_seconds=0.01)
     first = time.perf_counter() - started
     assert list(cursor) == [{"id": LAST, "x": LAST}]
     total = time.perf_counter() - started
@@ -70,7 +70,7 @@ def test_first_batch_arrives_before_scan_ends_official_driver(official_r, offici
     r = official_r
     scan = _scan_seconds(r, official_conn, big)
     started = time.perf_counter()
-    cursor = _sparse(r, big).run(official_conn, max_batch_seconds=0.05)
+    cursor = _sparse(r, big).run(official_conn, max_batch_seconds=0.01)
     first = time.perf_counter() - started
     assert list(cursor) == [{"id": LAST, "x": LAST}]
     assert first < scan / 3, (first, scan)
@@ -114,7 +114,7 @@ def test_empty_partial_batches_then_the_row(server, big, official_r):
     w = _Wire(server)
     try:
         query = wire(_sparse(official_r, big))
-        w.send(1, [QueryType.START, query, {"max_batch_seconds": 0.05}])
+        w.send(1, [QueryType.START, query, {"max_batch_seconds": 0.01}])
         replies = [w.read()]
         while replies[-1]["t"] == ResponseType.SUCCESS_PARTIAL:
             w.send(1, [QueryType.CONTINUE])

@@ -105,8 +105,12 @@ def test_closing_the_connection_stops_the_query(srv, big):
     wait_busy()
     assert busy_cpu(srv) > 0.3  # the count is running
     long_conn.close(noreply_wait=False)
-    time.sleep(0.2)
-    assert busy_cpu(srv) < 0.2  # and now it is not
+    assert goes_idle(srv)  # and soon it is not (the count would run for a minute or more)
+
+
+def goes_idle(server: ServerProcess, windows: int = 10) -> bool:
+    """The server falls below a fifth of a CPU within ``windows`` half-second windows."""
+    return any(busy_cpu(server) < 0.2 for _ in range(windows))
 
 
 def busy_cpu(server: ServerProcess, seconds: float = 0.5) -> float:
@@ -137,7 +141,7 @@ def test_cursor_close_stops_a_long_batch(srv, big):
         assert time.monotonic() - started < HANG_BOUND
         t.join(HANG_BOUND)
         assert not t.is_alive()
-        assert busy_cpu(srv) < 0.2
+        assert goes_idle(srv)
         assert r.expr(2).run(c) == 2
 
 

@@ -302,7 +302,7 @@ def test_qt_queries_cursors_and_errors(server, table_name, qt_loop):
     with pytest.raises(ReqlOpFailedError, match="Table `test.missing` does not exist"):
         settle(qt_loop, r.table("missing").run(conn))
     with pytest.raises(ReqlTimeoutError):
-        settle(qt_loop, r.range(10**7).count().run(conn, timeout=0.1))
+        settle(qt_loop, r.range(10**9).count().run(conn, timeout=0.1))
     settle(qt_loop, conn.close())
     assert not conn.is_open() and qt_loop.errors == []
 
