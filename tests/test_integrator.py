@@ -181,6 +181,18 @@ def test_missing_callbacks_are_reported_at_the_call(server):
     assert "has no errback set" in str(loop.errors[0])
 
 
+def test_a_query_whose_bytes_cannot_be_sent_fails(server):
+    """The socket refuses a query's bytes as ``run()`` hands them over (the connection broke
+    on our side): the query fails with ReqlDriverError at once, though nothing waited on it
+    yet when it failed."""
+    loop = SelectorLoop()
+    conn = connect(loop, server)
+    conn._sock.shutdown(socket.SHUT_WR)  # every send() from now on fails with EPIPE
+    with pytest.raises(ReqlDriverError, match="Connection interrupted sending to 127.0.0.1"):
+        settle(loop, r.expr(1).run(conn))
+    assert not conn.is_open() and loop.errors == []
+
+
 def test_connection_refused_and_timeout():
     loop = SelectorLoop()
     with socket.socket() as s:
