@@ -145,8 +145,11 @@ class Wait:
 
 
 class Outcome(Wait):
-    """The Wait of what ``run()`` returns: the query's value or cursor once answered (its
-    ``attempt`` is this check itself, for the hot path: no closure, no extra call)."""
+    """The Wait of what ``run()`` returns: the query's value or cursor once answered.
+
+    Its ``check`` does the attempt itself: a closure or a bound method of its own as
+    ``attempt`` would cost a call per check, and the bound method a reference cycle per query
+    (measured: +15% instructions per query, the cyclic collector's work included)."""
 
     __slots__ = ()
 
@@ -161,7 +164,7 @@ class Outcome(Wait):
         handle = self.handle
         query = self.query
         if handle.pending:
-            if query.response_type is None and query.error is None:  # not answered yet
+            if query.response_type is None and query.error is None:  # not query.answered
                 return False
             self.finish()
             try:
@@ -173,9 +176,6 @@ class Outcome(Wait):
             return True
         self.finish()
         return True
-
-    def wake(self, query: Query) -> None:
-        self.check()
 
 
 class FutureConnection(ConnectionBase):
@@ -353,9 +353,9 @@ class FutureConnection(ConnectionBase):
     def _outcome(self, query: Query, timeout: float | None = None) -> Any:
         """The promise of a query just sent: its value or cursor (STOPped on timeout)."""
         wait = Outcome(self, query)
-        # Answered already when the transport failed (or, on gevent, answered) while it
-        # was being written: settle now, nothing would wake the wait later.
-        if query.response_type is not None or query.error is not None:
+        # Answered already when the transport failed while it was being written: settle
+        # now, nothing would wake the wait later.
+        if query.answered:
             wait.check()
         elif query.waiter is None and timeout is None:  # the hot path of _enlist
             query.waiter = wait

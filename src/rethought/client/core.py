@@ -150,7 +150,7 @@ def build_optargs(optargs: dict | None, default_db: str | None) -> dict:
     if db is None:
         db = default_db
     if db is not None:
-        out["db"] = db.build() if hasattr(db, "build") else [TermType.DB, [db]]
+        out["db"] = db.build() if hasattr(db, "build") else [_DB, [db]]
     return out
 
 
