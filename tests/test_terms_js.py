@@ -97,7 +97,11 @@ def test_array_limit():
     prepared = engine.prepare(raw, {"array_limit": 2}, Session())
     with pytest.raises(ReqlQueryLogicError) as info:
         engine.execute(prepared)
-    assert info.value.message == "Array over size limit `2`."
+    # js_job.cc checks the length with rcheck_array_size_value_datum: error.cc's full text
+    assert info.value.message == (
+        "Array over size limit `2`.  To raise the number of allowed elements, modify the "
+        "`array_limit` option to `.run` (not available in the Data Explorer), or use an index."
+    )
 
 
 def test_timeouts():

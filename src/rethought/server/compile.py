@@ -157,6 +157,9 @@ class Term:
         first = self.args[0].run(scope)
         if not isinstance(first, values.Grouped):
             return self._with_first(first).eval(scope)
+        check_size = getattr(first, "check_size", None)  # an unreduced grouped stream
+        if check_size is not None:
+            check_size()  # gathered into arrays first: RethinkDB's grouped data size limit
         out = []
         for key, group in first.groups:
             out.append((key, values.to_datum(self._with_first(group).eval(scope))))

@@ -107,6 +107,29 @@ def within_limit(out: list, ctx: Any) -> list:
     return out
 
 
+def deep_within_limit(v: Any, ctx: Any) -> Any:
+    """``v``, unless an array anywhere inside it is longer than ``ctx.array_limit`` (a datum
+    built whole, e.g. by ``r.json``: RethinkDB's array builders check every array)."""
+    limit = ctx.array_limit
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if type(x) is list:
+            if len(x) > limit:
+                raise array_limit_error(limit)
+            stack.extend(y for y in x if type(y) is list or type(y) is dict)
+        elif type(x) is dict:
+            stack.extend(y for y in x.values() if type(y) is list or type(y) is dict)
+    return v
+
+
+def grouped_limit_error(limit: int) -> ReqlResourceLimitError:
+    return ReqlResourceLimitError(
+        f"Grouped data over size limit `{limit}`.  Try putting a reduction (like `.reduce` or "
+        "`.count`) on the end."
+    )
+
+
 def is_array(v: Any) -> bool:
     """An eager sequence: an array, or a SELECTION<ARRAY> (order_by without an index)."""
     return type(v) is list or isinstance(v, values.ArraySelection)
@@ -185,7 +208,24 @@ class GroupedStream(values.Grouped):
     """The output of ``group`` before any reduction: each group's rows, as a list."""
 
     type_name = "GROUPED_STREAM"
-    __slots__ = ()
+    __slots__ = ("limit",)
+
+    def __init__(self, groups: list[tuple[Any, Any]], limit: int) -> None:
+        super().__init__(groups)
+        self.limit = limit
+
+    def check_size(self) -> None:
+        """RethinkDB gathers an unreduced grouped stream into arrays, all groups' rows
+        counted together against the array limit (``Grouped data over size limit``)."""
+        total = 0
+        for _, rows in self.groups:
+            total += len(rows) if type(rows) is list else 1
+            if total > self.limit:
+                raise grouped_limit_error(self.limit)
+
+    def to_datum(self) -> dict:
+        self.check_size()
+        return super().to_datum()
 
 
 def sort_groups(groups: Iterable[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -219,7 +259,7 @@ def per_group(src: values.Grouped, fn: Callable[[Any], Any], ctx: Any) -> values
         else:
             stream = False
         out.append((key, res))
-    return GroupedStream(out) if stream else values.Grouped(out)
+    return GroupedStream(out, ctx.array_limit) if stream else values.Grouped(out)
 
 
 class SeqTerm(Term):

@@ -309,7 +309,7 @@ class Group(Term):
                     group = groups[k] = (key, [])
                 group[1].append(row)
         # Even an array's groups are a grouped stream (RethinkDB streams arrays to group).
-        return seq.GroupedStream(seq.sort_groups(groups.values()))
+        return seq.GroupedStream(seq.sort_groups(groups.values()), scope.ctx.array_limit)
 
 
 def _group_values(f: values.Func, row: Any, multi: bool) -> list:
@@ -342,4 +342,8 @@ class Ungroup(Term):
         src = self.args[0].run(scope)
         if not isinstance(src, values.Grouped):
             raise seq.literal_type_error(src, "GROUPED_DATA")
-        return [{"group": k, "reduction": values.to_datum(v)} for k, v in src.groups]
+        if isinstance(src, seq.GroupedStream):
+            src.check_size()
+        return seq.within_limit(
+            [{"group": k, "reduction": values.to_datum(v)} for k, v in src.groups], scope.ctx
+        )

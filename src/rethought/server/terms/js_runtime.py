@@ -55,7 +55,11 @@ _HELPER = r"""
       throw new Failure("Unrecognized value type when converting to ql::datum_t.");
     }
     if (Array.isArray(v)) {
-      if (v.length > limit) throw new Failure("Array over size limit `" + limit + "`.");
+      if (v.length > limit) {
+        throw new Failure("Array over size limit `" + limit + "`.  To raise the number of " +
+          "allowed elements, modify the `array_limit` option to `.run` (not available in " +
+          "the Data Explorer), or use an index.");
+      }
       var arr = new Array(v.length);
       for (var i = 0; i < v.length; i++) arr[i] = toDatum(v[i], depth, limit);
       return arr;

@@ -17,7 +17,7 @@ from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from ..seq import get_field
+from ..seq import get_field, within_limit
 
 LITERAL = "LITERAL"
 
@@ -276,18 +276,20 @@ class Literal(Term):
 @term(T.KEYS, arity=(1, 1))
 class Keys(Term):
     def eval(self, scope: Scope) -> list:
-        return _poly(self.args[0].run(scope), "keys", lambda d: sorted(d), ptypes=_ALL_PTYPES)
+        keys = _poly(self.args[0].run(scope), "keys", lambda d: sorted(d), ptypes=_ALL_PTYPES)
+        return within_limit(keys, scope.ctx)
 
 
 @term(T.VALUES, arity=(1, 1))
 class Values(Term):
     def eval(self, scope: Scope) -> list:
-        return _poly(
+        vals = _poly(
             self.args[0].run(scope),
             "values",
             lambda d: [d[k] for k in sorted(d)],
             ptypes=_ALL_PTYPES,
         )
+        return within_limit(vals, scope.ctx)
 
 
 _ALL_PTYPES = ("TIME", "BINARY", "GEOMETRY")

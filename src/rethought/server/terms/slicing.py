@@ -173,6 +173,8 @@ class Sample(seq.SeqTerm):
         n = values.as_int(self.args[1].run(scope))
         if n < 0:
             raise ReqlQueryLogicError(f"Number of items to sample must be non-negative, got `{n}`.")
+        if n > scope.ctx.array_limit:  # RethinkDB refuses before reading a row
+            raise seq.array_limit_error(scope.ctx.array_limit)
         seq.check_finite(src)
         picked: list = []
         for i, row in enumerate(rows):

@@ -19,6 +19,7 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
+from ..seq import within_limit
 
 # Unicode White_Space (what RethinkDB's split uses when no delimiter is given).
 _SPACE = frozenset(
@@ -93,7 +94,7 @@ class Split(Term):
                 raise ReqlQueryLogicError(
                     f"Error: `split` size argument must be in range [-1, {top}]."
                 )
-        return list(_split(s, delim, maxnum))
+        return within_limit(list(_split(s, delim, maxnum)), scope.ctx)
 
 
 def _split(s: str, delim: str | None, maxnum: int) -> Iterator[str]:

@@ -13,6 +13,7 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
+from ..seq import deep_within_limit, materialise, within_limit
 
 _TYPE_NAMES = frozenset(
     {
@@ -53,7 +54,10 @@ class CoerceTo(Term):
             if getattr(v, "infinite", False):
                 raise values.infinite_error(v)
             if target in ("ARRAY", "DATUM"):
-                return values.materialize(v)
+                if type(v) is list:
+                    return v
+                # RethinkDB gathers the stream in an array builder: the array limit applies.
+                return materialise(values.iterate(v), scope.ctx)
             if target == "OBJECT":
                 return _pairs_to_object(values.iterate(v))
             if start == "ARRAY":
@@ -61,7 +65,8 @@ class CoerceTo(Term):
         elif not isinstance(v, (values.Func, values.Grouped, values.Database)):
             if target == "DATUM":
                 return values.to_datum(v)
-            return _coerce_datum(values.to_datum(v), start, target)
+            out = _coerce_datum(values.to_datum(v), start, target)
+            return within_limit(out, scope.ctx) if type(out) is list else out
         if target == "BOOL":
             return True
         raise ReqlQueryLogicError(f"Cannot coerce {start} to {target}.")
@@ -145,7 +150,7 @@ class Json(Term):
             shown = text if len(text) <= 40 else text[:37] + "..."
             reason = str(e).split(":")[0]
             raise ReqlQueryLogicError(f'Failed to parse "{shown}" as JSON: {reason}.') from None
-        return datum.canonical(parsed)
+        return deep_within_limit(datum.canonical(parsed), scope.ctx)
 
 
 @term(T.TO_JSON_STRING, arity=(1, 1))
