@@ -175,4 +175,6 @@ def with_hook(scope: Scope, store: Any, writer: Any, ignore: bool = False) -> An
 def ignore_hook(t: Term, scope: Scope) -> bool:
     """The ``ignore_write_hook`` optarg of a write term (it needs config permission)."""
     v = t.optarg(scope, "ignore_write_hook")
-    return v is not None and values.as_bool(values.to_datum(v))
+    from .writes import truthy  # writes imports this module
+
+    return truthy(values.to_datum(v))

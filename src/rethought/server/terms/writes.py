@@ -45,6 +45,8 @@ class WriteStats:
         self.keys_skipped = 0
         self.changes_truncated = False
         self.array_limit = array_limit
+        self.valid_docs = 0  # insert: documents that passed the checks before the write
+        self.trivial_changes = 0  # insert: changes recorded for documents that did not
 
     def row(self, old: Any, new: Any) -> None:
         if old is None:
@@ -58,14 +60,33 @@ class WriteStats:
         if self.return_changes == ALWAYS or (self.return_changes == YES and changed):
             self._change({"new_val": new, "old_val": old})
 
-    def error(self, message: str, old: Any, check: bool = False) -> None:
+    def error(self, message: str, old: Any) -> None:
         self.counts["errors"] += 1
-        if check and self.first_check_error is None:
-            self.first_check_error = message
         if self.first_error is None:
             self.first_error = message
         if self.return_changes == ALWAYS:
             self._change({"error": message, "new_val": old, "old_val": old})
+
+    def trivial_error(self, message: str) -> None:
+        """An insert's document refused before the write (not an object, a bad primary key).
+
+        RethinkDB's ``table_t::batched_insert`` gives each one a ``{old_val: null, new_val:
+        null, error}`` change whenever changes are returned, ``true`` as well as ``'always'``
+        (the write's own errors only show with ``'always'``)."""
+        self.counts["errors"] += 1
+        if self.first_check_error is None:
+            self.first_check_error = message
+        if self.first_error is None:
+            self.first_error = message
+        if self.return_changes != NO:
+            self.trivial_changes += 1
+            self._change({"error": message, "new_val": None, "old_val": None})
+
+    def end_insert(self) -> None:
+        # When no document of the batch reached the write, RethinkDB reports only the first
+        # refused one in ``changes``.
+        if self.valid_docs == 0 and self.trivial_changes > 1:
+            del self.changes[1:]
 
     def _change(self, change: dict) -> None:
         # Like RethinkDB's stats merge: the changes array stops at the array limit.
@@ -129,7 +150,13 @@ def parse_return_changes(t: Term, scope: Scope) -> int:
                 f"Invalid return_changes value `{v}` (options are `true`, `false`, and `'always'`.)"
             )
         return ALWAYS
-    return YES if values.as_bool(v) else NO
+    return YES if truthy(v) else NO
+
+
+def truthy(v: Any) -> bool:
+    """A boolean optarg as RethinkDB's ``val_t::as_bool`` reads it: anything but ``false``
+    and ``null`` is true (``return_changes=1``, ``ignore_write_hook='yes'``)."""
+    return v is not None and v is not False
 
 
 # -- row validation and merging -----------------------------------------------------------------
@@ -143,7 +170,7 @@ def check_replacement(pk: str, key: Any, old: Any, new: Any) -> None:
     """RethinkDB's checks on a row's replacement value (``rcheck_row_replacement``)."""
     if new is None:
         return
-    if not _is_object(new):
+    if type(new) is not dict:  # a pseudotype is an R_OBJECT too: it fails the key checks
         raise ReqlQueryLogicError(
             f"Inserted value must be an OBJECT (got {datum.type_name(new)}):\n{pretty(new)}"
         )
@@ -379,6 +406,7 @@ class Insert(Term):
                     doc = {**doc, pk: key}
                     stats.generated(key)
                 self.insert_one(writer, pk, doc, conflict, stats)
+            stats.end_insert()
 
         run_write(scope, store, durability, body, ignore_hook(self, scope))
         return stats.result()
@@ -405,18 +433,22 @@ class Insert(Term):
 
     @staticmethod
     def insert_one(writer: Any, pk: str, doc: Any, conflict: Any, stats: WriteStats) -> None:
+        if type(doc) is not dict:
+            # RethinkDB reads the primary key with ``datum_t::get_field``, whose type check
+            # fails first (regression/831.yaml).
+            stats.trivial_error(f"Expected type OBJECT but found {datum.type_name(doc)}.")
+            return
         if not _is_object(doc):
-            stats.error(
-                f"Inserted value must be an OBJECT (got {datum.type_name(doc)}):\n{pretty(doc)}",
-                None,
-                check=True,
+            stats.trivial_error(
+                f"Inserted value must be an OBJECT (got {datum.type_name(doc)}):\n{pretty(doc)}"
             )
             return
         try:
             key = check_primary_key(doc[pk])
         except ReqlRuntimeError as e:
-            stats.error(e.message, None, check=True)
+            stats.trivial_error(e.message)
             return
+        stats.valid_docs += 1
 
         def resolve(old: Any) -> Any:
             if old is None or conflict == "replace":
