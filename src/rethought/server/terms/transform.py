@@ -256,5 +256,26 @@ class Union(Term):
 
 
 def _ordered_merge(iters: list[Iterator[Any]], spec: list) -> Iterator[Any]:
-    """Merge already-ordered inputs, keeping the order (``union(interleave=...)``)."""
-    return heapq.merge(*iters, key=lambda row: seq.order_key(row, spec))
+    """Merge already-ordered inputs, keeping the order (``union(interleave=...)``).
+
+    As RethinkDB's ``ordered_union_datum_stream_t``: the smallest head is sent, and the next
+    row of the same input must not sort before it, or the merge fails."""
+    heap: list[tuple[tuple, int, Any]] = []
+    for i, it in enumerate(iters):
+        for row in it:
+            heap.append((seq.order_key(row, spec), i, row))
+            break
+    heapq.heapify(heap)
+    while heap:
+        key, i, row = heap[0]
+        for nxt in iters[i]:
+            nkey = seq.order_key(nxt, spec)
+            if nkey < key:
+                raise ReqlQueryLogicError(
+                    "The streams given as arguments are not ordered by given ordering."
+                )
+            heapq.heapreplace(heap, (nkey, i, nxt))
+            break
+        else:
+            heapq.heappop(heap)
+        yield row
