@@ -177,20 +177,50 @@ class Term:
     def eval(self, scope: Scope) -> Any:  # pragma: no cover - every registered term overrides
         raise ReqlCompileError(f"Term type {self.tt} cannot be evaluated.")
 
-    def optarg(self, scope: Scope, name: str, default: Any = None) -> Any:
+    def optarg(self, scope: Scope, name: str, default: Any = None, conv: Any = None) -> Any:
         """The optarg ``name``: this term's own, else the query's global one (``run(...)``
-        optargs reach every term, as in RethinkDB), else ``default``."""
+        optargs reach every term, as in RethinkDB), else ``default`` (not converted).
+
+        ``conv`` (``values.as_string``...) is applied to a given value, as a datum; its
+        error blames the optarg's own term, or nothing for a global optarg (RethinkDB
+        compiles those without backtraces)."""
         node = self.optargs.get(name)
         if node is not None:
-            return node.run(scope)
+            v = node.run(scope)
+            return v if conv is None else blame(conv, values.to_datum, v, node.frames)
         given = getattr(scope.ctx, "optargs", None)
         if given and name in given:
-            return given[name]
+            v = given[name]
+            return v if conv is None else blame(conv, values.to_datum, v, ())
         return default
 
-    def datum_arg(self, scope: Scope, i: int) -> Any:
-        """Evaluate argument ``i`` and force it into a datum."""
-        return values.to_datum(self.args[i].run(scope))
+    def arg(self, scope: Scope, i: int, conv: Any) -> Any:
+        """Argument ``i`` evaluated and converted by ``conv`` (``as_table``, ``as_func``...),
+        as RethinkDB's ``args->arg(env, i)->as_...()``: a conversion error blames argument
+        ``i``, not this term."""
+        node = self.args[i]
+        return blame(conv, None, node.run(scope), node.frames)
+
+    def datum_arg(self, scope: Scope, i: int, conv: Any = None) -> Any:
+        """Evaluate argument ``i`` and force it into a datum, then ``conv`` it (``as_int``,
+        ``as_string``...). Like RethinkDB's ``arg(env, i)->as_datum()`` / ``->as_str()``,
+        an error of the forcing or of ``conv`` blames argument ``i``; errors raised later on
+        the datum (a datum-level check) blame this term, as ``run`` attaches them."""
+        node = self.args[i]
+        return blame(conv, values.to_datum, node.run(scope), node.frames)
+
+
+def blame(conv: Any, force: Any, v: Any, frames: tuple) -> Any:
+    """``conv(force(v))`` (either may be None); an error from them gets ``frames`` (the term
+    that produced ``v``) as its backtrace."""
+    try:
+        if force is not None:
+            v = force(v)
+        return v if conv is None else conv(v)
+    except ReqlError as e:
+        if e.frames is None:
+            e.frames = list(frames)
+        raise
 
 
 class Datum(Term):
@@ -277,33 +307,33 @@ def compile_term(
     t = type(raw)
     if t is list:
         if not raw or type(raw[0]) is not int:
-            raise ReqlCompileError(f"Expected a term type (integer) but found {_describe(raw)}.")
+            raise ReqlCompileError(
+                f"Expected a term type (integer) but found {_describe(raw)}.", frames=list(frames)
+            )
         tt = raw[0]
         if len(raw) > 3:
-            raise ReqlCompileError("Term has more than three elements.")
+            raise ReqlCompileError("Term has more than three elements.", frames=list(frames))
         raw_args = raw[1] if len(raw) > 1 else []
         raw_opts = raw[2] if len(raw) > 2 else {}
         if type(raw_args) is not list:
-            raise ReqlCompileError("Expected an array of arguments.")
+            raise ReqlCompileError("Expected an array of arguments.", frames=list(frames))
         if type(raw_opts) is not dict:
-            raise ReqlCompileError("Expected an object of optional arguments.")
+            raise ReqlCompileError("Expected an object of optional arguments.", frames=list(frames))
         if tt == T.DATUM:  # an explicit DATUM wrapper: [1, <value>]
             if len(raw_args) != 1:
-                raise ReqlCompileError("DATUM term must have exactly one argument.")
+                raise ReqlCompileError(
+                    "DATUM term must have exactly one argument.", frames=list(frames)
+                )
             return Datum(datum.canonical(raw_args[0]), frames)
         cls = _REGISTRY.get(tt)
         if cls is None:
-            raise ReqlCompileError(f"Unrecognized TermType: {tt}.")
+            raise ReqlCompileError(f"Unrecognized TermType: {tt}.", frames=list(frames))
         if tt == T.IMPLICIT_VAR:
             return _implicit_var(cls, raw_args, raw_opts, frames, implicit)
+        # As RethinkDB's op_term_t: the arguments are compiled first (their errors come
+        # first), then the arity is checked (blaming this term), then each optarg's name
+        # (blaming that optarg) before it is compiled.
         spliced = any(type(a) is list and a[:1] == [T.ARGS] for a in raw_args)
-        lo, hi = cls.arity
-        n = len(raw_args)
-        if not spliced and (n < lo or (hi is not None and n > hi)):
-            raise ReqlCompileError(arity_message(lo, hi, n))
-        for name in raw_opts:
-            if name not in cls.accepted_optargs:
-                raise ReqlCompileError(f"Unrecognized optional argument `{name}`.")
         inner = implicit
         if tt == T.FUNC:
             params = _func_params(raw_args[0]) if raw_args else ()
@@ -319,10 +349,19 @@ def compile_term(
             )
             for i, a in enumerate(raw_args)
         ]
-        opts = {
-            k: compile_term(v, frames + (k,), depth + 1, implicit, literal_ok and tt == T.MAKE_OBJ)
-            for k, v in raw_opts.items()
-        }
+        lo, hi = cls.arity
+        n = len(raw_args)
+        if not spliced and (n < lo or (hi is not None and n > hi)):
+            raise ReqlCompileError(arity_message(lo, hi, n), frames=list(frames))
+        opts = {}
+        for k, v in raw_opts.items():
+            if k not in cls.accepted_optargs:
+                raise ReqlCompileError(
+                    f"Unrecognized optional argument `{k}`.", frames=[*frames, k]
+                )
+            opts[k] = compile_term(
+                v, frames + (k,), depth + 1, implicit, literal_ok and tt == T.MAKE_OBJ
+            )
         if spliced:
             return Spliced(cls, args, opts, frames)
         node = cls(args, opts, frames)
@@ -368,13 +407,15 @@ def _func_params(raw: Any) -> tuple[int, ...]:
 def _implicit_var(cls: type[Term], raw_args: list, raw_opts: dict, frames: tuple, implicit: tuple):
     if raw_args or raw_opts:
         raise ReqlCompileError(
-            "Expected no arguments or optional arguments on implicit variable term."
+            "Expected no arguments or optional arguments on implicit variable term.",
+            frames=list(frames),
         )
     if len(implicit) != 1:
         raise ReqlCompileError(
             "r.row is not defined in this context."
             if not implicit
-            else "Cannot use r.row in nested queries.  Use functions instead."
+            else "Cannot use r.row in nested queries.  Use functions instead.",
+            frames=list(frames),
         )
     node = cls([], {}, frames)
     node.var_id = implicit[0]
@@ -432,8 +473,8 @@ def _describe(raw: Any) -> str:
 
 def arity_message(lo: int, hi: int | None, n: int) -> str:
     """RethinkDB's arity error text."""
-    if hi is None:
-        return f"Expected {lo} or more argument{'s' if lo != 1 else ''} but found {n}."
+    if hi is None:  # argspec_t::print: always "arguments" here
+        return f"Expected {lo} or more arguments but found {n}."
     if lo == hi:
         return f"Expected {lo} argument{'s' if lo != 1 else ''} but found {n}."
     return f"Expected between {lo} and {hi} arguments but found {n}."

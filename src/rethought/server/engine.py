@@ -26,7 +26,7 @@ from . import (
     terms,  # noqa: F401  (registers every term family)
     values,
 )
-from .compile import Scope, Term, compile_term
+from .compile import Scope, Term, blame, compile_term
 from .feeds import FeedCursor
 from .profile import Profiler, instrument
 
@@ -50,7 +50,7 @@ RUN_OPTARGS = frozenset(
 
 
 # RethinkDB's term walker (term_walker.cc): writes and meta operations may not run once per
-# element of a stream, i.e. inside any argument but the first of these terms.
+# element of a stream, i.e. inside any argument but the first of these terms (or an optarg).
 _WRITE_OR_META = frozenset(
     {
         T.UPDATE, T.DELETE, T.INSERT, T.REPLACE, T.DB_CREATE, T.DB_DROP, T.TABLE_CREATE,
@@ -60,48 +60,70 @@ _WRITE_OR_META = frozenset(
 )  # fmt: skip
 _FORBIDS_WRITES = frozenset(
     {
-        T.REDUCE, T.MAP, T.FILTER, T.CONCAT_MAP, T.GROUP, T.INNER_JOIN, T.OUTER_JOIN,
+        T.REDUCE, T.MAP, T.FOLD, T.FILTER, T.CONCAT_MAP, T.GROUP, T.INNER_JOIN, T.OUTER_JOIN,
         T.EQ_JOIN, T.UPDATE, T.DELETE, T.REPLACE, T.INSERT, T.COUNT, T.SUM, T.AVG, T.MIN,
         T.MAX,
     }
 )  # fmt: skip
 
 
-def check_write_nesting(raw: Any) -> None:
-    """Reject a write or meta op nested in a stream operation's function, as RethinkDB does
-    before compiling (so nothing has been written when the error comes back)."""
+def _path_frames(path: tuple | None) -> list:
+    frames: list = []
+    while path is not None:
+        path, key = path
+        frames.append(key)
+    return frames[::-1]
+
+
+_ORDER_TERMS = (T.ORDER_BY, T.UNION)
+
+
+def check_write_nesting(raw: Any, with_frames: bool = True) -> None:
+    """RethinkDB's term walker (term_walker.cc), run before compiling, so nothing has been
+    written when its error comes back:
+
+    - a write or meta op nested in a stream operation's function is rejected;
+    - ``r.asc`` / ``r.desc`` may only be an argument (or optarg) of ``order_by`` / ``union``,
+      or an element of an array argument of ``union``.
+
+    ``with_frames`` False for a global optarg: RethinkDB walks those without backtraces."""
     # Each entry: (node, whether writes are legal there, its path as nested (parent, key)
-    # pairs: the backtrace frames are built only for an error). Leaves cannot be writes.
-    stack: list[tuple[Any, bool, tuple | None]] = [(raw, True, None)]
+    # pairs: the backtrace frames are built only for an error, the parent's and the
+    # grandparent's term types). Leaves cannot be writes.
+    stack: list[tuple[Any, bool, tuple | None, int, int]] = [(raw, True, None, 0, 0)]
     pop, push = stack.pop, stack.append
     while stack:
-        node, legal, path = pop()
-        if type(node) is dict:  # an object literal: its values are terms
+        node, legal, path, parent, grand = pop()
+        if type(node) is dict:  # an object literal (MAKE_OBJ): its values are terms
             for k, v in node.items():
                 if type(v) is list or type(v) is dict:
-                    push((v, legal, (path, k)))
+                    push((v, legal, (path, k), T.MAKE_OBJ, parent))
             continue
         if type(node) is not list or not node or type(node[0]) is not int or node[0] == T.DATUM:
             continue
         tt = node[0]
+        if (tt == T.ASC or tt == T.DESC) and not (
+            parent in _ORDER_TERMS or (parent == T.MAKE_ARRAY and grand == T.UNION)
+        ):
+            raise ReqlCompileError(
+                f"{'ASC' if tt == T.ASC else 'DESC'} may only be used as an argument to "
+                "ORDER_BY or UNION.",
+                frames=_path_frames(path) if with_frames else [],
+            )
         if not legal and tt in _WRITE_OR_META:
-            frames: list = []
-            while path is not None:
-                path, key = path
-                frames.append(key)
             raise ReqlCompileError(
                 "Cannot nest writes or meta ops in stream operations.  Use FOR_EACH instead.",
-                frames=frames[::-1],
+                frames=_path_frames(path) if with_frames else [],
             )
         forbids = tt in _FORBIDS_WRITES
         if len(node) > 1 and type(node[1]) is list:
             for i, a in enumerate(node[1]):
                 if type(a) is list or type(a) is dict:
-                    push((a, legal and (i == 0 or not forbids), (path, i)))
+                    push((a, legal and (i == 0 or not forbids), (path, i), tt, parent))
         if len(node) > 2 and type(node[2]) is dict:
             for k, v in node[2].items():
                 if type(v) is list or type(v) is dict:
-                    push((v, legal and not forbids, (path, k)))
+                    push((v, legal and not forbids, (path, k), tt, parent))
 
 
 @dataclass
@@ -112,14 +134,63 @@ class Session:
     default_db: str = "test"
 
 
+def _static_true(raw: Any) -> bool:
+    """``profile`` as RethinkDB reads it before compiling: true or ``[DATUM, true]``."""
+    return raw is True or (type(raw) is list and raw[:1] == [T.DATUM] and raw[1:] == [True])
+
+
+class GlobalOptargs(dict):
+    """A START query's global optargs: name -> raw term, each compiled and evaluated the first
+    time a term asks for it (RethinkDB keeps them as functions it calls when needed, so an
+    optarg nothing reads never fails). ``db`` is not among them: ``default_db`` reads it.
+
+    Their terms carry no backtrace (RethinkDB compiles them without one), and a compile error
+    in one surfaces when it is read, as a runtime error."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__((k, v) for k, v in raw.items() if k != "db")
+        self.has_db = "db" in raw
+        self.raw_db = raw.get("db")
+        self.db_value: Any = None  # the evaluated ``db`` (terms.catalog.default_db)
+        self.done: set[str] = set()
+        self.ctx: Any = None
+
+    def __getitem__(self, name: str) -> Any:
+        v = super().__getitem__(name)
+        if name not in self.done:
+            v = evaluate_global(self.ctx, v)
+            super().__setitem__(name, v)
+            self.done.add(name)
+        return v
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+    def items(self) -> Any:
+        return [(k, self[k]) for k in self]
+
+    def values(self) -> Any:
+        return [self[k] for k in self]
+
+
+def evaluate_global(ctx: Any, raw: Any) -> Any:
+    """One global optarg's value (a datum, or a database for ``db``); errors have no frames."""
+    try:
+        node = compile_term(raw, ())
+    except ReqlCompileError as e:  # compiled at run time in RethinkDB: a runtime error
+        raise ReqlQueryLogicError(e.message, frames=[]) from None
+    v = node.run(Scope(ctx))
+    return v if isinstance(v, values.Database) else values.to_datum(v)
+
+
 @dataclass
 class QueryContext:
     """Everything a term may need while one query runs."""
 
     engine: Engine
     session: Session
-    optargs: dict[str, Any]
-    db_name: str
+    optargs: dict[str, Any]  # the global optargs (a ``GlobalOptargs`` for a START query)
+    db_name: str  # the default database when the query gives no ``db`` optarg
     now: float = field(default_factory=time.time)  # r.now() is fixed for the whole query
     pending_sync: bool = False  # a hard-durability write committed; fsync before replying
     feeds: list = field(default_factory=list)  # changefeeds this query opened (server.feeds)
@@ -158,27 +229,26 @@ class Engine:
             storage.drop_listeners.append(hub.table_dropped)
 
     def prepare(self, raw_term: Any, raw_optargs: dict[str, Any], session: Session) -> Prepared:
+        for name in raw_optargs:
+            if name not in RUN_OPTARGS:  # rcheck_toplevel: no backtrace
+                raise ReqlCompileError(
+                    f"Unrecognized global optional argument `{name}`.", frames=[]
+                )
+        for raw in raw_optargs.values():  # RethinkDB's term walker checks these too
+            check_write_nesting(raw, False)
         check_write_nesting(raw_term)
         root = compile_term(raw_term)
-        ctx = QueryContext(self, session, {}, session.default_db)
-        scope = Scope(ctx)
-        for name, raw in raw_optargs.items():
-            if name not in RUN_OPTARGS:
-                raise ReqlCompileError(f"Unrecognized global optional argument `{name}`.")
-            node = compile_term(raw, (name,))
-            if name == "db":
-                db = node.run(scope)
-                if not isinstance(db, values.Database):
-                    raise values.expected(db, "DATABASE")
-                ctx.db_name = db.name
-            else:
-                ctx.optargs[name] = values.to_datum(node.run(scope))
-        limit = ctx.optargs.get("array_limit")
-        if limit is not None:
-            if type(limit) is not int or limit < 1:
-                raise ReqlQueryLogicError(f"Illegal array size limit `{limit}`.  (Must be >= 1.)")
+        ctx = QueryContext(self, session, GlobalOptargs(raw_optargs), session.default_db)
+        ctx.optargs.ctx = ctx
+        if "array_limit" in ctx.optargs:
+            # configured_limits_t, made before evaluation: as_int, then check_limit.
+            limit = blame(values.as_int, None, ctx.optargs["array_limit"], ())
+            if limit < 1:
+                raise ReqlQueryLogicError(
+                    f"Illegal array size limit `{limit}`.  (Must be >= 1.)", frames=[]
+                )
             ctx.array_limit = limit
-        if ctx.optargs.get("profile") is True:
+        if _static_true(raw_optargs.get("profile")):
             ctx.profiler = Profiler()
             root = instrument(root, ctx.profiler)
         return Prepared(root, ctx)

@@ -21,6 +21,7 @@ from .catalog import (
     SYSTEM_DB_ID,
     as_db,
     check_name,
+    database_name,
     db_config,
     default_db,
     get_db,
@@ -29,6 +30,7 @@ from .catalog import (
     special,
     system_module,
     table_config,
+    table_name,
     table_status,
     user_tables,
 )
@@ -59,7 +61,7 @@ def _require(scope: Scope, perm: str, db_id: str | None = None, tbl_id: str | No
 @term(T.DB_CREATE, arity=(1, 1))
 class DbCreate(_Admin):
     def eval(self, scope: Scope) -> dict:
-        name = check_name(self.datum_arg(scope, 0), "Database")
+        name = self.datum_arg(scope, 0, database_name)
         _require(scope, "config")
         storage = scope.ctx.storage
         if name == SYSTEM_DB or storage.db_get(name) is not None:
@@ -71,7 +73,7 @@ class DbCreate(_Admin):
 @term(T.DB_DROP, arity=(1, 1))
 class DbDrop(_Admin):
     def eval(self, scope: Scope) -> dict:
-        name = check_name(self.datum_arg(scope, 0), "Database")
+        name = self.datum_arg(scope, 0, database_name)
         if name == SYSTEM_DB:
             raise special("you can't delete it.")
         db = get_db(scope.ctx, name)
@@ -94,9 +96,9 @@ class DbList(_Admin):
 def _db_and_name(t: Term, scope: Scope) -> tuple[values.Database, str]:
     """``[db,] name`` arguments of table_create / table_drop."""
     if len(t.args) == 1:
-        return default_db(scope.ctx), check_name(t.datum_arg(scope, 0), "Table")
+        return default_db(scope.ctx), t.datum_arg(scope, 0, table_name)
     db = as_db(t.args[0].run(scope))
-    return db, check_name(t.datum_arg(scope, 1), "Table")
+    return db, t.datum_arg(scope, 1, table_name)
 
 
 # -- shards and replicas ------------------------------------------------------------------------
@@ -208,7 +210,7 @@ class TableCreate(_Admin):
         _placement(self, scope, required=False)
         pk = self.optarg(scope, "primary_key")
         pk = "id" if pk is None else values.as_string(values.to_datum(pk))
-        durability = parse_durability(values.to_datum(self.optarg(scope, "durability"))) or "hard"
+        durability = parse_durability(self, scope) or "hard"
         db, name = _db_and_name(self, scope)
         if db.name == SYSTEM_DB:
             raise special("you can't create new tables in it.")
@@ -236,7 +238,7 @@ class TableDrop(_Admin):
 @term(T.TABLE_LIST, arity=(0, 1))
 class TableList(_Admin):
     def eval(self, scope: Scope) -> list:
-        db = as_db(self.args[0].run(scope)) if self.args else default_db(scope.ctx)
+        db = self.arg(scope, 0, as_db) if self.args else default_db(scope.ctx)
         if db.name == SYSTEM_DB:
             system = system_module()
             return sorted(system.TABLE_NAMES) if system else []

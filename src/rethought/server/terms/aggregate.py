@@ -294,7 +294,7 @@ class Group(Term):
             entries = ((None, row) for row in values.iterate(src))
         if not funcs and not with_index:
             raise ReqlQueryLogicError("Cannot group by nothing.")
-        multi = values.as_bool(self.optarg(scope, "multi", False))
+        multi = self.optarg(scope, "multi", False, values.as_bool)
         seq.check_finite(src)
         groups: dict[tuple, tuple[Any, list]] = {}
         for index_value, row in entries:

@@ -13,7 +13,7 @@ import socket
 import uuid
 from typing import Any
 
-from ...errors import ReqlOpFailedError, ReqlQueryLogicError
+from ...errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from .. import values
 from .datum_print import expected_val
 
@@ -33,6 +33,16 @@ def check_name(name: Any, kind: str) -> str:
             f"{kind} name `{name}` invalid (Use A-Z, a-z, 0-9, _ and - only)."
         )
     return name
+
+
+def database_name(v: Any) -> str:
+    """``check_name(v, "Database")``, for ``Term.datum_arg`` (its error blames the name)."""
+    return check_name(v, "Database")
+
+
+def table_name(v: Any) -> str:
+    """``check_name(v, "Table")``, for ``Term.datum_arg`` (its error blames the name)."""
+    return check_name(v, "Table")
 
 
 def server_name() -> str:
@@ -73,8 +83,31 @@ def as_table(v: Any) -> values.TableValue:
 
 
 def default_db(ctx: Any) -> values.Database:
-    """The query's default database (``run(db=)`` or the connection's), which must exist."""
-    return get_db(ctx, ctx.db_name)
+    """The query's default database, for a term given no database: the ``db`` global optarg
+    (``r.connect(db=)``, ``run(db=)``), evaluated now and only now, as RethinkDB does (so
+    ``r.db_create("app")`` works on a connection whose default ``app`` does not exist yet),
+    else ``test``. RethinkDB wants a DATABASE value (``Expected type DATABASE but found
+    DATUM:...``, with no backtrace: global optargs have none); a plain string is taken as
+    the database's name too (rethinkdb-ts sends ``{"db": "name"}``)."""
+    given = getattr(ctx, "optargs", None)
+    if not getattr(given, "has_db", False):  # no db optarg (or not a START's context)
+        return get_db(ctx, ctx.db_name)
+    db = given.db_value
+    if db is None:
+        from ..engine import evaluate_global  # the engine imports the terms
+
+        v = evaluate_global(ctx, given.raw_db)
+        try:
+            if type(v) is str:
+                v = get_db(ctx, v)
+            elif not isinstance(v, values.Database):
+                raise expected_val(v, "DATABASE")
+        except ReqlError as e:
+            if e.frames is None:
+                e.frames = []
+            raise
+        db = given.db_value = v
+    return db
 
 
 def open_table(

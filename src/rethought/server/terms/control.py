@@ -12,7 +12,7 @@ from ... import datum
 from ...errors import ReqlCompileError, ReqlNonExistenceError, ReqlQueryLogicError, ReqlUserError
 from ...proto.ql2 import TermType as T
 from .. import values
-from ..compile import Scope, Term, term
+from ..compile import Datum, Scope, Term, term
 from ..seq import array_limit_error
 from .logic import NOT_DATUM, condition
 from .times_calc import sanitize_time
@@ -102,10 +102,28 @@ class FuncTerm(Term):
     __slots__ = ("params",)
 
     def compiled(self) -> None:
-        raw = values.to_datum(self.args[0].run(Scope(None)))
-        if type(raw) is not list or any(type(x) is not int for x in raw):
-            raise ReqlCompileError("Expected type ARRAY of NUMBER as function parameters.")
-        self.params = tuple(raw)
+        """The parameter list must be literal numbers, read without evaluating anything
+        (RethinkDB's ``func_term_t``, whose CLIENT ERROR texts these are)."""
+        first = self.args[0]
+        msg = "CLIENT ERROR: FUNC variables must be a literal array of *numbers*."
+        if first.tt == T.MAKE_ARRAY:
+            items = []
+            for a in first.args:
+                if not isinstance(a, Datum):
+                    msg = "CLIENT ERROR: FUNC variables must be a *literal* array of numbers."
+                    raise ReqlCompileError(msg, frames=list(self.frames))
+                items.append(a.value)
+        elif isinstance(first, Datum):
+            items = first.value
+            if type(items) is not list:
+                msg = "CLIENT ERROR: FUNC variables must be a literal *array* of numbers."
+                raise ReqlCompileError(msg, frames=list(self.frames))
+        else:
+            msg = "CLIENT ERROR: FUNC variables must be a *literal array of numbers*."
+            raise ReqlCompileError(msg, frames=list(self.frames))
+        if any(type(x) is not int and type(x) is not float for x in items):
+            raise ReqlCompileError(msg, frames=list(self.frames))
+        self.params = tuple(int(x) for x in items)
 
     def eval(self, scope: Scope) -> values.Func:
         body = self.args[1]
@@ -167,7 +185,7 @@ class Error(Term):
     def eval(self, scope: Scope) -> Any:
         if not self.args:
             raise EmptyUserError()
-        raise ReqlUserError(values.as_string(self.datum_arg(scope, 0)))
+        raise ReqlUserError(self.datum_arg(scope, 0, values.as_string))
 
 
 @term(T.DEFAULT, arity=(2, 2))

@@ -17,7 +17,7 @@ _FAIL = "FOR_EACH expects one or more basic write queries."
 class ForEach(Term):
     def eval(self, scope: Scope) -> Any:
         rows = values.iterate(self.args[0].run(scope))
-        f = values.as_func(self.args[1].run(scope))
+        f = self.arg(scope, 1, values.as_func)
         stats: dict = {}
         for row in rows:
             result = f(row)

@@ -40,7 +40,7 @@ class Random(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> int | float:
-        nums = [values.as_number(self.datum_arg(scope, i)) for i in range(len(self.args))]
+        nums = [self.datum_arg(scope, i, values.as_number) for i in range(len(self.args))]
         use_float = self.optargs.get("float")
         as_float = values.as_bool(values.to_datum(use_float.run(scope))) if use_float else not nums
         if as_float:
@@ -75,7 +75,7 @@ class Uuid(Term):
 
     def eval(self, scope: Scope) -> str:
         if self.args:
-            return str(uuid.uuid5(UUID_NAMESPACE, values.as_string(self.datum_arg(scope, 0))))
+            return str(uuid.uuid5(UUID_NAMESPACE, self.datum_arg(scope, 0, values.as_string)))
         return str(uuid.uuid4())
 
 
@@ -86,6 +86,6 @@ class Range(Term):
     def eval(self, scope: Scope) -> values.Stream:
         if not self.args:
             return values.Stream(suspend.ticking(itertools.count()), infinite=True)
-        bounds = [values.as_int(self.datum_arg(scope, i)) for i in range(len(self.args))]
+        bounds = [self.datum_arg(scope, i, values.as_int) for i in range(len(self.args))]
         start, stop = (0, bounds[0]) if len(bounds) == 1 else bounds
         return values.Stream(suspend.Ticked(range(start, stop)))

@@ -27,8 +27,8 @@ class GeoTerm(Term):
 @term(T.POINT, arity=(2, 2))
 class PointTerm(Term):
     def eval(self, scope: Scope) -> dict:
-        lon = values.as_number(self.datum_arg(scope, 0))
-        lat = values.as_number(self.datum_arg(scope, 1))
+        lon = self.datum_arg(scope, 0, values.as_number)
+        lat = self.datum_arg(scope, 1, values.as_number)
         result = geo.make_point(lon, lat)
         geo.parse(result)
         return result
@@ -81,7 +81,7 @@ class CircleTerm(GeoTerm):
 @term(T.GEOJSON, arity=(1, 1))
 class GeojsonTerm(GeoTerm):
     def eval(self, scope: Scope) -> dict:
-        obj = values.as_object(self.datum_arg(scope, 0))
+        obj = self.datum_arg(scope, 0, values.as_object)
         if REQL_TYPE in obj:
             raise ReqlQueryLogicError("GeoJSON object already had a $reql_type$ field.")
         # RethinkDB drops a `bbox` (it has no use for it) and keeps everything else inline.
@@ -94,15 +94,15 @@ class GeojsonTerm(GeoTerm):
 @term(T.TO_GEOJSON, arity=(1, 1))
 class ToGeojsonTerm(Term):
     def eval(self, scope: Scope) -> dict:
-        g = geo.as_geometry(self.args[0].run(scope))
+        g = self.arg(scope, 0, geo.as_geometry)
         return {k: v for k, v in g.items() if k != REQL_TYPE}
 
 
 @term(T.DISTANCE, arity=(2, 2), optargs=("geo_system", "unit"))
 class DistanceTerm(GeoTerm):
     def eval(self, scope: Scope) -> int | float:
-        g1 = geo.as_geometry(self.args[0].run(scope))
-        g2 = geo.as_geometry(self.args[1].run(scope))
+        g1 = self.arg(scope, 0, geo.as_geometry)
+        g2 = self.arg(scope, 1, geo.as_geometry)
         e = geo.ellipsoid(values.to_datum(self.optarg(scope, "geo_system")))
         factor = geo.unit_factor(values.to_datum(self.optarg(scope, "unit")))
         # At least one side must be a point; RethinkDB measures from it.
@@ -161,7 +161,7 @@ class IncludesTerm(_GeoFilter):
 @term(T.FILL, arity=(1, 1))
 class FillTerm(GeoTerm):
     def eval(self, scope: Scope) -> dict:
-        g = geo.as_geometry(self.args[0].run(scope))
+        g = self.arg(scope, 0, geo.as_geometry)
         kind = values.as_string(geo.get_field(g, "type"))
         if kind != "LineString":
             raise ReqlQueryLogicError(f"Expected geometry of type `LineString` but found `{kind}`.")

@@ -55,7 +55,7 @@ class SetWriteHook(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> dict:
-        table = as_table(self.args[0].run(scope))
+        table = self.arg(scope, 0, as_table)
         storage = scope.ctx.storage
         existed = stored_hook(storage, table.store.id) is not None if not _system(table) else False
         node = self.args[1]
@@ -100,7 +100,7 @@ class GetWriteHook(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> Any:
-        table = as_table(self.args[0].run(scope))
+        table = self.arg(scope, 0, as_table)
         if _system(table):
             return None
         _require_config(scope, table)

@@ -50,7 +50,7 @@ class Http(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> Any:
-        req = hf.Request(url=values.as_string(self.datum_arg(scope, 0)))
+        req = hf.Request(url=self.datum_arg(scope, 0, values.as_string))
         self._options(scope, req)
         page_fn, page_limit = self._paging(scope)
         if page_fn is None:

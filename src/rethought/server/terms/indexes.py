@@ -107,8 +107,8 @@ class IndexCreate(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> dict:
-        table = as_table(self.args[0].run(scope))
-        name = values.as_string(self.datum_arg(scope, 1))
+        table = self.arg(scope, 0, as_table)
+        name = self.datum_arg(scope, 1, values.as_string)
         _not_pk(table, name)
         multi = geo = False
         if len(self.args) == 3:
@@ -129,9 +129,9 @@ class IndexCreate(Term):
         else:
             function = field_function(name)
         if "multi" in self.optargs:
-            multi = values.as_bool(values.to_datum(self.optarg(scope, "multi")))
+            multi = self.optarg(scope, "multi", None, values.as_bool)
         if "geo" in self.optargs:
-            geo = values.as_bool(values.to_datum(self.optarg(scope, "geo")))
+            geo = self.optarg(scope, "geo", None, values.as_bool)
         store = table.store
         if name in store.index_list():
             raise ReqlOpFailedError(f"Index `{name}` already exists on table `{_where(table)}`.")
@@ -144,8 +144,8 @@ class IndexDrop(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> dict:
-        table = as_table(self.args[0].run(scope))
-        name = values.as_string(self.datum_arg(scope, 1))
+        table = self.arg(scope, 0, as_table)
+        name = self.datum_arg(scope, 1, values.as_string)
         _not_pk(table, name)
         if name not in table.store.index_list():
             raise ReqlOpFailedError(f"Index `{name}` does not exist on table `{_where(table)}`.")
@@ -158,7 +158,7 @@ class IndexList(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> list:
-        return sorted(as_table(self.args[0].run(scope)).store.index_list())
+        return sorted(self.arg(scope, 0, as_table).store.index_list())
 
 
 @term(T.INDEX_RENAME, arity=(3, 3), optargs=("overwrite",))
@@ -166,7 +166,7 @@ class IndexRename(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> dict:
-        table = as_table(self.args[0].run(scope))
+        table = self.arg(scope, 0, as_table)
         old, new = _names(self, scope, 1)
         _not_pk(table, old)
         _not_pk(table, new)
@@ -195,7 +195,7 @@ class _IndexStatuses(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> list:
-        table = as_table(self.args[0].run(scope))
+        table = self.arg(scope, 0, as_table)
         names = self.selected(table, _names(self, scope, 1))
         return [index_status(table.store, n) for n in names]
 
@@ -217,7 +217,7 @@ class IndexStatus(_IndexStatuses):
 @term(T.INDEX_WAIT, arity=(1, None))
 class IndexWait(_IndexStatuses):
     def eval(self, scope: Scope) -> list:
-        table = as_table(self.args[0].run(scope))
+        table = self.arg(scope, 0, as_table)
         names = self.selected(table, _names(self, scope, 1))
         store = table.store
         wait = getattr(store, "index_wait", None)

@@ -66,7 +66,7 @@ class EqJoin(seq.SeqTerm):
         table = self.args[2].run(scope)
         if not isinstance(table, values.TableValue):
             raise seq.literal_type_error(table, "TABLE")
-        values.as_bool(self.optarg(scope, "ordered", False))
+        self.optarg(scope, "ordered", False, values.as_bool)
         store = table.store
         index = self.optarg(scope, "index")
         index = store.primary_key if index is None else values.as_string(index)

@@ -31,10 +31,8 @@ class Javascript(Term):
     def eval(self, scope: Scope) -> Any:
         timeout_ms = DEFAULT_TIMEOUT_MS
         if "timeout" in self.optargs:
-            timeout_ms = _timeout_ms(
-                values.as_number(values.to_datum(self.optarg(scope, "timeout")))
-            )
-        source = values.as_string(self.datum_arg(scope, 0))
+            timeout_ms = _timeout_ms(self.optarg(scope, "timeout", None, values.as_number))
+        source = self.datum_arg(scope, 0, values.as_string)
         limit = scope.ctx.array_limit
         job = _Job(source, timeout_ms, self.frames)
 

@@ -125,8 +125,8 @@ class Mod(Term):
     """Integer remainder with C's sign rule (the result takes the dividend's sign)."""
 
     def eval(self, scope: Scope) -> int:
-        a = values.as_int(self.datum_arg(scope, 0))
-        b = values.as_int(self.datum_arg(scope, 1))
+        a = self.datum_arg(scope, 0, values.as_int)
+        b = self.datum_arg(scope, 1, values.as_int)
         if b == 0:
             raise ReqlQueryLogicError("Cannot take a number modulo 0.")
         r = abs(a) % abs(b)
@@ -137,7 +137,7 @@ class _Round(Term):
     fn: Callable[[float], float]
 
     def eval(self, scope: Scope) -> int | float:
-        x = values.as_number(self.datum_arg(scope, 0))
+        x = self.datum_arg(scope, 0, values.as_number)
         return datum.num(float(self.fn(x)))
 
 
@@ -201,7 +201,7 @@ class BitNot(Term):
 class BitSal(Term):
     def eval(self, scope: Scope) -> int | float:
         lhs = _bit_int(self.datum_arg(scope, 0))
-        rhs = values.as_int(self.datum_arg(scope, 1))
+        rhs = self.datum_arg(scope, 1, values.as_int)
         if rhs < 0:
             raise ReqlQueryLogicError("Cannot bit-shift by a negative value")
         if lhs == 0:
@@ -218,7 +218,7 @@ class BitSal(Term):
 class BitSar(Term):
     def eval(self, scope: Scope) -> int:
         lhs = _bit_int(self.datum_arg(scope, 0))
-        rhs = values.as_int(self.datum_arg(scope, 1))
+        rhs = self.datum_arg(scope, 1, values.as_int)
         if rhs < 0:
             raise ReqlQueryLogicError("Cannot bit-shift by a negative value")
         return datum.num(lhs >> min(rhs, 63))

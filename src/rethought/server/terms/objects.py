@@ -248,7 +248,7 @@ class Object(Term):
             )
         out: dict = {}
         for i in range(0, n, 2):
-            key = values.as_string(self.datum_arg(scope, i))
+            key = self.datum_arg(scope, i, values.as_string)
             val = self.datum_arg(scope, i + 1)
             if key in out:
                 raise ReqlQueryLogicError(
@@ -360,7 +360,7 @@ def field(v: Any, name: str, term_name: str) -> Any:
 class GetField(Term):
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
-        return field(v, values.as_string(self.datum_arg(scope, 1)), "get_field")
+        return field(v, self.datum_arg(scope, 1, values.as_string), "get_field")
 
 
 @term(T.BRACKET, arity=(2, 2))

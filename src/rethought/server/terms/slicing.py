@@ -46,10 +46,10 @@ def slice_sized(v: Any, left: int, right: int, left_open: bool, right_open: bool
 class Slice(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
         left_open = bound(self, scope, "left_bound", False)
-        left = values.as_int(self.args[1].run(scope))
+        left = self.arg(scope, 1, values.as_int)
         has_right = len(self.args) == 3
         right_open = bound(self, scope, "right_bound", True) if has_right else False
-        right = values.as_int(self.args[2].run(scope)) if has_right else -1
+        right = self.arg(scope, 2, values.as_int) if has_right else -1
         if type(src) is list or type(src) is str:
             return slice_sized(src, left, right, left_open, right_open)
         if datum.pseudo_type(src) == "BINARY":
@@ -77,7 +77,7 @@ class Slice(seq.SeqTerm):
 @term(T.SKIP, arity=(2, 2))
 class Skip(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
-        n = values.as_int(self.args[1].run(scope))
+        n = self.arg(scope, 1, values.as_int)
         if type(src) is list:
             return slice_sized(src, n, -1, False, False)
         values.iterate(src)  # type check first, as RethinkDB does
@@ -90,7 +90,7 @@ class Skip(seq.SeqTerm):
 class Limit(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
         values.iterate(src)
-        n = values.as_int(self.args[1].run(scope))
+        n = self.arg(scope, 1, values.as_int)
         if n < 0:
             raise ReqlQueryLogicError(f"LIMIT takes a non-negative argument (got {n})")
         if type(src) is list:
@@ -103,7 +103,7 @@ class Nth(seq.SeqTerm):
     """``nth``: on a selection the row stays addressable (``nth(0).update(...)`` works)."""
 
     def apply(self, scope: Scope, src: Any) -> Any:
-        return nth(src, values.as_int(self.args[1].run(scope)))
+        return nth(src, self.arg(scope, 1, values.as_int))
 
 
 def nth(src: Any, n: int) -> Any:
@@ -170,7 +170,7 @@ class Sample(seq.SeqTerm):
 
     def apply(self, scope: Scope, src: Any) -> Any:
         rows = values.iterate(src)
-        n = values.as_int(self.args[1].run(scope))
+        n = self.arg(scope, 1, values.as_int)
         if n < 0:
             raise ReqlQueryLogicError(f"Number of items to sample must be non-negative, got `{n}`.")
         if n > scope.ctx.array_limit:  # RethinkDB refuses before reading a row

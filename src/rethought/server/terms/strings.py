@@ -59,8 +59,8 @@ class Match(Term):
     """``str.match(regex)``: null, or ``{str, start, end, groups}`` for the first match."""
 
     def eval(self, scope: Scope) -> Any:
-        s = values.as_string(self.datum_arg(scope, 0))
-        rx = _compile(values.as_string(self.datum_arg(scope, 1)))
+        s = self.datum_arg(scope, 0, values.as_string)
+        rx = _compile(self.datum_arg(scope, 1, values.as_string))
         data = s.encode("utf-8", "surrogatepass")
         m = rx.search(data)
         if m is None:
@@ -81,14 +81,14 @@ class Split(Term):
     """``split([delim, [max]])``: on whitespace runs, on a delimiter, or into characters."""
 
     def eval(self, scope: Scope) -> list:
-        s = values.as_string(self.datum_arg(scope, 0))
+        s = self.datum_arg(scope, 0, values.as_string)
         delim = None
         if len(self.args) > 1:
             d = self.datum_arg(scope, 1)
             delim = None if d is None else values.as_string(d)
         maxnum = -1
         if len(self.args) > 2:
-            maxnum = values.as_int(self.datum_arg(scope, 2))
+            maxnum = self.datum_arg(scope, 2, values.as_int)
             top = scope.ctx.array_limit - 1
             if not -1 <= maxnum <= top:
                 raise ReqlQueryLogicError(
@@ -156,14 +156,14 @@ class Upcase(Term):
     """ASCII-only, like RethinkDB (``toupper`` in the C locale)."""
 
     def eval(self, scope: Scope) -> str:
-        s = values.as_string(self.datum_arg(scope, 0))
+        s = self.datum_arg(scope, 0, values.as_string)
         return s.translate(_UPPER)
 
 
 @term(T.DOWNCASE, arity=(1, 1))
 class Downcase(Term):
     def eval(self, scope: Scope) -> str:
-        s = values.as_string(self.datum_arg(scope, 0))
+        s = self.datum_arg(scope, 0, values.as_string)
         return s.translate(_LOWER)
 
 

@@ -18,7 +18,7 @@ from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
 from .argcheck import bound
-from .catalog import as_db, as_table, check_name, default_db, get_db, open_table
+from .catalog import as_db, as_table, database_name, default_db, get_db, open_table, table_name
 from .datum_print import expected_val
 
 
@@ -103,7 +103,7 @@ class Db(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> values.Database:
-        return get_db(scope.ctx, values.as_string(self.datum_arg(scope, 0)))
+        return get_db(scope.ctx, self.datum_arg(scope, 0, database_name))
 
 
 @term(T.TABLE, arity=(1, 2), optargs=("read_mode", "use_outdated", "identifier_format"))
@@ -117,33 +117,31 @@ class Table(Term):
                 "The `use_outdated` optarg is no longer supported.  "
                 "Use the `read_mode` optarg instead."
             )
-        if "read_mode" in self.optargs:
-            read_mode = values.as_string(values.to_datum(self.optarg(scope, "read_mode")))
-        else:
-            read_mode = scope.ctx.optargs.get("read_mode", "single")
-        if values.as_string(read_mode) not in ("majority", "single", "outdated", "_debug_direct"):
+        # A type error blames the optarg (global: no frames), an unknown mode this term.
+        read_mode = self.optarg(scope, "read_mode", "single", values.as_string)
+        if read_mode not in ("majority", "single", "outdated", "_debug_direct"):
             raise ReqlQueryLogicError(
                 f"Read mode `{read_mode}` unrecognized "
                 '(options are "majority", "single", and "outdated").'
             )
-        fmt = self.optarg(scope, "identifier_format")
-        if fmt is not None and values.as_string(fmt) not in ("name", "uuid"):
+        fmt = self.optarg(scope, "identifier_format", None, values.as_string)
+        if fmt is not None and fmt not in ("name", "uuid"):
             raise ReqlQueryLogicError(
                 f'Identifier format `{fmt}` unrecognized (options are "name" and "uuid").'
             )
         if len(self.args) == 1:
             db = default_db(scope.ctx)
-            name = self.datum_arg(scope, 0)
+            name = self.datum_arg(scope, 0, table_name)
         else:
-            db = as_db(self.args[0].run(scope))
-            name = self.datum_arg(scope, 1)
-        return open_table(scope.ctx, db, check_name(name, "Table"), read_mode, fmt or "name")
+            db = self.arg(scope, 0, as_db)
+            name = self.datum_arg(scope, 1, table_name)
+        return open_table(scope.ctx, db, name, read_mode, fmt or "name")
 
 
 @term(T.GET, arity=(2, 2))
 class Get(Term):
     def eval(self, scope: Scope) -> values.SingleSelection:
-        table = as_table(self.args[0].run(scope))
+        table = self.arg(scope, 0, as_table)
         key = check_primary_key(self.datum_arg(scope, 1))
         return values.SingleSelection(table, key, table.store.get(key))
 
@@ -151,7 +149,7 @@ class Get(Term):
 @term(T.GET_ALL, arity=(1, None), optargs=("index",))
 class GetAll(Term):
     def eval(self, scope: Scope) -> values.Selection:
-        table = as_table(self.args[0].run(scope))
+        table = self.arg(scope, 0, as_table)
         index = self.optarg(scope, "index")
         index = table.store.primary_key if index is None else values.as_string(index)
         keys = []

@@ -50,7 +50,7 @@ class _TimeTerm(Term):
     """A term whose first argument is a TIME."""
 
     def time_arg(self, scope: Scope) -> dict:
-        return as_time(self.datum_arg(scope, 0))
+        return self.datum_arg(scope, 0, as_time)
 
 
 @term(T.NOW, arity=(0, 0))
@@ -73,14 +73,14 @@ class Time(Term):
         n = len(self.args)
         if n not in (4, 7):
             raise ReqlQueryLogicError(f"Got {n} arguments to TIME (expected 4 or 7).")
-        year, month, day = (_int32(self.datum_arg(scope, i)) for i in range(3))
+        year, month, day = (self.datum_arg(scope, i, _int32) for i in range(3))
         hours = minutes = 0
         seconds: int | float = 0
         if n == 7:
-            hours = _int32(self.datum_arg(scope, 3))
-            minutes = _int32(self.datum_arg(scope, 4))
-            seconds = values.as_number(self.datum_arg(scope, 5))
-        tz = values.as_string(self.datum_arg(scope, n - 1))
+            hours = self.datum_arg(scope, 3, _int32)
+            minutes = self.datum_arg(scope, 4, _int32)
+            seconds = self.datum_arg(scope, 5, values.as_number)
+        tz = self.datum_arg(scope, n - 1, values.as_string)
         return time_from_fields(year, month, day, hours, minutes, seconds, tz)
 
 
@@ -89,7 +89,7 @@ class EpochTime(Term):
     """``r.epoch_time(seconds)``: a UTC time, rounded to milliseconds."""
 
     def eval(self, scope: Scope) -> dict:
-        return make_time(values.as_number(self.datum_arg(scope, 0)), "+00:00")
+        return make_time(self.datum_arg(scope, 0, values.as_number), "+00:00")
 
 
 @term(T.ISO8601, arity=(1, 1), optargs=("default_timezone",))
@@ -97,7 +97,7 @@ class Iso8601(Term):
     """``r.iso8601(string, default_timezone='')``."""
 
     def eval(self, scope: Scope) -> dict:
-        s = values.as_string(self.datum_arg(scope, 0))
+        s = self.datum_arg(scope, 0, values.as_string)
         tz = self.optarg(scope, "default_timezone")
         return parse_iso8601(s, "" if tz is None else values.as_string(tz))
 
@@ -120,7 +120,7 @@ class InTimezone(_TimeTerm):
 
     def eval(self, scope: Scope) -> dict:
         t = self.time_arg(scope)
-        tz = values.as_string(self.datum_arg(scope, 1))
+        tz = self.datum_arg(scope, 1, values.as_string)
         return {**t, TIMEZONE: sanitize_tz(tz)}
 
 
@@ -136,8 +136,8 @@ class During(_TimeTerm):
 
     def eval(self, scope: Scope) -> bool:
         t = self.time_arg(scope)[EPOCH_TIME]
-        lo = as_time(self.datum_arg(scope, 1))[EPOCH_TIME]
-        hi = as_time(self.datum_arg(scope, 2))[EPOCH_TIME]
+        lo = self.datum_arg(scope, 1, as_time)[EPOCH_TIME]
+        hi = self.datum_arg(scope, 2, as_time)[EPOCH_TIME]
         left_open = bound(self, scope, "left_bound", False)
         right_open = bound(self, scope, "right_bound", True)
         if lo > t or (lo == t and left_open):

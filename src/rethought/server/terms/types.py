@@ -44,7 +44,7 @@ def _coerce_name(v: Any) -> str:
 class CoerceTo(Term):
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
-        target = values.as_string(self.datum_arg(scope, 1)).upper()
+        target = self.datum_arg(scope, 1, values.as_string).upper()
         if target not in _TYPE_NAMES:
             raise ReqlQueryLogicError(f"Unknown Type: {target}")
         start = _coerce_name(v)
@@ -143,7 +143,7 @@ class Json(Term):
     """``r.json(text)``: parse a JSON document into a datum."""
 
     def eval(self, scope: Scope) -> Any:
-        text = values.as_string(self.datum_arg(scope, 0))
+        text = self.datum_arg(scope, 0, values.as_string)
         try:
             parsed = orjson.loads(text)
         except orjson.JSONDecodeError as e:

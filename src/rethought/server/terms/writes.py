@@ -125,14 +125,18 @@ class WriteStats:
 # -- optargs ------------------------------------------------------------------------------------
 
 
-def parse_durability(v: Any) -> str | None:
-    if v is None:
-        return None
+def _durability(v: Any) -> str:
     if values.as_string(v) in ("hard", "soft"):
         return v
     raise ReqlQueryLogicError(
         f'Durability option `{v}` unrecognized (options are "hard" and "soft").'
     )
+
+
+def parse_durability(t: Term, scope: Scope) -> str | None:
+    """``t``'s ``durability`` optarg (its own or the query's), or None. Like RethinkDB's
+    ``parse_durability_optarg``, both errors blame the optarg (no frames for a global one)."""
+    return t.optarg(scope, "durability", None, _durability)
 
 
 def parse_return_changes(t: Term, scope: Scope) -> int:
@@ -309,7 +313,7 @@ class _RowWrite(Term):
     """UPDATE / REPLACE / DELETE: apply a per-row function to every row of a selection."""
 
     def eval(self, scope: Scope) -> dict:
-        durability = parse_durability(values.to_datum(self.optarg(scope, "durability")))
+        durability = parse_durability(self, scope)
         return_changes = parse_return_changes(self, scope)
         self.check(scope)
         target = self.args[0].run(scope)
@@ -386,10 +390,10 @@ class Delete(_RowWrite):
 )
 class Insert(Term):
     def eval(self, scope: Scope) -> dict:
-        table = as_table(self.args[0].run(scope))
+        table = self.arg(scope, 0, as_table)
         return_changes = parse_return_changes(self, scope)
         conflict = self.conflict(scope)
-        durability = parse_durability(values.to_datum(self.optarg(scope, "durability")))
+        durability = parse_durability(self, scope)
         docs = self.args[1].run(scope)
         if isinstance(docs, values.SingleSelection):
             docs = docs.row
@@ -467,6 +471,6 @@ class Sync(Term):
     deterministic_term = False
 
     def eval(self, scope: Scope) -> dict:
-        as_table(self.args[0].run(scope))
+        self.arg(scope, 0, as_table)
         scope.ctx.pending_sync = True  # the server fsyncs before it replies
         return {"synced": 1}
