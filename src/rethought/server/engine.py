@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ReqlCompileError, ReqlQueryLogicError
+from ..errors import ReqlCompileError, ReqlError, ReqlQueryLogicError
 from ..proto.ql2 import TermType as T
 from . import (
     terms,  # noqa: F401  (registers every term family)
@@ -32,19 +32,20 @@ from .profile import Profiler, instrument
 
 ATOM, STREAM, FEED = "atom", "stream", "feed"
 
-#: Optarg names RethinkDB accepts on a START query: the union of every term's optargs (the
-#: server rejects only names no term knows; ``use_outdated`` is kept so TABLE can say why).
+#: Optarg names RethinkDB accepts on a START query (optargs.cc's ``acceptable_optargs``): the
+#: union of every term's optargs, the underscore names RethinkDB uses internally, and
+#: ``use_outdated`` (kept so TABLE can say why it is refused).
 RUN_OPTARGS = frozenset(
     """
-    array_limit attempts auth base binary_format changefeed_queue_size conflict data db default
-    default_timezone dry_run durability emergency_repair emit fill final_emit
-    first_batch_scaledown_factor float geo geo_system group_format header identifier_format
-    include_initial include_offsets include_states include_types index interleave ordered
-    left_bound max_batch_bytes max_batch_rows max_batch_seconds max_dist max_results method
-    min_batch_rows multi non_atomic nonvoting_replica_tags noreply num_vertices overwrite page
-    page_limit params primary_key primary_replica_tag profile read_mode redirects replicas
-    result_format return_changes return_vals right_bound shards squash time_format timeout unit
-    use_outdated verify wait_for
+    _EVAL_FLAGS_ _NO_RECURSE_ _SHORTCUT_ array_limit attempts auth base binary_format
+    changefeed_queue_size conflict data db default default_timezone dry_run durability
+    emergency_repair emit fill final_emit first_batch_scaledown_factor float geo geo_system
+    group_format header identifier_format ignore_write_hook include_initial include_offsets
+    include_states include_types index interleave ordered left_bound max_batch_bytes
+    max_batch_rows max_batch_seconds max_dist max_results method min_batch_rows multi non_atomic
+    nonvoting_replica_tags noreply num_vertices overwrite page page_limit params primary_key
+    primary_replica_tag profile read_mode redirects replicas result_format return_changes
+    return_vals right_bound shards squash time_format timeout unit use_outdated verify wait_for
     """.split()
 )
 
@@ -179,8 +180,12 @@ def evaluate_global(ctx: Any, raw: Any) -> Any:
         node = compile_term(raw, ())
     except ReqlCompileError as e:  # compiled at run time in RethinkDB: a runtime error
         raise ReqlQueryLogicError(e.message, frames=[]) from None
-    v = node.run(Scope(ctx))
-    return v if isinstance(v, values.Database) else values.to_datum(v)
+    try:
+        v = node.run(Scope(ctx))
+        return v if isinstance(v, values.Database) else values.to_datum(v)
+    except ReqlError as e:
+        e.frames = []  # no term inside a global optarg has a backtrace
+        raise
 
 
 @dataclass

@@ -13,7 +13,7 @@ from ..seq import within_limit
 
 class _ArrayTerm(Term):
     def arr(self, scope: Scope, i: int) -> list:
-        return self.arg(scope, i, values.as_array)
+        return values.as_array(self.args[i].run(scope))  # datum-level: blames this term
 
 
 @term(T.APPEND, arity=(2, 2))
@@ -88,7 +88,7 @@ def _index(n: int, size: int, allow_end: bool, insert: bool = False) -> int:
 class InsertAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = self.arr(scope, 0)
-        i = _index(self.datum_arg(scope, 1, values.as_int), len(arr), True, insert=True)
+        i = _index(values.as_int(self.datum_arg(scope, 1)), len(arr), True, insert=True)
         return within_limit([*arr[:i], self.datum_arg(scope, 2), *arr[i:]], scope.ctx)
 
 
@@ -96,9 +96,9 @@ class InsertAt(_ArrayTerm):
 class SpliceAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = self.arr(scope, 0)
-        i = _index(self.datum_arg(scope, 1, values.as_int), len(arr), True, insert=True)
+        i = _index(values.as_int(self.datum_arg(scope, 1)), len(arr), True, insert=True)
         return within_limit(
-            [*arr[:i], *self.datum_arg(scope, 2, values.as_array), *arr[i:]], scope.ctx
+            [*arr[:i], *values.as_array(self.datum_arg(scope, 2)), *arr[i:]], scope.ctx
         )
 
 
@@ -107,10 +107,10 @@ class DeleteAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = self.arr(scope, 0)
         size = len(arr)
-        start = _index(self.datum_arg(scope, 1, values.as_int), size, len(self.args) == 3)
+        start = _index(values.as_int(self.datum_arg(scope, 1)), size, len(self.args) == 3)
         if len(self.args) == 2:
             return arr[:start] + arr[start + 1 :]
-        end = _index(self.datum_arg(scope, 2, values.as_int), size, True)
+        end = _index(values.as_int(self.datum_arg(scope, 2)), size, True)
         if end < start:
             raise ReqlQueryLogicError(f"Start index `{start}` is greater than end index `{end}`.")
         return arr[:start] + arr[end:]
@@ -120,6 +120,6 @@ class DeleteAt(_ArrayTerm):
 class ChangeAt(_ArrayTerm):
     def eval(self, scope: Scope) -> list:
         arr = list(self.arr(scope, 0))
-        i = _index(self.datum_arg(scope, 1, values.as_int), len(arr), False)
+        i = _index(values.as_int(self.datum_arg(scope, 1)), len(arr), False)
         arr[i] = self.datum_arg(scope, 2)
         return arr
