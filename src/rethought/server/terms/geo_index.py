@@ -2,8 +2,11 @@
 
 A geo index keeps its entries like any secondary index (``index_create(name, geo=True)``,
 ``multi=True`` too): the GEOMETRY each row yields. These terms read those stored values
-(no re-evaluation of the index function) and test each against the query geometry; a row
-with several matching values is returned once. Only entries filed in grid cells that meet
+(no re-evaluation of the index function) and test each against the query geometry. As in
+RethinkDB, which keeps the set of ``(primary key, multi-index tag)`` pairs already emitted,
+a row is returned once per matching *entry*: a ``multi`` index row with two matching
+geometries comes twice from ``get_intersecting``, and twice (with each one's distance)
+from ``get_nearest``. Only entries filed in grid cells that meet
 the query's box are read (``storage.geo_cells``): the box of the query geometry, or for
 ``get_nearest`` the box of the ``max_dist`` disk. Boxes are conservative, so the results
 (and their order: index order) are those of a scan of the whole index.
@@ -87,11 +90,9 @@ class GetIntersecting(Term):
         index = _geo_index(self, scope, table, "get_intersecting")
 
         def rows() -> Iterator[dict]:
-            seen: set = set()
             box = geo_bounds.shape_box(query)
-            for key, shape, row in _indexed_shapes(table.store, index, box):
-                if key not in seen and pred.intersects(shape, query):
-                    seen.add(key)
+            for _, shape, row in _indexed_shapes(table.store, index, box):
+                if pred.intersects(shape, query):  # each entry (pk, tag) is read once
                     yield row
 
         return values.Selection(table, rows())
@@ -136,14 +137,13 @@ def nearest(
     # Rows beyond max_dist never count, not even for the batch sizes below, so only the
     # entries that can be within max_dist are read.
     box = geo_bounds.disk_box(center, max_dist, e)
-    # Per row: its distance, then the index position of its nearest entry (equal distances
-    # keep index order; positions of entries the box skipped would not change it).
-    best: dict[Any, tuple[float, int, dict]] = {}
-    for seq, (key, shape, row) in enumerate(_indexed_shapes(store, index, box)):
-        d = geo.distance(origin, shape, e)
-        if key not in best or d < best[key][0]:
-            best[key] = (d, seq, row)
-    ordered = [(d, row) for d, _, row in sorted(best.values(), key=lambda t: t[:2])]
+    # Per entry (a multi index row has one per geometry, each emitted on its own): its
+    # distance, then its index position (equal distances keep index order; positions of
+    # entries the box skipped would not change it).
+    entries: list[tuple[float, int, dict]] = []
+    for seq, (_, shape, row) in enumerate(_indexed_shapes(store, index, box)):
+        entries.append((geo.distance(origin, shape, e), seq, row))
+    ordered = [(d, row) for d, _, row in sorted(entries, key=lambda t: t[:2])]
     found: list[tuple[float, dict]] = []
     processed = 0.0
     current = min(max_dist, INITIAL_RADIUS_FRACTION * e.a)

@@ -7,11 +7,17 @@ degrees. RethinkDB's edges are great-circle arcs, so each edge is subdivided at 
 midpoints until the planar chord is within ``TOL`` degrees of the arc; meridians and the
 equator need no subdivision, so points on them stay exactly on the boundary.
 
-Boundary semantics follow RethinkDB's tests: polygons are closed for points; a line meets
-a polygon only along a stretch of positive length; two polygons meet only when their
-interiors overlap; a polygon includes another that touches its boundary only where they
-share vertices or edges. Known differences: a polygon containing a pole, or a geometry
-spanning more than 360 degrees of longitude, is not modelled.
+Where boundaries touch, the planar model cannot decide as S2 does, so a point or a polygon
+within ``NEAR`` degrees of a polygon's boundary is decided by S2's own exact rules
+(``geo_s2``): a vertex "on" an edge is on the side its rounded coordinates put it, so two
+polygons touching along a stretch of an edge intersect when a vertex of one falls inside
+the other that way (upstream's ``[1,1]..[2,2]`` and ``[2,1.1]..[3,1.9]``), polygons sharing
+only a vertex, or a whole edge, do not, and a point on an edge is still "in" the polygon
+when S2's projection of it is the point itself (polygons are closed for points).
+Lines keep the planar rules: a line meets a polygon only along a stretch of positive
+length and lies in it when the closed polygon covers it. Known differences: a polygon
+containing a pole, or a geometry spanning more than 360 degrees of longitude, is not
+modelled; a line exactly along a polygon's edge follows the planar rule, not S2's clipping.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from typing import Any
 import shapely
 from shapely.geometry import LineString, Point, Polygon
 
+from .. import geo_s2
 from ..geometry import LonLat, Shape, project, s2_point, to_vec
 
 _DEG, _RAD = math.pi / 180, 180 / math.pi  # as geometry.to_vec / to_lonlat compute them
 TOL = 1e-7  # degrees (about a centimetre) between a chord and its great-circle arc
 _MAX_DEPTH = 12
+NEAR = 1e-6  # degrees: boundaries closer than this are decided by S2's exact rules
 
 
 def _arc(a: LonLat, b: LonLat) -> list[LonLat]:
@@ -135,13 +143,44 @@ def _any(pred: Any, a: Any, b: Any) -> bool:
     return any(pred(a, c) for c in _shifted(a, b))
 
 
+def _boundary(shape: Shape) -> Any:
+    """The planar polygon's boundary rings (cached on the shape)."""
+    geom = shape._cache.get("boundary")
+    if geom is None:
+        geom = shape._cache["boundary"] = planar(shape).boundary
+    return geom
+
+
+def _vertices(shape: Shape) -> Any:
+    """The polygon's vertices, at the planar model's longitudes (cached on the shape)."""
+    geom = shape._cache.get("vertices")
+    if geom is None:
+        pts = [p for ring in shape.rings for p in unwrapped(ring, False)]
+        geom = shape._cache["vertices"] = shapely.multipoints(pts)
+    return geom
+
+
+def _near(a: Shape, b: Shape) -> bool:
+    """Whether a vertex of polygon ``a`` or ``b`` lies within NEAR degrees of the other's
+    boundary: only then can S2's exact answer differ from the planar one (edges that cross
+    away from every vertex cross for both)."""
+
+    def close(g: Any, c: Any) -> bool:
+        return g.distance(c) <= NEAR
+
+    return _any(close, _vertices(a), _boundary(b)) or _any(close, _vertices(b), _boundary(a))
+
+
 def polygon_contains_point(poly: Shape, p: LonLat) -> bool:
     """Closed containment of a point (S2Polygon::Project(p) == p)."""
     if not poly.rings:
         return False
-    if _any(lambda g, c: g.covers(c), planar(poly), Point(p)):
-        return True
+    pt = Point(p)
+    if not _any(lambda g, c: g.distance(c) <= NEAR, _boundary(poly), pt):
+        return _any(lambda g, c: g.covers(c), planar(poly), pt)
     x = s2_point(p)
+    if geo_s2.polygon(poly).contains_point(x):
+        return True
     return project(x, poly.edges()) == x
 
 
@@ -170,6 +209,8 @@ def intersects(a: Shape, b: Shape) -> bool:
         return _any(lambda g, c: g.intersection(c).length > 0, pa, pb)
     if not a.rings:
         return False
+    if _near(a, b):
+        return geo_s2.polygon(a).intersects(geo_s2.polygon(b))
     return _any(lambda g, c: g.relate_pattern(c, "2********"), pa, pb)
 
 
@@ -184,25 +225,6 @@ def includes(poly: Shape, g: Shape) -> bool:
         return _any(lambda a, c: a.covers(c), pa, planar(g))
     if not g.rings:
         return True
-    return _any(lambda a, c: a.covers(c) and not _touches_at_vertex(poly, a, c), pa, planar(g))
-
-
-def _touches_at_vertex(poly: Shape, a: Any, b: Any) -> bool:
-    """Whether a vertex of ``b`` lies inside an edge of ``a`` with ``b`` leaving it there.
-
-    S2 counts such a touch as an edge crossing, so ``a`` does not contain ``b``; shared
-    vertices and edges running along ``a``'s boundary are fine.
-    """
-    boundary = a.boundary
-    corners = {p for ring in poly.rings for p in ring}
-    for ring in [b.exterior, *b.interiors]:
-        coords = list(ring.coords)[:-1]
-        n = len(coords)
-        for i, v in enumerate(coords):
-            if v in corners or boundary.distance(Point(v)) > 0.0:
-                continue
-            prev, nxt = coords[i - 1], coords[(i + 1) % n]
-            along = boundary.covers(LineString([prev, v])) or boundary.covers(LineString([v, nxt]))
-            if not along:
-                return True
-    return False
+    if _near(poly, g):
+        return geo_s2.polygon(poly).contains(geo_s2.polygon(g))
+    return _any(lambda a, c: a.covers(c), pa, planar(g))
