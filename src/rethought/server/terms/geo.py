@@ -16,12 +16,45 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import geometry as geo
 from .. import values
-from ..compile import Scope, Term, term
+from ..compile import Scope, Term, blame, term
 from . import geo_predicates as pred
 
 
 class GeoTerm(Term):
     deterministic_term = False
+
+
+def optarg_frames(t: Term, name: str) -> list:
+    """The backtrace of optarg ``name`` (RethinkDB's ``rcheck_target`` on it); a global
+    optarg has none."""
+    node = t.optargs.get(name)
+    return list(node.frames) if node is not None else []
+
+
+def target_error(t: Term, name: str, message: str) -> ReqlQueryLogicError:
+    """An error blaming optarg ``name`` of ``t``."""
+    return ReqlQueryLogicError(message, frames=optarg_frames(t, name))
+
+
+def geo_system(t: Term, scope: Scope) -> geo.Ellipsoid:
+    """``pick_reference_ellipsoid``: the ``geo_system`` optarg. Its type, the ``a`` / ``f``
+    range checks and an unknown name blame the optarg; a missing ``a`` / ``f`` the term."""
+    v = t.optarg(scope, "geo_system", conv=lambda d: d)
+    if v is None:
+        return geo.WGS84
+    if type(v) is not dict:
+        v = blame(values.as_string, None, v, tuple(optarg_frames(t, "geo_system")))
+    try:
+        return geo.ellipsoid(v)
+    except ReqlQueryLogicError as e:
+        if e.message.startswith(("The equator", "The flattening", "Unrecognized geo")):
+            e.frames = optarg_frames(t, "geo_system")
+        raise
+
+
+def unit(t: Term, scope: Scope) -> float:
+    """``pick_dist_unit``: metres per ``unit`` (an unknown unit blames the term)."""
+    return geo.unit_factor(t.optarg(scope, "unit", conv=values.as_string))
 
 
 @term(T.POINT, arity=(2, 2))
@@ -59,17 +92,19 @@ class CircleTerm(GeoTerm):
     def eval(self, scope: Scope) -> dict:
         center_arg = self.args[0].run(scope)
         radius_arg = self.datum_arg(scope, 1)
-        fill = self.optarg(scope, "fill")
-        fill = True if fill is None else values.as_bool(values.to_datum(fill))
-        n = self.optarg(scope, "num_vertices")
+        fill = self.optarg(scope, "fill", conv=values.as_bool)
+        fill = True if fill is None else fill
+        n = self.optarg(scope, "num_vertices", conv=values.as_int)
         if n is None:
             n = 32
         else:
-            n = values.as_int(values.to_datum(n))
-            if n <= 0:
-                raise ReqlQueryLogicError("num_vertices must be positive.")
-        e = geo.ellipsoid(values.to_datum(self.optarg(scope, "geo_system")))
-        factor = geo.unit_factor(values.to_datum(self.optarg(scope, "unit")))
+            # as_int<unsigned int>(): what does not survive the cast is "too large".
+            if not 0 <= n < 2**32:
+                raise target_error(self, "num_vertices", f"Integer too large: {n}")
+            if n == 0:
+                raise target_error(self, "num_vertices", "num_vertices must be positive.")
+        e = geo_system(self, scope)
+        factor = unit(self, scope)
         center = geo.point_arg(center_arg)
         radius = float(values.as_number(radius_arg)) * factor
         ring = geo.circle_points(center, radius, n, e)
@@ -103,8 +138,8 @@ class DistanceTerm(GeoTerm):
     def eval(self, scope: Scope) -> int | float:
         g1 = self.arg(scope, 0, geo.as_geometry)
         g2 = self.arg(scope, 1, geo.as_geometry)
-        e = geo.ellipsoid(values.to_datum(self.optarg(scope, "geo_system")))
-        factor = geo.unit_factor(values.to_datum(self.optarg(scope, "unit")))
+        e = geo_system(self, scope)
+        factor = unit(self, scope)
         # At least one side must be a point; RethinkDB measures from it.
         if values.as_string(geo.get_field(g1, "type")) != "Point":
             g1, g2 = g2, g1

@@ -30,6 +30,7 @@ from ...proto.ql2 import TermType as T
 from .. import geo_bounds, values
 from .. import geometry as geo
 from ..compile import Scope, Term, term
+from . import geo as geo_terms
 from . import geo_predicates as pred
 from .catalog import as_table
 from .tables import TableSlice, require_index
@@ -48,20 +49,31 @@ def _geo_table(t: Term, scope: Scope, name: str) -> values.TableValue:
 
 
 def _geo_index(t: Term, scope: Scope, table: values.TableValue, name: str) -> str:
+    index = _index_name(t, scope, table, name)
+    _require_geo_index(table, index, name)
+    return index
+
+
+def _index_name(t: Term, scope: Scope, table: values.TableValue, name: str) -> str:
+    """The ``index`` optarg, checked as the term checks it (the index itself is looked up
+    later, by the read)."""
     node = t.optargs.get("index")
     if node is None:
         raise ReqlQueryLogicError(f"{name} requires an index argument.")
     index = values.as_string(values.to_datum(node.run(scope)))
-    store = table.store
-    if index == store.primary_key:
+    if index == table.store.primary_key:
         raise ReqlQueryLogicError(f"{name} cannot use the primary index.")
+    return index
+
+
+def _require_geo_index(table: values.TableValue, index: str, name: str) -> None:
+    store = table.store
     require_index(table, index, geo_ok=True)
     if not store.index_info(index).geo:
         raise ReqlQueryLogicError(
             f"Index `{index}` is not a geospatial index.  "
             f"{name} can only be used with a geospatial index."
         )
-    return index
 
 
 def _indexed_shapes(
@@ -109,22 +121,25 @@ class GetNearest(Term):
     def eval(self, scope: Scope) -> list:
         table = _geo_table(self, scope, "get_nearest")
         center_arg = self.args[1].run(scope)
-        index = _geo_index(self, scope, table, "get_nearest")
+        # RethinkDB's order: the index optarg, the center, geo_system, unit, max_dist,
+        # max_results; whether the index exists and is geospatial only once the read runs.
+        index = _index_name(self, scope, table, "get_nearest")
         center = geo.point_arg(center_arg)
-        e = geo.ellipsoid(values.to_datum(self.optarg(scope, "geo_system")))
-        factor = geo.unit_factor(values.to_datum(self.optarg(scope, "unit")))
+        e = geo_terms.geo_system(self, scope)
+        factor = geo_terms.unit(self, scope)
         max_dist = 100000.0  # 100 km
-        node = self.optargs.get("max_dist")
-        if node is not None:
-            max_dist = float(values.as_number(values.to_datum(node.run(scope)))) * factor
+        given = self.optarg(scope, "max_dist", conv=values.as_number)
+        if given is not None:
+            max_dist = float(given) * factor
             if not max_dist > 0.0:
-                raise ReqlQueryLogicError("max_dist must be positive.")
+                raise geo_terms.target_error(self, "max_dist", "max_dist must be positive.")
         max_results = 100
-        node = self.optargs.get("max_results")
-        if node is not None:
-            max_results = values.as_int(values.to_datum(node.run(scope)))
+        given = self.optarg(scope, "max_results", conv=values.as_int)
+        if given is not None:
+            max_results = given
             if max_results <= 0:
-                raise ReqlQueryLogicError("max_results must be positive.")
+                raise geo_terms.target_error(self, "max_results", "max_results must be positive.")
+        _require_geo_index(table, index, "get_nearest")
         found = nearest(table.store, index, center, e, max_dist, max_results)
         return [{"dist": datum.num(d * (1.0 / factor)), "doc": row} for d, row in found]
 
