@@ -12,28 +12,26 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ... import datum
-from ...datum.jsonfmt import dumps, pretty, trunc_pretty
+from ...datum.jsonfmt import pretty, trunc_pretty
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from ..seq import get_field, within_limit
+from ..seq import get_field, is_datum, within_limit
+from . import pathspec
+from .datum_print import expected_val, val_print
 
 LITERAL = "LITERAL"
 
 
-def _poly(
-    v: Any, name: str, on_obj: Callable[[dict], Any], kind: str = "map", ptypes: tuple = ()
-) -> Any:
-    """Apply ``on_obj`` to an object, or lazily over a sequence's rows (map / skip / filter)."""
+def _poly(v: Any, name: str, on_obj: Callable[[dict], Any], kind: str = "map") -> Any:
+    """Apply ``on_obj`` to an object, or lazily over a sequence's rows (map / skip / filter),
+    as RethinkDB's ``obj_or_seq_op_impl_t``: none of these terms accepts a pseudo-type."""
     if isinstance(v, values.SingleSelection):
         v = v.row
     if type(v) is dict:
-        p = datum.pseudo_type(v)
-        if p is not None and p not in ptypes:
-            raise ReqlQueryLogicError(
-                f"Cannot call `{name}` on objects of type `{values.type_name(v)}`."
-            )
+        if datum.REQL_TYPE in v:
+            raise cannot_call(name, v)
         return on_obj(v)
     if values.is_sequence(v):
         rows = values.iterate(v)
@@ -41,7 +39,7 @@ def _poly(
         def row_fn(row: Any) -> Any:
             if values.is_sequence(row):
                 raise ReqlQueryLogicError(f"Cannot perform {name} on a sequence of sequences.")
-            return _poly(row, name, on_obj, "map", ptypes)
+            return _poly(row, name, on_obj, "map")
 
         if kind == "filter":
             gen: Iterator[Any] = (row for row in rows if row_fn(row))
@@ -54,14 +52,25 @@ def _poly(
         else:
             gen = (row_fn(row) for row in rows)
         return values.Stream(gen) if isinstance(v, values.Sequence) else list(gen)
-    raise non_object_error(name, values.to_datum(v))
+    raise non_object_error(name, v)
 
 
-def non_object_error(name: str, d: Any) -> ReqlQueryLogicError:
-    """``Cannot perform bracket on a non-object non-sequence `1`.``; on NULL it is a
-    non-existence error, so ``default`` and ``filter`` treat ``null['a']`` as missing."""
-    cls = ReqlNonExistenceError if d is None else ReqlQueryLogicError
-    return cls(f"Cannot perform {name} on a non-object non-sequence `{trunc_pretty(d)}`.")
+def cannot_call(name: str, d: Any) -> ReqlQueryLogicError:
+    """``Cannot call `keys` on objects of type `PTYPE<TIME>`.``"""
+    return ReqlQueryLogicError(f"Cannot call `{name}` on objects of type `{values.type_name(d)}`.")
+
+
+def non_object_error(name: str, v: Any) -> ReqlQueryLogicError:
+    """``Cannot perform bracket on a non-object non-sequence `1`.`` (a database prints as
+    ``db("test")``, as RethinkDB's ``val_t::trunc_print``); on NULL it is a non-existence
+    error, so ``default`` and ``filter`` treat ``null['a']`` as missing."""
+    if is_datum(v):
+        shown = trunc_pretty(v)
+    else:
+        shown = val_print(v)
+        shown = shown if len(shown) <= 300 else shown[:297] + "..."
+    cls = ReqlNonExistenceError if v is None else ReqlQueryLogicError
+    return cls(f"Cannot perform {name} on a non-object non-sequence `{shown}`.")
 
 
 def _skip_missing(rows: Iterator[Any], fn: Callable[[Any], Any]) -> Iterator[Any]:
@@ -70,90 +79,6 @@ def _skip_missing(rows: Iterator[Any], fn: Callable[[Any], Any]) -> Iterator[Any
             yield fn(row)
         except ReqlNonExistenceError:
             continue
-
-
-# -- path selectors (pluck, without, has_fields) ---------------------------------------------
-
-
-def selector_tree(paths: list) -> dict:
-    """Normalise selectors (``'a'``, ``['a', 'b']``, ``{'a': True}``, ``{'a': ['b']}``) into a
-    tree ``{field: True | subtree}``."""
-    tree: dict = {}
-    for p in paths:
-        _add_selector(tree, p)
-    return tree
-
-
-def _add_selector(tree: dict, p: Any) -> None:
-    if type(p) is str:
-        tree[p] = True
-    elif type(p) is list:
-        for x in p:
-            _add_selector(tree, x)
-    elif type(p) is dict and datum.REQL_TYPE not in p:
-        for k, sub in p.items():
-            if sub is True:
-                tree[k] = True
-            elif sub is False:
-                continue
-            else:
-                node = tree.get(k)
-                if node is True:
-                    continue
-                node = node if type(node) is dict else {}
-                _add_selector(node, sub)
-                tree[k] = node
-    else:
-        raise ReqlQueryLogicError(f"Invalid path argument `{dumps(p)}`.")
-
-
-def project(d: dict, tree: dict) -> dict:
-    out = {}
-    for k, sub in tree.items():
-        if k not in d:
-            continue
-        if sub is True:
-            out[k] = d[k]
-            continue
-        v = d[k]
-        if type(v) is dict and datum.REQL_TYPE not in v:
-            out[k] = project(v, sub)
-        elif type(v) is list:
-            out[k] = [project(x, sub) for x in v if type(x) is dict]
-    return out
-
-
-def unproject(d: dict, tree: dict) -> dict:
-    out = dict(d)
-    for k, sub in tree.items():
-        if k not in out:
-            continue
-        if sub is True:
-            del out[k]
-            continue
-        v = out[k]
-        if type(v) is dict and datum.REQL_TYPE not in v:
-            out[k] = unproject(v, sub)
-        elif type(v) is list:
-            out[k] = [unproject(x, sub) if type(x) is dict else x for x in v]
-    return out
-
-
-def has_paths(d: dict, tree: dict) -> bool:
-    for k, sub in tree.items():
-        v = d.get(k)
-        if v is None:
-            return False
-        if sub is not True:
-            if type(v) is dict:
-                if not has_paths(v, sub):
-                    return False
-            elif type(v) is list:
-                if not all(type(x) is dict and has_paths(x, sub) for x in v):
-                    return False
-            else:
-                return False
-    return True
 
 
 # -- merge and literals -----------------------------------------------------------------------
@@ -273,26 +198,30 @@ class Literal(Term):
         return out
 
 
+def _plain_datum(v: Any, name: str) -> dict:
+    """keys / values read their argument as a datum (a stream or table is a type error) and
+    accept only a plain object."""
+    if isinstance(v, values.SingleSelection):
+        v = v.row
+    elif not is_datum(v):
+        raise expected_val(v, "DATUM")
+    if type(v) is not dict or datum.REQL_TYPE in v:
+        raise cannot_call(name, v)
+    return v
+
+
 @term(T.KEYS, arity=(1, 1))
 class Keys(Term):
     def eval(self, scope: Scope) -> list:
-        keys = _poly(self.args[0].run(scope), "keys", lambda d: sorted(d), ptypes=_ALL_PTYPES)
-        return within_limit(keys, scope.ctx)
+        d = self.arg(scope, 0, lambda v: _plain_datum(v, "keys"))
+        return within_limit(sorted(d), scope.ctx)
 
 
 @term(T.VALUES, arity=(1, 1))
 class Values(Term):
     def eval(self, scope: Scope) -> list:
-        vals = _poly(
-            self.args[0].run(scope),
-            "values",
-            lambda d: [d[k] for k in sorted(d)],
-            ptypes=_ALL_PTYPES,
-        )
-        return within_limit(vals, scope.ctx)
-
-
-_ALL_PTYPES = ("TIME", "BINARY", "GEOMETRY")
+        d = self.arg(scope, 0, lambda v: _plain_datum(v, "values"))
+        return within_limit([d[k] for k in sorted(d)], scope.ctx)
 
 
 @term(T.MERGE, arity=(1, None))
@@ -314,29 +243,36 @@ class _PathTerm(Term):
     name = ""
     kind = "map"
 
-    def apply(self, d: dict, tree: dict) -> Any:  # pragma: no cover - overridden
+    def apply(self, d: dict, spec: pathspec.PathSpec) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
-        tree = selector_tree([self.datum_arg(scope, i) for i in range(1, len(self.args))])
-        return _poly(v, self.name, lambda d: self.apply(d, tree), self.kind)
+        spec: list = []  # parsed when the first object needs it, as RethinkDB's obj_eval
+
+        def on_obj(d: dict) -> Any:
+            if not spec:
+                paths = [self.datum_arg(scope, i) for i in range(1, len(self.args))]
+                spec.append(pathspec.parse(paths))
+            return self.apply(d, spec[0])
+
+        return _poly(v, self.name, on_obj, self.kind)
 
 
 @term(T.PLUCK, arity=(1, None))
 class Pluck(_PathTerm):
     name = "pluck"
 
-    def apply(self, d: dict, tree: dict) -> Any:
-        return project(d, tree)
+    def apply(self, d: dict, spec: pathspec.PathSpec) -> Any:
+        return pathspec.project(d, spec)
 
 
 @term(T.WITHOUT, arity=(1, None))
 class Without(_PathTerm):
     name = "without"
 
-    def apply(self, d: dict, tree: dict) -> Any:
-        return unproject(d, tree)
+    def apply(self, d: dict, spec: pathspec.PathSpec) -> Any:
+        return pathspec.unproject(d, spec)
 
 
 @term(T.HAS_FIELDS, arity=(1, None))
@@ -344,8 +280,8 @@ class HasFields(_PathTerm):
     name = "has_fields"
     kind = "filter"
 
-    def apply(self, d: dict, tree: dict) -> Any:
-        return has_paths(d, tree)
+    def apply(self, d: dict, spec: pathspec.PathSpec) -> Any:
+        return pathspec.contains(d, spec)
 
 
 def field(v: Any, name: str, term_name: str) -> Any:
@@ -353,7 +289,7 @@ def field(v: Any, name: str, term_name: str) -> Any:
     skipped); ``term_name`` is what errors call the term."""
     if type(v) is dict and datum.REQL_TYPE not in v:  # a plain object: the per-row case
         return get_field(v, name)
-    return _poly(v, term_name, lambda d: get_field(d, name), "skip", _ALL_PTYPES)
+    return _poly(v, term_name, lambda d: get_field(d, name), "skip")
 
 
 @term(T.GET_FIELD, arity=(2, 2))
