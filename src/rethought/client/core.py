@@ -27,6 +27,8 @@ import orjson
 
 from ..errors import ReqlDriverError, ReqlError, error_class_for
 from ..proto.ql2 import QueryType, ResponseNote, ResponseType, TermType
+from ..query.ast import expr
+from ..query.encode import standard_dumps
 from .convert import MARKER, NATIVE, Formats, convert
 from .handshake import Handshake
 
@@ -61,6 +63,7 @@ _ERRORS = tuple(  # a tuple: a malformed (unhashable) type must not raise TypeEr
 _SEQUENCE_TYPES = (_SEQUENCE, _PARTIAL)
 # Options that only configure the client and never go to the server.
 _CLIENT_ONLY_OPTARGS = ("json_encoder", "json_decoder")
+_PLAIN_OPTARG = frozenset({str, int, bool, type(None)})  # always JSON as they are
 
 
 class Query:
@@ -136,7 +139,9 @@ def _optarg_json(value: Any) -> Any:
         return [TermType.MAKE_ARRAY, [_optarg_json(x) for x in value]]
     if type(value) is dict:
         return {k: _optarg_json(v) for k, v in value.items()}
-    return value
+    if type(value) in _PLAIN_OPTARG:
+        return value
+    return expr(value).build()  # floats, times, bytes, ... exactly as r.expr converts them
 
 
 def build_optargs(optargs: dict | None, default_db: str | None) -> dict:
@@ -202,8 +207,8 @@ class ClientCore:
     def _frame(self, token: int, message: list) -> None:
         try:
             body = orjson.dumps(message)
-        except TypeError as exc:
-            raise ReqlDriverError(f"Could not serialize the query: {exc}") from None
+        except TypeError:  # values orjson refuses: the official driver's encoder decides
+            body = standard_dumps(message)
         self._out += HEADER.pack(token, len(body))
         self._out += body
 

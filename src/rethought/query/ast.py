@@ -20,13 +20,15 @@ from typing import Any
 
 from ..errors import ReqlDriverCompileError, ReqlDriverError
 from ..proto.ql2 import TermType
+from .encode import Opaque
 from .printer import render
 from .tz import RqlTzinfo  # noqa: F401  (r.ast.RqlTzinfo, where the official driver has it)
 
 DEFAULT_NESTING_DEPTH = 20
 
-# Types converted straight into a DATUM: checked by exact type on the hot path.
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Types converted straight into a DATUM: checked by exact type on the hot path. A float
+# is checked apart: NaN and the infinities must reach the encoder as Opaque (encode.py).
+_SCALARS = frozenset({str, int, bool, type(None)})
 _NO_OPTARGS: dict = {}
 
 # Variable ids only need to be unique within a query; a process-wide counter is simplest.
@@ -321,6 +323,21 @@ class Datum(RqlQuery):
         return repr(self.data)
 
 
+class OpaqueDatum(Datum):
+    """A value the official driver's JSON encoder judges when the query is sent: a float
+    that is not finite, or a type JSON has no rule for (see ``encode.py``)."""
+
+    __slots__ = ()
+
+    def build(self) -> Any:
+        return Opaque(self.data)
+
+
+def _float(val: float) -> Datum:
+    # val - val is 0.0 exactly for finite floats, NaN for NaN and the infinities.
+    return Datum(val) if val - val == 0.0 else OpaqueDatum(val)
+
+
 class MakeArray(RqlQuery):
     __slots__ = ()
     term_type = int(TermType.MAKE_ARRAY)
@@ -481,6 +498,8 @@ def expr(val: Any, nesting_depth: int = DEFAULT_NESTING_DEPTH) -> RqlQuery:
     t = type(val)
     if t in _SCALARS:
         return Datum(val)
+    if t is float:
+        return _float(val)
     if t is dict or t is list or t is tuple:
         plain = plain_literal(val, nesting_depth)
         if plain is not None:
@@ -507,7 +526,7 @@ def _expr_other(val: Any, nesting_depth: int) -> RqlQuery:
         return MakeObj({k: expr(v, nesting_depth - 1) for k, v in val.items()})
     if isinstance(val, Iterable):
         return _new(MakeArray, [expr(v, nesting_depth - 1) for v in val], _NO_OPTARGS)
-    return Datum(val)
+    return OpaqueDatum(val)  # int / float subclasses, Decimal, UUID, Enum, ...
 
 
 # These modules subclass the classes above; the functions above find their names here.

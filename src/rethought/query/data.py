@@ -28,6 +28,10 @@ def _wire(val: Any, depth: int) -> Any:
     t = type(val)
     if t in _SCALARS:
         return val
+    if t is float:
+        if val - val == 0.0:
+            return val
+        raise _NotPlain  # NaN or an infinity: expr() keeps it for the encoder to refuse
     if t is dict:
         out = {}
         for k, v in val.items():

@@ -83,14 +83,38 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _parse_int(text: str) -> int:
+    value = int(text)
+    if len(text) > 300:
+        float(value)  # OverflowError (a ValueError's sibling) beyond a double, as below
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:
+        raise ValueError(f"{text} is beyond a double")
+    return value
+
+
 def _parse(payload: bytes) -> Any:
     """The query's JSON. orjson is fast but stops at 1024 levels of nesting and 64-bit
     integers; the standard parser takes the rare query beyond those (RethinkDB accepts both).
+    A number beyond a double (10**400, 1e400) fails as RethinkDB's parser fails it
+    (rapidjson's NumberTooBig: the query is unparseable).
     """
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return json.loads(payload, parse_constant=_reject_constant)
+        try:
+            return json.loads(
+                payload,
+                parse_constant=_reject_constant,
+                parse_int=_parse_int,
+                parse_float=_parse_float,
+            )
+        except OverflowError as exc:
+            raise ValueError(str(exc)) from None
 
 
 def _static_bool(optargs: dict, name: str) -> bool:
