@@ -166,7 +166,7 @@ def as_table_slice(v: Any) -> Any:
 
 def with_sorting(slice_: Any, index: str, sorting: str) -> Any:
     """``slice_`` read in ``index`` order (``sorting`` "asc" / "desc"), as order_by(index=)."""
-    from .terms.tables import TableSlice, require_index
+    from .terms.tables import TableSlice
 
     if slice_.ordered:
         raise ReqlQueryLogicError("Cannot perform multiple indexed ORDER_BYs on the same table.")
@@ -174,7 +174,6 @@ def with_sorting(slice_: Any, index: str, sorting: str) -> Any:
         raise ReqlQueryLogicError(
             f"Cannot order by index `{index}` after calling BETWEEN on index `{slice_.index}`."
         )
-    require_index(slice_.table, index)
     return TableSlice(
         slice_.table,
         index,
@@ -189,6 +188,7 @@ def with_sorting(slice_: Any, index: str, sorting: str) -> Any:
 
 def slice_entries(slice_: Any) -> Iterator[tuple[Any, Any]]:
     """``(index value, row)`` of a table slice in its order (one per multi-index entry)."""
+    slice_.check_index()
     store = slice_.table.store
     if datum.compare(slice_.lo, slice_.hi) > 0:
         return

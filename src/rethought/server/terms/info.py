@@ -40,7 +40,9 @@ def table_info(table: values.TableValue) -> dict:
 
 
 def info(v: Any) -> dict:
-    """The ``info()`` document of ``v``."""
+    """The ``info()`` document of ``v``, with the keys of RethinkDB's ``info_term_t``:
+    a datum has ``value`` (its pretty print; BINARY adds ``count``), except NULL, MINVAL
+    and MAXVAL, which have only ``type``."""
     out: dict[str, Any] = {"type": values.type_name(v)}
     if isinstance(v, values.Database):
         return db_info(v)
@@ -62,6 +64,8 @@ def info(v: Any) -> dict:
         return out
     if isinstance(v, values.Func):
         out["source_code"] = pretty(_source(v))
+        return out
+    if v is None or v is datum.MINVAL or v is datum.MAXVAL:
         return out
     if datum.pseudo_type(v) == "BINARY":
         out["count"] = len(datum.binary_bytes(v))

@@ -86,7 +86,14 @@ class TableSlice(values.Selection):
         # A between() was applied, even an unbounded one: a second one is an error.
         self.has_between = self.bounded
 
+    def check_index(self) -> None:
+        """RethinkDB looks the index up when the slice is read, not when between /
+        order_by build it (so ``info()`` of a slice on a missing index works)."""
+        if self.index is not None:
+            require_index(self.table, self.index)
+
     def __iter__(self) -> Iterator[Any]:
+        self.check_index()
         store = self.table.store
         if datum.compare(self.lo, self.hi) > 0:
             return iter(())
@@ -209,7 +216,6 @@ class Between(Term):
             raise ReqlQueryLogicError(
                 f"Cannot call BETWEEN on index `{index}` after ordering on index `{src.index}`."
             )
-        require_index(table, index)
         out = TableSlice(table, index, lo, hi, lo_open, hi_open, src.reverse, src.ordered)
         out.has_between = True
         return out
