@@ -12,7 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from . import MAX_EXACT
+from ..errors import ReqlQueryLogicError
+from . import MAX_EXACT, MAXVAL, MINVAL
 
 _ESCAPES = {
     '"': '\\"',
@@ -85,6 +86,9 @@ def dumps(v: Any) -> str:
         return "[" + ",".join(dumps(x) for x in v) + "]"
     if t is dict:
         return "{" + ",".join(f"{_fmt_string(k)}:{dumps(v[k])}" for k in sorted(v)) + "}"
+    if v is MINVAL or v is MAXVAL:
+        # datum_t::write_json: the extremes have no JSON form (nor a printed one).
+        raise ReqlQueryLogicError(f"Cannot convert `{v!r}` to JSON.")
     return _fmt_string(repr(v))
 
 
