@@ -1,4 +1,4 @@
-"""Type terms: COERCE_TO, TYPE_OF, JSON, TO_JSON_STRING, BINARY."""
+"""Type terms: COERCE_TO, TYPE_OF, BINARY (JSON and TO_JSON_STRING: ``json_text``)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import math
 import re
 from typing import Any
 
-import orjson
-
 from ... import datum
 from ...datum.jsonfmt import dumps, trunc_pretty
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from ..seq import deep_within_limit, materialise, within_limit
+from ..seq import materialise, within_limit
 from .datum_print import val_kind
 
 # coerce_to's type names (type_manip.cc's coerce_map_t): each a val_t kind, and for datums
@@ -207,27 +205,6 @@ class TypeOf(Term):
         if isinstance(v, values.Database):
             return "DB"
         return values.type_name(v)
-
-
-@term(T.JSON, arity=(1, 1))
-class Json(Term):
-    """``r.json(text)``: parse a JSON document into a datum."""
-
-    def eval(self, scope: Scope) -> Any:
-        text = self.datum_arg(scope, 0, values.as_string)
-        try:
-            parsed = orjson.loads(text)
-        except orjson.JSONDecodeError as e:
-            shown = text if len(text) <= 40 else text[:37] + "..."
-            reason = str(e).split(":")[0]
-            raise ReqlQueryLogicError(f'Failed to parse "{shown}" as JSON: {reason}.') from None
-        return deep_within_limit(datum.canonical(parsed), scope.ctx)
-
-
-@term(T.TO_JSON_STRING, arity=(1, 1))
-class ToJsonString(Term):
-    def eval(self, scope: Scope) -> str:
-        return dumps(self.datum_arg(scope, 0))
 
 
 @term(T.BINARY, arity=(1, 1))
