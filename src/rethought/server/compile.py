@@ -315,6 +315,8 @@ def compile_term(
             raise ReqlCompileError("Term has more than three elements.", frames=list(frames))
         raw_args = raw[1] if len(raw) > 1 else []
         raw_opts = raw[2] if len(raw) > 2 else {}
+        if len(raw) == 2 and type(raw_args) is dict and tt != T.DATUM:
+            raw_args, raw_opts = [], raw_args  # [type, {optargs}]: no arguments (term walker)
         if type(raw_args) is not list:
             raise ReqlCompileError("Expected an array of arguments.", frames=list(frames))
         if type(raw_opts) is not dict:
@@ -330,14 +332,18 @@ def compile_term(
             raise ReqlCompileError(f"Unrecognized TermType: {tt}.", frames=list(frames))
         if tt == T.IMPLICIT_VAR:
             return _implicit_var(cls, raw_args, raw_opts, frames, implicit)
+        if tt in _OWN_SHAPE_CHECKS:
+            _own_shape_check(tt, raw_args, raw_opts, frames)
         # As RethinkDB's op_term_t: the arguments are compiled first (their errors come
         # first), then the arity is checked (blaming this term), then each optarg's name
         # (blaming that optarg) before it is compiled.
-        spliced = any(type(a) is list and a[:1] == [T.ARGS] for a in raw_args)
+        # r.args splices into an operator's arguments; a FUNC's body is not one (func.cc).
+        spliced = tt != T.FUNC and any(type(a) is list and a[:1] == [T.ARGS] for a in raw_args)
         inner = implicit
         if tt == T.FUNC:
             params = _func_params(raw_args[0]) if raw_args else ()
-            if len(params) == 1:
+            # sym.cc: a function of one parameter binds r.row, unless its id is negative
+            if len(params) == 1 and not (type(params[0]) in (int, float) and params[0] < 0):
                 inner = implicit + params
         args = [
             compile_term(
@@ -393,6 +399,35 @@ def compile_term(
     if raw is None or t is bool or t is str or t is int or t is float:
         return Datum(datum.num(raw) if t is int or t is float else raw, frames)
     raise ReqlCompileError(f"Unexpected value in query: {raw!r}.")
+
+
+# Terms that are not op_term_t in RethinkDB check their own shape, in their own words,
+# before compiling anything below them (func.cc, terms/var.cc, terms/datum_terms.cc).
+_OWN_SHAPE_CHECKS = frozenset({T.FUNC, T.VAR, T.MAKE_OBJ})
+
+
+def _own_shape_check(tt: int, raw_args: list, raw_opts: dict, frames: tuple) -> None:
+    message = None
+    n = len(raw_args)
+    if tt == T.FUNC:
+        if raw_opts:
+            message = "FUNC takes no optional arguments."
+        elif n != 2:
+            message = f"FUNC takes exactly two arguments (got {n})"
+    elif tt == T.VAR:
+        name = raw_args[0] if n == 1 else None
+        if type(name) is list and name[:1] == [T.DATUM] and len(name) == 2:
+            name = name[1][0] if type(name[1]) is list and len(name[1]) == 1 else name[1]
+        if n != 1:
+            message = "A variable term has the wrong number of arguments."
+        elif type(name) is list or type(name) is dict:
+            message = "A variable term has a non-datum argument."
+        elif type(name) not in (int, float) or type(name) is bool:
+            message = "A variable term has a non-numeric name datum."
+    elif n:  # MAKE_OBJ
+        message = "MAKE_OBJ term must not have any args."
+    if message is not None:
+        raise ReqlCompileError(message, frames=list(frames))
 
 
 def _func_params(raw: Any) -> tuple[int, ...]:

@@ -29,6 +29,7 @@ from . import (
 from .compile import Scope, Term, blame, compile_term
 from .feeds import FeedCursor
 from .profile import Profiler, instrument
+from .walker import walk_term
 
 ATOM, STREAM, FEED = "atom", "stream", "feed"
 
@@ -48,83 +49,6 @@ RUN_OPTARGS = frozenset(
     return_vals right_bound shards squash time_format timeout unit use_outdated verify wait_for
     """.split()
 )
-
-
-# RethinkDB's term walker (term_walker.cc): writes and meta operations may not run once per
-# element of a stream, i.e. inside any argument but the first of these terms (or an optarg).
-_WRITE_OR_META = frozenset(
-    {
-        T.UPDATE, T.DELETE, T.INSERT, T.REPLACE, T.DB_CREATE, T.DB_DROP, T.TABLE_CREATE,
-        T.TABLE_DROP, T.WAIT, T.RECONFIGURE, T.REBALANCE, T.SYNC, T.INDEX_CREATE,
-        T.INDEX_DROP, T.INDEX_WAIT, T.INDEX_RENAME,
-    }
-)  # fmt: skip
-_FORBIDS_WRITES = frozenset(
-    {
-        T.REDUCE, T.MAP, T.FOLD, T.FILTER, T.CONCAT_MAP, T.GROUP, T.INNER_JOIN, T.OUTER_JOIN,
-        T.EQ_JOIN, T.UPDATE, T.DELETE, T.REPLACE, T.INSERT, T.COUNT, T.SUM, T.AVG, T.MIN,
-        T.MAX,
-    }
-)  # fmt: skip
-
-
-def _path_frames(path: tuple | None) -> list:
-    frames: list = []
-    while path is not None:
-        path, key = path
-        frames.append(key)
-    return frames[::-1]
-
-
-_ORDER_TERMS = (T.ORDER_BY, T.UNION)
-
-
-def check_write_nesting(raw: Any, with_frames: bool = True) -> None:
-    """RethinkDB's term walker (term_walker.cc), run before compiling, so nothing has been
-    written when its error comes back:
-
-    - a write or meta op nested in a stream operation's function is rejected;
-    - ``r.asc`` / ``r.desc`` may only be an argument (or optarg) of ``order_by`` / ``union``,
-      or an element of an array argument of ``union``.
-
-    ``with_frames`` False for a global optarg: RethinkDB walks those without backtraces."""
-    # Each entry: (node, whether writes are legal there, its path as nested (parent, key)
-    # pairs: the backtrace frames are built only for an error, the parent's and the
-    # grandparent's term types). Leaves cannot be writes.
-    stack: list[tuple[Any, bool, tuple | None, int, int]] = [(raw, True, None, 0, 0)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, legal, path, parent, grand = pop()
-        if type(node) is dict:  # an object literal (MAKE_OBJ): its values are terms
-            for k, v in node.items():
-                if type(v) is list or type(v) is dict:
-                    push((v, legal, (path, k), T.MAKE_OBJ, parent))
-            continue
-        if type(node) is not list or not node or type(node[0]) is not int or node[0] == T.DATUM:
-            continue
-        tt = node[0]
-        if (tt == T.ASC or tt == T.DESC) and not (
-            parent in _ORDER_TERMS or (parent == T.MAKE_ARRAY and grand == T.UNION)
-        ):
-            raise ReqlCompileError(
-                f"{'ASC' if tt == T.ASC else 'DESC'} may only be used as an argument to "
-                "ORDER_BY or UNION.",
-                frames=_path_frames(path) if with_frames else [],
-            )
-        if not legal and tt in _WRITE_OR_META:
-            raise ReqlCompileError(
-                "Cannot nest writes or meta ops in stream operations.  Use FOR_EACH instead.",
-                frames=_path_frames(path) if with_frames else [],
-            )
-        forbids = tt in _FORBIDS_WRITES
-        if len(node) > 1 and type(node[1]) is list:
-            for i, a in enumerate(node[1]):
-                if type(a) is list or type(a) is dict:
-                    push((a, legal and (i == 0 or not forbids), (path, i), tt, parent))
-        if len(node) > 2 and type(node[2]) is dict:
-            for k, v in node[2].items():
-                if type(v) is list or type(v) is dict:
-                    push((v, legal and not forbids, (path, k), tt, parent))
 
 
 @dataclass
@@ -240,8 +164,8 @@ class Engine:
                     f"Unrecognized global optional argument `{name}`.", frames=[]
                 )
         for raw in raw_optargs.values():  # RethinkDB's term walker checks these too
-            check_write_nesting(raw, False)
-        check_write_nesting(raw_term)
+            walk_term(raw, False)
+        walk_term(raw_term)
         root = compile_term(raw_term)
         ctx = QueryContext(self, session, GlobalOptargs(raw_optargs), session.default_db)
         ctx.optargs.ctx = ctx
