@@ -19,9 +19,10 @@ How to write a term (in ``server/terms/<family>.py``)::
   backtrace frames to an error that has none yet, so the innermost failing term is blamed.
 - ``scope.ctx`` is the ``QueryContext`` (storage, feeds, default db, the query's fixed
   ``now``, global optargs); ``scope.lookup(var_id)`` reads a function parameter.
-- Set ``deterministic_term = False`` on terms whose value can change between runs (r.random,
-  r.uuid without argument, r.now, r.js, r.http, table reads): index functions and atomic
-  updates reject non-deterministic functions.
+- Set ``nondeterminism`` (bits from ``server.determinism``) on terms whose value can change
+  between runs (``NO``: r.random, r.js, r.http, table reads; ``SINGLE_SERVER``: geometry;
+  ``CONSTANT_NOW``: r.now). A node's ``determinism`` joins its own bits with its arguments';
+  atomic writes, changefeeds, order_by and index functions each test it their own way.
 - Override ``compiled(self)`` to validate or precompute once, right after construction.
 
 ``r.args``: an ``ARGS`` argument is spliced into its parent's arguments at evaluation time.
@@ -51,6 +52,7 @@ from .. import datum
 from ..errors import ReqlCompileError, ReqlError, ReqlQueryLogicError
 from ..proto.ql2 import TermType as T
 from . import values
+from .determinism import ALWAYS
 
 MAX_NESTING = 1000  # RethinkDB rejects deeper term trees rather than overflowing the stack
 
@@ -111,23 +113,24 @@ class Term:
     tt: ClassVar[int] = 0
     arity: ClassVar[tuple[int, int | None]] = (0, None)
     accepted_optargs: ClassVar[frozenset[str]] = frozenset()
-    deterministic_term: ClassVar[bool] = True
+    nondeterminism: ClassVar[int] = ALWAYS  # this term's own bits (server.determinism)
     # How grouped data as the first argument is handled: "data" (the default) runs the term
     # once per group and gathers GROUPED_DATA (``Term.run`` does it); "native" terms handle
     # it themselves (sequence terms, which keep a grouped stream a stream).
     grouping: ClassVar[str] = "data"
 
-    __slots__ = ("args", "optargs", "frames", "deterministic", "may_group", "group_probe")
+    __slots__ = ("args", "optargs", "frames", "determinism", "may_group", "group_probe")
 
     def __init__(self, args: list[Term], optargs: dict[str, Term], frames: tuple) -> None:
         self.args = args
         self.optargs = optargs
         self.frames = frames
-        self.deterministic = (
-            self.deterministic_term
-            and all(a.deterministic for a in args)
-            and all(o.deterministic for o in optargs.values())
-        )
+        bits = self.nondeterminism
+        for a in args:
+            bits |= a.determinism
+        for o in optargs.values():
+            bits |= o.determinism
+        self.determinism = bits
         # Only a tree containing ``group`` can make grouped data, so only terms over such a
         # tree pay for the per-group check (evaluating the first argument up front).
         self.may_group = self.tt == T.GROUP or any(a.may_group for a in args)
@@ -233,7 +236,7 @@ class Datum(Term):
         self.optargs = {}
         self.frames = frames
         self.value = value
-        self.deterministic = True
+        self.determinism = ALWAYS
         self.may_group = False
         self.group_probe = False
 
@@ -466,7 +469,7 @@ class Spliced(Term):
     def __init__(self, cls: type[Term], args: list[Term], optargs: dict[str, Term], frames: tuple):
         self.cls = cls
         super().__init__(args, optargs, frames)
-        self.deterministic = self.deterministic and cls.deterministic_term
+        self.determinism |= cls.nondeterminism
         self.may_group = self.may_group or cls.tt == T.GROUP
         self.group_probe = False  # the expanded node does its own per-group handling
 
@@ -481,7 +484,12 @@ class Spliced(Term):
                 items = values.to_datum(node.run(scope))
                 if type(items) is not list:
                     raise values.expected(items, "ARRAY")
-                expanded.extend(Datum(x, node.frames) for x in items)
+                for x in items:
+                    # Each spliced argument is as deterministic as the whole r.args
+                    # (RethinkDB's faux_term_t), so replace(r.args([tbl.get(0)])) is refused.
+                    item = Datum(x, node.frames)
+                    item.determinism = node.determinism
+                    expanded.append(item)
             else:
                 expanded.append(node)
         lo, hi = self.cls.arity

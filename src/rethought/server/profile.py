@@ -41,7 +41,7 @@ class Profiled(Term):
         self.args = inner.args
         self.optargs = inner.optargs
         self.frames = inner.frames
-        self.deterministic = inner.deterministic
+        self.determinism = inner.determinism
         try:
             name = TermType(inner.tt).name.lower()
         except ValueError:

@@ -27,7 +27,7 @@ from ..errors import (
     ReqlResourceLimitError,
 )
 from ..proto.ql2 import TermType as T
-from . import suspend, values
+from . import determinism, suspend, values
 from .compile import Datum, Scope, Term
 
 # -- errors -----------------------------------------------------------------------------------
@@ -334,7 +334,7 @@ def sort_spec(scope: Scope, nodes: list[Term]) -> list[tuple[bool, values.Func]]
     for node in nodes:
         desc = node.tt == T.DESC
         fn = field_func(node.run(scope))
-        if not fn.deterministic:
+        if not determinism.feed_ok(fn.determinism):  # single server, constant r.now
             raise ReqlQueryLogicError("Sorting by a non-deterministic function is not supported.")
         spec.append((desc, fn))
     return spec

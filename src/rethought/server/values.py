@@ -113,13 +113,13 @@ class Func:
     """A compiled ReQL function closed over its defining scope."""
 
     type_name = "FUNCTION"
-    __slots__ = ("params", "body", "scope", "deterministic")
+    __slots__ = ("params", "body", "scope", "determinism")
 
-    def __init__(self, params: tuple[int, ...], body: Any, scope: Any, deterministic: bool) -> None:
+    def __init__(self, params: tuple[int, ...], body: Any, scope: Any, determinism: int) -> None:
         self.params = params
         self.body = body
         self.scope = scope
-        self.deterministic = deterministic
+        self.determinism = determinism  # its body's bits (server.determinism)
 
     @property
     def arity(self) -> int:
@@ -143,7 +143,7 @@ class PyFunc(Func):
     def __init__(self, fn: Callable[..., Any], arity: int = 1) -> None:
         self.fn = fn
         self.params = tuple(range(arity))
-        self.deterministic = True
+        self.determinism = 0  # always deterministic
 
     def __call__(self, *args: Any) -> Any:
         return self.fn(*args)

@@ -15,6 +15,7 @@ from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
+from ..determinism import NO
 from ..system import table_id as system_table_id
 from .catalog import (
     SYSTEM_DB,
@@ -48,7 +49,7 @@ def _pair(old: Any, new: Any) -> list[dict]:
 class _Admin(Term):
     """Admin terms read and change the catalog: never deterministic."""
 
-    deterministic_term = False
+    nondeterminism = NO
 
 
 def _require(scope: Scope, perm: str, db_id: str | None = None, tbl_id: str | None = None) -> None:

@@ -17,6 +17,7 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import feeds, values
 from ..compile import Scope, Term, term
+from ..determinism import NO
 from .argcheck import bound
 
 # Terms that map one row to at most one row, so they can be applied to old_val and new_val.
@@ -64,7 +65,7 @@ def _row_transform(node: Term, scope: Scope):
 
 @term(T.CHANGES, arity=(1, 1), optargs=OPTARGS)
 class Changes(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> Any:
         ctx = scope.ctx

@@ -127,7 +127,7 @@ class FuncTerm(Term):
 
     def eval(self, scope: Scope) -> values.Func:
         body = self.args[1]
-        return values.Func(self.params, body, scope, body.deterministic)
+        return values.Func(self.params, body, scope, body.determinism)
 
 
 @term(T.FUNCALL, arity=(1, None))

@@ -11,6 +11,7 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import suspend, values
 from ..compile import Scope, Term, term
+from ..determinism import NO
 
 #: RethinkDB's namespace for name-based (v5) UUIDs: r.uuid("name") is the same everywhere.
 UUID_NAMESPACE = uuid.UUID("91461c99-f89d-49d2-af96-d8e2e14e9b58")
@@ -37,7 +38,7 @@ class Random(Term):
     """``r.random()`` in [0, 1); ``r.random(n)`` / ``r.random(a, b)`` an integer in [a, b),
     or a float with ``float=True``."""
 
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> int | float:
         nums = [self.datum_arg(scope, i, values.as_number) for i in range(len(self.args))]
@@ -66,12 +67,13 @@ class Random(Term):
 class Uuid(Term):
     """A random v4 UUID, or with a string the v5 UUID of that name in RethinkDB's namespace."""
 
-    deterministic_term = False
+    nondeterminism = NO
 
     def compiled(self) -> None:
-        # With a name the result is a pure function of its argument.
+        # With a name the result is a pure function of its argument (r.args counts as
+        # non-deterministic: it may expand to no argument; Spliced keeps NO for it).
         if self.args:
-            self.deterministic = all(a.deterministic for a in self.args)
+            self.determinism = self.args[0].determinism
 
     def eval(self, scope: Scope) -> str:
         if self.args:

@@ -17,11 +17,12 @@ from ...proto.ql2 import TermType as T
 from .. import geometry as geo
 from .. import values
 from ..compile import Scope, Term, blame, term
+from ..determinism import SINGLE_SERVER
 from . import geo_predicates as pred
 
 
 class GeoTerm(Term):
-    deterministic_term = False
+    nondeterminism = SINGLE_SERVER
 
 
 def optarg_frames(t: Term, name: str) -> list:

@@ -30,6 +30,7 @@ from ...proto.ql2 import TermType as T
 from .. import geo_bounds, values
 from .. import geometry as geo
 from ..compile import Scope, Term, term
+from ..determinism import NO
 from . import geo as geo_terms
 from . import geo_predicates as pred
 from .catalog import as_table
@@ -94,7 +95,7 @@ def _indexed_shapes(
 
 @term(T.GET_INTERSECTING, arity=(2, 2), optargs=("index",))
 class GetIntersecting(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> values.Selection:
         table = _geo_table(self, scope, "get_intersecting")
@@ -116,7 +117,7 @@ class GetIntersecting(Term):
     optargs=("index", "max_results", "max_dist", "geo_system", "unit"),
 )
 class GetNearest(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> list:
         table = _geo_table(self, scope, "get_nearest")

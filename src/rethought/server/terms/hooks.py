@@ -17,8 +17,9 @@ import orjson
 from ... import datum
 from ...errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
-from .. import values
+from .. import determinism, values
 from ..compile import Scope, Term, compile_term, term
+from ..determinism import NO
 from .catalog import SYSTEM_DB, as_table, special
 from .datum_print import expected_val
 from .indexes import to_wire
@@ -52,7 +53,7 @@ def _require_config(scope: Scope, table: values.TableValue) -> None:
 
 @term(T.SET_WRITE_HOOK, arity=(2, 2))
 class SetWriteHook(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> dict:
         table = self.arg(scope, 0, as_table)
@@ -62,7 +63,7 @@ class SetWriteHook(Term):
         v = node.run(scope)
         function: Any = None
         if isinstance(v, values.Func):
-            if not node.deterministic:
+            if not determinism.stored_ok(node.determinism):
                 raise ReqlQueryLogicError(
                     "Could not prove function deterministic.  "
                     "Write hook functions must be deterministic."
@@ -97,7 +98,7 @@ class SetWriteHook(Term):
 
 @term(T.GET_WRITE_HOOK, arity=(1, 1))
 class GetWriteHook(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> Any:
         table = self.arg(scope, 0, as_table)

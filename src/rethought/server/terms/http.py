@@ -19,6 +19,7 @@ from ...errors import ReqlError, ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import suspend, values
 from ..compile import Scope, Term, term
+from ..determinism import NO
 from . import http_fetch as hf
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -47,7 +48,7 @@ _MAX_TIMEOUT_MS = 2_592_000_000  # 30 days
 class Http(Term):
     """``r.http``: never deterministic."""
 
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> Any:
         req = hf.Request(url=self.datum_arg(scope, 0, values.as_string))

@@ -21,8 +21,9 @@ import orjson
 from ... import datum
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
-from .. import suspend, values
+from .. import determinism, suspend, values
 from ..compile import Datum, Scope, Term, compile_term, term
+from ..determinism import NO
 from .catalog import as_table
 from .datum_print import expected_val
 from .js_print import print_js_function
@@ -104,7 +105,7 @@ def index_status(store: Any, name: str) -> dict:
 
 @term(T.INDEX_CREATE, arity=(2, 3), optargs=("multi", "geo"))
 class IndexCreate(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> dict:
         table = self.arg(scope, 0, as_table)
@@ -118,7 +119,7 @@ class IndexCreate(Term):
                 config = orjson.loads(datum.binary_bytes(v))
                 function, multi, geo = config["function"], config["multi"], config["geo"]
             elif isinstance(v, values.Func):
-                if not node.deterministic:
+                if not determinism.stored_ok(node.determinism):
                     raise ReqlQueryLogicError(
                         "Could not prove function deterministic.  "
                         "Index functions must be deterministic."
@@ -141,7 +142,7 @@ class IndexCreate(Term):
 
 @term(T.INDEX_DROP, arity=(2, 2))
 class IndexDrop(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> dict:
         table = self.arg(scope, 0, as_table)
@@ -155,7 +156,7 @@ class IndexDrop(Term):
 
 @term(T.INDEX_LIST, arity=(1, 1))
 class IndexList(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> list:
         return sorted(self.arg(scope, 0, as_table).store.index_list())
@@ -163,7 +164,7 @@ class IndexList(Term):
 
 @term(T.INDEX_RENAME, arity=(3, 3), optargs=("overwrite",))
 class IndexRename(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> dict:
         table = self.arg(scope, 0, as_table)
@@ -192,7 +193,7 @@ class IndexRename(Term):
 
 
 class _IndexStatuses(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> list:
         table = self.arg(scope, 0, as_table)

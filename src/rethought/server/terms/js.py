@@ -16,6 +16,7 @@ from ...errors import ReqlError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import suspend, values
 from ..compile import Scope, Term, term
+from ..determinism import NO
 from . import js_runtime as rt
 
 DEFAULT_TIMEOUT_MS = 5000
@@ -26,7 +27,7 @@ _MAX_TIMEOUT_MS = 2**64 - 1
 class Javascript(Term):
     """``r.js``: never deterministic (index functions and atomic writes reject it)."""
 
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> Any:
         timeout_ms = DEFAULT_TIMEOUT_MS
@@ -98,7 +99,7 @@ class JsFunc(values.Func):
 
     def __init__(self, job: _Job, context: rt.Context, fn_id: int, limit: int) -> None:
         self.params = ()
-        self.deterministic = False
+        self.determinism = NO  # RethinkDB's js_func_t: never deterministic
         self.job = job
         self.context = context
         self.fn_id = fn_id

@@ -15,6 +15,7 @@ from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import seq, values
 from ..compile import Scope, term
+from ..determinism import NO
 from .argcheck import bound
 
 
@@ -166,7 +167,7 @@ class IsEmpty(seq.SeqTerm):
 class Sample(seq.SeqTerm):
     """``sample``: ``n`` rows chosen uniformly (reservoir sampling, one pass)."""
 
-    deterministic_term = False
+    nondeterminism = NO
 
     def apply(self, scope: Scope, src: Any) -> Any:
         rows = values.iterate(src)

@@ -17,6 +17,7 @@ from ...errors import ReqlNonExistenceError, ReqlOpFailedError, ReqlQueryLogicEr
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
+from ..determinism import NO
 from .argcheck import bound
 from .catalog import as_db, as_table, database_name, default_db, get_db, open_table, table_name
 from .datum_print import expected_val
@@ -107,7 +108,7 @@ class TableSlice(values.Selection):
 
 @term(T.DB, arity=(1, 1))
 class Db(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> values.Database:
         return get_db(scope.ctx, self.datum_arg(scope, 0, database_name))
@@ -115,7 +116,7 @@ class Db(Term):
 
 @term(T.TABLE, arity=(1, 2), optargs=("read_mode", "use_outdated", "identifier_format"))
 class Table(Term):
-    deterministic_term = False
+    nondeterminism = NO
 
     def eval(self, scope: Scope) -> values.TableValue:
         # Like every term optarg, these fall back to the query's global optargs.

@@ -17,6 +17,7 @@ from ...errors import ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
+from ..determinism import CONSTANT_NOW
 from .argcheck import bound, integer_below
 from .times_calc import (
     EPOCH_TIME,
@@ -57,9 +58,11 @@ class _TimeTerm(Term):
 class Now(Term):
     """``r.now()``: the query's start time, the same everywhere in one query.
 
-    RethinkDB counts it as deterministic for atomic writes (``update({'t': r.now()})``
-    needs no ``non_atomic``), so it is not flagged non-deterministic here.
+    Deterministic only while ``now`` is constant (RethinkDB's ``constant_now``): atomic
+    writes, changefeeds and order_by accept it, index and write-hook functions do not.
     """
+
+    nondeterminism = CONSTANT_NOW
 
     def eval(self, scope: Scope) -> dict:
         return make_time(seconds_to_micros(scope.ctx.now) / 1e6, "+00:00")

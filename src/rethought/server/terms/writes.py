@@ -17,7 +17,7 @@ from ... import datum
 from ...datum.jsonfmt import pretty
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError, ReqlRuntimeError
 from ...proto.ql2 import TermType as T
-from .. import values
+from .. import determinism, values
 from ..compile import Scope, Term, term
 from .catalog import as_table
 from .datum_print import expected_val
@@ -294,7 +294,7 @@ def _check_atomic(t: Term, scope: Scope) -> None:
     non_atomic = t.optarg(scope, "non_atomic")
     if non_atomic is not None and values.as_bool(values.to_datum(non_atomic)):
         return
-    if not t.args[1].deterministic:
+    if not determinism.atomic_ok(t.args[1].determinism):
         raise ReqlQueryLogicError(
             "Could not prove argument deterministic.  Maybe you want to use the non_atomic flag?"
         )
@@ -420,7 +420,7 @@ class Insert(Term):
         if v is None:
             return "error"
         if isinstance(v, values.Func):
-            if not self.optargs["conflict"].deterministic:
+            if not determinism.atomic_ok(self.optargs["conflict"].determinism):
                 raise ReqlQueryLogicError(
                     "The conflict function passed to `insert` must be deterministic."
                 )
@@ -468,7 +468,7 @@ class Insert(Term):
 
 @term(T.SYNC, arity=(1, 1))
 class Sync(Term):
-    deterministic_term = False
+    nondeterminism = determinism.NO
 
     def eval(self, scope: Scope) -> dict:
         self.arg(scope, 0, as_table)
