@@ -12,6 +12,9 @@ import uuid
 
 import pytest
 
+# Browser fixtures (headless Chromium through Playwright): tests/browser.py.
+pytest_plugins = ["browser"]
+
 
 def free_port() -> int:
     with socket.socket() as s:
