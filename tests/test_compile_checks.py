@@ -204,3 +204,16 @@ def test_argument_counts_through_r_args_at_run_time(conn, official_conn):
             rr.range(rr.args([1, 2, 3])).run(c)
         assert info.value.message == "Expected between 0 and 2 arguments but found 3."
         assert list(rr.range(rr.args([1, 3])).run(c)) == [1, 2]
+
+
+def test_query_walked_before_global_optargs_each_walked_then_named(wire):
+    # query_cache_t::create: preprocess the query, then each global optarg in order (walk,
+    # then add_optarg's name check); global optargs carry no backtrace.
+    bad_shape = "Expected between 1 and 3 elements in a raw term, but found 4."
+    unknown = "Unrecognized global optional argument `foo`."
+    resp = wire.ask(1, [START, [24, [1, [1, 2, 3, 4]]], {"foo": 1}])
+    assert resp == {"t": 17, "r": [bad_shape], "b": [1]}
+    resp = wire.ask(2, [START, 1, {"foo": 1, "array_limit": [1, 2, 3, 4]}])
+    assert resp == {"t": 17, "r": [unknown], "b": []}
+    resp = wire.ask(3, [START, 1, {"array_limit": [1, 2, 3, 4], "foo": 1}])
+    assert resp == {"t": 17, "r": [bad_shape], "b": []}

@@ -158,14 +158,15 @@ class Engine:
             storage.drop_listeners.append(hub.table_dropped)
 
     def prepare(self, raw_term: Any, raw_optargs: dict[str, Any], session: Session) -> Prepared:
-        for name in raw_optargs:
-            if name not in RUN_OPTARGS:  # rcheck_toplevel: no backtrace
+        # query_cache_t::create: the term walker over the query, then each global optarg in
+        # turn is walked and its name checked (add_optarg's rcheck_toplevel: no backtrace).
+        walk_term(raw_term)
+        for name, raw in raw_optargs.items():
+            walk_term(raw, False)
+            if name not in RUN_OPTARGS:
                 raise ReqlCompileError(
                     f"Unrecognized global optional argument `{name}`.", frames=[]
                 )
-        for raw in raw_optargs.values():  # RethinkDB's term walker checks these too
-            walk_term(raw, False)
-        walk_term(raw_term)
         root = compile_term(raw_term)
         ctx = QueryContext(self, session, GlobalOptargs(raw_optargs), session.default_db)
         ctx.optargs.ctx = ctx
