@@ -47,6 +47,7 @@ def server(extra: list[str] | None = None):
                 str(port),
                 "--directory",
                 os.path.join(d, "data"),
+                "--no-http-admin",
                 *(extra or []),
             ],
             stdout=subprocess.DEVNULL,

@@ -47,6 +47,7 @@ class ServerProcess:
                     str(self.port),
                     "--directory",
                     self.directory,
+                    *self._http_flags(),
                     *self.extra,
                 ],
                 stdout=log,
@@ -62,6 +63,13 @@ class ServerProcess:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("server did not start listening")
+
+    def _http_flags(self) -> list[str]:
+        # The web console listens on 8080 by default; servers of parallel tests would collide
+        # there, so only tests that ask for it (--http-port) get one.
+        if any(a.startswith(("--http-port", "--no-http-admin")) for a in self.extra):
+            return []
+        return ["--no-http-admin"]
 
     def stop(self, sig: int | None = None) -> int:
         if self.proc is None:

@@ -27,6 +27,7 @@ from .. import datum
 from ..errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from ..proto.ql2 import ResponseNote
 from . import values
+from .stats import COUNTERS
 from .suspend import END, Pump, resume
 
 WAIT = object()  # a feed switched out: nothing to deliver yet
@@ -51,6 +52,7 @@ class ChangefeedHub:
                 del self._by_table[table_id]
 
     def publish(self, store: Any, changes: list[tuple[Any, Any]]) -> None:
+        COUNTERS.wrote(store.id, len(changes))
         self.publish_to(store.id, changes)
 
     def publish_to(self, table_id: str, changes: list[tuple[Any, Any]]) -> None:
@@ -137,7 +139,9 @@ class Feed(values.Sequence):
     def start(self) -> Feed:
         """Subscribe first, then read initial values: no change can fall in between."""
         self.hub.subscribe(self.store.id, self)
-        if self.opts.include_states:
+        # RethinkDB reports 'initializing' only while it sends initial values: without
+        # include_initial a feed is ready at once and its only state is 'ready'.
+        if self.opts.include_states and self.opts.include_initial:
             self.ready.append(self._typed({"state": "initializing"}, "state"))
         if self.opts.include_initial:
             for row in self.initial_rows():

@@ -35,6 +35,7 @@ from ..proto.ql2 import QueryType, ResponseType, TermType
 from . import engine as engine_mod
 from . import net_responses as resp
 from . import suspend
+from .stats import COUNTERS
 from .stream_batches import StreamBatches
 
 log = logging.getLogger("rethought.net")
@@ -191,6 +192,7 @@ class ConnectionSession:
                 await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
                 return
             await self.slots.acquire()
+            COUNTERS.query()
             noreply = _static_bool(optargs, "noreply")
             q = _Query(token, _static_bool(optargs, "profile"), noreply)
             task = q.task = self._spawn(self._start(q, raw_term, optargs))
@@ -333,6 +335,7 @@ class ConnectionSession:
         """(response type, encoded rows) of the stream's next batch, by its deadline."""
         assert q.batcher is not None
         rows, done = await q.batcher.next_batch()
+        COUNTERS.read(len(rows))
         if done:
             self.queries.pop(q.token, None)
             return ResponseType.SUCCESS_SEQUENCE, rows

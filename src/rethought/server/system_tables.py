@@ -17,6 +17,7 @@ from typing import Any
 from ..datum.jsonfmt import dumps
 from ..errors import ReqlOpFailedError
 from . import system_auth
+from .stats import COUNTERS
 from .system import SystemTable
 from .terms import hooks
 from .terms.catalog import (
@@ -272,39 +273,40 @@ class Jobs(SystemTable):
 
 
 class Stats(_CatalogTable):
+    """``stats``: the counters of ``server.stats`` (rates measured over the last second)."""
+
     name = "stats"
 
     def rows(self) -> list[dict]:
+        c = COUNTERS
         sid, sname = server_id(), server_name()
         server = sid if self.id_format == "uuid" else sname
-        rates = {"read_docs_per_sec": 0, "written_docs_per_sec": 0}
-        totals = {"read_docs_total": 0, "written_docs_total": 0}
+        conns = c.connections()
+        engine = {
+            "client_connections": conns,
+            "clients_active": conns,
+            "queries_per_sec": c.rate("queries_per_sec"),
+            "read_docs_per_sec": c.rate("read_docs_per_sec"),
+            "written_docs_per_sec": c.rate("written_docs_per_sec"),
+        }
+        totals = {
+            "queries_total": c.queries_total,
+            "read_docs_total": c.read_docs_total,
+            "written_docs_total": c.written_docs_total,
+        }
         rows = [
-            {
-                "id": ["cluster"],
-                "query_engine": {
-                    "client_connections": 1,
-                    "clients_active": 1,
-                    "queries_per_sec": 0,
-                    **rates,
-                },
-            },
-            {
-                "id": ["server", sid],
-                "query_engine": {
-                    "client_connections": 1,
-                    "clients_active": 1,
-                    "queries_per_sec": 0,
-                    "queries_total": 0,
-                    **rates,
-                    **totals,
-                },
-                "server": server,
-            },
+            {"id": ["cluster"], "query_engine": dict(engine)},
+            {"id": ["server", sid], "query_engine": {**engine, **totals}, "server": server},
         ]
         for store in self.stores():
             db = store.db.id if self.id_format == "uuid" else store.db.name
             name = store.id if self.id_format == "uuid" else store.name
+            reads, writes = c.table_rate(store.id)
+            rates = {"read_docs_per_sec": reads, "written_docs_per_sec": writes}
+            table_totals = {
+                "read_docs_total": c.table_reads.get(store.id, 0),
+                "written_docs_total": c.table_writes.get(store.id, 0),
+            }
             rows.append(
                 {"db": db, "id": ["table", store.id], "query_engine": dict(rates), "table": name}
             )
@@ -312,7 +314,7 @@ class Stats(_CatalogTable):
                 {
                     "db": db,
                     "id": ["table_server", store.id, sid],
-                    "query_engine": {**rates, **totals},
+                    "query_engine": {**rates, **table_totals},
                     "server": server,
                     "storage_engine": {
                         "cache": {"in_use_bytes": 0},
