@@ -1,6 +1,7 @@
 """The ``rethought`` command (also ``python -m rethought``).
 
     rethought serve [--bind ADDR] [--driver-port N] [--directory DIR] [--initial-password PW]
+                    [--http-port N | --no-http-admin]
 
 Each subcommand registers its own parser in ``_SUBCOMMANDS``, so tools such as dump / restore
 can be added beside ``serve``.
@@ -37,6 +38,14 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="password of the admin user when the data directory is created",
     )
     p.add_argument("-n", "--server-name", metavar="NAME", help="default: the host name")
+    p.add_argument(
+        "--http-port",
+        type=int,
+        default=8080,
+        metavar="N",
+        help="port of the web console, on the --bind addresses (default 8080)",
+    )
+    p.add_argument("--no-http-admin", action="store_true", help="do not serve the web console")
     p.set_defaults(func=_run_serve)
 
 
@@ -52,6 +61,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         driver_port=args.driver_port,
         initial_password=args.initial_password,
         server_name=args.server_name,
+        http_port=None if args.no_http_admin else args.http_port,
     )
     try:
         return asyncio.run(serve(opts))

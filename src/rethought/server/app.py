@@ -24,6 +24,7 @@ from . import auth
 from .engine import Engine
 from .feeds import ChangefeedHub
 from .net import DriverServer
+from .stats import COUNTERS, run_sampler
 from .storage import Storage
 from .terms.indexes import index_function
 
@@ -41,6 +42,7 @@ class ServeOptions:
     driver_port: int = 28015
     initial_password: str | None = None
     server_name: str | None = None
+    http_port: int | None = 8080  # the web console; None: --no-http-admin
 
 
 class SyncCoalescer:
@@ -123,6 +125,15 @@ async def serve(opts: ServeOptions) -> int:
         bound = await server.start(hosts, opts.driver_port)
         port = bound[0][1] if bound else opts.driver_port
         _say(f"Listening for client driver connections on port {port}")
+        COUNTERS.connections = lambda: len(server.connections)
+        sampler = asyncio.ensure_future(run_sampler(storage, engine.hub))
+        console = None
+        if opts.http_port is not None:
+            from ..console import Console  # aiohttp is imported only when the console runs
+
+            console = Console(server)
+            http = await console.start(hosts, opts.http_port)
+            _say(f"Listening for administrative HTTP connections on port {http[0][1]}")
         _say(f"Listening on addresses: {', '.join(sorted({addr for addr, _ in bound}))}")
         _say(f'Server ready, "{ident["name"]}" {ident["id"]}')
 
@@ -133,6 +144,9 @@ async def serve(opts: ServeOptions) -> int:
         await stop.wait()
 
         _say("Shutting down client connections...")
+        sampler.cancel()
+        if console is not None:
+            await console.close()
         await server.close()
         _say("All client connections closed.")
         _say("Shutting down storage engine...")
