@@ -13,16 +13,34 @@ from itertools import islice
 from typing import Any
 
 from ... import datum
-from ...errors import ReqlQueryLogicError
+from ...errors import ReqlError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
-from .. import feeds, values
-from ..compile import Scope, Term, term
+from .. import determinism, feeds, values
+from ..compile import Datum, Scope, Term, term
 from ..determinism import NO
 from .argcheck import bound
 
-# Terms that map one row to at most one row, so they can be applied to old_val and new_val.
+# Terms that map one row to at most one row, so they can be applied to old_val and new_val
+# (RethinkDB's map / filter / skip-map transforms: map, filter, pluck, without, merge,
+# has_fields, with_fields, get_field, intersects / includes on a stream).
 ROW_TRANSFORMS = frozenset(
-    {T.MAP, T.FILTER, T.PLUCK, T.WITHOUT, T.MERGE, T.WITH_FIELDS, T.HAS_FIELDS, T.DEFAULT}
+    {
+        T.MAP, T.FILTER, T.PLUCK, T.WITHOUT, T.MERGE, T.WITH_FIELDS, T.HAS_FIELDS, T.DEFAULT,
+        T.GET_FIELD, T.INTERSECTS, T.INCLUDES,
+    }
+)  # fmt: skip
+# Refused before changes() with their own message (rcheck_transform_visitor_t).
+REFUSED_TRANSFORMS = {
+    T.CONCAT_MAP: "Cannot call `changes` after `concat_map`.",
+    T.GROUP: "Cannot call `changes` after `group`.",
+    T.DISTINCT: "Cannot call `changes` after `distinct`.",
+    T.ZIP: "Cannot call `changes` after `zip`.",
+}
+NONDETERMINISTIC = "Cannot call `changes` after a non-deterministic function."
+AFTER_LIMIT = (
+    "Changefeeds are not supported on queries that have a transformation following a "
+    "`limit` term.  Transformations include terms such as `filter`, `map`, `pluck`, etc.  "
+    "Consider moving the transformation before the `limit` term."
 )
 OPTARGS = (
     "squash",
@@ -55,7 +73,12 @@ def _row_transform(node: Term, scope: Scope):
 
     def apply(row: Any) -> Any:
         slot.value = [row]
-        out = values.to_datum(clone.run(scope))
+        try:
+            out = values.to_datum(clone.run(scope))
+        except ReqlError:
+            # RethinkDB's apply_ops: a row the transform fails on is dropped from the feed,
+            # as a row an index function fails on is left out of the index.
+            return None
         if type(out) is list:
             return out[0] if out else None
         return out
@@ -74,21 +97,30 @@ class Changes(Term):
         given = {k: v for k, v in ctx.optargs.items() if k in OPTARGS}
         given.update((k, values.to_datum(v.run(scope))) for k, v in self.optargs.items())
         opts = feeds.FeedOptions(given)
-        feed = self._feed_for(self.args[0], scope, opts, [])
+        feed = self._feed_for(self.args[0], scope, opts, [], [])
         if ctx.engine.hub is None:
             raise ReqlQueryLogicError("Changefeeds are not available on this server.")
         feed.start()
         ctx.feeds.append(feed)
         return feed
 
-    def _feed_for(self, node: Term, scope: Scope, opts: feeds.FeedOptions, transforms: list):
+    def _feed_for(self, node: Term, scope: Scope, opts, transforms: list, kinds: list):
         hub = scope.ctx.engine.hub
         tt = node.tt
-        if tt in ROW_TRANSFORMS:
+        if _is_row_transform(node):
+            _check_deterministic(node)
             transforms.insert(0, _row_transform(node, scope))
-            return self._feed_for(node.args[0], scope, opts, transforms)
+            kinds.insert(0, tt)
+            return self._feed_for(node.args[0], scope, opts, transforms, kinds)
+        if tt in REFUSED_TRANSFORMS:
+            raise ReqlQueryLogicError(REFUSED_TRANSFORMS[tt])
+        if tt == T.LIMIT and any(k != T.FILTER for k in kinds):
+            raise ReqlQueryLogicError(AFTER_LIMIT)
+        if tt == T.ORDER_BY and _index_only(node) and not opts.include_offsets:
+            return self._order_by_index(node, scope, opts, transforms)
         if opts.include_offsets and tt != T.LIMIT:
-            raise ReqlQueryLogicError("Cannot include offsets for range subscriptions.")
+            kind = "point" if tt == T.GET else "range"
+            raise ReqlQueryLogicError(f"Cannot include offsets for {kind} subs.")
         value = node.run(scope) if tt != T.LIMIT else None
         if tt == T.TABLE or isinstance(value, values.TableValue):
             return feeds.Feed(hub, _store(value), opts, transforms)
@@ -101,6 +133,10 @@ class Changes(Term):
             return self._get_all(node, scope, opts, transforms)
         if tt == T.LIMIT and node.args[0].tt == T.ORDER_BY:
             return self._order_by_limit(node, scope, opts, transforms)
+        if tt == T.LIMIT and node.args[0].tt in (T.TABLE, T.BETWEEN, T.GET_ALL):
+            raise ReqlQueryLogicError(
+                "Cannot get changes on the first elements of an unordered stream."
+            )
         raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
 
     def _between(self, node: Term, scope: Scope, opts, transforms):
@@ -130,6 +166,15 @@ class Changes(Term):
             node, scope, opts, transforms, store, index, lambda v: datum.sort_key(v) in keys
         )
 
+    def _order_by_index(self, node: Term, scope: Scope, opts, transforms):
+        """``order_by(index=...).changes()``: every row having a value in that index."""
+        store = _store(node.args[0].run(scope))
+        index_node = node.optargs["index"]
+        if index_node.tt in (T.ASC, T.DESC):
+            index_node = index_node.args[0]
+        index = values.as_string(values.to_datum(index_node.run(scope)))
+        return _range_feed(node, scope, opts, transforms, store, index, lambda v: True)
+
     def _order_by_limit(self, node: Term, scope: Scope, opts, transforms):
         order = node.args[0]
         n = values.as_int(values.to_datum(node.args[1].run(scope)))
@@ -142,6 +187,27 @@ class Changes(Term):
             return list(islice(values.iterate(node.run(scope)), n))
 
         return feeds.OrderByLimitFeed(scope.ctx.engine.hub, store, opts, transforms, top)
+
+
+def _is_row_transform(node: Term) -> bool:
+    if node.tt == T.BRACKET:  # tbl['field'] is a get_field; tbl[0] is nth, not a transform
+        key = node.args[1] if len(node.args) == 2 else None
+        return isinstance(key, Datum) and type(key.value) is str
+    if node.tt == T.MAP and len(node.args) != 2:  # map over several sequences: eager
+        return False
+    return node.tt in ROW_TRANSFORMS
+
+
+def _check_deterministic(node: Term) -> None:
+    """RethinkDB runs a feed's transforms on each change, on one server with a fixed
+    ``r.now``: a function that could still give another result is refused (blaming it)."""
+    for part in (*node.args[1:], *node.optargs.values()):
+        if not determinism.feed_ok(part.determinism):
+            raise ReqlQueryLogicError(NONDETERMINISTIC, frames=list(part.frames))
+
+
+def _index_only(node: Term) -> bool:
+    return len(node.args) == 1 and "index" in node.optargs
 
 
 def _range_feed(node, scope, opts, transforms, store, index: str, wanted) -> feeds.RangeFeed:
