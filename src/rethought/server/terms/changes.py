@@ -16,7 +16,7 @@ from ... import datum
 from ...errors import ReqlError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import determinism, feeds, values
-from ..compile import Datum, Scope, Term, term
+from ..compile import Datum, Scope, Spliced, Term, term
 from ..determinism import NO
 from .argcheck import bound
 
@@ -97,21 +97,34 @@ class Changes(Term):
         given = {k: v for k, v in ctx.optargs.items() if k in OPTARGS}
         given.update((k, values.to_datum(v.run(scope))) for k, v in self.optargs.items())
         opts = feeds.FeedOptions(given)
-        feed = self._feed_for(self.args[0], scope, opts, [], [])
+        made = self._feed_for(self.args[0], scope, opts, [], [])
         if ctx.engine.hub is None:
             raise ReqlQueryLogicError("Changefeeds are not available on this server.")
-        feed.start()
-        ctx.feeds.append(feed)
-        return feed
+        if isinstance(made, list):  # a union: one feed per input, merged as they come
+            for feed in made:
+                feed.start()
+                ctx.feeds.append(feed)
+            merged = feeds.interleave([iter(feed) for feed in made])
+            return values.Stream(merged, infinite=values.FEED)
+        made.start()
+        ctx.feeds.append(made)
+        return made
 
     def _feed_for(self, node: Term, scope: Scope, opts, transforms: list, kinds: list):
         hub = scope.ctx.engine.hub
-        tt = node.tt
-        if _is_row_transform(node):
+        tt = _kind(node)
+        if _is_row_transform(node, tt):
             _check_deterministic(node)
             transforms.insert(0, _row_transform(node, scope))
             kinds.insert(0, tt)
             return self._feed_for(node.args[0], scope, opts, transforms, kinds)
+        if tt == T.UNION and not node.optargs:
+            # RethinkDB's union_datum_stream_t: the feeds of every input, side by side.
+            out: list = []
+            for arg in node.args:
+                sub = self._feed_for(arg, scope, opts, list(transforms), list(kinds))
+                out.extend(sub if isinstance(sub, list) else [sub])
+            return out
         if tt in REFUSED_TRANSFORMS:
             raise ReqlQueryLogicError(REFUSED_TRANSFORMS[tt])
         if tt == T.LIMIT and any(k != T.FILTER for k in kinds):
@@ -189,13 +202,18 @@ class Changes(Term):
         return feeds.OrderByLimitFeed(scope.ctx.engine.hub, store, opts, transforms, top)
 
 
-def _is_row_transform(node: Term) -> bool:
-    if node.tt == T.BRACKET:  # tbl['field'] is a get_field; tbl[0] is nth, not a transform
+def _kind(node: Term) -> int:
+    """The term type, also of a term given r.args (compiled to a ``Spliced`` node)."""
+    return node.cls.tt if isinstance(node, Spliced) else node.tt
+
+
+def _is_row_transform(node: Term, tt: int) -> bool:
+    if tt == T.BRACKET:  # tbl['field'] is a get_field; tbl[0] is nth, not a transform
         key = node.args[1] if len(node.args) == 2 else None
         return isinstance(key, Datum) and type(key.value) is str
-    if node.tt == T.MAP and len(node.args) != 2:  # map over several sequences: eager
+    if tt == T.MAP and len(node.args) != 2:  # map over several sequences: eager
         return False
-    return node.tt in ROW_TRANSFORMS
+    return tt in ROW_TRANSFORMS
 
 
 def _check_deterministic(node: Term) -> None:
