@@ -196,10 +196,18 @@ class Changes(Term):
             raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
         store = _store(order.args[0].run(scope))
 
-        def top() -> list:
-            return list(islice(values.iterate(node.run(scope)), n))
+        # Filters written after the limit join the range's transforms, before the limit
+        # (slice_datum_stream_t::get_changespecs): the feed follows the top n that pass.
+        filters = list(transforms)
 
-        return feeds.OrderByLimitFeed(scope.ctx.engine.hub, store, opts, transforms, top)
+        def passes(row: Any) -> bool:
+            return all(f(row) is not None for f in filters)
+
+        def top() -> list:
+            rows = (row for row in values.iterate(order.run(scope)) if passes(row))
+            return list(islice(rows, n))
+
+        return feeds.OrderByLimitFeed(scope.ctx.engine.hub, store, opts, [], top)
 
 
 def _kind(node: Term) -> int:
