@@ -214,3 +214,16 @@ def test_order_by_index_feed(feed_db):
     t.insert({"id": 9, "x": 9}).run(w)
     assert feed.next(wait=5) == {"new_val": {"id": 9, "x": 9}, "old_val": None}
     feed.close()
+
+
+def test_limit_over_array_limit(feed_db):
+    """rcheck_spec_visitor_t: the top n of a feed is one array, bounded by array_limit."""
+    r, c, w, t = feed_db
+    with pytest.raises(r.ReqlResourceLimitError) as info:
+        t.order_by(index="x").limit(3).changes().run(c, array_limit=2)
+    assert str(info.value).startswith(
+        "Array size limit `2` exceeded.  (`.limit(X).changes()` is illegal if X is larger "
+        "than the array size limit.)"
+    )
+    feed = t.order_by(index="x").limit(2).changes().run(c, array_limit=2)
+    feed.close()

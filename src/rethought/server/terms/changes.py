@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 from ... import datum
-from ...errors import ReqlError, ReqlQueryLogicError
+from ...errors import ReqlError, ReqlQueryLogicError, ReqlResourceLimitError
 from ...proto.ql2 import TermType as T
 from .. import determinism, feeds, values
 from ..compile import Datum, Scope, Spliced, Term, term
@@ -195,6 +195,12 @@ class Changes(Term):
         if index_node is None or len(order.args) != 1:
             raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
         store = _store(order.args[0].run(scope))
+        limit = scope.ctx.array_limit
+        if n > limit:  # rcheck_spec_visitor_t: the top n is held as one array
+            raise ReqlResourceLimitError(
+                f"Array size limit `{limit}` exceeded.  (`.limit(X).changes()` is illegal "
+                "if X is larger than the array size limit.)"
+            )
 
         # Filters written after the limit join the range's transforms, before the limit
         # (slice_datum_stream_t::get_changespecs): the feed follows the top n that pass.
