@@ -227,3 +227,13 @@ def test_limit_over_array_limit(feed_db):
     )
     feed = t.order_by(index="x").limit(2).changes().run(c, array_limit=2)
     feed.close()
+
+
+def test_a_transformed_row_is_not_a_feed(feed_db):
+    """get(k).pluck(...) is an object datum; changes() wants a sequence (datum.cc
+    as_datum_stream: 'Cannot convert OBJECT to SEQUENCE')."""
+    r, c, w, t = feed_db
+    for query, kind in ((t.get(1).pluck("x"), "OBJECT"), (r.expr(5), "NUMBER")):
+        with pytest.raises(r.ReqlQueryLogicError) as info:
+            query.changes().run(c)
+        assert str(info.value).startswith(f"Cannot convert {kind} to SEQUENCE in:")

@@ -97,6 +97,7 @@ class Changes(Term):
         given = {k: v for k, v in ctx.optargs.items() if k in OPTARGS}
         given.update((k, values.to_datum(v.run(scope))) for k, v in self.optargs.items())
         opts = feeds.FeedOptions(given)
+        _check_not_a_row(self.args[0], scope)
         made = self._feed_for(self.args[0], scope, opts, [], [])
         if ctx.engine.hub is None:
             raise ReqlQueryLogicError("Changefeeds are not available on this server.")
@@ -150,6 +151,8 @@ class Changes(Term):
             raise ReqlQueryLogicError(
                 "Cannot get changes on the first elements of an unordered stream."
             )
+        if not values.is_sequence(value):
+            values.iterate(value)  # RethinkDB's "Cannot convert NUMBER to SEQUENCE"
         raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
 
     def _between(self, node: Term, scope: Scope, opts, transforms):
@@ -214,6 +217,19 @@ class Changes(Term):
             return list(islice(rows, n))
 
         return feeds.OrderByLimitFeed(scope.ctx.engine.hub, store, opts, [], top)
+
+
+def _check_not_a_row(top: Term, scope: Scope) -> None:
+    """``get(k).pluck(...)`` is a value, not a single selection: changes() takes it as a
+    sequence, which an object cannot be (RethinkDB evaluates it before any feed check)."""
+    bottom = top
+    while _is_row_transform(bottom, _kind(bottom)):
+        bottom = bottom.args[0]
+    if bottom is top or _kind(bottom) != T.GET:
+        return
+    value = values.to_datum(top.run(scope))
+    values.iterate(value)
+    raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
 
 
 def _kind(node: Term) -> int:
