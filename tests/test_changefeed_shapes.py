@@ -153,6 +153,8 @@ def test_offsets_refused(feed_db, make, message):
             "Changefeeds are not supported on queries that have a transformation following a "
             "`limit` term.",
         ),
+        (lambda r, t: t.union(t).limit(1), "Cannot call `changes` on a slice of a union."),
+        (lambda r, t: t.skip(1), "Cannot call `changes` on an eager stream."),
         (lambda r, t: r.expr([1, 2]), "Cannot call `changes` on an eager stream."),
         (lambda r, t: t.order_by("x"), "Cannot call `changes` on an eager stream."),
     ],

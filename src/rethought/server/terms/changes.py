@@ -147,6 +147,8 @@ class Changes(Term):
             return self._get_all(node, scope, opts, transforms)
         if tt == T.LIMIT and node.args[0].tt == T.ORDER_BY:
             return self._order_by_limit(node, scope, opts, transforms)
+        if tt == T.LIMIT and _kind(node.args[0]) == T.UNION:
+            raise ReqlQueryLogicError("Cannot call `changes` on a slice of a union.")
         if tt == T.LIMIT and node.args[0].tt in (T.TABLE, T.BETWEEN, T.GET_ALL):
             raise ReqlQueryLogicError(
                 "Cannot get changes on the first elements of an unordered stream."
