@@ -239,3 +239,13 @@ def test_a_transformed_row_is_not_a_feed(feed_db):
         with pytest.raises(r.ReqlQueryLogicError) as info:
             query.changes().run(c)
         assert str(info.value).startswith(f"Cannot convert {kind} to SEQUENCE in:")
+
+
+def test_initial_values_go_through_the_transformed_stream(feed_db):
+    """Initial values are read through the transformed stream: an error there is the
+    query's (only later changes are dropped by apply_ops)."""
+    r, c, w, t = feed_db
+    with pytest.raises(r.ReqlNonExistenceError) as info:
+        feed = t.map(lambda row: row["nope"]).changes(include_initial=True).run(c)
+        feed.next(wait=5)
+    assert str(info.value).startswith("No attribute `nope` in object:")

@@ -109,7 +109,7 @@ def _flag(opts: dict[str, Any], name: str) -> bool:
     return values.as_bool(v)
 
 
-Transform = Callable[[Any], Any]  # row -> transformed row, or None when filtered out
+Transform = Callable[[Any, bool], Any]  # (row, strict) -> transformed row, None if filtered out
 
 
 class Feed(values.Sequence):
@@ -145,7 +145,7 @@ class Feed(values.Sequence):
             self.ready.append(self._typed({"state": "initializing"}, "state"))
         if self.opts.include_initial:
             for row in self.initial_rows():
-                t = self.transform(row)
+                t = self.transform(row, strict=True)
                 if t is not None or self.point:
                     self.ready.append(self._typed({"new_val": t}, "initial"))
         if self.opts.include_states:
@@ -220,11 +220,13 @@ class Feed(values.Sequence):
             return max(0.0, self.first_pending_at + self.opts.squash - time.monotonic())
         return None
 
-    def transform(self, row: Any) -> Any:
+    def transform(self, row: Any, strict: bool = False) -> Any:
+        """The row through the transforms written before changes(); None when filtered out
+        or (unless ``strict``, for initial values) when a transform fails on it."""
         for t in self.transforms:
             if row is None:
                 return None
-            row = t(row)
+            row = t(row, strict)
         return row
 
     def _typed(self, doc: dict, kind: str) -> dict:

@@ -71,13 +71,16 @@ def _row_transform(node: Term, scope: Scope):
     clone = copy.copy(node)
     clone.args = [slot, *node.args[1:]]
 
-    def apply(row: Any) -> Any:
+    def apply(row: Any, strict: bool = False) -> Any:
         slot.value = [row]
         try:
             out = values.to_datum(clone.run(scope))
         except ReqlError:
             # RethinkDB's apply_ops: a row the transform fails on is dropped from the feed,
-            # as a row an index function fails on is left out of the index.
+            # as a row an index function fails on is left out of the index. Initial values
+            # are read through the transformed stream instead, where an error is the query's.
+            if strict:
+                raise
             return None
         if type(out) is list:
             return out[0] if out else None
