@@ -1,7 +1,7 @@
 """What every promise-based loop adapter shares (asyncio, trio, tornado, twisted, gevent).
 
-Queries, cursors, per-query timeouts, cancellation and closing are written once here, on top
-of a handful of loop primitives that an adapter's :class:`FutureConnection` subclass supplies:
+Queries, per-query timeouts, cancellation and closing are written once here (the waits on a
+query are :mod:`.waits`, the cursors :mod:`.future_cursor`), on top of a handful of loop primitives that an adapter's :class:`FutureConnection` subclass supplies:
 
 - ``_new_handle(on_cancel)`` -> a :class:`Handle`: the loop's native promise plus the means to
   settle it. The adapter calls ``on_cancel()`` when the consumer cancels the promise (a
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Callable, Generator, Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from ..errors import ReqlCursorEmpty, ReqlDriverError, ReqlTimeoutError
-from .core import CLOSED_MESSAGE, EMPTY, PENDING, ClientCore, Query, start_args
-from .cursor import CursorBase, wait_to_timeout
+from ..errors import ReqlDriverError
+from .core import CLOSED_MESSAGE, PENDING, ClientCore, Query, start_args
+from .future_cursor import BlockingFutureCursor, Connecting, FutureCursor
 from .params import (
     ConnectionBase,
     connect_error,
@@ -33,6 +33,7 @@ from .params import (
     connect_timeout_error,
     tls_context,
 )
+from .waits import Handle, Outcome, Wait, Watchers
 
 __all__ = [
     "Handle",
@@ -41,141 +42,11 @@ __all__ = [
     "Watchers",
     "FutureConnection",
     "FutureCursor",
+    "BlockingFutureCursor",
     "Connecting",
     "connect_params",
     "tls_context",
 ]
-
-
-class Handle(Protocol):
-    """A native promise and the means to settle it (settling twice is a no-op)."""
-
-    promise: Any
-
-    @property
-    def pending(self) -> bool:
-        """Neither settled here nor by its consumer (cancelled, resolved elsewhere)."""
-
-    def resolve(self, value: Any) -> None: ...
-
-    def reject(self, error: BaseException) -> None: ...
-
-
-class Watchers(list):
-    """``Query.waiter`` for promise-based loops while two or more :class:`Wait` objects wait
-    on a query (a lone one is the waiter itself): each is re-checked on every state change,
-    and a finished one removes itself."""
-
-    __slots__ = ()
-
-    def wake(self, query: Query) -> None:
-        for wait in self[:]:
-            wait.check()
-
-
-class Wait:
-    """One promise waiting on a query: settled by the first ``attempt()`` that is not
-    PENDING (or by its exception). Cancelling the promise STOPs the query; ``expire`` (the
-    optional timer) rejects it with ReqlTimeoutError.
-
-    No reference cycle outlives it: a finished Wait leaves its query's Watchers and its timer,
-    so a query's objects are freed by reference counting, without the cyclic collector.
-    """
-
-    __slots__ = ("conn", "query", "attempt", "handle", "cancel_timer", "stop_on_timeout")
-
-    def __init__(
-        self, conn: FutureConnection, query: Query, attempt: Callable[[], Any], stop: bool
-    ) -> None:
-        self.conn = conn
-        self.query = query
-        self.attempt = attempt
-        self.stop_on_timeout = stop
-        self.cancel_timer: Callable[[], None] | None = None
-        self.handle = conn._new_handle(self.cancelled)
-
-    def check(self) -> bool:
-        """Try to settle; True once finished with the query."""
-        handle = self.handle
-        if not handle.pending:  # settled from outside: leave the rows for the next call
-            self.finish()
-            return True
-        try:
-            value = self.attempt()
-        except BaseException as exc:
-            self.finish()
-            handle.reject(exc)
-            return True
-        if value is PENDING:
-            return False
-        self.finish()
-        handle.resolve(value)
-        return True
-
-    def wake(self, query: Query) -> None:
-        """As ``Query.waiter`` (the query's only Wait): re-check."""
-        self.check()
-
-    def finish(self) -> None:
-        query = self.query
-        waiter = query.waiter
-        if waiter is self:
-            query.waiter = None
-        elif type(waiter) is Watchers:
-            try:
-                waiter.remove(self)
-            except ValueError:  # settled at once, never listed
-                pass
-        if self.cancel_timer is not None:
-            cancel, self.cancel_timer = self.cancel_timer, None
-            cancel()
-
-    def cancelled(self) -> None:
-        """The consumer cancelled the promise before it settled."""
-        self.finish()
-        self.conn._stop(self.query)
-
-    def expire(self) -> None:
-        self.cancel_timer = None
-        if self.handle.pending:
-            self.finish()
-            if self.stop_on_timeout:
-                self.conn._stop(self.query)
-            self.handle.reject(ReqlTimeoutError())
-
-
-class Outcome(Wait):
-    """The Wait of what ``run()`` returns: the query's value or cursor once answered.
-
-    Its ``check`` does the attempt itself: a closure or a bound method of its own as
-    ``attempt`` would cost a call per check, and the bound method a reference cycle per query
-    (measured: +15% instructions per query, the cyclic collector's work included)."""
-
-    __slots__ = ()
-
-    def __init__(self, conn: FutureConnection, query: Query) -> None:
-        self.conn = conn
-        self.query = query
-        self.stop_on_timeout = True
-        self.cancel_timer = None
-        self.handle = conn._new_handle(self.cancelled)
-
-    def check(self) -> bool:
-        handle = self.handle
-        query = self.query
-        if handle.pending:
-            if query.response_type is None and query.error is None:  # not query.answered
-                return False
-            self.finish()
-            try:
-                value = self.conn._core.outcome(query, self.conn._make_cursor)
-            except BaseException as exc:
-                handle.reject(exc)
-                return True
-            handle.resolve(value)
-            return True
-        self.finish()
-        return True
 
 
 class FutureConnection(ConnectionBase):
@@ -427,110 +298,4 @@ class FutureConnection(ConnectionBase):
         await self.close(noreply_wait=False)
 
 
-class FutureCursor(CursorBase):
-    """A cursor whose methods return the loop's promises; ``async for`` works where the
-    promises are awaitable (asyncio, trio, tornado)."""
-
-    # What next() raises at the end: not DefaultCursorEmpty, whose StopIteration base breaks
-    # coroutines and futures (a blocking-style cursor may choose it).
-    empty_error: type[ReqlCursorEmpty] = ReqlCursorEmpty
-
-    def fetch_next(self, wait: bool | float = True) -> Any:
-        """A promise of True while rows (or an error to raise) remain, False at the end."""
-        conn = self.conn
-        query = self.query
-        timeout = wait_to_timeout(wait)
-
-        def attempt() -> Any:
-            if query.items:
-                return True
-            if query.done:
-                return query.error is not None
-            conn._core.next_item(query)  # nothing buffered: only asks for more
-            conn._flush()
-            return PENDING
-
-        return conn._when(query, attempt, timeout)
-
-    def next(self, wait: bool | float = True) -> Any:
-        """A promise of the next row; ReqlCursorEmpty at the end, ReqlTimeoutError if no
-        row arrives within ``wait`` seconds."""
-        conn = self.conn
-        query = self.query
-        try:
-            timeout = wait_to_timeout(wait)
-        except ReqlDriverError as exc:
-            return conn._failed(exc)
-
-        def attempt() -> Any:
-            item = self._next_or_empty()
-            if item is EMPTY:
-                raise self.empty_error()
-            return item
-
-        return conn._when(query, attempt, timeout)
-
-    def close(self) -> Any:
-        """Stop the query on the server; a promise resolved at once."""
-        self.conn._stop(self.query)
-        return self.conn._resolved(None)
-
-    def __aiter__(self) -> FutureCursor:
-        return self
-
-    async def __anext__(self) -> Any:
-        query = self.query  # _row_now's hot path inline: one call less per row
-        items = query.items
-        if items and (query.outstanding or query.done):
-            return items.popleft()
-        row = self._next_or_empty()
-        if row is PENDING:
-            row = await self.conn._when(self.query, self._next_or_empty)
-        if row is EMPTY:  # the end, without an exception through a promise (see Wait)
-            raise StopAsyncIteration
-        return row
-
-    def _row_now(self) -> Any:
-        """For iteration: the next row, EMPTY at the end or PENDING, without a promise
-        (raises the stream's error)."""
-        query = self.query
-        items = query.items
-        if items and (query.outstanding or query.done):  # the hot path of big reads
-            return items.popleft()  # (no CONTINUE to consider either)
-        return self._next_or_empty()
-
-    def _next_or_empty(self) -> Any:
-        conn = self.conn
-        row = conn._core.next_item(self.query)
-        conn._flush()
-        return row
-
-    async def __aenter__(self) -> FutureCursor:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-
 FutureConnection.cursor_class = FutureCursor
-
-
-class Connecting:
-    """What an awaitable loop's ``connect`` returns: ``await`` it, or ``async with`` it.
-
-    ``conn`` needs a coroutine method ``reconnect(noreply_wait)`` and ``close(noreply_wait)``.
-    """
-
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self.conn.reconnect(noreply_wait=False).__await__()
-
-    async def __aenter__(self) -> Any:
-        return await self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.conn.close(noreply_wait=False)

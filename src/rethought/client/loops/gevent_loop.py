@@ -10,7 +10,7 @@ or a cursor STOPs that query on the server.
 from __future__ import annotations
 
 import socket as _socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -18,37 +18,16 @@ import gevent.socket
 import gevent.ssl
 from gevent.event import AsyncResult
 
-from ..asyncbase import FutureConnection, FutureCursor, connect_params, tls_context
-from ..core import EMPTY, PENDING
-from ..cursor import DefaultCursorEmpty
+from ..asyncbase import BlockingFutureCursor, FutureConnection, connect_params, tls_context
 
 __all__ = ["Connection", "Cursor", "connect"]
 
 RECV_SIZE = 1 << 16
 
 
-class Cursor(FutureCursor):
+class Cursor(BlockingFutureCursor):
     """``for row in cursor``, ``cursor.next(wait=True)``, ``cursor.fetch_next()``; every
     method blocks the calling greenlet only (the connection's promises block)."""
-
-    empty_error = DefaultCursorEmpty  # also a StopIteration, as in the blocking API
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        row = self._row_now()
-        if row is PENDING:
-            row = self.conn._when(self.query, self._next_or_empty)  # blocks this greenlet
-        if row is EMPTY:
-            raise StopIteration
-        return row
-
-    def __enter__(self) -> Cursor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class _Promise(AsyncResult):
