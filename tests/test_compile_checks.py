@@ -217,3 +217,59 @@ def test_query_walked_before_global_optargs_each_walked_then_named(wire):
     assert resp == {"t": 17, "r": [unknown], "b": []}
     resp = wire.ask(3, [START, 1, {"array_limit": [1, 2, 3, 4], "foo": 1}])
     assert resp == {"t": 17, "r": [bad_shape], "b": []}
+
+
+# -- RethinkDB's internal optargs (obj_or_seq.cc, control.cc) -----------------------------------
+
+SEQ_OF_SEQ = [2, [[2, [1, 2]]]]  # [[1, 2]]
+LOGIC, INTERNAL = 3000000, 1000000  # ql2.proto ErrorType QUERY_LOGIC, INTERNAL
+
+
+@pytest.mark.parametrize(
+    "term, name",
+    [
+        ([170, [SEQ_OF_SEQ, "a"], {"_NO_RECURSE_": True}], "bracket"),
+        ([31, [SEQ_OF_SEQ, "a"], {"_NO_RECURSE_": True}], "get_field"),
+        ([33, [SEQ_OF_SEQ, "a"], {"_NO_RECURSE_": True}], "pluck"),
+        ([34, [SEQ_OF_SEQ, "a"], {"_NO_RECURSE_": True}], "without"),
+        ([35, [SEQ_OF_SEQ, {}], {"_NO_RECURSE_": True}], "merge"),
+        ([32, [SEQ_OF_SEQ, "a"], {"_NO_RECURSE_": True}], "has_fields"),
+    ],
+)
+def test_no_recurse_true_refuses_a_sequence(wire, term, name):
+    resp = wire.ask(1, [START, term])
+    assert (resp["t"], resp["e"], resp["r"]) == (
+        18,
+        LOGIC,
+        [f"Cannot perform {name} on a sequence of sequences."],
+    )
+
+
+def test_no_recurse_false_or_on_an_object_is_the_plain_term(wire):
+    rows = [2, [{"a": 1}, {"a": 2}]]
+    assert wire.ask(1, [START, [170, [rows, "a"], {"_NO_RECURSE_": False}]])["r"] == [[1, 2]]
+    # On an object the optarg is never evaluated (only the sequence branch reads it).
+    bad = [12, ["never read"]]  # r.error
+    assert wire.ask(2, [START, [170, [{"a": 5}, "a"], {"_NO_RECURSE_": bad}]])["r"] == [5]
+
+
+def test_funcall_shortcuts(wire):
+    obj = {"a": 1, "b": 2}
+    # CONSTANT (the default), GET_FIELD ("a" is row["a"]), PLUCK ({"a": true} plucks).
+    assert wire.ask(1, [START, [64, [7, obj], {"_SHORTCUT_": 1}]])["r"] == [7]
+    assert wire.ask(2, [START, [64, ["a", obj], {"_SHORTCUT_": 2}]])["r"] == [1]
+    assert wire.ask(3, [START, [64, [{"a": True}, obj], {"_SHORTCUT_": 3}]])["r"] == [{"a": 1}]
+    assert wire.ask(4, [START, [64, [7, obj], {"_EVAL_FLAGS_": 1}]])["r"] == [7]
+    resp = wire.ask(5, [START, [64, [7, obj], {"_SHORTCUT_": 0}]])
+    assert (resp["t"], resp["r"]) == (18, ["Expected type FUNCTION but found DATUM:\n7"])
+    resp = wire.ask(6, [START, [64, [7, obj], {"_SHORTCUT_": 9}]])
+    assert (resp["t"], resp["e"], resp["r"]) == (
+        18,
+        INTERNAL,
+        ["Unrecognized value `9` for _SHORTCUT_ argument."],
+    )
+
+
+def test_internal_optargs_are_not_accepted_elsewhere(wire):
+    resp = wire.ask(1, [START, [15, ["t"], {"_NO_RECURSE_": True}]])  # TABLE
+    assert (resp["t"], resp["r"]) == (17, ["Unrecognized optional argument `_NO_RECURSE_`."])

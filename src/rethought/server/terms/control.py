@@ -9,12 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 from ... import datum
-from ...errors import ReqlCompileError, ReqlNonExistenceError, ReqlQueryLogicError, ReqlUserError
+from ...errors import (
+    ReqlCompileError,
+    ReqlInternalError,
+    ReqlNonExistenceError,
+    ReqlQueryLogicError,
+    ReqlUserError,
+)
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Datum, Scope, Term, term
-from ..seq import array_limit_error
+from ..seq import array_limit_error, is_datum
+from . import pathspec
+from .datum_print import expected_val
+from .http import link_next
 from .logic import NOT_DATUM, condition
+from .objects import field
 from .times_calc import sanitize_time
 
 
@@ -130,14 +140,30 @@ class FuncTerm(Term):
         return values.Func(self.params, body, scope, body.determinism)
 
 
-@term(T.FUNCALL, arity=(1, None))
+#: funcall_term_t's internal ``_SHORTCUT_`` values (val.hpp function_shortcut_t): how a
+#: non-function first argument becomes a function.
+NO_SHORTCUT, CONSTANT_SHORTCUT, GET_FIELD_SHORTCUT, PLUCK_SHORTCUT, PAGE_SHORTCUT = range(5)
+
+
+@term(T.FUNCALL, arity=(1, None), optargs=("_SHORTCUT_", "_EVAL_FLAGS_"))
 class Funcall(Term):
-    """``r.do(args..., func)``: the function comes first on the wire, arguments after."""
+    """``r.do(args..., func)``: the function comes first on the wire, arguments after.
+
+    RethinkDB's internal optargs are accepted as control.cc reads them: ``_SHORTCUT_`` (an
+    integer, CONSTANT by default) says how a plain value becomes the function;
+    ``_EVAL_FLAGS_`` is read as an integer (its only flag, LITERAL_OK, matters to merge)."""
 
     def eval(self, scope: Scope) -> Any:
+        shortcut = CONSTANT_SHORTCUT
+        if "_SHORTCUT_" in self.optargs:
+            shortcut = self.optarg(scope, "_SHORTCUT_", conv=values.as_int)
+        if "_EVAL_FLAGS_" in self.optargs:
+            self.optarg(scope, "_EVAL_FLAGS_", conv=values.as_int)
+        if not NO_SHORTCUT <= shortcut <= PAGE_SHORTCUT:
+            raise ReqlInternalError(f"Unrecognized value `{shortcut}` for _SHORTCUT_ argument.")
         fn = self.args[0].run(scope)
         if not isinstance(fn, values.Func):
-            fn = values.as_func(values.to_datum(fn), len(self.args) - 1)
+            fn = _shortcut_func(fn, shortcut, len(self.args) - 1)
         if len(self.args) == 1:
             return _call(fn, [])
         first = self.args[1].run(scope)
@@ -151,6 +177,27 @@ class Funcall(Term):
         if not isinstance(first, values.TableValue):
             first = values.to_datum(first)
         return _call(fn, [first, *rest])
+
+
+def _shortcut_func(v: Any, shortcut: int, arity: int) -> values.Func:
+    """val_t::as_func: a datum made a function by ``shortcut`` (NO_SHORTCUT refuses it)."""
+    if shortcut == NO_SHORTCUT or not is_datum(v):
+        raise expected_val(v, "FUNCTION")
+    d = values.to_datum(v)
+    if shortcut == GET_FIELD_SHORTCUT:
+        key = values.as_string(d)
+        return values.PyFunc(lambda row: field(values.to_datum(row), key, "bracket"), 1)
+    if shortcut == PLUCK_SHORTCUT:
+        spec = pathspec.parse([d])
+        return values.PyFunc(lambda row: pathspec.project(values.to_datum(row), spec), 1)
+    if shortcut == PAGE_SHORTCUT:  # new_page_func: only the 'link-next' method exists
+        name = values.as_string(d)
+        if name != "link-next":
+            raise ReqlQueryLogicError(
+                f"`page` method '{name}' not recognized, only 'link-next' is available."
+            )
+        return values.PyFunc(link_next, 1)
+    return values.as_func(d, arity)
 
 
 def _call(fn: values.Func, args: list) -> Any:

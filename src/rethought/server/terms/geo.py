@@ -18,7 +18,9 @@ from .. import geometry as geo
 from .. import values
 from ..compile import Scope, Term, blame, term
 from ..determinism import SINGLE_SERVER
+from ..seq import truthy
 from . import geo_predicates as pred
+from .objects import NO_RECURSE, no_recurse_of
 
 
 class GeoTerm(Term):
@@ -165,6 +167,9 @@ class _GeoFilter(GeoTerm):
         src = self.args[0].run(scope)
         other = geo.shape_of(self.args[1].run(scope))
         if isinstance(src, values.Sequence) or type(src) is list:
+            no_recurse = no_recurse_of(self, scope)  # geo_obj_or_seq_op_term_t's optarg
+            if no_recurse is not None and truthy(no_recurse()):
+                raise ReqlQueryLogicError(f"Cannot perform {self.name} on a sequence of sequences.")
             rows = (row for row in values.iterate(src) if self.test(self.first_shape(row), other))
             if type(src) is list:
                 return list(rows)
@@ -174,14 +179,18 @@ class _GeoFilter(GeoTerm):
         return self.test(self.first_shape(src), other)
 
 
-@term(T.INTERSECTS, arity=(2, 2))
+@term(T.INTERSECTS, arity=(2, 2), optargs=NO_RECURSE)
 class IntersectsTerm(_GeoFilter):
+    name = "intersects"
+
     def test(self, first: geo.Shape, other: geo.Shape) -> bool:
         return pred.intersects(first, other)
 
 
-@term(T.INCLUDES, arity=(2, 2))
+@term(T.INCLUDES, arity=(2, 2), optargs=NO_RECURSE)
 class IncludesTerm(_GeoFilter):
+    name = "includes"
+
     def first_shape(self, g: Any) -> geo.Shape:
         shape = geo.shape_of(g)
         if shape.kind != "Polygon":

@@ -222,7 +222,7 @@ class Http(Term):
                     "page",
                     f"`page` method '{name}' not recognized, only 'link-next' is available.",
                 )
-            page = values.PyFunc(_link_next)
+            page = values.PyFunc(link_next)
         limit = values.as_int(self._opt(scope, "page_limit"))
         if limit < -1:
             raise self._fail("page_limit", "`page_limit` should be greater than or equal to -1.")
@@ -269,7 +269,8 @@ class Http(Term):
             ) from None
 
 
-def _link_next(info: Any) -> Any:
+def link_next(info: Any) -> Any:
+    """The 'link-next' page function: the ``rel="next"`` URL of the Link header, or null."""
     link = (info.get("header") or {}).get("link")
     return link.get('rel="next"') if type(link) is dict else None
 

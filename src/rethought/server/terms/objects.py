@@ -17,16 +17,24 @@ from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
-from ..seq import get_field, is_datum, within_limit
+from ..seq import get_field, is_datum, truthy, within_limit
 from . import pathspec
 from .datum_print import expected_val, val_print
 
 LITERAL = "LITERAL"
 
 
-def _poly(v: Any, name: str, on_obj: Callable[[dict], Any], kind: str = "map") -> Any:
+def _poly(
+    v: Any,
+    name: str,
+    on_obj: Callable[[dict], Any],
+    kind: str = "map",
+    no_recurse: Callable[[], Any] | None = None,
+) -> Any:
     """Apply ``on_obj`` to an object, or lazily over a sequence's rows (map / skip / filter),
-    as RethinkDB's ``obj_or_seq_op_impl_t``: none of these terms accepts a pseudo-type."""
+    as RethinkDB's ``obj_or_seq_op_impl_t``: none of these terms accepts a pseudo-type.
+    ``no_recurse`` reads the internal ``_NO_RECURSE_`` optarg, evaluated only on a sequence:
+    true refuses the sequence (RethinkDB sets it on the per-row call it builds)."""
     if isinstance(v, values.SingleSelection):
         v = v.row
     if type(v) is dict:
@@ -34,6 +42,8 @@ def _poly(v: Any, name: str, on_obj: Callable[[dict], Any], kind: str = "map") -
             raise cannot_call(name, v)
         return on_obj(v)
     if values.is_sequence(v):
+        if no_recurse is not None and truthy(no_recurse()):
+            raise ReqlQueryLogicError(f"Cannot perform {name} on a sequence of sequences.")
         rows = values.iterate(v)
 
         def row_fn(row: Any) -> Any:
@@ -162,6 +172,15 @@ def merge_patch(d: dict, patch: Any) -> Any:
 
 # -- terms ------------------------------------------------------------------------------------
 
+#: obj_or_seq_op_term_t / bracket_term_t accept RethinkDB's internal ``_NO_RECURSE_``.
+NO_RECURSE = ("_NO_RECURSE_",)
+
+
+def no_recurse_of(t: Term, scope: Scope) -> Callable[[], Any] | None:
+    """A reader of ``t``'s ``_NO_RECURSE_`` optarg, or None when it has none."""
+    node = t.optargs.get("_NO_RECURSE_")
+    return None if node is None else lambda: values.to_datum(node.run(scope))
+
 
 @term(T.OBJECT, arity=(0, None))
 class Object(Term):
@@ -224,7 +243,7 @@ class Values(Term):
         return within_limit([d[k] for k in sorted(d)], scope.ctx)
 
 
-@term(T.MERGE, arity=(1, None))
+@term(T.MERGE, arity=(1, None), optargs=NO_RECURSE)
 class Merge(Term):
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
@@ -236,7 +255,7 @@ class Merge(Term):
                 d = merge_patch(d, patch)
             return d
 
-        return _poly(v, "merge", on_obj)
+        return _poly(v, "merge", on_obj, no_recurse=no_recurse_of(self, scope))
 
 
 class _PathTerm(Term):
@@ -256,10 +275,10 @@ class _PathTerm(Term):
                 spec.append(pathspec.parse(paths))
             return self.apply(d, spec[0])
 
-        return _poly(v, self.name, on_obj, self.kind)
+        return _poly(v, self.name, on_obj, self.kind, no_recurse_of(self, scope))
 
 
-@term(T.PLUCK, arity=(1, None))
+@term(T.PLUCK, arity=(1, None), optargs=NO_RECURSE)
 class Pluck(_PathTerm):
     name = "pluck"
 
@@ -267,7 +286,7 @@ class Pluck(_PathTerm):
         return pathspec.project(d, spec)
 
 
-@term(T.WITHOUT, arity=(1, None))
+@term(T.WITHOUT, arity=(1, None), optargs=NO_RECURSE)
 class Without(_PathTerm):
     name = "without"
 
@@ -275,7 +294,7 @@ class Without(_PathTerm):
         return pathspec.unproject(d, spec)
 
 
-@term(T.HAS_FIELDS, arity=(1, None))
+@term(T.HAS_FIELDS, arity=(1, None), optargs=NO_RECURSE)
 class HasFields(_PathTerm):
     name = "has_fields"
     kind = "filter"
@@ -284,22 +303,23 @@ class HasFields(_PathTerm):
         return pathspec.contains(d, spec)
 
 
-def field(v: Any, name: str, term_name: str) -> Any:
+def field(v: Any, name: str, term_name: str, no_recurse: Callable[[], Any] | None = None) -> Any:
     """``v(name)``: a field of an object, or of each row of a sequence (rows lacking it are
     skipped); ``term_name`` is what errors call the term."""
     if type(v) is dict and datum.REQL_TYPE not in v:  # a plain object: the per-row case
         return get_field(v, name)
-    return _poly(v, term_name, lambda d: get_field(d, name), "skip")
+    return _poly(v, term_name, lambda d: get_field(d, name), "skip", no_recurse)
 
 
-@term(T.GET_FIELD, arity=(2, 2))
+@term(T.GET_FIELD, arity=(2, 2), optargs=NO_RECURSE)
 class GetField(Term):
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
-        return field(v, self.datum_arg(scope, 1, values.as_string), "get_field")
+        key = self.datum_arg(scope, 1, values.as_string)
+        return field(v, key, "get_field", no_recurse_of(self, scope))
 
 
-@term(T.BRACKET, arity=(2, 2))
+@term(T.BRACKET, arity=(2, 2), optargs=NO_RECURSE)
 class Bracket(Term):
     """``x[key]``: a field of an object (or of each row), or the n-th element of a sequence."""
 
@@ -307,7 +327,7 @@ class Bracket(Term):
         v = self.args[0].run(scope)
         key = self.datum_arg(scope, 1)
         if type(key) is str:
-            return field(v, key, "bracket")
+            return field(v, key, "bracket", no_recurse_of(self, scope))
         if type(key) is int or type(key) is float:
             if values.is_sequence(v):
                 from .slicing import nth  # slicing imports this module
