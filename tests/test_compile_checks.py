@@ -273,3 +273,40 @@ def test_funcall_shortcuts(wire):
 def test_internal_optargs_are_not_accepted_elsewhere(wire):
     resp = wire.ask(1, [START, [15, ["t"], {"_NO_RECURSE_": True}]])  # TABLE
     assert (resp["t"], resp["r"]) == (17, ["Unrecognized optional argument `_NO_RECURSE_`."])
+
+
+# -- duplicate keys in the query's JSON (rapidjson keeps them; op.cc, datum_terms.cc,
+# datum.cc to_datum, optargs.cc refuse them) -----------------------------------------------
+
+
+def _ask_raw(wire, token: int, text: str) -> dict:
+    wire.send(token, text.encode())
+    got, resp = wire.read()
+    assert got == token
+    return resp
+
+
+@pytest.mark.parametrize(
+    "text, message, frames",
+    [
+        ('[1,{"a":1,"a":2}]', "Duplicate object key: a.", []),
+        ('[1,[3,[],{"a":1,"a":2}]]', "Duplicate object key: a.", []),
+        ('[1,[2,[1,{"b":{"a":1,"a":2}}]]]', "Duplicate object key: a.", [1, "b"]),
+        ('[1,[1,[{"a":1,"a":2}]]]', 'Duplicate key "a" in JSON.', []),
+        ('[1,[1,[{"x":{"c":1,"c":1},"x":0}]]]', 'Duplicate key "c" in JSON.', []),
+        ('[1,[173,[1,5],{"right_bound":"open","right_bound":"closed"}]]',
+         "Duplicate optional argument: right_bound", ["right_bound"]),
+        ('[1,1,{"db":[14,["test"]],"db":[14,["x"]]}]',
+         "Duplicate global optional argument: `db`.", []),
+    ],
+)  # fmt: skip
+def test_duplicate_keys_are_compile_errors(wire, text, message, frames):
+    assert _ask_raw(wire, 1, text) == {"t": 17, "r": [message], "b": frames}
+
+
+def test_duplicate_keys_after_walker_errors_and_unspaced_queries_still_work(wire):
+    # The term walker's error comes first; a query whose bytes are not orjson's own (spaces)
+    # but without duplicates runs as usual.
+    resp = _ask_raw(wire, 1, '[1,[2,[[1,2,3,4],{"a":1,"a":2}]]]')
+    assert resp["r"] == ["Expected between 1 and 3 elements in a raw term, but found 4."]
+    assert _ask_raw(wire, 2, '[1, {"a": 1, "b": [2, [1, 2]]}]')["r"] == [{"a": 1, "b": [1, 2]}]

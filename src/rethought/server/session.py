@@ -22,7 +22,6 @@ The wording of every protocol error follows RethinkDB's ``json.cc``, ``term_stor
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -33,8 +32,8 @@ import orjson
 from ..errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ..proto.ql2 import QueryType, ResponseType, TermType
 from . import engine as engine_mod
+from . import json_dups, suspend
 from . import net_responses as resp
-from . import suspend
 from .stats import COUNTERS
 from .stream_batches import StreamBatches
 
@@ -98,24 +97,29 @@ def _parse_float(text: str) -> float:
     return value
 
 
-def _parse(payload: bytes) -> Any:
-    """The query's JSON. orjson is fast but stops at 1024 levels of nesting and 64-bit
-    integers; the standard parser takes the rare query beyond those (RethinkDB accepts both).
-    A number beyond a double (10**400, 1e400) fails as RethinkDB's parser fails it
-    (rapidjson's NumberTooBig: the query is unparseable).
+def _parse(payload: bytes) -> tuple[Any, json_dups.Duplicates]:
+    """The query's JSON, and the objects in it that had a duplicate key (json_dups). orjson
+    is fast but stops at 1024 levels of nesting and 64-bit integers and keeps the last of
+    duplicate keys; the standard parser takes the rare query beyond those or whose bytes
+    are not orjson's own. A number beyond a double (10**400, 1e400) fails as RethinkDB's
+    parser fails it (rapidjson's NumberTooBig: the query is unparseable).
     """
     try:
-        return orjson.loads(payload)
+        value = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        try:
-            return json.loads(
-                payload,
-                parse_constant=_reject_constant,
-                parse_int=_parse_int,
-                parse_float=_parse_float,
-            )
-        except OverflowError as exc:
-            raise ValueError(str(exc)) from None
+        pass  # beyond orjson: the standard parser below
+    else:
+        if not json_dups.may_have_duplicates(payload, value):
+            return value, {}
+    try:
+        return json_dups.loads_recording_duplicates(
+            payload,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
+    except OverflowError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _static_bool(optargs: dict, name: str) -> bool:
@@ -174,7 +178,7 @@ class ConnectionSession:
     async def handle(self, token: int, payload: bytes) -> None:
         """Parse one frame and start answering it; returns once the query is under way."""
         try:
-            query = _parse(payload)
+            query, dups = _parse(payload)
         except RecursionError:
             err = ReqlQueryLogicError("Maximum expression depth exceeded.")
             await self.send(resp.from_exception(token, err))
@@ -194,6 +198,11 @@ class ConnectionSession:
             await self.slots.acquire()
             COUNTERS.query()
             noreply = _static_bool(optargs, "noreply")
+            if dups and (err := json_dups.duplicate_error(raw_term, optargs, dups)):
+                self.slots.release()
+                if not noreply:
+                    await self.send(resp.from_exception(token, err))
+                return
             q = _Query(token, _static_bool(optargs, "profile"), noreply)
             task = q.task = self._spawn(self._start(q, raw_term, optargs))
             self.running[token] = q
