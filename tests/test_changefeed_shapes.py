@@ -132,6 +132,8 @@ def test_offsets_on_order_by_limit(feed_db):
         (lambda t: t.between(0, 2), "Cannot include offsets for range subs."),
         (lambda t: t.get_all(1, index="x"), "Cannot include offsets for range subs."),
         (lambda t: t.get(1), "Cannot include offsets for point subs."),
+        # order_by(index) without a limit is a range sub (changefeed.cc keyspec_t::range_t)
+        (lambda t: t.order_by(index="x"), "Cannot include offsets for range subs."),
     ],
 )
 def test_offsets_refused(feed_db, make, message):
