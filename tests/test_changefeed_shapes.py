@@ -251,3 +251,11 @@ def test_initial_values_go_through_the_transformed_stream(feed_db):
         feed = t.map(lambda row: row["nope"]).changes(include_initial=True).run(c)
         feed.next(wait=5)
     assert str(info.value).startswith("No attribute `nope` in object:")
+
+
+def test_changes_on_a_paged_http_stream(feed_db):
+    # A paged r.http is a stream without changespecs (http.cc http_datum_stream_t): refused
+    # before any page is fetched, so the unreachable URL is never asked.
+    r, c, w, t = feed_db
+    with pytest.raises(r.ReqlQueryLogicError, match="Cannot call `changes` on an HTTP stream"):
+        r.http("http://127.0.0.1:9/", page="link-next", page_limit=1).changes().run(c)

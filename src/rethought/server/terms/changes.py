@@ -158,6 +158,10 @@ class Changes(Term):
             )
         if not values.is_sequence(value):
             values.iterate(value)  # RethinkDB's "Cannot convert NUMBER to SEQUENCE"
+        if tt == T.HTTP and isinstance(value, values.Sequence):
+            # a paged r.http is http_datum_stream_t, which has no changespecs (http.cc);
+            # no page is fetched
+            raise ReqlQueryLogicError("Cannot call `changes` on an HTTP stream.")
         raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
 
     def _between(self, node: Term, scope: Scope, opts, transforms):
