@@ -259,3 +259,17 @@ def test_changes_on_a_paged_http_stream(feed_db):
     r, c, w, t = feed_db
     with pytest.raises(r.ReqlQueryLogicError, match="Cannot call `changes` on an HTTP stream"):
         r.http("http://127.0.0.1:9/", page="link-next", page_limit=1).changes().run(c)
+
+
+def test_union_interleave_before_changes(feed_db):
+    # interleave=True is union_datum_stream_t (feeds per input); false, a field, a function
+    # or an array make ordered_union_datum_stream_t, an eager stream (seq.cc union_term_t).
+    r, c, w, t = feed_db
+    feed = t.union(t, interleave=True).changes().run(c)
+    t.insert({"id": 10, "x": 10}).run(w)
+    got = [next(feed), next(feed)]
+    assert got == [{"new_val": {"id": 10, "x": 10}, "old_val": None}] * 2
+    feed.close()
+    for inter in (False, "x", r.desc("x"), ["x"]):
+        with pytest.raises(r.ReqlQueryLogicError, match="Cannot call `changes` on an eager stream"):
+            t.union(t, interleave=inter).changes().run(c)

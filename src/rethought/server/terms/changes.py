@@ -122,7 +122,7 @@ class Changes(Term):
             transforms.insert(0, _row_transform(node, scope))
             kinds.insert(0, tt)
             return self._feed_for(node.args[0], scope, opts, transforms, kinds)
-        if tt == T.UNION and not node.optargs:
+        if tt == T.UNION and _unordered_union(node, scope):
             # RethinkDB's union_datum_stream_t: the feeds of every input, side by side.
             out: list = []
             for arg in node.args:
@@ -303,3 +303,16 @@ def _index_values(store: Any, index: str, row: Any) -> list:
         return list(store.index_values(index, row))
     except Exception:  # a row the index function cannot evaluate is simply not in the index
         return []
+
+
+def _unordered_union(node: Term, scope: Scope) -> bool:
+    """Whether a union is RethinkDB's union_datum_stream_t (no ``interleave``, or
+    ``interleave=True``): then it has feeds. ``interleave`` false, a field, a function or an
+    array of them makes an ordered_union_datum_stream_t, an eager stream (seq.cc union_term_t
+    evaluates a non-array interleave to tell)."""
+    inter = node.optargs.get("interleave")
+    if inter is None:
+        return True
+    if inter.tt == T.MAKE_ARRAY:
+        return False
+    return inter.run(scope) is True  # a function or a field is an ordering, not a bool
