@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,59 +103,105 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+class Server:
+    """One server: storage, engine, driver port and web console, on the running event loop.
+
+    ``await start()`` opens the data directory and listens (``port`` / ``http_port`` are the
+    bound ports, so port 0 picks a free one); ``await close()`` shuts down in the durable order
+    described above. ``serve`` runs one until a signal; ``rethought.testing`` runs one on a
+    thread of its own. ``say`` receives the startup and shutdown lines.
+    """
+
+    def __init__(self, opts: ServeOptions, say: Callable[[str], None] = _say) -> None:
+        self.opts = opts
+        self.say = say
+        self.port: int | None = None
+        self.http_port: int | None = None
+        self.ident: dict[str, Any] = {}
+        self.storage: Storage | None = None
+        self._driver: DriverServer | None = None
+        self._console: Any = None
+        self._syncer: SyncCoalescer | None = None
+        self._sampler: asyncio.Future | None = None
+
+    async def start(self) -> None:
+        """Open storage and listen; raises OSError when a port cannot be bound."""
+        # Deeply nested queries compile and evaluate recursively; RethinkDB accepts them.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 15000))
+        opts, say = self.opts, self.say
+        say(f"Running rethought {_version()} (Python {platform.python_version()})...")
+        say(f"Running on {platform.platform()}")
+        directory = os.path.abspath(opts.directory)
+        fresh = not os.path.isdir(directory) or not os.listdir(directory)
+        os.makedirs(directory, exist_ok=True)
+        say(f"{'Initializing' if fresh else 'Loading data from'} directory {directory}")
+        storage = self.storage = Storage(directory, index_compiler=index_function)
+        try:
+            auth.ensure_admin(storage, opts.initial_password)
+            ident = self.ident = _server_identity(storage, opts.server_name)
+            engine = Engine(storage, hub=ChangefeedHub())
+            self._syncer = SyncCoalescer(storage)
+            server = self._driver = DriverServer(
+                engine,
+                storage,
+                self._syncer.sync,
+                {"id": ident["id"], "name": ident["name"], "proxy": False},
+            )
+            hosts = ["0.0.0.0" if b == "all" else b for b in opts.bind]
+            bound = await server.start(hosts, opts.driver_port)
+            self.port = bound[0][1] if bound else opts.driver_port
+            say(f"Listening for client driver connections on port {self.port}")
+            COUNTERS.connections = lambda: len(server.connections)
+            self._sampler = asyncio.ensure_future(run_sampler(storage, engine.hub))
+            if opts.http_port is not None:
+                from ..console import Console  # aiohttp is imported only when the console runs
+
+                self._console = Console(server)
+                http = await self._console.start(hosts, opts.http_port)
+                self.http_port = http[0][1]
+                say(f"Listening for administrative HTTP connections on port {self.http_port}")
+            say(f"Listening on addresses: {', '.join(sorted({addr for addr, _ in bound}))}")
+            say(f'Server ready, "{ident["name"]}" {ident["id"]}')
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop listening, end connections, flush, close storage (idempotent)."""
+        if self.storage is None:
+            return
+        try:
+            if self._driver is not None:
+                self.say("Shutting down client connections...")
+            if self._sampler is not None:
+                self._sampler.cancel()
+            if self._console is not None:
+                await self._console.close()
+            if self._driver is not None:
+                await self._driver.close()
+                self.say("All client connections closed.")
+            self.say("Shutting down storage engine...")
+            if self._syncer is not None:
+                await self._syncer.drain()
+            await asyncio.to_thread(self.storage.sync)
+        finally:
+            self.storage.close()
+            self.storage = self._driver = self._console = self._sampler = None
+        self.say("Storage engine shut down.")
+
+
 async def serve(opts: ServeOptions) -> int:
     """Run the server until SIGINT / SIGTERM; returns the process exit code."""
-    # Deeply nested queries compile and evaluate recursively; RethinkDB accepts them.
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 15000))
-    _say(f"Running rethought {_version()} (Python {platform.python_version()})...")
-    _say(f"Running on {platform.platform()}")
-    directory = os.path.abspath(opts.directory)
-    fresh = not os.path.isdir(directory) or not os.listdir(directory)
-    os.makedirs(directory, exist_ok=True)
-    _say(f"{'Initializing' if fresh else 'Loading data from'} directory {directory}")
-    storage = Storage(directory, index_compiler=index_function)
+    server = Server(opts)
+    await server.start()
     try:
-        auth.ensure_admin(storage, opts.initial_password)
-        ident = _server_identity(storage, opts.server_name)
-        engine = Engine(storage, hub=ChangefeedHub())
-        syncer = SyncCoalescer(storage)
-        server = DriverServer(
-            engine, storage, syncer.sync, {"id": ident["id"], "name": ident["name"], "proxy": False}
-        )
-        hosts = ["0.0.0.0" if b == "all" else b for b in opts.bind]
-        bound = await server.start(hosts, opts.driver_port)
-        port = bound[0][1] if bound else opts.driver_port
-        _say(f"Listening for client driver connections on port {port}")
-        COUNTERS.connections = lambda: len(server.connections)
-        sampler = asyncio.ensure_future(run_sampler(storage, engine.hub))
-        console = None
-        if opts.http_port is not None:
-            from ..console import Console  # aiohttp is imported only when the console runs
-
-            console = Console(server)
-            http = await console.start(hosts, opts.http_port)
-            _say(f"Listening for administrative HTTP connections on port {http[0][1]}")
-        _say(f"Listening on addresses: {', '.join(sorted({addr for addr, _ in bound}))}")
-        _say(f'Server ready, "{ident["name"]}" {ident["id"]}')
-
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, _on_signal, sig, stop)
         await stop.wait()
-
-        _say("Shutting down client connections...")
-        sampler.cancel()
-        if console is not None:
-            await console.close()
-        await server.close()
-        _say("All client connections closed.")
-        _say("Shutting down storage engine...")
-        await syncer.drain()
-        await asyncio.to_thread(storage.sync)
     finally:
-        storage.close()
-    _say("Storage engine shut down.")
+        await server.close()
     return 0
 
 
