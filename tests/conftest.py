@@ -148,7 +148,7 @@ def test_table(conn, table_name):
 def engine_run(tmp_path):
     """An `engine_harness.EngineRunner` over a fresh LMDB storage, closed afterwards."""
     from engine_harness import EngineRunner, open_storage
-    from rethought.server.engine import Engine
+    from rethought.server.query.engine import Engine
 
     storage = open_storage(str(tmp_path / "data"))
     yield EngineRunner(Engine(storage))

@@ -13,10 +13,10 @@ import pytest
 from rethinkdb.ast import ReQLEncoder
 
 from rethought.errors import ReqlError
-from rethought.server import net_responses
-from rethought.server.engine import Engine, Session
+from rethought.server.query.engine import Engine, Session
+from rethought.server.query.terms.indexes import index_function
 from rethought.server.storage.lmdb_store import Storage
-from rethought.server.terms.indexes import index_function
+from rethought.server.wire import net_responses
 
 
 def wire(query: Any) -> Any:

@@ -17,9 +17,9 @@ import pytest
 
 from engine_harness import wire
 from rethought.proto.ql2 import Protocol, QueryType, ResponseType, Version
-from rethought.server import suspend
-from rethought.server.net_responses import BatchSpec
-from rethought.server.stream_batches import StreamBatches
+from rethought.server.runtime import suspend
+from rethought.server.wire.net_responses import BatchSpec
+from rethought.server.wire.stream_batches import StreamBatches
 
 ROWS = 60_000
 LAST = ROWS - 1

@@ -20,7 +20,7 @@ import rethinkdb
 from conftest import ServerProcess
 from engine_harness import wire
 from rethought.proto.ql2 import Protocol, QueryType, ResponseType, Version
-from rethought.server import suspend
+from rethought.server.runtime import suspend
 
 r = rethinkdb.r
 

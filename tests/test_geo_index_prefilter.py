@@ -16,9 +16,9 @@ import rethinkdb
 
 from engine_harness import open_storage
 from rethought.errors import ReqlError
-from rethought.server import geometry
-from rethought.server.engine import Engine
-from rethought.server.geo_bounds import WORLD, disk_box, shape_box
+from rethought.server.geo import geometry
+from rethought.server.geo.bounds import WORLD, disk_box, shape_box
+from rethought.server.query.engine import Engine
 from rethought.server.storage.catalog import TABLE_PREFIX
 from rethought.server.storage.table import TableStore
 

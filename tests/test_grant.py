@@ -8,7 +8,7 @@ import pytest
 from rethinkdb import r
 
 from rethought.errors import ReqlOpFailedError, ReqlPermissionError
-from rethought.server import auth
+from rethought.server.system import users
 
 R = r.db("rethinkdb")
 ALL = {"read": True, "write": True, "config": True, "connect": True}
@@ -16,7 +16,7 @@ ALL = {"read": True, "write": True, "config": True, "connect": True}
 
 @pytest.fixture
 def run(engine_run):
-    auth.ensure_admin(engine_run.engine.storage, None)
+    users.ensure_admin(engine_run.engine.storage, None)
     engine_run(R.table("users").insert({"id": "test_user", "password": False}))
     engine_run(R.table("permissions").insert({"id": ["test_user"], "permissions": ALL}))
     return engine_run

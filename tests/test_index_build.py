@@ -11,8 +11,8 @@ import asyncio
 import pytest
 import rethinkdb
 
+from rethought.server.query.terms.indexes import field_function, index_function
 from rethought.server.storage import Storage
-from rethought.server.terms.indexes import field_function, index_function
 
 r = rethinkdb.r
 ROWS = 20000  # enough rows that the build takes several chunks

@@ -18,7 +18,7 @@ import pytest
 from rethought import r
 from rethought.datum import jsonfmt, keys
 from rethought.errors import ReqlQueryLogicError
-from rethought.server.terms.js_print import print_js_function
+from rethought.server.runtime.js_print import print_js_function
 
 STRAY = (
     "Stray literal keyword found: literal is only legal inside of the object passed to merge "

@@ -416,7 +416,7 @@ def test_unexpected_exception_becomes_internal_error():
     import asyncio
 
     from rethought.server import engine as engine_mod
-    from rethought.server.session import ConnectionSession
+    from rethought.server.wire.session import ConnectionSession
 
     class BrokenEngine:
         def prepare(self, term, optargs, session):

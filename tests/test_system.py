@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from rethinkdb import r
 
-from rethought.server import auth
+from rethought.server.system import users
 
 R = r.db("rethinkdb")
 
 
 @pytest.fixture
 def run(engine_run):
-    auth.ensure_admin(engine_run.engine.storage, None)
+    users.ensure_admin(engine_run.engine.storage, None)
     return engine_run
 
 

@@ -334,7 +334,7 @@ def _arc_by_definition(a, b, depth=0):
     geometry.midpoint / to_lonlat give it), longitudes kept continuous, until the chord's
     middle is within TOL of it or after _MAX_DEPTH halvings."""
     from rethought.server import geometry as g
-    from rethought.server.terms import geo_predicates as p
+    from rethought.server.query.terms import geo_predicates as p
 
     if depth >= p._MAX_DEPTH:
         return []
@@ -350,7 +350,7 @@ def _arc_by_definition(a, b, depth=0):
 def test_edge_densification_matches_its_definition_bit_for_bit():
     import random
 
-    from rethought.server.terms.geo_predicates import _arc
+    from rethought.server.geo.predicates import _arc
 
     rng = random.Random(7)
     for _ in range(150):

@@ -17,7 +17,7 @@ from engine_harness import evaluate as run
 pytest.importorskip("py_mini_racer")
 
 from rethought.errors import ReqlCompileError, ReqlQueryLogicError  # noqa: E402
-from rethought.server.engine import Engine, Session  # noqa: E402
+from rethought.server.query.engine import Engine, Session  # noqa: E402
 
 r = rethinkdb.r
 

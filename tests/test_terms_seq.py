@@ -13,7 +13,7 @@ from rethought.errors import (
     ReqlQueryLogicError,
     ReqlResourceLimitError,
 )
-from rethought.server.engine import Engine, Session
+from rethought.server.query.engine import Engine, Session
 
 r = rethinkdb.r
 

@@ -8,7 +8,7 @@ import rethinkdb
 
 from engine_harness import EngineRunner, error, open_storage
 from rethought.errors import ReqlOpFailedError, ReqlQueryLogicError
-from rethought.server.engine import Engine
+from rethought.server.query.engine import Engine
 
 r = rethinkdb.r
 

@@ -13,7 +13,7 @@ import rethinkdb
 from engine_harness import error
 from engine_harness import evaluate as run
 from rethought.errors import ReqlCompileError, ReqlQueryLogicError
-from rethought.server.terms.times_calc import civil_from_days, days_from_civil, sanitize_time
+from rethought.server.runtime.times_calc import civil_from_days, days_from_civil, sanitize_time
 
 r = rethinkdb.r
 T1 = r.time(2013, r.july, 29, 23, 30, 0, "+00:00")

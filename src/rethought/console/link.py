@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from ..proto.ql2 import QueryType
-from ..server import net_responses as resp
-from ..server.session import ConnectionSession
+from ..server.wire import net_responses as resp
+from ..server.wire.session import ConnectionSession
 
 MAX_TOKEN = 2**53 - 1  # JavaScript numbers stay exact below this
 MAX_MESSAGE = 16 * 1024 * 1024

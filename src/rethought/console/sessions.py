@@ -22,7 +22,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..server import auth
+from ..server.system import users
+from ..server.wire import auth
 
 COOKIE = "rethought_console"
 IDLE_SECONDS = 12 * 3600
@@ -76,7 +77,7 @@ def _driver_message(e: auth.AuthError) -> str:
 
 def admin_needs_password(storage: Any) -> bool:
     """Whether the console must ask for a login (the admin user has a password)."""
-    record = auth.get_user(storage, "admin")
+    record = users.get_user(storage, "admin")
     return record is None or not record.get("empty", False)
 
 

@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import auth
-from .engine import Engine
 from .feeds import ChangefeedHub
-from .net import DriverServer
-from .stats import COUNTERS, run_sampler
+from .query.engine import Engine
+from .query.terms.indexes import index_function
+from .runtime.stats import COUNTERS
 from .storage import Storage
-from .terms.indexes import index_function
+from .system import users
+from .system.stats_sampler import run_sampler
+from .wire.net import DriverServer
 
 log = logging.getLogger("rethought")
 
@@ -137,7 +138,7 @@ class Server:
         say(f"{'Initializing' if fresh else 'Loading data from'} directory {directory}")
         storage = self.storage = Storage(directory, index_compiler=index_function)
         try:
-            auth.ensure_admin(storage, opts.initial_password)
+            users.ensure_admin(storage, opts.initial_password)
             ident = self.ident = _server_identity(storage, opts.server_name)
             engine = Engine(storage, hub=ChangefeedHub())
             self._syncer = SyncCoalescer(storage)

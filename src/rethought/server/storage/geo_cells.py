@@ -27,8 +27,8 @@ import orjson
 
 from ...datum.keys import encode_key
 from ...errors import ReqlError
-from ..geo_bounds import Box
-from ..suspend import checkpoint
+from ..geo.bounds import Box
+from ..runtime.suspend import checkpoint
 from .scan import ENTRY_HEAD, TAG, TAGGED
 
 MAX_LEVEL = 13  # cells of 0.022 degrees, about 2.4 km
@@ -108,8 +108,8 @@ class _Grid:
 def value_cells(value: Any) -> list[bytes]:
     """Cell keys (level + code) for one geo index value; [] for a non-geometry, which no
     geo query can match (``terms.geo_index`` skips those too)."""
-    from .. import geometry  # lazy: geometry imports server modules that import storage
-    from ..geo_bounds import shape_box
+    from ..geo import geometry  # lazy: geometry imports server modules that import storage
+    from ..geo.bounds import shape_box
 
     if type(value) is not dict or value.get("$reql_type$") != "GEOMETRY":
         return []

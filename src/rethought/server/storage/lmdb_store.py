@@ -25,7 +25,7 @@ from typing import Any
 import lmdb
 import orjson
 
-from .. import suspend
+from ..runtime import suspend
 from .catalog import (
     DB_PREFIX,
     TABLE_PREFIX,

@@ -18,7 +18,7 @@ import lmdb
 import orjson
 
 from ...datum.keys import INDEX_VALUE_CAP, encode_key
-from ..suspend import checkpoint
+from ..runtime.suspend import checkpoint
 
 FIRST_CHUNK = 32  # small first chunk: many queries stop early (limit, get_all of one key)
 MAX_CHUNK = 1024

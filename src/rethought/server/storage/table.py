@@ -28,7 +28,7 @@ from .scan import ENTRY_HEAD, scan_index, scan_rows
 from .writer import COUNT, Writer, index_entries
 
 if TYPE_CHECKING:
-    from ..geo_bounds import Box
+    from ..geo.bounds import Box
     from .lmdb_store import Storage
 
 
@@ -129,7 +129,7 @@ class TableStore:
         """``(index value, row)`` of geo index ``name``, in index order, for at least every
         entry whose geometry can meet ``box`` (``geo_bounds``): entries filed in grid cells
         the box meets (``geo_cells``), or all of them when the box is the whole world."""
-        from ..geo_bounds import WORLD
+        from ..geo.bounds import WORLD
 
         idx = self._ready_index(name)
         if box == WORLD or not idx.cells:

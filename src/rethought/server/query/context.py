@@ -1,0 +1,101 @@
+"""One query's evaluation state: the session asking, the global optargs, the services.
+
+``QueryContext`` is what every term reaches through ``scope.ctx``; ``evaluate_global`` compiles
+and evaluates one global optarg when a term first asks for it. The engine (``query.engine``)
+makes a context per START query; ``DETACHED`` stands in for an engine where a term runs with no
+storage or feeds (index functions compiled for storage).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from ...errors import ReqlCompileError, ReqlError, ReqlQueryLogicError
+from ..runtime import values
+from .compile import Scope, compile_term
+from .profile import Profiler
+
+#: The services of an engine with neither storage nor a changefeed hub.
+DETACHED = SimpleNamespace(storage=None, hub=None)
+
+
+@dataclass
+class Session:
+    """Per-connection state the engine needs: who is asking, and the default database."""
+
+    user: str = "admin"
+    default_db: str = "test"
+
+
+class GlobalOptargs(dict):
+    """A START query's global optargs: name -> raw term, each compiled and evaluated the first
+    time a term asks for it (RethinkDB keeps them as functions it calls when needed, so an
+    optarg nothing reads never fails). ``db`` is not among them: ``default_db`` reads it.
+
+    Their terms carry no backtrace (RethinkDB compiles them without one), and a compile error
+    in one surfaces when it is read, as a runtime error."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__((k, v) for k, v in raw.items() if k != "db")
+        self.has_db = "db" in raw
+        self.raw_db = raw.get("db")
+        self.db_value: Any = None  # the evaluated ``db`` (terms.catalog.default_db)
+        self.done: set[str] = set()
+        self.ctx: Any = None
+
+    def __getitem__(self, name: str) -> Any:
+        v = super().__getitem__(name)
+        if name not in self.done:
+            v = evaluate_global(self.ctx, v)
+            super().__setitem__(name, v)
+            self.done.add(name)
+        return v
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+    def items(self) -> Any:
+        return [(k, self[k]) for k in self]
+
+    def values(self) -> Any:
+        return [self[k] for k in self]
+
+
+def evaluate_global(ctx: Any, raw: Any) -> Any:
+    """One global optarg's value (a datum, or a database for ``db``); errors have no frames."""
+    try:
+        node = compile_term(raw, ())
+    except ReqlCompileError as e:  # compiled at run time in RethinkDB: a runtime error
+        raise ReqlQueryLogicError(e.message, frames=[]) from None
+    try:
+        v = node.run(Scope(ctx))
+        return v if isinstance(v, values.Database) else values.to_datum(v)
+    except ReqlError as e:
+        e.frames = []  # no term inside a global optarg has a backtrace
+        raise
+
+
+@dataclass
+class QueryContext:
+    """Everything a term may need while one query runs."""
+
+    engine: Any  # the Engine (or DETACHED): what terms reach as ctx.storage / ctx.hub
+    session: Session
+    optargs: dict[str, Any]  # the global optargs (a ``GlobalOptargs`` for a START query)
+    db_name: str  # the default database when the query gives no ``db`` optarg
+    now: float = field(default_factory=time.time)  # r.now() is fixed for the whole query
+    pending_sync: bool = False  # a hard-durability write committed; fsync before replying
+    feeds: list = field(default_factory=list)  # changefeeds this query opened (server.feeds)
+    array_limit: int = 100_000
+    profiler: Profiler | None = None  # set when the query runs with profile=True
+
+    @property
+    def storage(self) -> Any:
+        return self.engine.storage
+
+    @property
+    def hub(self) -> Any:
+        return self.engine.hub

@@ -1,0 +1,147 @@
+"""Databases, tables and the selections read straight from them: DB, TABLE, GET, GET_ALL,
+BETWEEN.
+
+Reads stay lazy: a table, ``between`` and ``get_all`` are iterators over storage ranges, so
+``r.table('t').limit(5)`` touches five rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .... import datum
+from ....errors import ReqlNonExistenceError, ReqlQueryLogicError
+from ....proto.ql2 import TermType as T
+from ...runtime import values
+from ...runtime.values import expected_val
+from ...system.names import database_name, table_name
+from ..compile import Scope, Term, term
+from ..determinism import NO
+from ..table_slices import TableSlice, check_primary_key, require_index
+from .argcheck import bound
+from .catalog import as_db, as_table, default_db, get_db, open_table
+
+
+@term(T.DB, arity=(1, 1))
+class Db(Term):
+    nondeterminism = NO
+
+    def eval(self, scope: Scope) -> values.Database:
+        return get_db(scope.ctx, self.datum_arg(scope, 0, database_name))
+
+
+@term(T.TABLE, arity=(1, 2), optargs=("read_mode", "use_outdated", "identifier_format"))
+class Table(Term):
+    nondeterminism = NO
+
+    def eval(self, scope: Scope) -> values.TableValue:
+        # Like every term optarg, these fall back to the query's global optargs.
+        if "use_outdated" in self.optargs or "use_outdated" in scope.ctx.optargs:
+            raise ReqlQueryLogicError(
+                "The `use_outdated` optarg is no longer supported.  "
+                "Use the `read_mode` optarg instead."
+            )
+        # A type error blames the optarg (global: no frames), an unknown mode this term.
+        read_mode = self.optarg(scope, "read_mode", "single", values.as_string)
+        if read_mode not in ("majority", "single", "outdated", "_debug_direct"):
+            raise ReqlQueryLogicError(
+                f"Read mode `{read_mode}` unrecognized "
+                '(options are "majority", "single", and "outdated").'
+            )
+        fmt = self.optarg(scope, "identifier_format", None, values.as_string)
+        if fmt is not None and fmt not in ("name", "uuid"):
+            raise ReqlQueryLogicError(
+                f'Identifier format `{fmt}` unrecognized (options are "name" and "uuid").'
+            )
+        if len(self.args) == 1:
+            db = default_db(scope.ctx)
+            name = self.datum_arg(scope, 0, table_name)
+        else:
+            db = self.arg(scope, 0, as_db)
+            name = self.datum_arg(scope, 1, table_name)
+        return open_table(scope.ctx, db, name, read_mode, fmt or "name")
+
+
+@term(T.GET, arity=(2, 2))
+class Get(Term):
+    def eval(self, scope: Scope) -> values.SingleSelection:
+        table = self.arg(scope, 0, as_table)
+        key = check_primary_key(self.datum_arg(scope, 1))
+        return values.SingleSelection(table, key, table.store.get(key))
+
+
+@term(T.GET_ALL, arity=(1, None), optargs=("index",))
+class GetAll(Term):
+    def eval(self, scope: Scope) -> values.Selection:
+        table = self.arg(scope, 0, as_table)
+        index = self.optarg(scope, "index")
+        index = table.store.primary_key if index is None else values.as_string(index)
+        keys = []
+        for arg in self.args[1:]:
+            key = values.to_datum(arg.run(scope))
+            if datum.pseudo_type(key) == "GEOMETRY":
+                raise ReqlQueryLogicError(
+                    "Cannot use a geospatial index with `get_all`. Use `get_intersecting` instead."
+                )
+            if key is None:
+                raise ReqlNonExistenceError("Keys cannot be NULL.")
+            keys.append(key)
+        # RethinkDB looks keys up in index order, each as many times as it was given.
+        keys.sort(key=datum.sort_key)
+        store = table.store
+        if index == store.primary_key:
+            return values.Selection(table, _get_primary(store, keys))
+        require_index(table, index)
+        return values.Selection(table, _get_secondary(store, index, keys))
+
+
+def _get_primary(store: Any, keys: list) -> Iterator[Any]:
+    for key in keys:
+        if type(key) is dict and datum.REQL_TYPE not in key:
+            continue  # an object can never be a primary key: nothing to find
+        row = store.get(key)
+        if row is not None:
+            yield row
+
+
+def _get_secondary(store: Any, index: str, keys: list) -> Iterator[Any]:
+    for key in keys:
+        yield from store.index_get_all(index, key)
+
+
+@term(T.BETWEEN, arity=(3, 3), optargs=("index", "left_bound", "right_bound"))
+class Between(Term):
+    def eval(self, scope: Scope) -> TableSlice:
+        src = self.args[0].run(scope)
+        if isinstance(src, values.TableValue):
+            src = TableSlice(src)
+        elif not isinstance(src, TableSlice):
+            raise expected_val(src, "TABLE_SLICE")
+        lo_open = bound(self, scope, "left_bound", False)
+        hi_open = bound(self, scope, "right_bound", True)
+        lo = _bound(self.datum_arg(scope, 1))
+        hi = _bound(self.datum_arg(scope, 2))
+        index = self.optarg(scope, "index")
+        table = src.table
+        if index is None:
+            index = src.index if src.index is not None else table.store.primary_key
+        else:
+            index = values.as_string(index)
+        if src.has_between:
+            raise ReqlQueryLogicError("Cannot perform multiple BETWEENs on the same table.")
+        if src.index is not None and src.index != index:
+            raise ReqlQueryLogicError(
+                f"Cannot call BETWEEN on index `{index}` after ordering on index `{src.index}`."
+            )
+        out = TableSlice(table, index, lo, hi, lo_open, hi_open, src.reverse, src.ordered)
+        out.has_between = True
+        return out
+
+
+def _bound(v: Any) -> Any:
+    if v is None:
+        raise ReqlQueryLogicError(
+            "Cannot use `null` in BETWEEN, use `r.minval` or `r.maxval` to denote unboundedness."
+        )
+    return v

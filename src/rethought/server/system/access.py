@@ -1,0 +1,365 @@
+"""Users and permissions: the ``users`` and ``permissions`` system tables, ``grant``, and the
+permission checks made for every query of a user other than ``admin``.
+
+Passwords are kept by ``system.users`` (meta ``users/<name>``). Permissions live beside them
+in meta ``permissions/<name>`` as ``{"global": {...}, "dbs": {db id: {...}},
+"tables": {table id: {"db": db id, "permissions": {...}}}}``; each permission set holds
+``read`` / ``write`` / ``config`` (and ``connect`` globally) as booleans, a missing key
+meaning "not set here" (RethinkDB's indeterminate), which defers to the wider scope.
+The ``rethinkdb`` database never inherits from the global scope, as in RethinkDB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...datum.jsonfmt import dumps
+from ...errors import ReqlOpFailedError, ReqlPermissionError
+from . import users
+from .base import SystemTable, table_by_id, table_id
+from .names import SYSTEM_DB, SYSTEM_DB_ID
+
+ADMIN = "admin"
+PERM_PREFIX = "permissions/"
+_KEYS = ("read", "write", "config", "connect")
+
+
+# -- stored permission records ------------------------------------------------------------------
+
+
+def _record(storage: Any, user: str) -> dict:
+    rec = storage.meta_get(PERM_PREFIX + user) or {}
+    return {
+        "global": rec.get("global", {}),
+        "dbs": rec.get("dbs", {}),
+        "tables": rec.get("tables", {}),
+    }
+
+
+def _save(storage: Any, user: str, rec: dict) -> None:
+    storage.meta_put(PERM_PREFIX + user, rec)
+
+
+def user_names(storage: Any) -> list[str]:
+    return [key[len(users.USER_PREFIX) :] for key, _ in storage.meta_items(users.USER_PREFIX)]
+
+
+def merge_permissions(perms: dict, new: Any, global_scope: bool) -> dict:
+    """``perms`` updated by the object ``new`` (null unsets a key), with RethinkDB's errors."""
+    if type(new) is not dict:
+        raise ReqlOpFailedError(f"Expected an object, got {dumps(new)}.")
+    out = dict(perms)
+    for key in _KEYS:
+        if key not in new:
+            continue
+        if key == "connect" and not global_scope:
+            raise ReqlOpFailedError("The `connect` permission is only valid at the global scope.")
+        v = new[key]
+        if v is None:
+            out.pop(key, None)
+        elif type(v) is bool:
+            out[key] = v
+        else:
+            raise ReqlOpFailedError(f"Expected a boolean or null for `{key}`, got {dumps(v)}.")
+    extra = sorted(set(new) - set(_KEYS))
+    if extra:
+        raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(extra)}`.")
+    return out
+
+
+def _shown(perms: dict) -> dict | None:
+    """A permission set as RethinkDB shows it: only the keys that are set, or null."""
+    out = {k: perms[k] for k in _KEYS if k in perms}
+    return out or None
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def _user(ctx: Any) -> str:
+    session = getattr(ctx, "session", None)
+    return getattr(session, "user", ADMIN) or ADMIN
+
+
+def _lookup(rec: dict, key: str, db_id: str | None, tbl_id: str | None) -> bool:
+    if tbl_id is not None:
+        v = rec["tables"].get(tbl_id, {}).get("permissions", {}).get(key)
+        if v is not None:
+            return v
+    if db_id is not None:
+        v = rec["dbs"].get(db_id, {}).get(key)
+        if v is not None:
+            return v
+        if db_id == SYSTEM_DB_ID:
+            return False  # the system database does not inherit global permissions
+    return rec["global"].get(key) is True
+
+
+def require(ctx: Any, perm: str, db_id: str | None = None, tbl_id: str | None = None) -> None:
+    """Raise RethinkDB's ReqlPermissionError unless the query's user has ``perm`` ("read",
+    "write" -- which implies needing read too --, "config" or "connect") on the scope."""
+    user = _user(ctx)
+    if user == ADMIN:
+        return
+    storage = ctx.storage
+    ok = users.get_user(storage, user) is not None
+    if ok:
+        rec = _record(storage, user)
+        ok = _lookup(rec, perm, db_id, tbl_id)
+        if ok and perm == "write":
+            ok = _lookup(rec, "read", db_id, tbl_id)
+    if not ok:
+        raise ReqlPermissionError(f"User `{user}` does not have the required `{perm}` permission.")
+
+
+class GuardedStore:
+    """A table store that checks the query user's permissions before each read or write
+    (as RethinkDB does: lazily, when the table is actually used, not when it is named)."""
+
+    def __init__(self, ctx: Any, store: Any) -> None:
+        self._ctx = ctx
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _check(self, perm: str) -> None:
+        require(self._ctx, perm, self._store.db.id, self._store.id)
+
+    def get(self, key: Any) -> Any:
+        self._check("read")
+        return self._store.get(key)
+
+    def count(self) -> int:
+        self._check("read")
+        return self._store.count()
+
+    def scan(self, *args: Any, **kwargs: Any) -> Any:
+        self._check("read")
+        return self._store.scan(*args, **kwargs)
+
+    def index_scan(self, *args: Any, **kwargs: Any) -> Any:
+        self._check("read")
+        return self._store.index_scan(*args, **kwargs)
+
+    def index_get_all(self, *args: Any, **kwargs: Any) -> Any:
+        self._check("read")
+        return self._store.index_get_all(*args, **kwargs)
+
+    def write(self) -> Any:
+        self._check("write")
+        return self._store.write()
+
+    def index_create(self, *args: Any, **kwargs: Any) -> Any:
+        self._check("config")
+        return self._store.index_create(*args, **kwargs)
+
+    def index_drop(self, *args: Any, **kwargs: Any) -> Any:
+        self._check("config")
+        return self._store.index_drop(*args, **kwargs)
+
+    def index_rename(self, *args: Any, **kwargs: Any) -> Any:
+        self._check("config")
+        return self._store.index_rename(*args, **kwargs)
+
+
+def guard(ctx: Any, store: Any) -> Any:
+    """``store`` itself for admin, else a ``GuardedStore`` checking the user's permissions."""
+    return store if _user(ctx) == ADMIN else GuardedStore(ctx, store)
+
+
+# -- grant --------------------------------------------------------------------------------------
+
+
+def grant(ctx: Any, user: str, perms: Any, db_id: str | None, tbl_id: str | None) -> dict:
+    """``r.grant`` at the global (no ids), database or table scope."""
+    if user == ADMIN:
+        raise ReqlOpFailedError(f"The permissions of the user `{user}` can't be modified.")
+    require(ctx, "read", SYSTEM_DB_ID, table_id("permissions"))
+    require(ctx, "write", SYSTEM_DB_ID, table_id("permissions"))
+    storage = ctx.storage
+    if users.get_user(storage, user) is None:
+        raise ReqlOpFailedError(f"User `{user}` not found.")
+    rec = _record(storage, user)
+    old, new = _update(rec, perms, db_id, tbl_id)
+    _save(storage, user, rec)
+    return {"granted": 1, "permissions_changes": [{"new_val": new, "old_val": old}]}
+
+
+def _update(rec: dict, perms: Any, db_id: str | None, tbl_id: str | None) -> tuple:
+    """Merge ``perms`` into the scope of ``rec``; (old, new) as shown. Empty sets vanish."""
+    if tbl_id is not None:
+        entry = rec["tables"].get(tbl_id, {"db": db_id, "permissions": {}})
+        old = entry["permissions"]
+        new = merge_permissions(old, perms, False)
+        if new:
+            rec["tables"][tbl_id] = {"db": db_id, "permissions": new}
+        else:
+            rec["tables"].pop(tbl_id, None)
+    elif db_id is not None:
+        old = rec["dbs"].get(db_id, {})
+        new = merge_permissions(old, perms, False)
+        if new:
+            rec["dbs"][db_id] = new
+        else:
+            rec["dbs"].pop(db_id, None)
+    else:
+        old = rec["global"]
+        new = rec["global"] = merge_permissions(old, perms, True)
+    return _shown(old), _shown(new)
+
+
+# -- the users table ----------------------------------------------------------------------------
+
+
+class Users(SystemTable):
+    """``rethinkdb.users``: ``{"id": name, "password": bool}``; insert / update / delete
+    create users, change passwords and remove users."""
+
+    name = "users"
+
+    def rows(self) -> list[dict]:
+        return [
+            {"id": key[len(users.USER_PREFIX) :], "password": not rec.get("empty", False)}
+            for key, rec in self.storage.meta_items(users.USER_PREFIX)
+        ]
+
+    def get(self, key: Any) -> dict | None:
+        if type(key) is not str:
+            return None
+        rec = users.get_user(self.storage, key)
+        return None if rec is None else {"id": key, "password": not rec.get("empty", False)}
+
+    def apply(self, key: Any, old: Any, new: Any) -> Any:
+        if type(key) is not str:
+            raise ReqlOpFailedError(f"Expected a username as the primary key, got {dumps(key)}.")
+        storage = self.storage
+        if new is None:
+            if key == ADMIN:
+                raise ReqlOpFailedError(f"The user `{key}` can't be deleted.")
+            if old is None:
+                raise ReqlOpFailedError(f"User `{key}` not found.")
+            storage.meta_delete(users.USER_PREFIX + key)
+            storage.meta_delete(PERM_PREFIX + key)
+            return None
+        if "password" not in new:
+            raise ReqlOpFailedError("Expected a field named `password`.")
+        extra = sorted(set(new) - {"id", "password"})
+        if extra:
+            raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(extra)}`.")
+        password = new["password"]
+        if type(password) is str:
+            users.set_password(storage, key, password)
+        elif password is False:
+            users.set_password(storage, key, "")
+        elif password is True:
+            if old is None or not old["password"]:
+                raise ReqlOpFailedError(
+                    "Expected an object or string to set the password, or `false` to keep it "
+                    "unset, got true."
+                )
+        else:
+            raise ReqlOpFailedError(
+                f"Expected an object, string or boolean for `password`, got {dumps(password)}."
+            )
+        return self.get(key)
+
+
+# -- the permissions table ----------------------------------------------------------------------
+
+
+class Permissions(SystemTable):
+    """``rethinkdb.permissions``: one row per user and scope, ``id`` = [user, db id, table id]
+    (as long as the scope); ``database`` / ``table`` follow ``identifier_format``."""
+
+    name = "permissions"
+
+    def rows(self) -> list[dict]:
+        out = [self._row([ADMIN], dict.fromkeys(_KEYS, True))]
+        out.append(self._row([ADMIN, SYSTEM_DB_ID], dict.fromkeys(_KEYS[:3], True)))
+        for user in user_names(self.storage):
+            if user == ADMIN:
+                continue
+            rec = _record(self.storage, user)
+            out.append(self._row([user], rec["global"]))
+            for db_id, perms in rec["dbs"].items():
+                out.append(self._row([user, db_id], perms))
+            for tbl_id, entry in rec["tables"].items():
+                out.append(self._row([user, entry["db"], tbl_id], entry["permissions"]))
+        return [row for row in out if row is not None]
+
+    def _row(self, ident: list, perms: dict) -> dict | None:
+        shown = _shown(perms)
+        if shown is None:
+            return None
+        row: dict[str, Any] = {"id": ident, "permissions": shown, "user": ident[0]}
+        if len(ident) > 1:
+            db = self._db_name(ident[1])
+            if db is None:
+                return None
+            row["database"] = ident[1] if self.id_format == "uuid" else db
+        if len(ident) > 2:
+            table = self._table_name(ident[2])
+            if table is None:
+                return None
+            row["table"] = ident[2] if self.id_format == "uuid" else table
+        return row
+
+    def _db_name(self, db_id: str) -> str | None:
+        if db_id == SYSTEM_DB_ID:
+            return SYSTEM_DB
+        for name in self.storage.db_list():
+            if self.storage.db_get(name).id == db_id:
+                return name
+        return None
+
+    def _table_name(self, tbl_id: str) -> str | None:
+        store = self.storage.table_by_id(tbl_id) or table_by_id(self.ctx, tbl_id)
+        return None if store is None else store.name
+
+    def apply(self, key: Any, old: Any, new: Any) -> Any:
+        user, db_id, tbl_id = self._parse_key(key)
+        if user == ADMIN:
+            raise ReqlOpFailedError(f"The permissions of the user `{user}` can't be modified.")
+        storage = self.storage
+        if users.get_user(storage, user) is None:
+            raise ReqlOpFailedError(f"No user named `{user}`.")
+        rec = _record(storage, user)
+        if new is None:
+            _update(rec, dict.fromkeys(_KEYS[: 4 if db_id is None else 3]), db_id, tbl_id)
+            _save(storage, user, rec)
+            return None
+        extra = set(new) - {"id", "permissions", "user", "database", "table"}
+        if "user" in new and new["user"] != user:
+            raise ReqlOpFailedError("The key `user` does not match the primary key.")
+        if db_id is None:
+            extra |= {"database", "table"} & set(new)
+        elif tbl_id is None:
+            extra |= {"table"} & set(new)
+        if "permissions" not in new:
+            raise ReqlOpFailedError("Expected a field `permissions`.")
+        if old is not None:  # a replace starts from nothing: keys left out are unset
+            _update(rec, dict.fromkeys(_KEYS[: 4 if db_id is None else 3]), db_id, tbl_id)
+        _update(rec, new["permissions"], db_id, tbl_id)
+        if extra:
+            raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(sorted(extra))}`.")
+        _save(storage, user, rec)
+        return self.get(key)
+
+    def _parse_key(self, key: Any) -> tuple[str, str | None, str | None]:
+        if type(key) is not list or not 1 <= len(key) <= 3 or type(key[0]) is not str:
+            raise ReqlOpFailedError(
+                f"Expected an array of one to three items in the primary key, got {dumps(key)}."
+            )
+        if not all(type(k) is str for k in key):
+            raise ReqlOpFailedError(f"Expected a UUID; got {dumps(key)}.")
+        db_id = key[1] if len(key) > 1 else None
+        tbl_id = key[2] if len(key) > 2 else None
+        if db_id is not None and self._db_name(db_id) is None:
+            raise ReqlOpFailedError(f"No database with UUID `{db_id}` exists.")
+        if tbl_id is not None and self._table_name(tbl_id) is None:
+            raise ReqlOpFailedError(f"No table with UUID `{tbl_id}` exists.")
+        return key[0], db_id, tbl_id
+
+
+TABLES = [Users, Permissions]

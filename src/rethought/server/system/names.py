@@ -1,0 +1,92 @@
+"""Names in the catalog: validation with RethinkDB's message, this server's name and id, the
+system database's name, and the ``config()`` / ``status()`` documents of a one-server
+"cluster" (read by the terms and by the ``table_config`` / ``table_status`` system tables).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import uuid
+from typing import Any
+
+from ...errors import ReqlOpFailedError, ReqlQueryLogicError
+from ..runtime import values
+
+SYSTEM_DB = "rethinkdb"
+# A stable id for the system database (RethinkDB derives it the same way: it never changes).
+SYSTEM_DB_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "rethought:system-db"))
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
+
+
+def check_name(name: Any, kind: str) -> str:
+    """A database, table or server-tag name, or RethinkDB's error (``kind`` is "Table" ...)."""
+    if type(name) is not str:
+        raise values.expected(name, "STRING")
+    if not _NAME_RE.match(name):
+        raise ReqlQueryLogicError(
+            f"{kind} name `{name}` invalid (Use A-Z, a-z, 0-9, _ and - only)."
+        )
+    return name
+
+
+def database_name(v: Any) -> str:
+    """``check_name(v, "Database")``, for ``Term.datum_arg`` (its error blames the name)."""
+    return check_name(v, "Database")
+
+
+def table_name(v: Any) -> str:
+    """``check_name(v, "Table")``, for ``Term.datum_arg`` (its error blames the name)."""
+    return check_name(v, "Table")
+
+
+def server_name() -> str:
+    """This server's name as RethinkDB would default it: the host name, made a valid name."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "rethought"
+
+
+def server_id() -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "rethought:server:" + server_name()))
+
+
+def special(action: str) -> ReqlOpFailedError:
+    """``Database `rethinkdb` is special; you can't <action>.``"""
+    return ReqlOpFailedError(f"Database `{SYSTEM_DB}` is special; {action}")
+
+
+def table_config(store: Any, write_hook: Any = None) -> dict:
+    """``table.config()``: RethinkDB's ``table_config`` row for a one-server cluster
+    (``write_hook`` as ``get_write_hook`` shows it)."""
+    server = server_name()
+    return {
+        "db": store.db.name,
+        "durability": store.durability,
+        "id": store.id,
+        "indexes": sorted(store.index_list()),
+        "name": store.name,
+        "primary_key": store.primary_key,
+        "shards": [{"nonvoting_replicas": [], "primary_replica": server, "replicas": [server]}],
+        "write_acks": "majority",
+        "write_hook": write_hook,
+    }
+
+
+def table_status(store: Any) -> dict:
+    """``table.status()``: every replica is this server, always ready."""
+    server = server_name()
+    return {
+        "db": store.db.name,
+        "id": store.id,
+        "name": store.name,
+        "raft_leader": server,
+        "shards": [
+            {"primary_replicas": [server], "replicas": [{"server": server, "state": "ready"}]}
+        ],
+        "status": {
+            "all_replicas_ready": True,
+            "ready_for_outdated_reads": True,
+            "ready_for_reads": True,
+            "ready_for_writes": True,
+        },
+    }

@@ -1,0 +1,364 @@
+"""The catalog and cluster tables of the ``rethinkdb`` database, for a one-server cluster:
+``table_config``, ``table_status``, ``db_config``, ``server_config``, ``server_status``,
+``cluster_config``, ``current_issues``, ``jobs``, ``stats`` and ``logs``.
+
+``identifier_format="uuid"`` shows databases and servers by id instead of by name.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import uuid
+from typing import Any
+
+from ...datum.jsonfmt import dumps
+from ...errors import ReqlOpFailedError
+from ..runtime.stats import COUNTERS
+from . import access as system_auth
+from .base import SystemTable
+from .names import SYSTEM_DB, check_name, server_id, server_name, table_config, table_status
+from .write_hooks import hook_datum
+
+_STARTED = time.time()  # RethinkDB reports when the server process started
+
+
+def _time(epoch: float) -> dict:
+    return {"$reql_type$": "TIME", "epoch_time": round(epoch, 3), "timezone": "+00:00"}
+
+
+class _CatalogTable(SystemTable):
+    """A table with a row per user table (not the system tables)."""
+
+    def stores(self) -> list[Any]:
+        return self.storage.tables()
+
+    def uuid_names(self, row: dict) -> dict:
+        """``identifier_format="uuid"``: databases and servers by id."""
+        if self.id_format != "uuid":
+            return row
+        return _replace_names(row, {server_name(): server_id()}, self.storage)
+
+
+def _replace_names(row: Any, servers: dict, storage: Any) -> Any:
+    if type(row) is dict:
+        out = {}
+        for k, v in row.items():
+            if k == "db" and type(v) is str:
+                info = storage.db_get(v)
+                out[k] = info.id if info is not None else v
+            else:
+                out[k] = _replace_names(v, servers, storage)
+        return out
+    if type(row) is list:
+        return [_replace_names(x, servers, storage) for x in row]
+    if type(row) is str:
+        return servers.get(row, row)
+    return row
+
+
+class TableConfig(_CatalogTable):
+    """``table_config``: writable -- a new ``name`` renames, deleting drops, inserting creates."""
+
+    name = "table_config"
+
+    def rows(self) -> list[dict]:
+        return [self._row(store) for store in self.stores()]
+
+    def _row(self, store: Any) -> dict:
+        row = table_config(store, hook_datum(self.storage, store.id))
+        return self.uuid_names(row)
+
+    def get(self, key: Any) -> dict | None:
+        store = self.storage.table_by_id(key) if type(key) is str else None
+        return None if store is None else self._row(store)
+
+    def apply(self, key: Any, old: Any, new: Any) -> Any:
+        storage = self.storage
+        system_auth.require(self.ctx, "config")
+        if new is None:
+            store = storage.table_by_id(key)
+            storage.table_drop(store.db, store.name)  # its feeds end (Storage.drop_listeners)
+            return None
+        if old is None:
+            return self._create(new)
+        store = storage.table_by_id(key)
+        for field, msg in (
+            ("primary_key", "It's illegal to change a table's primary key"),
+            (
+                "indexes",
+                "The `indexes` field is read-only and can't be used to create or drop indexes.",
+            ),
+            (
+                "write_hook",
+                "The `write_hook` field is read-only and can't be used to create "
+                "or drop a write hook function.",
+            ),
+        ):
+            if new.get(field) != old.get(field):
+                raise ReqlOpFailedError(msg)
+        if new.get("db") != old.get("db"):
+            raise ReqlOpFailedError("It's illegal to change a table's database.")
+        name = check_name(new.get("name"), "Table")
+        durability = new.get("durability")
+        if durability not in ("hard", "soft"):
+            raise ReqlOpFailedError(
+                f'In `durability`: Expected "soft" or "hard", got: {dumps(durability)}'
+            )
+        if name != store.name:
+            if storage.table_get(store.db, name) is not None:
+                raise ReqlOpFailedError(
+                    f"Can't rename table `{store.db.name}.{store.name}` to `{name}` because "
+                    f"table `{store.db.name}.{name}` already exists."
+                )
+            storage.table_rename(store, name)
+        if durability != store.durability:
+            store.durability = durability
+            storage.table_save(store)
+        return self._row(store)
+
+    def _create(self, new: dict) -> Any:
+        db_name = new.get("db")
+        info = self.storage.db_get(db_name) if type(db_name) is str else None
+        if info is None:
+            raise ReqlOpFailedError(f"Database `{db_name}` does not exist.")
+        name = check_name(new.get("name"), "Table")
+        if self.storage.table_get(info.name, name) is not None:
+            raise ReqlOpFailedError(f"Table `{info.name}.{name}` already exists.")
+        pk = new.get("primary_key", "id")
+        store = self.storage.table_create(
+            info.name, name, primary_key=pk, durability=new.get("durability", "hard")
+        )
+        return self._row(store)
+
+
+class TableStatus(_CatalogTable):
+    name = "table_status"
+
+    def rows(self) -> list[dict]:
+        return [self.uuid_names(table_status(store)) for store in self.stores()]
+
+
+class DbConfig(SystemTable):
+    """``db_config``: ``{id, name}`` per database; deleting drops, inserting creates."""
+
+    name = "db_config"
+
+    def rows(self) -> list[dict]:
+        dbs = (self.storage.db_get(n) for n in self.storage.db_list())
+        return [{"id": db.id, "name": db.name} for db in dbs]
+
+    def apply(self, key: Any, old: Any, new: Any) -> Any:
+        storage = self.storage
+        system_auth.require(self.ctx, "config")
+        if new is None:
+            storage.db_drop(old["name"])
+            return None
+        extra = sorted(set(new) - {"id", "name"})
+        if extra:
+            raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(extra)}`.")
+        name = check_name(new.get("name"), "Database")
+        if name == SYSTEM_DB or (
+            storage.db_get(name) is not None and (old or {}).get("name") != name
+        ):
+            raise ReqlOpFailedError(f"Database `{name}` already exists.")
+        if old is None:
+            info = storage.db_create(name)
+            return {"id": info.id, "name": info.name}
+        if name != old["name"]:
+            storage.db_rename(old["name"], name)
+        return {"id": key, "name": name}
+
+
+class ServerConfig(SystemTable):
+    name = "server_config"
+
+    def rows(self) -> list[dict]:
+        return [
+            {
+                "cache_size_mb": "auto",
+                "id": server_id(),
+                "name": server_name(),
+                "tags": ["default"],
+            }
+        ]
+
+
+class ServerStatus(SystemTable):
+    name = "server_status"
+
+    def rows(self) -> list[dict]:
+        host = socket.gethostname()
+        return [
+            {
+                "id": server_id(),
+                "name": server_name(),
+                "network": {
+                    "canonical_addresses": [{"host": "127.0.0.1", "port": 29015}],
+                    "cluster_port": 29015,
+                    "connected_to": {},
+                    "hostname": host,
+                    "http_admin_port": "<no http admin>",
+                    "reql_port": 28015,
+                    "time_connected": _time(_STARTED),
+                },
+                "process": {
+                    "argv": list(sys.argv),
+                    "cache_size_mb": 100,
+                    "pid": os.getpid(),
+                    "time_started": _time(_STARTED),
+                    "version": "rethinkdb 2.4.4 (rethought)",
+                },
+            }
+        ]
+
+
+class ClusterConfig(SystemTable):
+    name = "cluster_config"
+
+    def rows(self) -> list[dict]:
+        return [{"auth_key": None, "id": "auth"}, {"heartbeat_timeout_secs": 10, "id": "heartbeat"}]
+
+    def apply(self, key: Any, old: Any, new: Any) -> Any:
+        if new is None:
+            raise ReqlOpFailedError(
+                "It's illegal to delete rows from the `rethinkdb.cluster_config` table."
+            )
+        if old is None:
+            raise ReqlOpFailedError(
+                "It's illegal to insert new rows into the `rethinkdb.cluster_config` table."
+            )
+        system_auth.require(self.ctx, "config")
+        return old  # one server: neither the auth key nor the heartbeat changes anything
+
+
+class CurrentIssues(SystemTable):
+    name = "current_issues"
+
+    def rows(self) -> list[dict]:
+        return []  # one server with every table ready has nothing to report
+
+
+class Jobs(SystemTable):
+    """``jobs``: the query reading it (other connections' queries are not tracked)."""
+
+    name = "jobs"
+
+    def __init__(self, ctx: Any, id_format: str = "name") -> None:
+        super().__init__(ctx, id_format)
+        self._job = str(uuid.uuid4())
+
+    def rows(self) -> list[dict]:
+        user = getattr(getattr(self.ctx, "session", None), "user", "admin")
+        started = getattr(self.ctx, "now", time.time())
+        server = server_id() if self.id_format == "uuid" else server_name()
+        return [
+            {
+                "duration_sec": max(0.0, round(time.time() - started, 3)),
+                "id": ["query", self._job],
+                "info": {"user": user},
+                "servers": [server],
+                "type": "query",
+            }
+        ]
+
+
+class Stats(_CatalogTable):
+    """``stats``: the counters of ``server.stats`` (rates measured over the last second)."""
+
+    name = "stats"
+
+    def rows(self) -> list[dict]:
+        c = COUNTERS
+        sid, sname = server_id(), server_name()
+        server = sid if self.id_format == "uuid" else sname
+        conns = c.connections()
+        engine = {
+            "client_connections": conns,
+            "clients_active": conns,
+            "queries_per_sec": c.rate("queries_per_sec"),
+            "read_docs_per_sec": c.rate("read_docs_per_sec"),
+            "written_docs_per_sec": c.rate("written_docs_per_sec"),
+        }
+        totals = {
+            "queries_total": c.queries_total,
+            "read_docs_total": c.read_docs_total,
+            "written_docs_total": c.written_docs_total,
+        }
+        rows = [
+            {"id": ["cluster"], "query_engine": dict(engine)},
+            {"id": ["server", sid], "query_engine": {**engine, **totals}, "server": server},
+        ]
+        for store in self.stores():
+            db = store.db.id if self.id_format == "uuid" else store.db.name
+            name = store.id if self.id_format == "uuid" else store.name
+            reads, writes = c.table_rate(store.id)
+            rates = {"read_docs_per_sec": reads, "written_docs_per_sec": writes}
+            table_totals = {
+                "read_docs_total": c.table_reads.get(store.id, 0),
+                "written_docs_total": c.table_writes.get(store.id, 0),
+            }
+            rows.append(
+                {"db": db, "id": ["table", store.id], "query_engine": dict(rates), "table": name}
+            )
+            rows.append(
+                {
+                    "db": db,
+                    "id": ["table_server", store.id, sid],
+                    "query_engine": {**rates, **table_totals},
+                    "server": server,
+                    "storage_engine": {
+                        "cache": {"in_use_bytes": 0},
+                        "disk": {
+                            "read_bytes_per_sec": 0,
+                            "read_bytes_total": 0,
+                            "space_usage": {
+                                "data_bytes": 0,
+                                "garbage_bytes": 0,
+                                "metadata_bytes": 0,
+                                "preallocated_bytes": 0,
+                            },
+                            "written_bytes_per_sec": 0,
+                            "written_bytes_total": 0,
+                        },
+                    },
+                    "table": name,
+                }
+            )
+        return rows
+
+
+class Logs(SystemTable):
+    name = "logs"
+
+    def rows(self) -> list[dict]:
+        server = server_id() if self.id_format == "uuid" else server_name()
+        return [
+            {
+                "id": [f"{_STARTED:.6f}", server_id()],
+                "level": "notice",
+                "message": "Server ready",
+                "server": server,
+                "timestamp": _time(_STARTED),
+                "uptime": round(time.time() - _STARTED, 3),
+            }
+        ]
+
+    def apply(self, key: Any, old: Any, new: Any) -> Any:
+        raise ReqlOpFailedError("It's illegal to write to the `rethinkdb.logs` system table.")
+
+
+TABLES = [
+    TableConfig,
+    TableStatus,
+    DbConfig,
+    ServerConfig,
+    ServerStatus,
+    ClusterConfig,
+    CurrentIssues,
+    Jobs,
+    Stats,
+    Logs,
+]

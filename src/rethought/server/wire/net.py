@@ -1,0 +1,266 @@
+"""The driver port: listener, handshakes and frame reading, as RethinkDB 2.4 speaks them.
+
+A client sends a 4-byte little-endian magic number, then either
+- V1_0: null-terminated JSON messages carrying a SCRAM-SHA-256 exchange (``server.auth``), or
+- V0_3 / V0_4: a length-prefixed auth key and the JSON protocol number, answered ``SUCCESS``;
+then frames (8-byte token, 4-byte length, JSON query) that ``server.session`` answers.
+
+Handshake failures are answered in the handshake's own format (RethinkDB's ``server.cc``):
+JSON ``{"success": false, "error": ..., "error_code": ...}`` for V1_0, ``ERROR: ...\\n`` text
+for anything older or unknown; then the socket is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from ...proto.ql2 import Protocol, Version
+from . import auth
+from . import net_responses as resp
+from .session import ConnectionSession
+
+log = logging.getLogger("rethought.net")
+
+SERVER_VERSION = "2.4.4"  # what we tell drivers; they only check the protocol range
+MAX_QUERY_SIZE = 128 * 1024 * 1024  # RethinkDB's TOO_LARGE_QUERY_SIZE
+HANDSHAKE_MESSAGE_LIMIT = 2048
+BAD_MAGIC = (
+    "Received an unsupported protocol version. This port is for RethinkDB queries. "
+    "Does your client driver version not match the server?"
+)
+PROTOBUF_GONE = "The PROTOBUF client protocol is no longer supported"
+
+_U32 = struct.Struct("<I")
+
+
+class HandshakeError(auth.AuthError):
+    """A malformed or unsupported handshake: answered as a failed authentication is."""
+
+
+class DriverServer:
+    """Accepts driver connections and runs one ``ConnectionSession`` per client."""
+
+    def __init__(
+        self,
+        engine: Any,
+        storage: Any,
+        sync: Callable[[], Awaitable[None]],
+        server_info: dict[str, Any],
+    ) -> None:
+        self.engine = engine
+        self.storage = storage
+        self.sync = sync
+        self.server_info = server_info
+        self.connections: set[_Connection] = set()
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self, hosts: list[str], port: int) -> list[tuple[str, int]]:
+        """Listen on every address in ``hosts``; returns the bound (address, port) pairs."""
+        self._server = await asyncio.start_server(
+            self._accept, host=hosts, port=port, reuse_address=True
+        )
+        return [s.getsockname()[:2] for s in self._server.sockets]
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop accepting, end every open cursor and feed, let running queries finish."""
+        if self._server is not None:
+            self._server.close()
+        conns = list(self.connections)
+        if conns:
+            await asyncio.gather(*(c.shutdown(grace) for c in conns), return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Connection(self, reader, writer)
+        self.connections.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self.connections.discard(conn)
+
+
+class _Connection:
+    def __init__(
+        self, server: DriverServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.session: ConnectionSession | None = None
+        self.peer = writer.get_extra_info("peername")
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            except OSError:
+                pass
+
+    async def send(self, data: bytes) -> None:
+        if self.writer.is_closing():
+            return
+        self.writer.write(data)
+        try:
+            await self.writer.drain()
+        except (ConnectionError, OSError):
+            pass
+
+    async def run(self) -> None:
+        try:
+            user = await self._handshake()
+            if user is None:
+                return
+            self.session = ConnectionSession(
+                self.server.engine, self.send, self.server.sync, self.server.server_info, user
+            )
+            await self._read_queries()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass  # the client went away
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("unexpected error on connection from %s", self.peer)
+        finally:
+            if self.session is not None:
+                self.session.abort()
+            self._close()
+
+    def _close(self) -> None:
+        if not self.writer.is_closing():
+            self.writer.close()
+
+    async def shutdown(self, grace: float) -> None:
+        if self.session is not None:
+            await self.session.shutdown(grace)
+        self._close()
+
+    # -- handshake --------------------------------------------------------------------------
+
+    async def _handshake(self) -> str | None:
+        """The authenticated user name, or None after answering a failed handshake."""
+        version = _U32.unpack(await self.reader.readexactly(4))[0]
+        json_style = version == Version.V1_0
+        try:
+            if json_style:
+                return await self._handshake_v1()
+            if version in (Version.V0_3, Version.V0_4):
+                return await self._handshake_v0()
+            if version in (Version.V0_1, Version.V0_2):
+                raise HandshakeError(-1, PROTOBUF_GONE)
+            raise HandshakeError(-1, BAD_MAGIC)
+        except auth.AuthError as e:  # HandshakeError included
+            if json_style:
+                msg = orjson.dumps({"success": False, "error": e.message, "error_code": e.code})
+            else:
+                msg = f"ERROR: {e.message}\n".encode()
+            await self.send(msg + b"\0")
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+            return None
+
+    async def _handshake_v1(self) -> str:
+        await self._send_json(
+            {
+                "success": True,
+                "min_protocol_version": 0,
+                "max_protocol_version": 0,
+                "server_version": SERVER_VERSION,
+            }
+        )
+        first = await self._read_json()
+        pv = first.get("protocol_version")
+        if type(pv) not in (int, float) or type(pv) is bool:
+            raise HandshakeError(1, "Expected a number for `protocol_version`.")
+        if pv != 0:
+            raise HandshakeError(2, "Unsupported `protocol_version`.")
+        method = first.get("authentication_method")
+        if type(method) is not str:
+            raise HandshakeError(3, "Expected a string for `authentication_method`.")
+        if method != "SCRAM-SHA-256":
+            raise HandshakeError(4, "Unsupported `authentication_method`.")
+        scram = auth.ScramServer(self.server.storage)
+        reply = scram.next_message(self._auth_field(first))
+        await self._send_json({"success": True, "authentication": reply})
+        reply = scram.next_message(self._auth_field(await self._read_json()))
+        await self._send_json({"success": True, "authentication": reply})
+        assert scram.username is not None
+        return scram.username
+
+    @staticmethod
+    def _auth_field(message: dict) -> str:
+        value = message.get("authentication")
+        if type(value) is not str:
+            raise HandshakeError(5, "Expected a string for `authentication`.")
+        return value
+
+    async def _handshake_v0(self) -> str:
+        size = _U32.unpack(await self.reader.readexactly(4))[0]
+        if size > HANDSHAKE_MESSAGE_LIMIT:
+            raise HandshakeError(-1, "Client provided an authorization key that is too long.")
+        key = await self.reader.readexactly(size)
+        try:
+            auth.check_auth_key(self.server.storage, key.decode("utf-8", "replace"))
+        except auth.AuthError:
+            # RethinkDB keeps this wording for old drivers.
+            raise HandshakeError(-1, "Incorrect authorization key.") from None
+        protocol = struct.unpack("<i", await self.reader.readexactly(4))[0]
+        if protocol == Protocol.PROTOBUF:
+            raise HandshakeError(-1, PROTOBUF_GONE)
+        if protocol != Protocol.JSON:
+            raise HandshakeError(-1, f"Unrecognized protocol specified: '{protocol}'")
+        await self.send(b"SUCCESS\0")
+        return "admin"
+
+    async def _send_json(self, obj: dict) -> None:
+        await self.send(orjson.dumps(obj) + b"\0")
+
+    async def _read_json(self) -> dict:
+        try:
+            data = await self.reader.readuntil(b"\0")
+        except asyncio.LimitOverrunError:
+            raise HandshakeError(7, "Limited read buffer size.") from None
+        if len(data) >= HANDSHAKE_MESSAGE_LIMIT:
+            raise HandshakeError(7, "Limited read buffer size.")
+        try:
+            value = orjson.loads(data[:-1])
+        except orjson.JSONDecodeError:
+            raise HandshakeError(8, "Invalid JSON object.") from None
+        return value if type(value) is dict else {}
+
+    # -- queries ----------------------------------------------------------------------------
+
+    async def _read_queries(self) -> None:
+        assert self.session is not None
+        readexactly = self.reader.readexactly
+        handle = self.session.handle
+        unpack, head_size = resp.HEADER.unpack, resp.HEADER.size
+        while True:
+            token, size = unpack(await readexactly(head_size))
+            if size >= MAX_QUERY_SIZE:
+                await self._too_large(token, size)
+                return
+            await handle(token, await readexactly(size))
+
+    async def _too_large(self, token: int, size: int) -> None:
+        await self.send(
+            resp.client_error(
+                token, f"Query size ({size}) greater than maximum ({MAX_QUERY_SIZE - 1})."
+            )
+        )
+        if self.writer.can_write_eof():
+            self.writer.write_eof()
+        # Swallow what the client is still sending (briefly) so it reads our answer instead of
+        # a connection reset.
+        try:
+            async with asyncio.timeout(5):
+                while await self.reader.read(1 << 20):
+                    pass
+        except (TimeoutError, ConnectionError, OSError):
+            pass

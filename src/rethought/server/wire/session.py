@@ -1,0 +1,456 @@
+"""One client connection's queries: START / CONTINUE / STOP / NOREPLY_WAIT / SERVER_INFO.
+
+``ConnectionSession.handle(token, payload)`` is called by ``server.net`` for every frame, in
+arrival order. Each query runs in its own task, so many tokens are in flight at once and their
+responses interleave; evaluation itself is synchronous (see ``server.engine``), and the loop is
+yielded between batches and while a hard-durability write waits for its fsync. Each evaluation
+step (``engine.execute``, each batch pulled from a stream) runs in a query greenlet
+(``server.suspend``), so a term waiting for I/O (``r.http``, ``r.js``) suspends only its query,
+and a long evaluation switches out at ``suspend.checkpoint`` every few milliseconds. A stream
+batch goes out by its ``max_batch_seconds`` deadline even mid-scan (``server.stream_batches``).
+
+Stopping follows RethinkDB's ``query_cache.cc``: STOP cancels the task evaluating the query
+(a START still running, or the CONTINUE pulling a batch); the cancellation surfaces at the
+query's next checkpoint, the interrupted request is answered with an empty SUCCESS_SEQUENCE,
+then the STOP itself. A closed connection cancels everything it was running except noreply
+queries (fire-and-forget writes the client already sent).
+
+The wording of every protocol error follows RethinkDB's ``json.cc``, ``term_storage.cc`` and
+``query_cache.cc``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
+from ...proto.ql2 import QueryType, ResponseType, TermType
+from ..query import engine as engine_mod
+from ..query import json_dups
+from ..runtime import suspend
+from ..runtime.stats import COUNTERS
+from . import net_responses as resp
+from .stream_batches import StreamBatches
+
+log = logging.getLogger("rethought.net")
+
+#: Queries one connection may run at once before the reader waits (RethinkDB: 1024).
+MAX_CONCURRENT_QUERIES = 1024
+UNPARSEABLE = "Client is buggy (failed to deserialize query)."
+_QUERY_TYPES = frozenset(int(t) for t in QueryType)
+
+_JSON_TYPE_NAMES = {
+    type(None): "NULL",
+    bool: "BOOL",
+    dict: "OBJECT",
+    list: "ARRAY",
+    str: "STRING",
+    int: "NUMBER",
+    float: "NUMBER",
+}
+
+
+class _BadQuery(Exception):
+    """The frame is not a well-formed query: answered with CLIENT_ERROR."""
+
+
+class _Query:
+    """A START whose result is still open: a stream being batched or a feed."""
+
+    __slots__ = (
+        "token", "ctx", "batcher", "feed", "notes", "profile", "lock", "task", "stopped", "noreply"
+    )  # fmt: skip
+
+    def __init__(self, token: int, profile: bool = False, noreply: bool = False) -> None:
+        self.token = token
+        self.profile = profile
+        self.noreply = noreply
+        self.ctx: Any = None
+        self.batcher: StreamBatches | None = None
+        self.feed: Any = None
+        self.notes: list[int] = []
+        self.lock = asyncio.Lock()
+        self.task: asyncio.Task | None = None  # the task evaluating it now, for STOP
+        self.stopped = False
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    if len(text) > 300:
+        float(value)  # OverflowError (a ValueError's sibling) beyond a double, as below
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0.0:
+        raise ValueError(f"{text} is beyond a double")
+    return value
+
+
+def _parse(payload: bytes) -> tuple[Any, json_dups.Duplicates]:
+    """The query's JSON, and the objects in it that had a duplicate key (json_dups). orjson
+    is fast but stops at 1024 levels of nesting and 64-bit integers and keeps the last of
+    duplicate keys; the standard parser takes the rare query beyond those or whose bytes
+    are not orjson's own. A number beyond a double (10**400, 1e400) fails as RethinkDB's
+    parser fails it (rapidjson's NumberTooBig: the query is unparseable).
+    """
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass  # beyond orjson: the standard parser below
+    else:
+        if not json_dups.may_have_duplicates(payload, value):
+            return value, {}
+    try:
+        return json_dups.loads_recording_duplicates(
+            payload,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
+    except OverflowError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _static_bool(optargs: dict, name: str) -> bool:
+    """``noreply`` / ``profile`` as RethinkDB reads them before compiling: a bool or a DATUM."""
+    v = optargs.get(name)
+    if type(v) is bool:
+        return v
+    if type(v) is list and len(v) == 2 and v[0] == TermType.DATUM and type(v[1]) is bool:
+        return v[1]
+    return False
+
+
+def _profile_doc(raw_term: Any, seconds: float) -> list[dict[str, Any]]:
+    """A one-level profile in RethinkDB's shape (description, duration(ms), sub_tasks)."""
+    name = "datum"
+    if type(raw_term) is list and raw_term and type(raw_term[0]) is int:
+        try:
+            name = TermType(raw_term[0]).name.lower()
+        except ValueError:
+            name = str(raw_term[0])
+    elif type(raw_term) is dict:
+        name = "make_obj"
+    return [
+        {
+            "description": f"Evaluating {name}.",
+            "duration(ms)": round(seconds * 1000, 6),
+            "sub_tasks": [],
+        }
+    ]
+
+
+class ConnectionSession:
+    """Query state of one authenticated connection."""
+
+    def __init__(
+        self,
+        engine: Any,
+        send: Callable[[bytes], Awaitable[None]],
+        sync: Callable[[], Awaitable[None]],
+        server_info: dict[str, Any],
+        user: str = "admin",
+    ) -> None:
+        self.engine = engine
+        self.send = send
+        self.sync = sync
+        self.server_info = server_info
+        self.session = engine_mod.Session(user=user)
+        self.queries: dict[int, _Query] = {}
+        self.running: dict[int, _Query] = {}  # STARTs not yet answered
+        self.noreply_tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self.slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    async def handle(self, token: int, payload: bytes) -> None:
+        """Parse one frame and start answering it; returns once the query is under way."""
+        try:
+            query, dups = _parse(payload)
+        except RecursionError:
+            err = ReqlQueryLogicError("Maximum expression depth exceeded.")
+            await self.send(resp.from_exception(token, err))
+            return
+        except ValueError:
+            await self.send(resp.client_error(token, UNPARSEABLE))
+            return
+        try:
+            qtype, raw_term, optargs = self._check_query(query)
+        except _BadQuery as e:
+            await self.send(resp.client_error(token, f"Server could not parse query: {e}"))
+            return
+        if qtype == QueryType.START:
+            if token in self.queries or token in self.running:
+                await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
+                return
+            await self.slots.acquire()
+            COUNTERS.query()
+            noreply = _static_bool(optargs, "noreply")
+            if dups and (err := json_dups.duplicate_error(raw_term, optargs, dups)):
+                self.slots.release()
+                if not noreply:
+                    await self.send(resp.from_exception(token, err))
+                return
+            q = _Query(token, _static_bool(optargs, "profile"), noreply)
+            task = q.task = self._spawn(self._start(q, raw_term, optargs))
+            self.running[token] = q
+            if noreply:
+                self.noreply_tasks.add(task)
+                task.add_done_callback(self.noreply_tasks.discard)
+        elif qtype == QueryType.CONTINUE:
+            self._spawn(self._continue(token))
+        elif qtype == QueryType.STOP:
+            self._spawn(self._stop(token))
+        elif qtype == QueryType.NOREPLY_WAIT:
+            self._spawn(self._noreply_wait(token))
+        else:
+            await self.send(
+                resp.response(token, ResponseType.SERVER_INFO, [orjson.dumps(self.server_info)])
+            )
+
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    @staticmethod
+    def _check_query(query: Any) -> tuple[int, Any, dict]:
+        if type(query) is not list:
+            raise _BadQuery(
+                f"Expected a query to be an array, but found {_JSON_TYPE_NAMES[type(query)]}."
+            )
+        if not 1 <= len(query) <= 3:
+            raise _BadQuery(
+                f"Expected 1 to 3 elements in the top-level query, but found {len(query)}."
+            )
+        qtype = query[0]
+        if type(qtype) not in (int, float) or type(qtype) is bool:
+            raise _BadQuery(
+                f"Expected a query type as a number, but found {_JSON_TYPE_NAMES[type(qtype)]}."
+            )
+        if qtype not in _QUERY_TYPES:
+            raise _BadQuery(f"Unrecognized QueryType: {int(qtype)}.")
+        optargs = query[2] if len(query) > 2 else {}
+        if type(optargs) is not dict:
+            raise _BadQuery(
+                "Expected global optargs as an object, but found "
+                f"{_JSON_TYPE_NAMES[type(optargs)]}."
+            )
+        if qtype == QueryType.START and len(query) < 2:
+            raise _BadQuery("Expected a term in a START query.")
+        return int(qtype), query[1] if len(query) > 1 else None, optargs
+
+    # -- START ------------------------------------------------------------------------------
+
+    async def _start(self, q: _Query, raw_term: Any, optargs: dict) -> None:
+        # Held until the answer is sent, so a STOP waits for it (RethinkDB's entry mutex).
+        async with q.lock:
+            try:
+                frame, ctx = await self._evaluate(q, raw_term, optargs)
+            finally:
+                q.task = None  # the rest cannot be stopped: the answer is decided
+                self.running.pop(q.token, None)
+                self.slots.release()
+            if q.noreply:
+                self._forget(q)
+                await self._flush_writes(ctx)
+                return
+            await self.send(frame)
+
+    async def _evaluate(self, q: _Query, raw_term: Any, optargs: dict) -> tuple[bytes, Any]:
+        """The START's answer (and its query context, once compiled)."""
+        token = q.token
+        started = time.perf_counter()
+        ctx = None
+        try:
+            prepared = self.engine.prepare(raw_term, optargs, self.session)
+            ctx = prepared.ctx
+            spec = resp.BatchSpec.of(ctx.optargs)
+            # In a query greenlet, so a term may wait for I/O (r.http, r.js).
+            result = await suspend.run_sync(self.engine.execute, prepared)
+            q.ctx = ctx
+            q.notes = result.notes
+            if result.kind == engine_mod.STREAM:
+                q.batcher = StreamBatches(result.value, spec)
+                rtype, rows = await self._stream_batch(q)
+            elif result.kind == engine_mod.FEED:
+                q.feed = result.value
+                self.queries[token] = q
+                rtype, rows = await self._feed_batch(q, first=True)
+            await self._flush_writes(ctx)
+            if result.kind == engine_mod.ATOM:  # encoded once durable: encoding may fail too
+                rtype, rows = ResponseType.SUCCESS_ATOM, [resp.dumps(result.value)]
+            profile = None
+            if q.profile:
+                if ctx.profiler is not None and ctx.profiler.tasks:
+                    profile = ctx.profiler.tasks  # the term tree, as RethinkDB reports it
+                else:
+                    profile = _profile_doc(raw_term, time.perf_counter() - started)
+            frame = resp.response(token, rtype, rows, notes=q.notes, profile=profile)
+        except (Exception, asyncio.CancelledError) as e:
+            frame = self._failed(q, e)
+        return frame, ctx
+
+    def _failed(self, q: _Query, exc: BaseException) -> bytes:
+        """The answer to a START or CONTINUE whose evaluation raised ``exc``: the query is
+        over. A cancellation that is not STOP's (the connection closed) is re-raised."""
+        self._forget(q)
+        token = q.token
+        if isinstance(exc, asyncio.CancelledError):
+            if not q.stopped:
+                raise exc
+            _stopped_here()
+            # STOP interrupted the evaluation, a batch being computed or a waiting feed:
+            # RethinkDB answers the interrupted request with an empty SUCCESS_SEQUENCE.
+            return resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
+        if isinstance(exc, RecursionError):
+            exc = ReqlQueryLogicError("Maximum expression depth exceeded.")
+        if isinstance(exc, ReqlError):
+            return resp.from_exception(token, exc)
+        log.exception("unexpected error in query %d", token)
+        return resp.internal_error(token, exc)
+
+    async def _flush_writes(self, ctx: Any) -> None:
+        """Hard durability: acknowledge only what is on disk."""
+        if ctx is not None and ctx.pending_sync:
+            ctx.pending_sync = False
+            await self.sync()
+
+    def _forget(self, q: _Query) -> None:
+        """Drop an open result (closing its feed)."""
+        if self.queries.get(q.token) is q:
+            del self.queries[q.token]
+        if q.feed is not None:
+            q.feed.close()
+        if q.batcher is not None:
+            q.batcher.close()
+
+    # -- batches ----------------------------------------------------------------------------
+
+    async def _stream_batch(self, q: _Query) -> tuple[int, list[bytes]]:
+        """(response type, encoded rows) of the stream's next batch, by its deadline."""
+        assert q.batcher is not None
+        rows, done = await q.batcher.next_batch()
+        COUNTERS.read(len(rows))
+        if done:
+            self.queries.pop(q.token, None)
+            return ResponseType.SUCCESS_SEQUENCE, rows
+        self.queries[q.token] = q
+        return ResponseType.SUCCESS_PARTIAL, rows
+
+    async def _feed_batch(self, q: _Query, first: bool = False) -> tuple[int, list[bytes]]:
+        """The feed's next rows; the first batch goes out at once, even empty (RethinkDB's
+        START of a changefeed answers immediately), later ones wait for changes."""
+        rows = await q.feed.next_batch(wait=not first)
+        encoded = [resp.encode_row(row) for row in rows]
+        if q.feed.done:  # a finite pipeline over the feed (changes().limit(n)) has ended
+            self._forget(q)
+            return ResponseType.SUCCESS_SEQUENCE, encoded
+        return ResponseType.SUCCESS_PARTIAL, encoded
+
+    # -- CONTINUE / STOP / NOREPLY_WAIT -----------------------------------------------------
+
+    async def _continue(self, token: int) -> None:
+        q = self.queries.get(token)
+        if q is None:
+            await self.send(resp.client_error(token, f"Token {token} not in stream cache."))
+            return
+        try:
+            async with q.lock:
+                if self.queries.get(token) is not q:  # stopped while we waited for the lock
+                    frame = resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=[])
+                else:
+                    started = time.perf_counter()
+                    q.task = asyncio.current_task()
+                    if q.feed is not None:
+                        rtype, rows = await self._feed_batch(q)
+                    else:
+                        rtype, rows = await self._stream_batch(q)
+                    await self._flush_writes(q.ctx)
+                    profile = None
+                    if q.profile:
+                        profile = _profile_doc(None, time.perf_counter() - started)
+                    frame = resp.response(token, rtype, rows, notes=q.notes, profile=profile)
+        except (Exception, asyncio.CancelledError) as e:
+            frame = self._failed(q, e)
+        finally:
+            q.task = None
+        await self.send(frame)
+
+    async def _stop(self, token: int) -> None:
+        q = self.queries.pop(token, None) or self.running.get(token)
+        if q is None:
+            await self.send(resp.client_error(token, f"Token {token} not in stream cache."))
+            return
+        q.stopped = True
+        if q.task is not None:
+            q.task.cancel()
+        if q.feed is not None:
+            q.feed.close()
+        async with q.lock:  # let the START / CONTINUE in progress answer first, as RethinkDB does
+            if q.batcher is not None:
+                q.batcher.close()  # a stream cut between batches: end its suspended scan
+        await self.send(resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=[]))
+
+    async def _noreply_wait(self, token: int) -> None:
+        if token in self.queries or token in self.running:
+            await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
+            return
+        pending = list(self.noreply_tasks)
+        if pending:
+            await asyncio.wait(pending)
+        await self.send(resp.response(token, ResponseType.WAIT_COMPLETE, []))
+
+    # -- shutdown ---------------------------------------------------------------------------
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Server shutdown: every open cursor or feed gets an error, running queries finish."""
+        err = ReqlOpIndeterminateError("Server is shutting down.")
+        for q in self._end_open_results():
+            try:
+                await self.send(resp.from_exception(q.token, err))
+            except (ConnectionError, OSError):
+                pass
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=grace)
+
+    def abort(self) -> None:
+        """The client went away: stop its running queries, waiting feeds and open results.
+
+        Noreply queries are left to finish: a write the client already sent must still happen.
+        """
+        for q in list(self.running.values()):
+            if q.task is not None and not q.noreply:
+                q.task.cancel()  # surfaces at the query's next checkpoint
+        self._end_open_results()
+
+    def _end_open_results(self) -> list[_Query]:
+        """Drop every open cursor and feed, stopping the batch each may be computing."""
+        ended = list(self.queries.values())
+        for q in ended:
+            if q.task is not None:
+                q.task.cancel()
+            self._forget(q)
+        return ended
+
+
+def _stopped_here() -> None:
+    """This task's cancellation was STOP doing its job: the task goes on to answer, so clear
+    the pending cancel (later ``asyncio.timeout`` blocks in it must not see it)."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
