@@ -70,8 +70,8 @@
 
   /** A builder bound to the server's term numbers: `{r, print, names}`. */
   function create(termTypes) {
-    const byName = {};    // JS name -> term number
-    const nameOf = {};    // term number -> JS name, for printing
+    const byName = Object.create(null); // JS name -> term number (no inherited names)
+    const nameOf = {};                  // term number -> JS name, for printing
     for (const [name, num] of Object.entries(termTypes)) {
       nameOf[num] = camel(name);
       if (!HIDDEN.has(name)) byName[camel(name)] = num;
@@ -99,7 +99,10 @@
       if (v instanceof Date) return [T.ISO8601, [v.toISOString()]];
       if (typeof v === "object") {
         const out = {};
-        for (const [k, x] of Object.entries(v)) out[k] = expr(x, (depth || 0) + 1);
+        for (const [k, x] of Object.entries(v)) { // defineProperty: "__proto__" is a key
+          Object.defineProperty(out, k, { value: expr(x, (depth || 0) + 1), enumerable: true,
+            writable: true, configurable: true });
+        }
         return out;
       }
       throw new Error("Cannot convert " + typeof v + " to ReQL.");
@@ -142,7 +145,10 @@
       const last = args[args.length - 1];
       if (args.length && isPlainObject(last) && takes(optTable, name, args.length - 1)) {
         optargs = {};
-        for (const [k, v] of Object.entries(last)) optargs[snake(k)] = expr(v);
+        for (const [k, v] of Object.entries(last)) {
+          Object.defineProperty(optargs, snake(k), { value: expr(v), enumerable: true,
+            writable: true, configurable: true });
+        }
         args = args.slice(0, -1);
       }
       let built = args.map((a, i) => {
@@ -283,9 +289,12 @@
           emit(")", m);
         } else {
           const name = nameOf[type] || "term" + type;
-          const method = args.length && Array.isArray(args[0]) && !TOP_ONLY.has(type);
+          const first = args[0];
+          const termFirst = Array.isArray(first) && first[0] !== T.MAKE_ARRAY;
+          const method = args.length && !TOP_ONLY.has(type) &&
+            (termFirst || !DATUM_TOP.has(type));
           if (method) {
-            const literal = args[0][0] === T.MAKE_ARRAY;
+            const literal = !termFirst; // r.expr({"a": 1}).merge(...), as the driver prints
             if (literal) emit("r.expr(", m);
             node(args[0], path.concat([0]), m);
             if (literal) emit(")", m);
@@ -316,20 +325,37 @@
       T.EPOCH_TIME, T.ISO8601, T.DB_CREATE, T.DB_DROP, T.GEOJSON, T.BINARY, T.ASC, T.DESC,
     ].filter((x) => x !== undefined));
 
+    // Terms whose plain first argument is theirs, not a value they are called on: r.table("x").
+    const DATUM_TOP = new Set([
+      T.TABLE, T.TABLE_CREATE, T.TABLE_DROP, T.UUID, T.GRANT, T.WAIT, T.RECONFIGURE,
+      T.REBALANCE,
+    ].filter((x) => x !== undefined));
+
     function sameFrames(a, b) {
       return a.length === b.length && a.every((x, i) => x === b[i]);
     }
 
-    /** Evaluates typed query text against `r`; returns the term JSON. */
-    function parse(text) {
-      const body = text.trim().replace(/;\s*$/, "");
-      if (!body) throw new Error("Type a query first.");
-      // eslint-disable-next-line no-new-func
-      const q = new Function("r", '"use strict";\nreturn (' + body + "\n);")(r);
-      return build(q);
+    /** Whether `v` is a term built here (a query's value, not a plain JavaScript one). */
+    function isTerm(v) {
+      return typeof v === "function" && terms.has(v);
     }
 
-    return { r, build, print, parse, resetVarIds() { nextVarId = 0; } };
+    const methodNames = new Set([...Object.keys(byName), "do"]);
+    const topNames = new Set([...Object.keys(byName), "do", "expr", "row"]);
+    /** The names `r.<name>` (top) or `term.<name>` may use. */
+    function commands(top) {
+      return top ? topNames : methodNames;
+    }
+
+    /** Reads typed query text (parse.js, never eval); returns the term JSON. */
+    function parse(text) {
+      if (!text.trim()) throw new Error("Type a query first.");
+      const parser = root.ReqlParser || require("./parse.js");
+      return parser.evaluate(text, api);
+    }
+
+    const api = { r, build, print, parse, isTerm, commands, resetVarIds() { nextVarId = 0; } };
+    return api;
   }
 
   const api = { create };
