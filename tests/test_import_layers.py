@@ -33,9 +33,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("rethought", "rethought.__main__"),
 ]
 # The server and the driver are separate towers: neither imports the other.
-TOWERS = ("rethought.server", "rethought.console", "rethought.cli"), (
-    "rethought.query",
-    "rethought.client",
+TOWERS = (
+    ("rethought.server", "rethought.console", "rethought.cli"),
+    (
+        "rethought.query",
+        "rethought.client",
+    ),
 )
 
 
@@ -197,12 +200,17 @@ def test_graph_sees_lazy_and_relative_imports():
 if __name__ == "__main__":
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else SRC
     g = import_graph(root)
-    server = {m: {d for d in ds if d.startswith("rethought.server")}
-              for m, ds in g.items() if m.startswith("rethought.server")}
+    server = {
+        m: {d for d in ds if d.startswith("rethought.server")}
+        for m, ds in g.items()
+        if m.startswith("rethought.server")
+    }
     for name, graph in (("all", g), ("server", server)):
         cs = circles(graph)
-        print(f"{name}: {len(graph)} modules, {levels(graph)} levels, {len(cs)} circles"
-              f" (largest {max(map(len, cs), default=0)}), "
-              f"{len(upward_imports(graph))} upward imports")
+        print(
+            f"{name}: {len(graph)} modules, {levels(graph)} levels, {len(cs)} circles"
+            f" (largest {max(map(len, cs), default=0)}), "
+            f"{len(upward_imports(graph))} upward imports"
+        )
         for c in cs:
             print("  circle:", " ".join(m.removeprefix("rethought.") for m in c))

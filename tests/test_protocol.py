@@ -415,7 +415,7 @@ def test_unexpected_exception_becomes_internal_error():
     """A Python bug in a term answers RUNTIME_ERROR / INTERNAL and the session goes on."""
     import asyncio
 
-    from rethought.server import engine as engine_mod
+    from rethought.server.query import engine as engine_mod
     from rethought.server.wire.session import ConnectionSession
 
     class BrokenEngine:

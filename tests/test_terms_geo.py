@@ -331,10 +331,10 @@ def test_get_nearest(table):
 
 def _arc_by_definition(a, b, depth=0):
     """The densification's definition, recursively: the great-circle midpoint (as
-    geometry.midpoint / to_lonlat give it), longitudes kept continuous, until the chord's
+    sphere.midpoint / to_lonlat give it), longitudes kept continuous, until the chord's
     middle is within TOL of it or after _MAX_DEPTH halvings."""
-    from rethought.server import geometry as g
-    from rethought.server.query.terms import geo_predicates as p
+    from rethought.server.geo import predicates as p
+    from rethought.server.geo import sphere as g
 
     if depth >= p._MAX_DEPTH:
         return []

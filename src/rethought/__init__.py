@@ -14,8 +14,7 @@ from . import errors
 from .client.handler import Handler, QueryHandle
 from .errors import *  # noqa: F403  (the official driver exports its errors at top level)
 from .query.namespace import ReqlNamespace
-
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401  (rethought.__version__)
 
 
 class RethinkDB(ReqlNamespace):

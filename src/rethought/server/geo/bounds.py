@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .geometry import Ellipsoid, LonLat, Shape, Vec, s2_point
+from .geometry import Ellipsoid
+from .sphere import LonLat, Shape, Vec, s2_point, unwrapped
 
 MARGIN = 1e-6  # degrees: S2 rounding and the planar chords' tolerance are far below this
 POLAR = 90.0 - MARGIN  # a box reaching this latitude covers every longitude
@@ -89,8 +90,6 @@ def shape_box(shape: Shape) -> Box:
         return _box(lon, lon, lat, lat, MARGIN)
     if shape.kind == "Polygon" and not shape.rings:
         return WORLD  # the empty polygon: distance 0 from everything (geometry.distance)
-    from .predicates import unwrapped  # lazy: the terms package imports this
-
     # The planar shape's longitudes lie within its unwrapped vertices' (a great-circle arc's
     # longitude is monotonic unless it passes a pole, and then the box is all longitudes),
     # so the vertices bound it without densifying the edges as the predicates must.

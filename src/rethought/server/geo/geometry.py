@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import geographiclib.geodesic
@@ -28,9 +28,8 @@ from ...datum import REQL_TYPE, num
 from ...datum.jsonfmt import pretty
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ..runtime import values
-
-Vec = tuple[float, float, float]
-LonLat = tuple[float, float]
+from .predicates import polygon_contains_point, ring_is_simple, rings_are_valid
+from .sphere import LonLat, Shape, project, s2_point, to_lonlat
 
 _UNSUPPORTED = (
     "MultiPoint",
@@ -149,138 +148,6 @@ def unit_factor(spec: Any) -> float:
         raise ReqlQueryLogicError(f"Unrecognized distance unit `{name}`.") from None
 
 
-# -- S2 point arithmetic (same operations, same order as S2) -----------------------------------
-
-_DEG = math.pi / 180
-_RAD = 180 / math.pi
-
-
-def to_vec(lon: float, lat: float) -> Vec:
-    """S2LatLng::FromDegrees(lat, lon).ToPoint()."""
-    phi = lat * _DEG
-    theta = lon * _DEG
-    cosphi = math.cos(phi)
-    return (math.cos(theta) * cosphi, math.sin(theta) * cosphi, math.sin(phi))
-
-
-def to_lonlat(p: Vec) -> LonLat:
-    """S2LatLng::Longitude / Latitude of a point, in degrees."""
-    lat = math.atan2(p[2], math.sqrt(p[0] * p[0] + p[1] * p[1]))
-    lon = math.atan2(p[1], p[0])
-    return (_RAD * lon, _RAD * lat)
-
-
-def _cross(a: Vec, b: Vec) -> Vec:
-    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
-
-
-def _dot(a: Vec, b: Vec) -> float:
-    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-
-
-def _sub(a: Vec, b: Vec) -> Vec:
-    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
-
-
-def _add(a: Vec, b: Vec) -> Vec:
-    return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
-
-
-def _scale(s: float, a: Vec) -> Vec:
-    return (s * a[0], s * a[1], s * a[2])
-
-
-def normalize(a: Vec) -> Vec:
-    n = math.sqrt(_dot(a, a))
-    if n != 0.0:
-        n = 1.0 / n
-    return _scale(n, a)
-
-
-def _ortho(a: Vec) -> Vec:
-    # S2::Ortho: a vector orthogonal to a, chosen from its largest component.
-    k = max(range(3), key=lambda i: abs(a[i])) - 1
-    k %= 3
-    tmp = [0.012, 0.0053, 0.00457]
-    tmp[k] = 1.0
-    return normalize(_cross(a, (tmp[0], tmp[1], tmp[2])))
-
-
-def _robust_cross(a: Vec, b: Vec) -> Vec:
-    x = _cross(_add(b, a), _sub(b, a))
-    if x != (0.0, 0.0, 0.0):
-        return x
-    return _ortho(a)
-
-
-def _simple_ccw(a: Vec, b: Vec, c: Vec) -> bool:
-    return _dot(_cross(c, a), b) > 0
-
-
-def _edge_distance(x: Vec, a: Vec, b: Vec) -> float:
-    """S2EdgeUtil::GetDistance, in radians."""
-    n = _robust_cross(a, b)
-    if _simple_ccw(n, a, x) and _simple_ccw(x, b, n):
-        sin_dist = abs(_dot(x, n)) / math.sqrt(_dot(n, n))
-        return math.asin(min(1.0, sin_dist))
-    d2 = min(_dot(_sub(x, a), _sub(x, a)), _dot(_sub(x, b), _sub(x, b)))
-    return 2 * math.asin(min(1.0, 0.5 * math.sqrt(d2)))
-
-
-def _closest_point(x: Vec, a: Vec, b: Vec) -> Vec:
-    """S2EdgeUtil::GetClosestPoint."""
-    n = _robust_cross(a, b)
-    p = _sub(x, _scale(_dot(x, n) / _dot(n, n), n))
-    if _simple_ccw(n, a, p) and _simple_ccw(p, b, n):
-        return normalize(p)
-    xa, xb = _sub(x, a), _sub(x, b)
-    return a if _dot(xa, xa) <= _dot(xb, xb) else b
-
-
-def project(x: Vec, edges: list[tuple[Vec, Vec]]) -> Vec:
-    """The point of ``edges`` closest to ``x`` (S2Polyline / S2Polygon ``Project``)."""
-    best, best_d = edges[0], 10.0
-    for e in edges:
-        d = _edge_distance(x, e[0], e[1])
-        if d < best_d:
-            best, best_d = e, d
-    return _closest_point(x, best[0], best[1])
-
-
-def midpoint(a: Vec, b: Vec) -> Vec:
-    """The middle of the great-circle arc from ``a`` to ``b``."""
-    return normalize(_add(a, b))
-
-
-# -- shapes ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Shape:
-    """A validated geometry: ``points`` for Point / LineString, ``rings`` for a Polygon.
-
-    Rings are open (no repeated closing vertex), shell first; ``rings == []`` is the empty
-    polygon RethinkDB builds when a hole cancels its shell (``polygon_sub`` of itself).
-    """
-
-    kind: str
-    points: list[LonLat] = field(default_factory=list)
-    rings: list[list[LonLat]] = field(default_factory=list)
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    def edges(self) -> list[tuple[Vec, Vec]]:
-        """Great-circle edges as unit-vector pairs (closing edges included for rings)."""
-        out = []
-        if self.kind == "Polygon":
-            for ring in self.rings:
-                vs = [s2_point(p) for p in ring]
-                out.extend((vs[i], vs[(i + 1) % len(vs)]) for i in range(len(vs)))
-        else:
-            vs = [s2_point(p) for p in self.points]
-            out.extend((vs[i - 1], vs[i]) for i in range(1, len(vs)))
-        return out
-
-
 def get_field(obj: dict, name: str) -> Any:
     try:
         return obj[name]
@@ -319,11 +186,6 @@ def _position(pos: Any) -> LonLat:
     return (lon, lat)
 
 
-def s2_point(p: LonLat) -> Vec:
-    """The S2 unit vector of a position (S2 maps longitude 180 to -180 first)."""
-    return to_vec(-180.0 if p[0] == 180.0 else p[0], p[1])
-
-
 def _line(coords: Any) -> list[LonLat]:
     arr = values.as_array(coords)
     if len(arr) < 2:
@@ -340,8 +202,6 @@ def _line(coords: Any) -> list[LonLat]:
 
 
 def _ring(coords: Any) -> list[LonLat]:
-    from .predicates import ring_is_simple
-
     arr = values.as_array(coords)
     if len(arr) < 4:
         raise ReqlQueryLogicError("GeoJSON LinearRing must have at least four positions.")
@@ -373,8 +233,6 @@ def _same_ring(a: list[LonLat], b: list[LonLat]) -> bool:
 
 
 def _polygon(coords: Any) -> list[list[LonLat]]:
-    from .predicates import rings_are_valid
-
     rings = [_ring(c) for c in values.as_array(coords)]
     # S2PolygonBuilder in DIRECTED_XOR mode cancels a hole identical to the shell.
     if len(rings) >= 2:
@@ -529,8 +387,6 @@ def distance(point: Shape, other: Shape, e: Ellipsoid) -> float:
     Lines and polygons: S2 projects the point on the sphere, then the ellipsoidal distance
     to that projection is measured (slightly over-estimating large distances, as upstream).
     """
-    from .predicates import polygon_contains_point
-
     x = s2_point(point.points[0])
     ref = to_lonlat(x)
     if other.kind == "Point":

@@ -29,7 +29,7 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon
 
 from . import s2 as geo_s2
-from .geometry import LonLat, Shape, project, s2_point, to_vec
+from .sphere import LonLat, Shape, project, s2_point, to_vec, unwrapped
 
 _DEG, _RAD = math.pi / 180, 180 / math.pi  # as geometry.to_vec / to_lonlat compute them
 TOL = 1e-7  # degrees (about a centimetre) between a chord and its great-circle arc
@@ -76,19 +76,6 @@ def _arc(a: LonLat, b: LonLat) -> list[LonLat]:
         mv = (cos(theta) * cosphi, sin(theta) * cosphi, sin(phi))
         todo += ((m, mv, q, qv, depth + 1), (m, None, None, None, 0), (p, pv, m, mv, depth + 1))
     return out
-
-
-def unwrapped(points: list[LonLat], close: bool) -> list[LonLat]:
-    """The vertices of a line or ring with continuous longitudes (a ring's first vertex
-    repeated at the end, continuing from the last)."""
-    pts = [points[0]]
-    for p in points[1:]:
-        prev = pts[-1][0]
-        pts.append((p[0] + 360.0 * round((prev - p[0]) / 360.0), p[1]))
-    if close:
-        first, last = pts[0], pts[-1]
-        pts.append((first[0] + 360.0 * round((last[0] - first[0]) / 360.0), first[1]))
-    return pts
 
 
 def _path(points: list[LonLat], close: bool) -> list[LonLat]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from .geometry import LonLat, Shape, Vec, normalize, s2_point
+from .sphere import LonLat, Shape, Vec, normalize, s2_point, unwrapped
 
 MAX_DET_ERROR = 0.8e-15  # S2::kMaxDetError
 PI = math.pi
@@ -358,8 +358,6 @@ def rect_bound(vertices: list[Vec]) -> Rect:
 
 
 def _signed_area(ring: list[LonLat]) -> float:
-    from .predicates import unwrapped
-
     pts = unwrapped(ring, True)
     return sum(pts[i][0] * pts[i + 1][1] - pts[i + 1][0] * pts[i][1] for i in range(len(pts) - 1))
 

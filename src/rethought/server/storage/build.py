@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 import orjson
 
+from .catalog import Index
 from .geo_cells import cell_records
+from .protocols import Table
 from .writer import index_entries
-
-if TYPE_CHECKING:
-    from .catalog import Index
-    from .table import TableStore
 
 CHUNK_ROWS = 1000  # at most this many rows per write transaction
 CHUNK_SECONDS = 0.004  # and about this much work, so foreground queries barely notice
@@ -39,7 +36,7 @@ _BUSY_WAIT = 0.001  # another write transaction is open: look again this much la
 class IndexBuild:
     """Fills index ``idx`` of ``table``; ``progress`` is the share of rows done so far."""
 
-    def __init__(self, table: TableStore, idx: Index, clear: bool = False) -> None:
+    def __init__(self, table: Table, idx: Index, clear: bool = False) -> None:
         self.table = table
         self.idx = idx
         self.clear = clear  # delete stale entries first (a rebuild)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
-if TYPE_CHECKING:
-    from .build import IndexBuild
+from .protocols import Build
 
 #: ``fn(row) -> list of index values``; raising or returning [] leaves the row out.
 IndexFn = Callable[[Any], list]
@@ -69,7 +68,7 @@ class Index:
     stale: bool = False
     fn: IndexFn | None = field(default=None, repr=False, compare=False)
     # The background construction under way (``build.IndexBuild``), None once complete.
-    build: IndexBuild | None = field(default=None, repr=False, compare=False)
+    build: Build | None = field(default=None, repr=False, compare=False)
     prefix: bytes = field(default=b"", repr=False, compare=False)
     # A geo index's entries are filed in grid cells too (``geo_cells``); False for a geo
     # index stored before cells existed, until ``TableStore._file_geo_cells`` fills them.

@@ -27,7 +27,8 @@ import orjson
 
 from ...datum.keys import encode_key
 from ...errors import ReqlError
-from ..geo.bounds import Box
+from ..geo import geometry
+from ..geo.bounds import Box, shape_box
 from ..runtime.suspend import checkpoint
 from .scan import ENTRY_HEAD, TAG, TAGGED
 
@@ -108,9 +109,6 @@ class _Grid:
 def value_cells(value: Any) -> list[bytes]:
     """Cell keys (level + code) for one geo index value; [] for a non-geometry, which no
     geo query can match (``terms.geo_index`` skips those too)."""
-    from ..geo import geometry  # lazy: geometry imports server modules that import storage
-    from ..geo.bounds import shape_box
-
     if type(value) is not dict or value.get("$reql_type$") != "GEOMETRY":
         return []
     try:

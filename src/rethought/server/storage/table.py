@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import lmdb
 import orjson
@@ -11,6 +11,7 @@ import orjson
 from ...datum import MAXVAL, MINVAL
 from ...datum.keys import encode_primary
 from ...errors import ReqlOpFailedError
+from ..geo.bounds import WORLD, Box
 from .build import IndexBuild
 from .catalog import (
     COUNT_PREFIX,
@@ -24,12 +25,9 @@ from .catalog import (
     table_record,
 )
 from .geo_cells import fill_cells, scan_cells
+from .protocols import Env
 from .scan import ENTRY_HEAD, scan_index, scan_rows
 from .writer import COUNT, Writer, index_entries
-
-if TYPE_CHECKING:
-    from ..geo.bounds import Box
-    from .lmdb_store import Storage
 
 
 class TableStore:
@@ -41,7 +39,7 @@ class TableStore:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: Env,
         ident: str,
         db: DbInfo,
         name: str,
@@ -129,8 +127,6 @@ class TableStore:
         """``(index value, row)`` of geo index ``name``, in index order, for at least every
         entry whose geometry can meet ``box`` (``geo_bounds``): entries filed in grid cells
         the box meets (``geo_cells``), or all of them when the box is the whole world."""
-        from ..geo.bounds import WORLD
-
         idx = self._ready_index(name)
         if box == WORLD or not idx.cells:
             return self.index_scan(name)

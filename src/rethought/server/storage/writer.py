@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import lmdb
 import orjson
@@ -14,10 +14,8 @@ from ...datum.keys import check_index_key, encode_index_value, encode_primary
 from ...errors import ReqlQueryLogicError
 from .catalog import COUNT_PREFIX, Index, IndexFn
 from .geo_cells import update_cells
+from .protocols import Table
 from .scan import ENTRY_HEAD, TAG, TAGGED
-
-if TYPE_CHECKING:
-    from .table import TableStore
 
 COUNT = struct.Struct(">q")
 
@@ -62,7 +60,7 @@ class Writer:
     block commits (durable after ``Storage.sync()``), an exception aborts.
     """
 
-    def __init__(self, table: TableStore) -> None:
+    def __init__(self, table: Table) -> None:
         self.table = table
         self.changes: list[tuple[dict | None, dict | None]] = []
         self._txn: lmdb.Transaction | None = None

@@ -52,7 +52,6 @@ def default_db(ctx: Any) -> values.Database:
         return get_db(ctx, ctx.db_name)
     db = given.db_value
     if db is None:
-
         v = evaluate_global(ctx, given.raw_db)
         try:
             if type(v) is str:

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 import re2
 
-from .... import __version__, datum
+from .... import datum
 from ....datum.jsonfmt import fmt_number
+from ....version import __version__
 
 USER_AGENT = f"Rethought/{__version__} (RethinkDB-compatible)"
 _RETRY_STATUS = frozenset({408, 500, 502, 503, 504})
