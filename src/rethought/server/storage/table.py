@@ -325,6 +325,7 @@ class TableStore:
                 idx.build.cancel()
                 idx.build = None
             self._delete_index_entries(txn, idx)
+        self._storage.changelog.drop(txn, self)
         cdb = self._storage.catalog_db
         txn.delete(COUNT_PREFIX + self._prefix, db=cdb)
         txn.delete(TABLE_PREFIX + self.id.encode(), db=cdb)
