@@ -43,7 +43,9 @@ INITIAL = 1
 SQUASH = "Cannot include positions in a squashed changefeed."
 SYSTEM = "Cannot include positions in a changefeed on system table `{}`."
 MALFORMED = "Cannot resume changefeed: `{}` is not a changefeed position."
-SHAPE = "Cannot resume changefeed: position `{}` is of a changefeed on {} table(s), this one is on {}."
+SHAPE = (
+    "Cannot resume changefeed: position `{}` is of a changefeed on {} table(s), this one is on {}."
+)
 OTHER_TABLE = "Cannot resume changefeed: position `{}` is not a position of table `{}`."
 TOO_OLD = (
     "Cannot resume changefeed: position `{}` is older than the oldest retained change of "

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..datum.jsonfmt import dumps
 from ..errors import ReqlOpFailedError
-from . import system_auth
+from . import changelog_config, system_auth
 from .stats import COUNTERS
 from .system import SystemTable
 from .terms import hooks
@@ -124,6 +124,7 @@ class TableConfig(_CatalogTable):
         if durability != store.durability:
             store.durability = durability
             storage.table_save(store)
+        changelog_config.apply(store, old, new)
         return self._row(store)
 
     def _create(self, new: dict) -> Any:
@@ -317,6 +318,7 @@ class Stats(_CatalogTable):
                     "query_engine": {**rates, **table_totals},
                     "server": server,
                     "storage_engine": {
+                        **changelog_config.stats_field(store),
                         "cache": {"in_use_bytes": 0},
                         "disk": {
                             "read_bytes_per_sec": 0,

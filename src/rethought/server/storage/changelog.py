@@ -126,9 +126,7 @@ class ChangeLog:
 
     # -- the write path -------------------------------------------------------------------
 
-    def record(
-        self, txn: lmdb.Transaction, table: TableStore, raws: list[tuple[Any, Any]]
-    ) -> int:
+    def record(self, txn: lmdb.Transaction, table: TableStore, raws: list[tuple[Any, Any]]) -> int:
         """Append one transaction's changes; returns the number of its first change."""
         prefix = table._prefix
         mkey = META + prefix

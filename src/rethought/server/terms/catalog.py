@@ -146,8 +146,11 @@ def db_config(db: values.Database) -> dict:
 def table_config(store: Any, write_hook: Any = None) -> dict:
     """``table.config()``: RethinkDB's ``table_config`` row for a one-server cluster
     (``write_hook`` as ``get_write_hook`` shows it)."""
+    from ..changelog_config import config_field  # the change log's own setting, if any
+
     server = server_name()
     return {
+        **config_field(store),
         "db": store.db.name,
         "durability": store.durability,
         "id": store.id,
