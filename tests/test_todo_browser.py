@@ -212,6 +212,40 @@ def test_invalid_input_shows_an_error_on_the_sending_page_only(
     assert new_page.errors == []
 
 
+def test_changes_during_a_resync_are_neither_missed_nor_doubled(new_page, todo, official, db):
+    """The page reads GET /todo after "ready"; changes that arrive on the socket meanwhile are
+    held and replayed on the list read. One of them (an insert made before the read) is in
+    the list already, three (an insert, a check-off, a delete made after it) are not."""
+    r, conn = official
+    table = r.db(db).table("todo")
+    table.insert([{"id": "a", "text": "stays", "done": False},
+                  {"id": "b", "text": "goes", "done": False}]).run(conn)
+    held = []
+
+    def hold_list(route):
+        table.insert({"id": "c", "text": "before the read", "done": False}).run(conn)
+        response = route.fetch()  # the list is read now, then held back from the page
+        table.insert({"id": "d", "text": "after the read", "done": False}).run(conn)
+        table.get("a").update({"done": True}).run(conn)
+        table.get("b").delete().run(conn)
+        held.append((route, response))
+
+    page = new_page()
+    page.route("**/todo", hold_list)
+    page.goto(todo.url)
+    page.wait_for_function("todoApp.buffered === 4")
+    assert page.evaluate("todoApp.state") == "syncing"
+    route, response = held[0]
+    assert sorted(d["id"] for d in response.json()) == ["a", "b", "c"]
+    route.fulfill(response=response)
+
+    expect(page.locator("#status")).to_have_attribute("data-state", "online")
+    expect(texts(page)).to_have_text(["stays", "before the read", "after the read"])
+    expect(item(page, "stays").locator(".done")).to_be_checked()
+    assert page.evaluate("todoApp.buffered") == 0
+    assert new_page.errors == []
+
+
 def test_app_restart_pages_go_offline_then_resync(new_page, todo, official, db, tmp_path):
     r, conn = official
     a, b = open_live(new_page, todo.url), open_live(new_page, todo.url)

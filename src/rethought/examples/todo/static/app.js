@@ -275,6 +275,7 @@
   // For the console and for tests: the state, and a way to send any message as it is.
   window.todoApp = {
     get state() { return state; },
+    get buffered() { return buffer ? buffer.length : 0; }, // changes held during a resync
     items: () => [...items.values()],
     send,
   };
