@@ -46,7 +46,33 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="port of the web console, on the --bind addresses (default 8080)",
     )
     p.add_argument("--no-http-admin", action="store_true", help="do not serve the web console")
+    p.add_argument(
+        "--changefeed-log-max-changes",
+        type=_bound(int),
+        default=100_000,
+        metavar="N",
+        help="changes kept per table for resumable feeds (default 100000; 0: no bound)",
+    )
+    p.add_argument(
+        "--changefeed-log-max-age",
+        type=_bound(float),
+        default=86_400.0,
+        metavar="SECONDS",
+        help="age of the oldest change kept per table (default 86400; 0: no bound)",
+    )
     p.set_defaults(func=_run_serve)
+
+
+def _bound(kind: type) -> Callable[[str], float]:
+    """A parser of a non-negative retention bound (0 means none)."""
+
+    def parse(text: str) -> float:
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+        return value
+
+    return parse
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -62,6 +88,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         initial_password=args.initial_password,
         server_name=args.server_name,
         http_port=None if args.no_http_admin else args.http_port,
+        changefeed_log_max_changes=args.changefeed_log_max_changes or None,
+        changefeed_log_max_age=args.changefeed_log_max_age or None,
     )
     try:
         return asyncio.run(serve(opts))

@@ -23,7 +23,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..errors import ReqlDriverError
+from ..errors import ReqlDriverError, ReqlError
 from .core import CLOSED_MESSAGE, PENDING, ClientCore, Query, start_args
 from .future_cursor import BlockingFutureCursor, Connecting, FutureCursor
 from .params import (
@@ -130,6 +130,10 @@ class FutureConnection(ConnectionBase):
             if query.waiter is not None:
                 query.waiter.wake(query)
 
+    def _broken(self, detail: Any = None) -> None:
+        """The transport closed (``detail``: why, if it broke): ``_lost`` with the message."""
+        self._lost(f"{CLOSED_MESSAGE} - {detail}" if detail else CLOSED_MESSAGE)
+
     def _lost(self, message: str = CLOSED_MESSAGE) -> None:
         """The transport closed or broke: fail everything pending, at once."""
         core = self._core
@@ -153,6 +157,9 @@ class FutureConnection(ConnectionBase):
         timeout and I/O errors into the driver's (the messages of the blocking driver)."""
         try:
             yield
+        except ReqlError:  # the driver's own (a handshake timeout is also a TimeoutError)
+            self._lost()
+            raise
         except timeout_errors:
             self._lost()
             raise connect_timeout_error(self.host, self.port) from None

@@ -27,11 +27,11 @@ from typing import Any
 
 from ..errors import ReqlDriverError
 from .asyncbase import FutureConnection, FutureCursor, connect_params
-from .params import connect_error
+from .core import RECV_SIZE
+from .params import connect_error, recv_error, send_error
+from .sockets import tune_socket
 
 __all__ = ["EventLoop", "AsyncResult", "Connection", "Cursor", "connect"]
-
-RECV_SIZE = 1 << 16
 
 
 class EventLoop(abc.ABC):
@@ -182,7 +182,7 @@ class Connection(FutureConnection):
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
-            self._lost(f"Connection interrupted sending to {self.host}:{self.port} - {exc}")
+            self._lost(str(send_error(self.host, self.port, exc)))
             return
         del self._out[:sent]
         if self._out:
@@ -197,7 +197,7 @@ class Connection(FutureConnection):
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                self._lost(f"Connection interrupted receiving from {self.host}:{self.port} - {exc}")
+                self._lost(str(recv_error(self.host, self.port, exc)))
                 return
             if not data:
                 self._lost()
@@ -220,7 +220,7 @@ class Connection(FutureConnection):
             )[0]
             sock = socket.socket(family, kind, proto)
             sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            tune_socket(sock)
             code = sock.connect_ex(address)
         except OSError as exc:
             handle.reject(connect_error(self.host, self.port, exc))
@@ -245,6 +245,9 @@ class Connection(FutureConnection):
 
         self.loop.watch_write(sock, connected)
         return handle.promise
+
+    def _sockname(self) -> tuple:
+        return self._sock.getsockname()
 
 
 def connect(loop: EventLoop, *args: Any, **kwargs: Any) -> AsyncResult:

@@ -18,6 +18,9 @@ __all__ = [
     "tls_context",
     "connect_timeout_error",
     "connect_error",
+    "send_error",
+    "recv_error",
+    "BlockingContext",
 ]
 
 
@@ -29,6 +32,16 @@ def connect_timeout_error(host: str, port: int) -> ReqlTimeoutError:
 def connect_error(host: str, port: int, detail: Any) -> ReqlDriverError:
     """The error of a connection attempt that failed (refused, unreachable, ...)."""
     return ReqlDriverError(f"Could not connect to {host}:{port}. Error: {detail}")
+
+
+def send_error(host: str, port: int, exc: BaseException) -> ReqlDriverError:
+    """The error of a transport that broke while the driver was writing to it."""
+    return ReqlDriverError(f"Connection interrupted sending to {host}:{port} - {exc}")
+
+
+def recv_error(host: str, port: int, exc: BaseException) -> ReqlDriverError:
+    """The error of a transport that broke while the driver was reading from it."""
+    return ReqlDriverError(f"Connection interrupted receiving from {host}:{port} - {exc}")
 
 
 def connect_params(
@@ -100,6 +113,7 @@ class ConnectionBase(abc.ABC):
         self.connect_timeout: float | None = params["timeout"]
         self.ssl: dict = params["ssl"]
         self._core: ClientCore | None = None
+        self._handler_queries: list[Query] = []  # open queries run with a Handler
 
     # -- what the adapter supplies (the Handler layer uses the last two) -----------------
 
@@ -130,11 +144,32 @@ class ConnectionBase(abc.ABC):
         """``{"id": ..., "name": ..., "proxy": ...}`` of the server (or a promise of it)."""
         return self._submit(ClientCore.server_info)
 
+    def _sockname(self) -> tuple:
+        """The transport's local address, ``(host, port, ...)`` (only while open)."""
+        raise NotImplementedError
+
+    def _connect_timeout(self, timeout: float | None) -> float | None:
+        """``reconnect(timeout=...)``: the given one, else the ``connect`` one."""
+        return self.connect_timeout if timeout is None else timeout
+
     def _handle(self, query: Any, handler: Any) -> Any:
         """Run ``query`` with ``handler``'s callbacks (``RqlQuery.handle``); a QueryHandle."""
         from .handler import start_handler
 
-        return start_handler(self, query, handler)
+        handle = start_handler(self, query, handler)
+        if handle.query is not None:
+            with self._core_lock:
+                self._handler_queries.append(handle.query)
+            self._handlers_added()
+        return handle
+
+    def _handlers_added(self) -> None:  # noqa: B027 (a hook: most loops need nothing)
+        """A handler query opened: a loop that reads only for a waiter starts its pump."""
+
+    def _handlers_idle(self) -> bool:
+        """No handler query is open any more (the finished ones are dropped)."""
+        self._handler_queries = [q for q in self._handler_queries if not q.done]
+        return not self._handler_queries
 
     @staticmethod
     def _wake(queries: Iterable[Query]) -> None:
@@ -151,6 +186,14 @@ class ConnectionBase(abc.ABC):
         if not self.is_open():
             raise ReqlDriverError(CLOSED_MESSAGE)
 
+    def client_port(self) -> int | None:
+        """The local port of the connection (None when closed)."""
+        return self._sockname()[1] if self.is_open() else None
+
+    def client_address(self) -> str | None:
+        """The local address of the connection (None when closed)."""
+        return self._sockname()[0] if self.is_open() else None
+
     def use(self, db: str) -> None:
         """Default database of later queries."""
         self.db = db
@@ -161,3 +204,13 @@ class ConnectionBase(abc.ABC):
 
         set_repl_connection(self)
         return self
+
+
+class BlockingContext:
+    """``with conn:`` for connections whose calls block (threads, greenlets)."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(noreply_wait=False)  # type: ignore[attr-defined]

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import ReqlDriverError, ReqlTimeoutError
+from .callbacks import CallbackQueue
 from .core import CLOSED_MESSAGE, EMPTY, PENDING, ClientCore, Query, start_args
 from .cursor import CursorBase, DefaultCursorEmpty, wait_to_timeout
-from .params import ConnectionBase
+from .params import BlockingContext, ConnectionBase
 
 __all__ = ["ThreadedConnection", "ThreadedCursor", "CALLBACK_THREAD_IDLE"]
 
@@ -101,7 +101,7 @@ class ThreadedCursor(CursorBase):
                 return item
 
 
-class ThreadedConnection(ConnectionBase):
+class ThreadedConnection(BlockingContext, ConnectionBase):
     """A connection whose core threads share; the adapter supplies ``_transport``."""
 
     cursor_class: type[ThreadedCursor] = ThreadedCursor
@@ -113,9 +113,8 @@ class ThreadedConnection(ConnectionBase):
         # Guards the core (shared by threads; the Handler layer takes it too).
         self._cond = self._core_lock = threading.Condition(threading.Lock())
         self._reading = False
-        self._handler_queries: list[Query] = []
         self._pumping = False
-        self._callbacks: deque = deque()
+        self._callbacks = CallbackQueue()
         self._callbacks_cond = threading.Condition(threading.Lock())
         self._callbacks_running = False
 
@@ -140,12 +139,6 @@ class ThreadedConnection(ConnectionBase):
                 self._transport.close()
             self._cond.notify_all()
         self._wake(failed)  # outside the lock: a QueryHandle takes it itself
-
-    def __enter__(self) -> ThreadedConnection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close(noreply_wait=False)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -230,21 +223,12 @@ class ThreadedConnection(ConnectionBase):
 
     # -- handlers ------------------------------------------------------------------------
 
-    def _handle(self, query: Any, handler: Any) -> Any:
-        handle = super()._handle(query, handler)
-        if handle.query is not None:
-            with self._cond:
-                self._handler_queries.append(handle.query)
-                start = not self._pumping
-                self._pumping = True
-            if start:
-                threading.Thread(target=self._pump, name="rethought-pump", daemon=True).start()
-        return handle
-
-    def _handlers_idle(self) -> bool:
-        # Called with the condition held.
-        self._handler_queries = [q for q in self._handler_queries if not q.done]
-        return not self._handler_queries
+    def _handlers_added(self) -> None:
+        with self._cond:
+            start = not self._pumping
+            self._pumping = True
+        if start:
+            threading.Thread(target=self._pump, name="rethought-pump", daemon=True).start()
 
     def _pump(self) -> None:
         """Read for handler queries until none is open (or the connection closes)."""
@@ -261,7 +245,7 @@ class ThreadedConnection(ConnectionBase):
     def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` soon on this connection's callback thread, in call order."""
         with self._callbacks_cond:
-            self._callbacks.append((fn, args))
+            self._callbacks.push(fn, args)
             if self._callbacks_running:
                 self._callbacks_cond.notify()
                 return
@@ -279,9 +263,9 @@ class ThreadedConnection(ConnectionBase):
                     if not self._callbacks:
                         self._callbacks_running = False
                         return
-                fn, args = self._callbacks.popleft()
-            try:
-                fn(*args)
-            except Exception:
-                # A handler's error is kept on its QueryHandle: handle.wait() raises it.
-                pass
+            # A handler's error is kept on its QueryHandle: handle.wait() raises it.
+            self._callbacks.run(_ignore)
+
+
+def _ignore(exc: Exception) -> None:
+    pass

@@ -8,13 +8,13 @@ A Wait is the query's ``Query.waiter``: the connection (:mod:`.asyncbase`) calls
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Protocol
 
 from ..errors import ReqlTimeoutError
 from .core import PENDING, Query
 
-__all__ = ["Handle", "Outcome", "Wait", "Watchers"]
+__all__ = ["Handle", "OnceHandle", "Outcome", "Wait", "Watchers", "CoroutineHandle"]
 
 
 class Handle(Protocol):
@@ -29,6 +29,65 @@ class Handle(Protocol):
     def resolve(self, value: Any) -> None: ...
 
     def reject(self, error: BaseException) -> None: ...
+
+
+class OnceHandle:
+    """Base of a Handle settled at most once: ``resolve`` and ``reject`` do nothing once it
+    is settled (here, or by its consumer). A subclass supplies ``pending`` and
+    ``_settle(ok, value)``, which forgets any ``on_cancel`` it keeps: that refers back to the
+    waiting query, and no cycle may outlive the settling. By default it is its own promise.
+    """
+
+    __slots__ = ()
+
+    @property
+    def promise(self) -> Any:
+        return self
+
+    @property
+    def pending(self) -> bool:
+        raise NotImplementedError
+
+    def _settle(self, ok: bool, value: Any) -> None:
+        raise NotImplementedError
+
+    def resolve(self, value: Any) -> None:
+        if self.pending:
+            self._settle(True, value)
+
+    def reject(self, error: BaseException) -> None:
+        if self.pending:
+            self._settle(False, error)
+
+
+class CoroutineHandle:
+    """Mixin making an awaitable Handle a ``Coroutine`` too: ``create_task`` and TaskGroups
+    accept it like the official driver's coroutines, yet dropping it un-awaited warns of
+    nothing (so ``run(..., noreply=True)`` or ``close()`` may be fired and forgotten).
+
+    The subclass declares a ``_steps`` slot: the ``__await__`` iterator a Task drives.
+    """
+
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Coroutine.register(cls)
+
+    def _iter(self) -> Generator[Any, None, Any]:
+        steps = getattr(self, "_steps", None)  # set only once a Task drives it
+        if steps is None:
+            steps = self._steps = self.__await__()  # type: ignore[attr-defined]
+        return steps
+
+    def send(self, value: Any) -> Any:
+        return self._iter().send(value)
+
+    def throw(self, *exc: Any) -> Any:
+        return self._iter().throw(*exc)
+
+    def close(self) -> None:
+        self._steps = None
 
 
 class Watchers(list):

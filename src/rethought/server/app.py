@@ -26,7 +26,9 @@ from .query.engine import Engine
 from .query.terms.indexes import index_function
 from .runtime.stats import COUNTERS
 from .storage import Storage
+from .storage.changelog import Limits
 from .system import users
+from .system.changelog_config import sweep_periodically
 from .system.stats_sampler import run_sampler
 from .wire.net import DriverServer
 
@@ -45,6 +47,9 @@ class ServeOptions:
     initial_password: str | None = None
     server_name: str | None = None
     http_port: int | None = 8080  # the web console; None: --no-http-admin
+    # change log retention defaults (changelog.Limits; None: no bound of that kind)
+    changefeed_log_max_changes: int | None = 100_000
+    changefeed_log_max_age: float | None = 86_400.0
 
 
 class SyncCoalescer:
@@ -124,6 +129,7 @@ class Server:
         self._console: Any = None
         self._syncer: SyncCoalescer | None = None
         self._sampler: asyncio.Future | None = None
+        self._log_sweeper: asyncio.Future | None = None
 
     async def start(self) -> None:
         """Open storage and listen; raises OSError when a port cannot be bound."""
@@ -154,6 +160,10 @@ class Server:
             say(f"Listening for client driver connections on port {self.port}")
             COUNTERS.connections = lambda: len(server.connections)
             self._sampler = asyncio.ensure_future(run_sampler(storage, engine.hub))
+            storage.changelog.defaults = Limits(
+                opts.changefeed_log_max_changes, opts.changefeed_log_max_age
+            )
+            self._log_sweeper = asyncio.ensure_future(sweep_periodically(storage))
             if opts.http_port is not None:
                 from ..console import Console  # aiohttp is imported only when the console runs
 
@@ -176,6 +186,8 @@ class Server:
                 self.say("Shutting down client connections...")
             if self._sampler is not None:
                 self._sampler.cancel()
+            if self._log_sweeper is not None:
+                self._log_sweeper.cancel()
             if self._console is not None:
                 await self._console.close()
             if self._driver is not None:

@@ -9,32 +9,28 @@ objects; cancelling the task awaiting one STOPs the query on the server (see asy
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable
 from typing import Any
 
-from ..asyncbase import Connecting, FutureConnection, FutureCursor, connect_params, tls_context
+from ..asyncbase import Connecting, FutureCursor, connect_params, tls_context
+from ..awaitable import AwaitableConnection
+from ..core import RECV_SIZE
+from ..waits import CoroutineHandle
 
 __all__ = ["Connection", "Cursor", "Pending", "connect"]
-
-# The read buffer of each connection (resident: bytearray() zeroes it): as the other
-# adapters read; a 1 MB batch then takes 16 reads, each far cheaper than its rows' parse.
-RECV_SIZE = 1 << 16
 
 
 class Cursor(FutureCursor):
     """``await cursor.next()``, ``await cursor.fetch_next()``, ``async for row in cursor``."""
 
 
-class Pending(asyncio.Future):
+class Pending(CoroutineHandle, asyncio.Future):
     """The result of a query or operation that already started (its bytes are on their way):
-    an ``asyncio.Future`` that is also a ``Coroutine``.
+    an ``asyncio.Future`` that is also a ``Coroutine`` (see CoroutineHandle).
 
     As a future it is awaited, gathered and waited on directly (``gather`` makes no task for
-    it); as a coroutine ``create_task`` and TaskGroups accept it, like the official driver's
-    coroutines, yet dropping it warns of nothing, so ``run(..., noreply=True)`` or
-    ``close()`` may be fired and forgotten. Cancelling it (a cancelled task cancels the
-    future it waits on) calls ``on_cancel`` at once, which STOPs the query. It is its own
-    asyncbase Handle.
+    it). Cancelling it (a cancelled task cancels the future it waits on) calls ``on_cancel``
+    at once, which STOPs the query. It is its own asyncbase Handle.
     """
 
     __slots__ = ("_on_cancel", "_steps")
@@ -72,26 +68,6 @@ class Pending(asyncio.Future):
             on_cancel()
         return True
 
-    # The coroutine protocol, for a Task that drives it (``create_task(query.run(conn))``).
-
-    def _iter(self) -> Generator[Any, None, Any]:
-        steps = getattr(self, "_steps", None)  # a slot set only once a Task drives it
-        if steps is None:
-            steps = self._steps = self.__await__()
-        return steps
-
-    def send(self, value: Any) -> Any:
-        return self._iter().send(value)
-
-    def throw(self, *exc: Any) -> Any:
-        return self._iter().throw(*exc)
-
-    def close(self) -> None:
-        self._steps = None
-
-
-Coroutine.register(Pending)
-
 
 class _Protocol(asyncio.BufferedProtocol):
     """Reads into one buffer per connection (``recv_into``): a plain Protocol's every read
@@ -101,7 +77,7 @@ class _Protocol(asyncio.BufferedProtocol):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.transport: asyncio.Transport | None = None
-        self.view = memoryview(bytearray(RECV_SIZE))
+        self.view = memoryview(bytearray(RECV_SIZE))  # resident: bytearray() zeroes it
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -116,19 +92,15 @@ class _Protocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn._transport is self.transport:
-            detail = f" - {exc}" if exc else ""
-            self.conn._lost(f"Connection is closed.{detail}")
+            self.conn._broken(exc)
 
 
-class Connection(FutureConnection):
+class Connection(AwaitableConnection):
     """An asyncio connection; every query method returns an awaitable."""
 
     cursor_class = Cursor
-
-    def __init__(self, params: dict) -> None:
-        super().__init__(params)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._transport: asyncio.Transport | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _transport: asyncio.Transport | None = None
 
     # -- loop primitives -----------------------------------------------------------------
 
@@ -152,32 +124,24 @@ class Connection(FutureConnection):
         if self._transport is not None:
             self._transport.close()
 
-    # -- opening and closing -------------------------------------------------------------
+    # -- opening ------------------------------------------------------------------------
 
-    async def reconnect(self, noreply_wait: bool = True, timeout: float | None = None):
-        """Close (optionally waiting for noreply writes) and open a fresh connection."""
-        self._loop = loop = asyncio.get_running_loop()
-        await self.close(noreply_wait)
-        timeout = self.connect_timeout if timeout is None else timeout
+    def _enter_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def _open_transport(self, timeout: float | None) -> None:
         context = tls_context(self.ssl)
-        with self._opening((TimeoutError,), (OSError,)):
-            async with asyncio.timeout(timeout):
-                transport, _ = await loop.create_connection(
-                    lambda: _Protocol(self),
-                    self.host,
-                    self.port,
-                    ssl=context,
-                    server_hostname=self.host if context else None,
-                )
-                self._transport = transport
-                await self._begin_handshake(None)
-        return self
+        async with asyncio.timeout(timeout):
+            self._transport, _ = await self._loop.create_connection(
+                lambda: _Protocol(self),
+                self.host,
+                self.port,
+                ssl=context,
+                server_hostname=self.host if context else None,
+            )
 
-    def client_port(self) -> int | None:
-        return self._transport.get_extra_info("sockname")[1] if self.is_open() else None
-
-    def client_address(self) -> str | None:
-        return self._transport.get_extra_info("sockname")[0] if self.is_open() else None
+    def _sockname(self) -> tuple:
+        return self._transport.get_extra_info("sockname")
 
 
 def connect(*args: Any, **kwargs: Any) -> Connecting:

@@ -13,11 +13,11 @@ import time
 from typing import Any
 
 from ...errors import ReqlDriverError
-from ..params import connect_error, connect_timeout_error, tls_context
+from ..core import RECV_SIZE
+from ..params import connect_error, connect_timeout_error, recv_error, send_error, tls_context
+from ..sockets import tune_socket
 
 __all__ = ["BlockingTransport"]
-
-RECV_SIZE = 1 << 16
 
 
 class BlockingTransport:
@@ -37,8 +37,7 @@ class BlockingTransport:
             raise connect_timeout_error(host, port) from None
         except OSError as exc:
             raise connect_error(host, port, exc) from None
-        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_KEEPALIVE, 1)
+        tune_socket(sock)
         self.tls = bool(ssl)
         if ssl:
             sock = self._wrap_tls(sock, ssl)
@@ -66,9 +65,7 @@ class BlockingTransport:
             try:
                 self.sock.sendall(data)
             except OSError as exc:
-                raise ReqlDriverError(
-                    f"Connection interrupted sending to {self.host}:{self.port} - {exc}"
-                ) from None
+                raise send_error(self.host, self.port, exc) from None
 
     def _wait_readable(self, deadline: float | None) -> bool:
         if self.tls and self.sock.pending():
@@ -90,9 +87,7 @@ class BlockingTransport:
         except TimeoutError:
             return None
         except (OSError, ValueError) as exc:
-            raise ReqlDriverError(
-                f"Connection interrupted receiving from {self.host}:{self.port} - {exc}"
-            ) from None
+            raise recv_error(self.host, self.port, exc) from None
         if not data:
             raise ReqlDriverError("Connection is closed.")
         return data

@@ -9,7 +9,6 @@ or a cursor STOPs that query on the server.
 
 from __future__ import annotations
 
-import socket as _socket
 from collections.abc import Callable
 from typing import Any
 
@@ -18,11 +17,13 @@ import gevent.socket
 import gevent.ssl
 from gevent.event import AsyncResult
 
-from ..asyncbase import BlockingFutureCursor, FutureConnection, connect_params, tls_context
+from ..asyncbase import BlockingFutureCursor, FutureConnection, connect_params
+from ..core import RECV_SIZE
+from ..params import BlockingContext
+from ..sockets import open_socket
+from ..waits import OnceHandle
 
 __all__ = ["Connection", "Cursor", "connect"]
-
-RECV_SIZE = 1 << 16
 
 
 class Cursor(BlockingFutureCursor):
@@ -30,7 +31,7 @@ class Cursor(BlockingFutureCursor):
     method blocks the calling greenlet only (the connection's promises block)."""
 
 
-class _Promise(AsyncResult):
+class _Promise(OnceHandle, AsyncResult):
     """An AsyncResult that is its own asyncbase Handle and knows how to cancel its query."""
 
     def __init__(self, on_cancel: Callable[[], None] | None) -> None:
@@ -38,27 +39,15 @@ class _Promise(AsyncResult):
         self.on_cancel = on_cancel
 
     @property
-    def promise(self) -> _Promise:
-        return self
-
-    @property
     def pending(self) -> bool:
         return not self.ready()
 
-    # Settling drops on_cancel: it refers back to the waiting query (no cycle outlives it).
-
-    def resolve(self, value: Any) -> None:
-        if not self.ready():
-            self.on_cancel = None
-            self.set(value)
-
-    def reject(self, exc: BaseException) -> None:
-        if not self.ready():
-            self.on_cancel = None
-            self.set_exception(exc)
+    def _settle(self, ok: bool, value: Any) -> None:
+        self.on_cancel = None
+        (self.set if ok else self.set_exception)(value)
 
 
-class Connection(FutureConnection):
+class Connection(BlockingContext, FutureConnection):
     """A gevent connection: methods block the calling greenlet only."""
 
     cursor_class = Cursor
@@ -106,7 +95,7 @@ class Connection(FutureConnection):
                 self._out.clear()
                 sock.sendall(data)
         except OSError as exc:
-            self._lost(f"Connection is closed. - {exc}")
+            self._broken(exc)
         finally:
             self._writer = None
 
@@ -117,30 +106,24 @@ class Connection(FutureConnection):
             sock.close()  # the reader's recv fails at once
 
     def _read(self, sock: Any) -> None:
-        message = "Connection is closed."
+        error = None
         try:
-            while True:
-                data = sock.recv(RECV_SIZE)
-                if not data:
-                    break
+            while data := sock.recv(RECV_SIZE):
                 self._feed(data)
         except OSError as exc:
-            message = f"Connection is closed. - {exc}"
+            error = exc
         if self._sock is sock:
-            self._lost(message)
+            self._broken(error)
 
     # -- the blocking API ----------------------------------------------------------------
 
     def _open(self, timeout: float | None) -> Connection:
-        timeout = self.connect_timeout if timeout is None else timeout
+        timeout = self._connect_timeout(timeout)
         with self._opening((TimeoutError,), (OSError,)):
-            sock = gevent.socket.create_connection((self.host, self.port), timeout)
-            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-            if self.ssl:
-                # gevent.ssl.create_default_context is the stdlib's: its ssl.SSLContext makes
-                # sockets that block the whole thread (the hub too); gevent's class does not.
-                context = tls_context(self.ssl, gevent.ssl.SSLContext)
-                sock = context.wrap_socket(sock, server_hostname=self.host)
+            # gevent.ssl.create_default_context is the stdlib's: its ssl.SSLContext makes
+            # sockets that block the whole thread (the hub too); gevent's class does not.
+            create, context_class = gevent.socket.create_connection, gevent.ssl.SSLContext
+            sock = open_socket(create, self.host, self.port, timeout, self.ssl, context_class)
             sock.settimeout(None)
         self._sock = sock
         gevent.spawn(self._read, sock)
@@ -151,17 +134,8 @@ class Connection(FutureConnection):
         self.close(noreply_wait)
         return self._open(timeout)
 
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close(noreply_wait=False)
-
-    def client_port(self) -> int | None:
-        return self._sock.getsockname()[1] if self.is_open() else None
-
-    def client_address(self) -> str | None:
-        return self._sock.getsockname()[0] if self.is_open() else None
+    def _sockname(self) -> tuple:
+        return self._sock.getsockname()
 
 
 def connect(*args: Any, **kwargs: Any) -> Connection:

@@ -49,11 +49,8 @@ class Connection(ThreadedConnection):
         self._core, self._transport = core, transport
         return self
 
-    def client_port(self) -> int | None:
-        return self._transport.sock.getsockname()[1] if self.is_open() else None
-
-    def client_address(self) -> str | None:
-        return self._transport.sock.getsockname()[0] if self.is_open() else None
+    def _sockname(self) -> tuple:
+        return self._transport.sock.getsockname()
 
 
 def connect(*args: Any, **kwargs: Any) -> Connection:

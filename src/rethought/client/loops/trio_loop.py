@@ -15,6 +15,7 @@ from typing import Any
 import trio
 
 from ..asyncbase import Connecting, FutureCursor, connect_params, tls_context
+from ..waits import OnceHandle
 from .trio_reader import SharedReader
 
 __all__ = ["Connection", "Cursor", "Promise", "connect"]
@@ -24,7 +25,7 @@ class Cursor(FutureCursor):
     """``await cursor.next()``, ``await cursor.fetch_next()``, ``async for row in cursor``."""
 
 
-class Promise:
+class Promise(OnceHandle):
     """The awaitable result of one operation (the trio counterpart of a future)."""
 
     __slots__ = ("conn", "on_cancel", "done", "abandoned", "value", "error")
@@ -37,22 +38,15 @@ class Promise:
         self.error: BaseException | None = None
 
     @property
-    def promise(self) -> Promise:
-        return self
-
-    @property
     def pending(self) -> bool:
         return not (self.done or self.abandoned)
 
-    # Settling drops on_cancel: it refers back to the waiting query (no cycle outlives it).
-
-    def resolve(self, value: Any) -> None:
-        if self.pending:
-            self.done, self.value, self.on_cancel = True, value, None
-
-    def reject(self, error: BaseException) -> None:
-        if self.pending:
-            self.done, self.error, self.on_cancel = True, error, None
+    def _settle(self, ok: bool, value: Any) -> None:
+        self.done, self.on_cancel = True, None
+        if ok:
+            self.value = value
+        else:
+            self.error = value
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._wait().__await__()
@@ -93,26 +87,27 @@ class Connection(SharedReader):
                 sock.close()
         self._notify()
 
-    # -- opening and closing -------------------------------------------------------------
+    # -- opening ------------------------------------------------------------------------
 
-    async def reconnect(self, noreply_wait: bool = True, timeout: float | None = None):
-        """Close (optionally waiting for noreply writes) and open a fresh connection."""
-        await self.close(noreply_wait)
-        timeout = self.connect_timeout if timeout is None else timeout
+    _timeout_errors = (trio.TooSlowError,)
+    _io_errors = (OSError, trio.BrokenResourceError)
+
+    async def _open_transport(self, timeout: float | None) -> None:
         context = tls_context(self.ssl)
-        with self._opening((trio.TooSlowError,), (OSError, trio.BrokenResourceError)):
-            with trio.fail_after(math.inf if timeout is None else timeout):
-                stream: trio.abc.Stream = await trio.open_tcp_stream(self.host, self.port)
-                if context is not None:
-                    stream = trio.SSLStream(stream, context, server_hostname=self.host)
-                    try:
-                        await stream.do_handshake()
-                    except trio.BrokenResourceError as exc:  # says nothing: its cause does
-                        cause = exc.__cause__
-                        raise (cause if isinstance(cause, OSError) else exc) from None
-                self._stream = stream
-                await self._begin_handshake(None)
-        return self
+        with trio.fail_after(math.inf if timeout is None else timeout):
+            stream: trio.abc.Stream = await trio.open_tcp_stream(self.host, self.port)
+            if context is not None:
+                stream = trio.SSLStream(stream, context, server_hostname=self.host)
+                try:
+                    await stream.do_handshake()
+                except trio.BrokenResourceError as exc:  # says nothing: its cause does
+                    cause = exc.__cause__
+                    raise (cause if isinstance(cause, OSError) else exc) from None
+        self._stream = stream
+
+    def _sockname(self) -> tuple:
+        stream = self._stream
+        return getattr(stream, "transport_stream", stream).socket.getsockname()
 
 
 def connect(*args: Any, nursery: trio.Nursery | None = None, **kwargs: Any) -> Connecting:

@@ -15,26 +15,21 @@ handle's ``error``).
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import logging
-import math
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import trio
 
-from ..asyncbase import FutureConnection
-from ..core import Query
+from ..awaitable import AwaitableConnection
+from ..callbacks import CallbackQueue, log_callback_error
+from ..core import RECV_SIZE
+from ..params import recv_error, send_error
+from ..timers import TimerHeap
 
 __all__ = ["SharedReader"]
 
-RECV_SIZE = 1 << 16
-logger = logging.getLogger("rethought")
 
-
-class SharedReader(FutureConnection):
+class SharedReader(AwaitableConnection):
     """The reading, writing, timer and callback primitives of a trio connection."""
 
     _stream: trio.abc.Stream | None
@@ -47,22 +42,18 @@ class SharedReader(FutureConnection):
         self._send_lock = trio.Lock()
         self._reading = False
         self._changed = trio.Event()
-        self._timers: list = []
-        self._timer_ids = itertools.count()
-        self._callbacks: deque = deque()
-        self._handler_queries: list[Query] = []
+        self._timers = TimerHeap()
+        self._callbacks = CallbackQueue()
         self._pumping = False
         self._kick: trio.CancelScope | None = None
 
     # -- loop primitives -----------------------------------------------------------------
 
     def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
-        entry = [trio.current_time() + delay, next(self._timer_ids), fn]
-        heapq.heappush(self._timers, entry)
-        return lambda: entry.__setitem__(2, None)
+        return self._timers.add(trio.current_time() + delay, fn)
 
     def _call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._callbacks.append((fn, args))
+        self._callbacks.push(fn, args)
         self._ensure_pump()
 
     def _write(self, data: bytes) -> None:
@@ -80,28 +71,17 @@ class SharedReader(FutureConnection):
         async with self._send_lock:
             if not self._outbox or self._stream is None:
                 return
-            data = bytes(self._outbox)
-            self._outbox.clear()
+            data, self._outbox = bytes(self._outbox), bytearray()
             try:
                 await self._stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                self._lost(f"Connection interrupted sending to {self.host}:{self.port} - {exc}")
-
-    def _run_timers(self) -> float:
-        """Fire expired timers; the next deadline (inf if none)."""
-        timers = self._timers
-        now = trio.current_time()
-        while timers and (timers[0][2] is None or timers[0][0] <= now):
-            fn = heapq.heappop(timers)[2]
-            if fn is not None:
-                fn()
-        return timers[0][0] if timers else math.inf
+                self._lost(str(send_error(self.host, self.port, exc)))
 
     async def _wait_for(self, promise: Any) -> None:
         """Return once ``promise.done``, reading (or waiting for the reader) meanwhile."""
         while not promise.done:
             await self._send_pending()
-            deadline = self._run_timers()
+            deadline = self._timers.run(trio.current_time())
             if promise.done:
                 return
             with trio.move_on_at(deadline):
@@ -116,7 +96,7 @@ class SharedReader(FutureConnection):
         try:
             data = await self._stream.receive_some(RECV_SIZE)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self._lost(f"Connection interrupted receiving from {self.host}:{self.port} - {exc}")
+            self._lost(str(recv_error(self.host, self.port, exc)))
             return
         finally:
             self._reading = False
@@ -124,16 +104,9 @@ class SharedReader(FutureConnection):
         if data:
             self._feed(data)
         else:
-            self._lost("Connection is closed.")
+            self._broken()
 
     # -- handlers: the pump --------------------------------------------------------------
-
-    def _handle(self, query: Any, handler: Any) -> Any:
-        handle = super()._handle(query, handler)
-        if handle.query is not None:
-            self._handler_queries.append(handle.query)
-            self._ensure_pump()
-        return handle
 
     def _ensure_pump(self) -> None:
         if not self._pumping:
@@ -143,6 +116,8 @@ class SharedReader(FutureConnection):
             else:
                 trio.lowlevel.spawn_system_task(self._pump)
 
+    _handlers_added = _ensure_pump
+
     def _wake_pump(self) -> None:
         if self._kick is not None:
             self._kick.cancel()  # the pump sends, runs callbacks, then reads again
@@ -151,12 +126,12 @@ class SharedReader(FutureConnection):
         """Read, send and run callbacks while handler queries are open."""
         try:
             while True:
-                self._run_callbacks()
-                self._handler_queries = [q for q in self._handler_queries if not q.done]
-                if not self._handler_queries and not self._callbacks:
+                # No nursery to raise into: the error is logged (and kept as handle.error).
+                self._callbacks.run(None if self.nursery else log_callback_error)
+                if self._handlers_idle() and not self._callbacks:
                     return
                 await self._send_pending()
-                deadline = self._run_timers()
+                deadline = self._timers.run(trio.current_time())
                 if self._callbacks or self._stream is None:
                     await trio.lowlevel.checkpoint()
                     continue
@@ -166,16 +141,3 @@ class SharedReader(FutureConnection):
         finally:
             self._kick = None
             self._pumping = False
-
-    def _run_callbacks(self) -> None:
-        callbacks = self._callbacks
-        while callbacks:
-            fn, args = callbacks.popleft()
-            if self.nursery is not None:
-                fn(*args)  # an escaping error ends the pump in the user's nursery
-                continue
-            try:
-                fn(*args)
-            except Exception:
-                # No nursery to raise into: the handle keeps the error (handle.error).
-                logger.exception("Exception in a handler callback")

@@ -19,7 +19,8 @@ from zope.interface import implementer
 
 from ...errors import ReqlDriverError
 from ..asyncbase import FutureConnection, FutureCursor, connect_params
-from ..params import connect_error, connect_timeout_error
+from ..params import connect_error
+from ..waits import OnceHandle
 
 __all__ = ["Connection", "Cursor", "connect"]
 
@@ -32,7 +33,7 @@ class Cursor(FutureCursor):
     """
 
 
-class _Handle:
+class _Handle(OnceHandle):
     """A Deferred whose ``cancel()`` runs ``on_cancel`` (asyncbase then STOPs the query)."""
 
     __slots__ = ("promise",)
@@ -45,13 +46,8 @@ class _Handle:
     def pending(self) -> bool:
         return not self.promise.called
 
-    def resolve(self, value: Any) -> None:
-        if not self.promise.called:
-            self.promise.callback(value)
-
-    def reject(self, exc: BaseException) -> None:
-        if not self.promise.called:
-            self.promise.errback(exc)
+    def _settle(self, ok: bool, value: Any) -> None:
+        (self.promise.callback if ok else self.promise.errback)(value)
 
 
 @implementer(IHandshakeListener)
@@ -76,18 +72,14 @@ class _Protocol(Protocol):
             conn._lost(str(connect_error(conn.host, conn.port, detail)))
             return
         clean = reason is None or reason.check(error.ConnectionDone)
-        detail = "" if clean else f" - {reason.getErrorMessage()}"
-        conn._lost(f"Connection is closed.{detail}")
+        conn._broken(None if clean else reason.getErrorMessage())
 
 
 class Connection(FutureConnection):
     """A connection on the Twisted reactor; every query method returns a Deferred."""
 
     cursor_class = Cursor
-
-    def __init__(self, params: dict) -> None:
-        super().__init__(params)
-        self._protocol: _Protocol | None = None
+    _protocol: _Protocol | None = None
 
     # -- loop primitives -----------------------------------------------------------------
 
@@ -117,16 +109,15 @@ class Connection(FutureConnection):
         return closing.addCallback(lambda _: self._open(timeout))
 
     def _open(self, timeout: float | None) -> defer.Deferred:
-        timeout = self.connect_timeout if timeout is None else timeout
+        timeout = self._connect_timeout(timeout)
         endpoint = HostnameEndpoint(reactor, self.host, self.port, timeout=timeout or 30)
         if self.ssl:
             endpoint = wrapClientTLS(self._tls_options(), endpoint)
         self._protocol = protocol = _Protocol(self)
 
-        def failed(failure: Any) -> None:
-            if failure.check(error.TimeoutError, defer.CancelledError):
-                raise connect_timeout_error(self.host, self.port)
-            raise connect_error(self.host, self.port, failure.value)
+        def failed(failure: Any) -> None:  # worded as the blocking driver's
+            with self._opening((error.TimeoutError, defer.CancelledError), (Exception,)):
+                failure.raiseException()
 
         connecting = connectProtocol(endpoint, protocol)
         return connecting.addCallbacks(lambda _: self._begin_handshake(timeout), failed)
@@ -142,19 +133,15 @@ class Connection(FutureConnection):
                 return optionsForClientTLS(self.host, Certificate.loadPEM(f.read()))
         return optionsForClientTLS(self.host, platformTrust())
 
-    def client_port(self) -> int | None:
-        return self._protocol.transport.getHost().port if self.is_open() else None
-
-    def client_address(self) -> str | None:
-        return self._protocol.transport.getHost().host if self.is_open() else None
+    def _sockname(self) -> tuple:
+        address = self._protocol.transport.getHost()
+        return address.host, address.port
 
 
 def connect(*args: Any, **kwargs: Any) -> defer.Deferred:
-    """Open a connection on the reactor: a Deferred that fires with the :class:`Connection`.
-
-    Same arguments as the blocking ``r.connect`` (host, port, db, user, password, timeout,
-    ssl).
-    """
+    """Open a connection on the reactor: a Deferred that fires with the :class:`Connection`
+    (the arguments of the blocking ``r.connect``: host, port, db, user, password, timeout,
+    ssl)."""
     try:
         conn = Connection(connect_params(*args, **kwargs))
     except ReqlDriverError as exc:

@@ -47,11 +47,17 @@ class Page:
         self.ws = ws
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.writer = asyncio.create_task(self._write())
+        self.dropped: asyncio.Task | None = None
 
     def send(self, text: str) -> None:
+        """Queue one message; a page too far behind is disconnected (it resyncs)."""
+        if self.dropped is not None:
+            return
         if self.queue.qsize() >= QUEUE_LIMIT:
             log.warning("a page stopped reading; closing its socket")
-            self.queue.put_nowait(None)
+            self.writer.cancel()
+            # 1013 "try again later": the page reconnects and reads the list afresh.
+            self.dropped = asyncio.create_task(self.ws.close(code=1013, message=b"too slow"))
             return
         self.queue.put_nowait(text)
 
@@ -66,8 +72,11 @@ class Page:
         await self.ws.close()
 
     async def close(self) -> None:
-        self.queue.put_nowait(None)
-        await asyncio.gather(self.writer, return_exceptions=True)
+        """Send what is queued, then close the socket."""
+        if self.dropped is None:
+            self.queue.put_nowait(None)
+        await asyncio.gather(self.writer, self.dropped or asyncio.sleep(0),
+                             return_exceptions=True)
 
 
 class Hub:
@@ -189,9 +198,14 @@ def make_app(store_options: dict) -> web.Application:
         await asyncio.gather(task, return_exceptions=True)
 
     async def close_pages(app: web.Application):
-        # Pages reconnect by themselves; tell them the server is going away.
-        for page in list(hub.pages):
-            await page.ws.close(code=1001, message=b"server shutting down")
+        # Send each page what is already queued for it (an "ok" for its last request), then
+        # close its socket; pages reconnect by themselves once the app is back.
+        pages = list(hub.pages)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.close() for p in pages)), 2)
+        except TimeoutError:  # a page that does not read; close it regardless
+            for page in pages:
+                await page.ws.close(code=1001, message=b"server shutting down")
 
     app.cleanup_ctx.append(follow)
     app.on_shutdown.append(close_pages)

@@ -51,16 +51,19 @@ class ChangefeedHub:
             if not subs:
                 del self._by_table[table_id]
 
-    def publish(self, store: Any, changes: list[tuple[Any, Any]]) -> None:
+    def publish(self, store: Any, changes: list[tuple[Any, Any]], first_no: Any = None) -> None:
+        """``first_no``: the change-log number of ``changes[0]`` (feed_resume.py)."""
         COUNTERS.wrote(store.id, len(changes))
-        self.publish_to(store.id, changes)
+        self.publish_to(store.id, changes, first_no)
 
-    def publish_to(self, table_id: str, changes: list[tuple[Any, Any]]) -> None:
+    def publish_to(
+        self, table_id: str, changes: list[tuple[Any, Any]], first_no: Any = None
+    ) -> None:
         """Changes of a table known by id (system tables publish their own rows this way)."""
         subs = self._by_table.get(table_id)
         if subs and changes:
             for feed in tuple(subs):
-                feed.on_changes(changes)
+                feed.on_changes(changes, first_no)
 
     def table_dropped(self, table_id: str) -> None:
         for feed in tuple(self._by_table.pop(table_id, ())):
@@ -77,6 +80,8 @@ class FeedOptions:
         "include_states",
         "include_offsets",
         "include_types",
+        "include_positions",
+        "resume_from",
     )
 
     def __init__(self, opts: dict[str, Any]) -> None:
@@ -102,6 +107,9 @@ class FeedOptions:
         self.include_states = _flag(opts, "include_states")
         self.include_offsets = _flag(opts, "include_offsets")
         self.include_types = _flag(opts, "include_types")
+        # Ours (resumable feeds, feed_resume.py): checked there.
+        self.resume_from = opts.get("resume_from")
+        self.include_positions = _flag(opts, "include_positions") or "resume_from" in opts
 
 
 def _flag(opts: dict[str, Any], name: str) -> bool:
@@ -163,7 +171,7 @@ class Feed(values.Sequence):
 
     # -- writer side ----------------------------------------------------------------------
 
-    def on_changes(self, changes: list[tuple[Any, Any]]) -> None:
+    def on_changes(self, changes: list[tuple[Any, Any]], first_no: Any = None) -> None:
         if self.closed:
             return
         for old, new in changes:
@@ -358,7 +366,7 @@ class OrderByLimitFeed(Feed):
                 doc["new_offset"] = i
         return self
 
-    def on_changes(self, changes: list[tuple[Any, Any]]) -> None:
+    def on_changes(self, changes: list[tuple[Any, Any]], first_no: Any = None) -> None:
         if self.closed:
             return
         self.dirty = True

@@ -8,7 +8,8 @@ One environment holds five named sub-databases:
 - ``index``: ``<index id, 16 bytes><index value part><encoded primary key>`` -> entry;
 - ``meta``: ``<utf-8 key>`` -> orjson value (users, permissions, other system records);
 - ``geo`` (dupsort): ``<index id><level><cell code>`` -> index key suffixes of the geo index
-  entries filed in that grid cell (``geo_cells``).
+  entries filed in that grid cell (``geo_cells``);
+- ``changelog``: every table's change log (``changelog.py``), written by each write.
 
 Commits do not fsync (the environment is opened with ``sync=False``): ``sync()`` does, so
 the server can acknowledge several hard-durability writes with one fsync, and soft writes
@@ -34,6 +35,7 @@ from .catalog import (
     IndexCompiler,
     new_id,
 )
+from .changelog import ChangeLog
 from .table import TableStore
 
 DEFAULT_MAP_SIZE = 1 << 34  # 16 GiB of address space; the file grows only as data does
@@ -68,6 +70,7 @@ class Storage:
         self.index_db = self.env.open_db(b"index")
         self.meta_db = self.env.open_db(b"meta")
         self.geo_db = self.env.open_db(b"geo", dupsort=True)
+        self.changelog = ChangeLog(self)  # per-table change logs (sub-database ``changelog``)
         self._page_size = self.env.stat()["psize"]
         self._open_txn: lmdb.Transaction | None = None  # the open write transaction, if any
         self._nested_used = False

@@ -31,6 +31,7 @@ class Table(Protocol):
     _prefix: bytes
     _rows: Any
     _indexes: dict[str, Any]
+    id: str
     name: str
     primary_key: str
     dropped: bool

@@ -228,14 +228,20 @@ class TableStore:
         idx = self._index(old)
         if old == new:
             return
-        if new in self._indexes:
-            if not overwrite:
-                raise ValueError(f"index {new} exists")
-            self.index_drop(new)
-        del self._indexes[old]
-        idx.name = new
-        self._indexes[new] = idx
+        replaced = self._indexes.get(new)
+        if replaced is not None and not overwrite:
+            raise ValueError(f"index {new} exists")
+        # One transaction for the drop and the rename: a crash between them would lose both
+        # the old index and the name (found by the crash trials, tests/crash_harness.py).
         with self._storage.transaction() as txn:
+            if replaced is not None:
+                if replaced.build is not None:
+                    replaced.build.cancel()
+                    replaced.build = None
+                self._delete_index_entries(txn, replaced)
+            del self._indexes[old]
+            idx.name = new
+            self._indexes[new] = idx
             self._save(txn)
         self._storage.sync()
 
@@ -315,6 +321,7 @@ class TableStore:
                 idx.build.cancel()
                 idx.build = None
             self._delete_index_entries(txn, idx)
+        self._storage.changelog.drop(txn, self)
         cdb = self._storage.catalog_db
         txn.delete(COUNT_PREFIX + self._prefix, db=cdb)
         txn.delete(TABLE_PREFIX + self.id.encode(), db=cdb)

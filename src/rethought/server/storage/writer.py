@@ -65,6 +65,9 @@ class Writer:
         self.changes: list[tuple[dict | None, dict | None]] = []
         self._txn: lmdb.Transaction | None = None
         self._ops: list[tuple[str, Any]] = []  # replayed if the map has to grow mid-write
+        # (old, new) row bytes of each change, for the change log (changelog.py)
+        self._raws: list[tuple[bytes | None, bytes | None]] = []
+        self.log_first: int | None = None  # the change number of changes[0], once logged
         self._delta = 0
         self._nested = False
 
@@ -142,11 +145,13 @@ class Writer:
         if op == "put":
             row = canonical(arg)
             pk = encode_primary(row[table.primary_key])
-            raw_old = txn.replace(table._prefix + pk, orjson.dumps(row), db=table._rows)
+            data = orjson.dumps(row)
+            raw_old = txn.replace(table._prefix + pk, data, db=table._rows)
         else:
-            row = None
+            row = data = None
             pk = encode_primary(arg)
             raw_old = txn.pop(table._prefix + pk, db=table._rows)
+        self._raws.append((raw_old, data))
         old = None if raw_old is None else orjson.loads(raw_old)
         if old is None:
             self._delta += row is not None
@@ -178,6 +183,8 @@ class Writer:
                 update_cells(txn, table._storage.geo_db, idx.prefix, before, after)
 
     def _finish(self, txn: lmdb.Transaction) -> None:
+        if self._raws:  # logged in this same transaction: log order is commit order
+            self.log_first = self.table._storage.changelog.record(txn, self.table, self._raws)
         if self._delta:
             table = self.table
             cdb = table._storage.catalog_db
@@ -192,7 +199,7 @@ class Writer:
             raise lmdb.MapFullError("map full during a nested write")  # cannot replay others
         storage.grow()
         storage._txn = self._txn = storage.env.begin(write=True)
-        self.changes, self._delta = [], 0
+        self.changes, self._raws, self._delta = [], [], 0
         for op, arg in self._ops:
             self._apply(op, arg)
         return self._txn

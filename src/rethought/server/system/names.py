@@ -12,6 +12,7 @@ from typing import Any
 
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ..runtime import values
+from .changelog_config import config_field  # the change log's own setting, if any
 
 SYSTEM_DB = "rethinkdb"
 # A stable id for the system database (RethinkDB derives it the same way: it never changes).
@@ -60,6 +61,7 @@ def table_config(store: Any, write_hook: Any = None) -> dict:
     (``write_hook`` as ``get_write_hook`` shows it)."""
     server = server_name()
     return {
+        **config_field(store),
         "db": store.db.name,
         "durability": store.durability,
         "id": store.id,

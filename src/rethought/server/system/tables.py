@@ -18,6 +18,7 @@ from ...datum.jsonfmt import dumps
 from ...errors import ReqlOpFailedError
 from ..runtime.stats import COUNTERS
 from . import access as system_auth
+from . import changelog_config
 from .base import SystemTable
 from .names import SYSTEM_DB, check_name, server_id, server_name, table_config, table_status
 from .write_hooks import hook_datum
@@ -117,6 +118,7 @@ class TableConfig(_CatalogTable):
         if durability != store.durability:
             store.durability = durability
             storage.table_save(store)
+        changelog_config.apply(store, old, new)
         return self._row(store)
 
     def _create(self, new: dict) -> Any:
@@ -310,6 +312,7 @@ class Stats(_CatalogTable):
                     "query_engine": {**rates, **table_totals},
                     "server": server,
                     "storage_engine": {
+                        **changelog_config.stats_field(store),
                         "cache": {"in_use_bytes": 0},
                         "disk": {
                             "read_bytes_per_sec": 0,

@@ -96,6 +96,7 @@
       case "error":
         pendingAdds.delete(msg.ref);
         showError(msg.message);
+        render(); // undo what the page showed ahead of the server (a clicked box)
         break;
     }
   }
@@ -177,9 +178,10 @@
     box.type = "checkbox";
     box.className = "done";
     box.addEventListener("change", () => {
+      // The box shows the click at once; the server's change confirms it, and an error
+      // answer (or being offline) puts it back as stored.
       const item = items.get(k);
-      box.checked = Boolean(item.done); // shown once the server's change comes back
-      send({ op: item.done ? "uncheck" : "check", id: item.id });
+      if (send({ op: box.checked ? "check" : "uncheck", id: item.id }) === null) render();
     });
     const text = document.createElement("span");
     text.className = "text";
@@ -273,6 +275,7 @@
   // For the console and for tests: the state, and a way to send any message as it is.
   window.todoApp = {
     get state() { return state; },
+    get buffered() { return buffer ? buffer.length : 0; }, // changes held during a resync
     items: () => [...items.values()],
     send,
   };

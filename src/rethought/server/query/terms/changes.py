@@ -16,6 +16,7 @@ from .... import datum
 from ....errors import ReqlError, ReqlQueryLogicError, ReqlResourceLimitError
 from ....proto.ql2 import TermType as T
 from ... import feeds
+from ...feeds import resume as feed_resume
 from ...runtime import values
 from .. import determinism
 from ..compile import Datum, Scope, Spliced, Term, term
@@ -51,6 +52,8 @@ OPTARGS = (
     "include_states",
     "include_offsets",
     "include_types",
+    "include_positions",  # ours: resumable feeds (feed_resume.py)
+    "resume_from",
 )
 
 
@@ -106,10 +109,14 @@ class Changes(Term):
         made = self._feed_for(self.args[0], scope, opts, [], [])
         if ctx.engine.hub is None:
             raise ReqlQueryLogicError("Changefeeds are not available on this server.")
+        if opts.include_positions:
+            feed_resume.prepare(made if isinstance(made, list) else [made], opts)
         if isinstance(made, list):  # a union: one feed per input, merged as they come
             for feed in made:
                 feed.start()
                 ctx.feeds.append(feed)
+            if opts.include_positions:
+                return values.Stream(feed_resume.merged(made), infinite=values.FEED)
             merged = feeds.interleave([iter(feed) for feed in made])
             return values.Stream(merged, infinite=values.FEED)
         made.start()
@@ -142,10 +149,11 @@ class Changes(Term):
             raise ReqlQueryLogicError(f"Cannot include offsets for {kind} subs.")
         value = node.run(scope) if tt != T.LIMIT else None
         if tt == T.TABLE or isinstance(value, values.TableValue):
-            return feeds.Feed(hub, _store(value), opts, transforms)
+            return _cls(feeds.Feed, opts)(hub, _store(value), opts, transforms)
         if tt == T.GET:
             assert isinstance(value, values.SingleSelection)
-            return feeds.PointFeed(hub, value.table.store, opts, transforms, value.key)
+            point = _cls(feeds.PointFeed, opts)
+            return point(hub, value.table.store, opts, transforms, value.key)
         if tt == T.BETWEEN:
             return self._between(node, scope, opts, transforms)
         if tt == T.GET_ALL:
@@ -227,7 +235,8 @@ class Changes(Term):
             rows = (row for row in values.iterate(order.run(scope)) if passes(row))
             return list(islice(rows, n))
 
-        return feeds.OrderByLimitFeed(scope.ctx.engine.hub, store, opts, [], top)
+        top_feed = _cls(feeds.OrderByLimitFeed, opts)
+        return top_feed(scope.ctx.engine.hub, store, opts, [], top)
 
 
 def _check_not_a_row(top: Term, scope: Scope) -> None:
@@ -276,7 +285,7 @@ def _range_feed(node, scope, opts, transforms, store, index: str, wanted) -> fee
     def accept(row: Any) -> bool:
         return any(wanted(v) for v in _index_values(store, index, row))
 
-    return feeds.RangeFeed(
+    return _cls(feeds.RangeFeed, opts)(
         scope.ctx.engine.hub,
         store,
         opts,
@@ -284,6 +293,9 @@ def _range_feed(node, scope, opts, transforms, store, index: str, wanted) -> fee
         accept,
         lambda: values.iterate(node.run(scope)),
     )
+
+
+_cls = feed_resume.feed_class
 
 
 def _store(table: Any) -> Any:

@@ -247,7 +247,7 @@ def run_write(
         ctx.pending_sync = True
     hub = ctx.engine.hub
     if hub is not None and changes:
-        hub.publish(store, changes)
+        hub.publish(store, changes, getattr(writer, "log_first", None))
 
 
 def replace_one(
