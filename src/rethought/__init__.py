@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
-from . import errors
+from . import errors, query
 from .client.handler import Handler, QueryHandle
+from .client.repl import repl_connection
 from .errors import *  # noqa: F403  (the official driver exports its errors at top level)
 from .query.namespace import ReqlNamespace
 from .version import __version__  # noqa: F401  (rethought.__version__)
+
+query.ast.REPL_CONNECTION[0] = repl_connection  # RqlQuery.run() with no connection
 
 
 class RethinkDB(ReqlNamespace):

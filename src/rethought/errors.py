@@ -1,15 +1,21 @@
 """The ReQL error hierarchy, with the official Python driver's class names.
 
 Both halves use these classes: the server raises them while evaluating a query (and
-`server.net` turns them into RUNTIME_ERROR / COMPILE_ERROR / CLIENT_ERROR responses), the
+`server.wire` turns them into RUNTIME_ERROR / COMPILE_ERROR / CLIENT_ERROR responses), the
 driver raises them at the caller with the query printed and ``^^^^`` under the failing term.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .proto.ql2 import ErrorType, ResponseType
+
+#: ``[print_query]``: how ``str()`` shows the query an error came from. Only the driver's errors
+#: carry one (``term``); ``rethought.query`` puts its printer here, so this module, which the
+#: server uses too, imports no driver code.
+PRINT_QUERY: list[Callable[[Any, list], str]] = []
 
 __all__ = [
     "ReqlError",
@@ -52,10 +58,8 @@ class ReqlError(Exception):
     def __str__(self) -> str:
         if self.term is None:
             return self.message
-        from .query.printer import print_query  # driver only; imported lazily
-
         # The official driver drops the message's final period before " in:".
-        return f"{self.message.rstrip('.')} in:\n{print_query(self.term, self.frames or [])}"
+        return f"{self.message.rstrip('.')} in:\n{PRINT_QUERY[0](self.term, self.frames or [])}"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} instance: {self}>"

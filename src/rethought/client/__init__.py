@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import ReqlDriverError
 from .core import ClientCore, Query
 from .loops.sync import Connection, Cursor
+from .repl import repl_connection, set_repl_connection
 
 __all__ = [
     "connect",
@@ -42,7 +42,6 @@ LOOP_TYPES: dict[str, str | Callable[..., Any]] = {
 }
 
 _loop_type = "sync"
-_repl = threading.local()
 
 
 def register_loop_type(name: str, target: str | Callable[..., Any]) -> None:
@@ -79,13 +78,3 @@ def connect(*args: Any, loop_type: str | None = None, **kwargs: Any) -> Any:
     if not callable(target):
         target = importlib.import_module(target).connect
     return target(*args, **kwargs)
-
-
-def repl_connection() -> Any:
-    """The connection ``conn.repl()`` made the default in this thread, or None."""
-    return getattr(_repl, "conn", None)
-
-
-def set_repl_connection(conn: Any) -> None:
-    """Set (or clear, with None) the default connection of ``run()`` in this thread."""
-    _repl.conn = conn

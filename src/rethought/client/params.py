@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ReqlDriverError, ReqlTimeoutError
 from .core import CLOSED_MESSAGE, ClientCore, Query
+from .repl import set_repl_connection
 
 __all__ = [
     "ConnectionBase",
@@ -200,8 +201,6 @@ class ConnectionBase(abc.ABC):
 
     def repl(self) -> Any:
         """Make this the default connection of ``run()`` in this thread."""
-        from . import set_repl_connection
-
         set_repl_connection(self)
         return self
 

@@ -24,6 +24,14 @@ from .encode import Opaque
 from .printer import render
 from .tz import RqlTzinfo  # noqa: F401  (r.ast.RqlTzinfo, where the official driver has it)
 
+#: What ``expr`` builds with classes that subclass the ones here (``data.plain_literal``,
+#: ``terms.ISO8601``): filled by ``rethought.query`` once those modules exist.
+BUILDERS: dict[str, Callable[..., Any]] = {}
+
+#: ``[repl_connection]``: how ``run()`` with no connection finds the ``repl()`` default. The
+#: package (``rethought/__init__``) puts the driver's in, so the builder never imports it.
+REPL_CONNECTION: list[Callable[[], Any]] = [lambda: None]
+
 DEFAULT_NESTING_DEPTH = 20
 
 # Types converted straight into a DATUM: checked by exact type on the hot path. A float
@@ -70,9 +78,7 @@ class RqlQuery:
     def run(self, c: Any = None, **global_optargs: Any) -> Any:
         """Send the query on connection ``c`` (or the ``repl()`` default) and return its result."""
         if c is None:
-            from ..client import repl_connection  # the client imports this module
-
-            c = repl_connection()
+            c = REPL_CONNECTION[0]()
             if c is None:
                 raise ReqlDriverError("RqlQuery.run must be given a connection to run on.")
         return c._start(self, global_optargs)
@@ -107,86 +113,10 @@ class RqlQuery:
             "To iterate inside a query, use map or for_each."
         )
 
-    # Python operators. Comparisons build terms, so a query is unhashable (as upstream).
-    def __eq__(self, other: Any) -> RqlQuery:  # type: ignore[override]
-        return Eq(self, other)
-
-    def __ne__(self, other: Any) -> RqlQuery:  # type: ignore[override]
-        return Ne(self, other)
-
-    def __lt__(self, other: Any) -> RqlQuery:
-        return Lt(self, other)
-
-    def __le__(self, other: Any) -> RqlQuery:
-        return Le(self, other)
-
-    def __gt__(self, other: Any) -> RqlQuery:
-        return Gt(self, other)
-
-    def __ge__(self, other: Any) -> RqlQuery:
-        return Ge(self, other)
-
+    # Python operators (``q == 1``, ``q + 1``, ``q["f"]``) are installed by ``operators``: they
+    # build term classes that subclass this one. Comparisons build terms, so a query is
+    # unhashable (as upstream).
     __hash__ = None  # type: ignore[assignment]
-
-    def __invert__(self) -> RqlQuery:
-        return Not(self)
-
-    def __add__(self, other: Any) -> RqlQuery:
-        return Add(self, other)
-
-    def __radd__(self, other: Any) -> RqlQuery:
-        return Add(other, self)
-
-    def __sub__(self, other: Any) -> RqlQuery:
-        return Sub(self, other)
-
-    def __rsub__(self, other: Any) -> RqlQuery:
-        return Sub(other, self)
-
-    def __mul__(self, other: Any) -> RqlQuery:
-        return Mul(self, other)
-
-    def __rmul__(self, other: Any) -> RqlQuery:
-        return Mul(other, self)
-
-    def __truediv__(self, other: Any) -> RqlQuery:
-        return Div(self, other)
-
-    def __rtruediv__(self, other: Any) -> RqlQuery:
-        return Div(other, self)
-
-    def __mod__(self, other: Any) -> RqlQuery:
-        return Mod(self, other)
-
-    def __rmod__(self, other: Any) -> RqlQuery:
-        return Mod(other, self)
-
-    def __and__(self, other: Any) -> RqlQuery:
-        return And(self, other).set_infix()
-
-    def __rand__(self, other: Any) -> RqlQuery:
-        return And(other, self).set_infix()
-
-    def __or__(self, other: Any) -> RqlQuery:
-        return Or(self, other).set_infix()
-
-    def __ror__(self, other: Any) -> RqlQuery:
-        return Or(other, self).set_infix()
-
-    def __xor__(self, other: Any) -> RqlQuery:
-        return BitXor(self, other).set_infix()
-
-    def __rxor__(self, other: Any) -> RqlQuery:
-        return BitXor(other, self).set_infix()
-
-    def __getitem__(self, index: Any) -> RqlQuery:
-        """``q['field']``, ``q[3]`` (bracket) and ``q[1:3]`` / ``q[2:]`` (slice)."""
-        if isinstance(index, slice):
-            # Upstream tests `stop` for truth, so `q[1:0]` means "to the end" too.
-            if index.stop:
-                return Slice(self, index.start or 0, index.stop, bracket_operator=True)
-            return Slice(self, index.start or 0, -1, right_bound="closed", bracket_operator=True)
-        return Bracket(self, index, bracket_operator=True)
 
 
 def _new(cls: type[RqlQuery], args: list[RqlQuery], optargs: dict) -> RqlQuery:
@@ -501,7 +431,7 @@ def expr(val: Any, nesting_depth: int = DEFAULT_NESTING_DEPTH) -> RqlQuery:
     if t is float:
         return _float(val)
     if t is dict or t is list or t is tuple:
-        plain = plain_literal(val, nesting_depth)
+        plain = BUILDERS["plain_literal"](val, nesting_depth)
         if plain is not None:
             return plain
         if t is dict:
@@ -517,7 +447,7 @@ def _expr_other(val: Any, nesting_depth: int) -> RqlQuery:
     if isinstance(val, (datetime.datetime, datetime.date)):
         if not getattr(val, "tzinfo", None):
             raise ReqlDriverCompileError(_NAIVE_TIME % type(val).__name__)
-        return ISO8601(val.isoformat())
+        return BUILDERS["ISO8601"](val.isoformat())
     if isinstance(val, str):
         return Datum(val)
     if isinstance(val, bytes):
@@ -527,27 +457,3 @@ def _expr_other(val: Any, nesting_depth: int) -> RqlQuery:
     if isinstance(val, Iterable):
         return _new(MakeArray, [expr(v, nesting_depth - 1) for v in val], _NO_OPTARGS)
     return OpaqueDatum(val)  # int / float subclasses, Decimal, UUID, Enum, ...
-
-
-# These modules subclass the classes above; the functions above find their names here.
-from .data import plain_literal  # noqa: E402
-from .terms import (  # noqa: E402
-    ISO8601,
-    Add,
-    And,
-    BitXor,
-    Bracket,
-    Div,
-    Eq,
-    Ge,
-    Gt,
-    Le,
-    Lt,
-    Mod,
-    Mul,
-    Ne,
-    Not,
-    Or,
-    Slice,
-    Sub,
-)
