@@ -1,6 +1,6 @@
 """A browser's queries, run as a driver connection of the logged-in user, inside the process.
 
-Each console WebSocket gets one ``server.session.ConnectionSession`` -- the very object that
+Each console WebSocket gets one ``server.wire.session.ConnectionSession`` -- the very object that
 serves a driver connection -- for its user, so every permission check, error text and
 changefeed is the driver port's. Frames go in as the driver port reads them (START / CONTINUE /
 STOP by token) and the answers come back to the page as ``{"token": N, "response": {...}}``.

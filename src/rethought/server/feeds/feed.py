@@ -467,7 +467,7 @@ def _datums(value: values.Sequence) -> Iterator[Any]:
 
 
 class FeedCursor:
-    """What the server sends a feed query's batches from (see ``server.engine.Result``).
+    """What the server sends a feed query's batches from (see ``server.query.engine.Result``).
 
     The query's whole result pipeline runs in a ``suspend.Pump``, which hands back a row, or
     ``WAIT`` when its feeds have nothing to give, or ``END`` when a finite pipeline over them

@@ -4,7 +4,7 @@ A term on the wire is ``[type, [args...], {optargs}]`` or a bare datum. ``compil
 checks arity and optarg names (compile errors, as RethinkDB reports them), binds each
 node to its backtrace frames, and returns the root. Evaluation is ``node.run(scope)``.
 
-How to write a term (in ``server/terms/<family>.py``)::
+How to write a term (in ``server/query/terms/<family>.py``)::
 
     @term(T.ADD, arity=(1, None))
     class Add(Term):

@@ -1,4 +1,4 @@
-"""The query engine: what ``server.net`` calls to run one START query.
+"""The query engine: what ``server.wire.net`` calls to run one START query.
 
 ``Engine.prepare`` compiles the term tree and the global optargs; ``Engine.execute`` evaluates
 it and says what came out:

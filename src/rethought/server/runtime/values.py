@@ -8,7 +8,7 @@ produce is one of the classes here:
   (SELECTION<STREAM>: rows that remember their table, so update / delete work on them),
   ``TableValue`` (TABLE, itself a selection of every row).
 - ``SingleSelection`` (SELECTION<OBJECT>): one row of a table, from ``get``.
-- ``Func`` (FUNCTION), built by ``server.compile``.
+- ``Func`` (FUNCTION), built by ``server.query.compile``.
 - ``Grouped`` (GROUPED_DATA): the result of ``group``; terms applied to it apply per group.
 
 Arrays are plain lists: a term that accepts a sequence accepts a list too (use

@@ -3,7 +3,7 @@
 A client sends a 4-byte little-endian magic number, then either
 - V1_0: null-terminated JSON messages carrying a SCRAM-SHA-256 exchange (``server.auth``), or
 - V0_3 / V0_4: a length-prefixed auth key and the JSON protocol number, answered ``SUCCESS``;
-then frames (8-byte token, 4-byte length, JSON query) that ``server.session`` answers.
+then frames (8-byte token, 4-byte length, JSON query) that ``server.wire.session`` answers.
 
 Handshake failures are answered in the handshake's own format (RethinkDB's ``server.cc``):
 JSON ``{"success": false, "error": ..., "error_code": ...}`` for V1_0, ``ERROR: ...\\n`` text

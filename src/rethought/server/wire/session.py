@@ -1,11 +1,11 @@
 """One client connection's queries: START / CONTINUE / STOP / NOREPLY_WAIT / SERVER_INFO.
 
-``ConnectionSession.handle(token, payload)`` is called by ``server.net`` for every frame, in
+``ConnectionSession.handle(token, payload)`` is called by ``server.wire.net`` for every frame, in
 arrival order. Each query runs in its own task, so many tokens are in flight at once and their
-responses interleave; evaluation itself is synchronous (see ``server.engine``), and the loop is
+responses interleave; evaluation itself is synchronous (see ``server.query.engine``), and the loop is
 yielded between batches and while a hard-durability write waits for its fsync. Each evaluation
 step (``engine.execute``, each batch pulled from a stream) runs in a query greenlet
-(``server.suspend``), so a term waiting for I/O (``r.http``, ``r.js``) suspends only its query,
+(``server.runtime.suspend``), so a term waiting for I/O (``r.http``, ``r.js``) suspends only its query,
 and a long evaluation switches out at ``suspend.checkpoint`` every few milliseconds. A stream
 batch goes out by its ``max_batch_seconds`` deadline even mid-scan (``server.stream_batches``).
 

@@ -1,6 +1,6 @@
 """Term implementations, one module per family; importing this package registers them all.
 
-Each module registers its Term subclasses with ``@term(...)`` from ``server.compile``.
+Each module registers its Term subclasses with ``@term(...)`` from ``server.query.compile``.
 """
 
 import importlib

@@ -1,6 +1,6 @@
 """Sequence transformations: map, filter, concat_map, with_fields, zip, union.
 
-Each keeps its input's kind the way RethinkDB does (see ``server.seq``): arrays in, arrays
+Each keeps its input's kind the way RethinkDB does (see ``server.query.seq``): arrays in, arrays
 out; streams stay lazy; ``filter`` keeps a selection addressable for writes.
 """
 
