@@ -15,6 +15,7 @@ from ...errors import ReqlQueryLogicError
 from .catalog import COUNT_PREFIX, Index, IndexFn
 from .geo_cells import update_cells
 from .scan import ENTRY_HEAD, TAG, TAGGED
+from .space import commit, write_failure
 
 if TYPE_CHECKING:
     from .table import TableStore
@@ -103,12 +104,15 @@ class Writer:
                 return
             try:
                 self._finish(txn)
-                txn.commit()
+                commit(txn, storage.path)
             except lmdb.MapFullError:
                 txn.abort()
                 txn = self._grow_and_replay()
                 self._finish(txn)
-                txn.commit()
+                try:
+                    commit(txn, storage.path)
+                except lmdb.MapFullError as e:
+                    raise write_failure(storage.path, e) from None
         finally:
             storage._txn = None
 
