@@ -26,7 +26,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("rethought.server.query.terms",),
     ("rethought.server.query.engine",),
     ("rethought.server.wire",),
-    ("rethought.server.app", "rethought.console", "rethought.server", "rethought.cli"),
+    # the process: serve, the web console, hot backups of the LMDB environment, the command line
+    ("rethought.server.app", "rethought.console", "rethought.server", "rethought.backup"),
+    ("rethought.cli",),
     # the driver sits beside the server on the shared base and never imports it
     ("rethought.query",),
     ("rethought.client",),
@@ -34,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 # The server and the driver are separate towers: neither imports the other.
 TOWERS = (
-    ("rethought.server", "rethought.console", "rethought.cli"),
+    ("rethought.server", "rethought.console", "rethought.backup", "rethought.cli"),
     (
         "rethought.query",
         "rethought.client",

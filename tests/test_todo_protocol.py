@@ -210,7 +210,15 @@ def test_invalid_requests_get_an_error_on_the_sending_page_only(
             change = await receive(b)
             assert change["new_val"]["text"] == "w" * 500
             assert len(rows(official_conn, official_r, db)) == 2
-            await a.close()
+
+            assert {(await receive(a))["type"] for _ in range(2)} == {"change", "ok"}
+
+            # Beyond 1 MiB a message closes that page's socket (it reconnects); b stays open.
+            await a.send_json({"op": "add", "text": "v" * (1024 * 1024), "ref": "huge"})
+            closing = await asyncio.wait_for(a.receive(), WAIT)
+            assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), closing
+            await nothing_more(b)
+            assert len(rows(official_conn, official_r, db)) == 2
             await b.close()
 
     async def receive_error(ws, message):

@@ -8,6 +8,7 @@
   const EXAMPLE = "r.db('rethinkdb').table('server_status')";
   const HISTORY_KEY = "rethought.explorer.history";
   const HISTORY_SIZE = 30;
+  const PAGE_ROWS = 40;
   let lastText = null; // what was typed, kept when the page changes
 
   function history() {
@@ -102,7 +103,10 @@
       remember(editor.value.trim());
       fillHistory();
       await C.link.ready;
-      const q = C.link.start(term, profile.checked ? { profile: true } : {});
+      // 40 rows a page, as RethinkDB's Data Explorer showed; "More results" asks for the next
+      const optargs = { max_batch_rows: PAGE_ROWS };
+      if (profile.checked) optargs.profile = true;
+      const q = C.link.start(term, optargs);
       const c = current = { q, feed: false, count: 0, started: performance.now() };
       C.feeds.add(q); // leaving the page stops it
       runBtn.disabled = true;

@@ -30,8 +30,9 @@
     }));
   }
 
-  function card(label, value, id) {
-    return h("div.card", h("div.label", label), h("div.value", { id }, value));
+  function card(label, value, id, size) {
+    return h("div.card", h("div.label", label), h("div.value" + (size ? "." + size : ""),
+      { id }, value));
   }
 
   function formatUptime(seconds) {
@@ -109,7 +110,7 @@
     main.append(h("h1", "Dashboard"));
     const cards = h("div.cards",
       card("Server", "…", "d-server"), card("Uptime", "…", "d-uptime"),
-      card("Version", "…", "d-version"), card("Tables", "…", "d-tables"),
+      card("Version", "…", "d-version", "small"), card("Tables", "…", "d-tables"),
       card("Documents", "…", "d-docs"), card("Connections", "…", "d-conns"));
     const canvas = h("canvas.chart", { id: "writes-chart" });
     const now = h("span.muted", { id: "d-rates" }, "");
@@ -133,11 +134,18 @@
     } else {
       for (const id of ["d-server", "d-uptime", "d-version"]) set(id, "—");
     }
-    overview().then((dbs) => {
-      const tables = dbs.flatMap((d) => d.tables);
-      set("d-tables", tables.length);
-      set("d-docs", tables.reduce((n, t) => n + (t.count || 0), 0).toLocaleString());
-    }).catch(() => { set("d-tables", "—"); set("d-docs", "—"); });
+    // Table and document counts: read now, and again (at most every 2 s) while the stats feed
+    // says something is being written.
+    let counted = 0;
+    const count = () => {
+      counted = Date.now();
+      overview().then((dbs) => {
+        const tables = dbs.flatMap((d) => d.tables);
+        set("d-tables", tables.length);
+        set("d-docs", tables.reduce((n, t) => n + (t.count || 0), 0).toLocaleString());
+      }).catch(() => { set("d-tables", "—"); set("d-docs", "—"); });
+    };
+    count();
 
     const list = await attempt(C.run(r.db("rethinkdb").table("current_issues")), null);
     issues.replaceChildren(h("h2", "Current issues"), list === null
@@ -164,6 +172,7 @@
       now.textContent = Math.round(qe.read_docs_per_sec) + " reads/s · " +
         Math.round(qe.written_docs_per_sec) + " writes/s";
       drawChart(canvas, samples);
+      if (qe.written_docs_per_sec > 0 && Date.now() - counted > 2000) count();
     };
     show(cluster.query_engine);
     C.feed(r.db("rethinkdb").table("stats").changes(), (changes) => {
@@ -230,7 +239,7 @@
           confirmButton("Drop table", guard(() => C.run(r.db(d.db).tableDrop(t.name)))))));
       });
       return h("section.panel", { dataset: { db: d.db } },
-        h("div.db-head", h("h2", d.db), h("span.muted", d.tables.length + " tables"),
+        h("div.db-head", h("h2", d.db), h("span.muted", d.tables.length + (d.tables.length === 1 ? " table" : " tables")),
           h("span.spacer"), tName,
           h("button.primary", { type: "button", onclick: guard(() =>
             C.run(r.db(d.db).tableCreate(tName.value.trim()))) }, "Add table"),
@@ -284,8 +293,13 @@
       if (first) { changes.replaceChildren(); first = false; }
       for (const c of rows) {
         const kind = c.old_val == null ? "insert" : c.new_val == null ? "delete" : "update";
+        // one line per change: the new document (the old one for a delete), both for updates
+        const line = (label, v) => h("div.doc-line", label ? h("span.muted", label) : null,
+          h("code", C.views.short(v)));
         changes.prepend(h("div.change." + kind, h("div.when", kind + " · " +
-          new Date().toLocaleTimeString()), C.views.tree(c.new_val || c.old_val, 0)));
+          new Date().toLocaleTimeString()),
+        kind === "update" ? [line("old ", c.old_val), line("new ", c.new_val)]
+          : line(null, c.new_val || c.old_val)));
       }
       while (changes.children.length > 100) changes.lastChild.remove();
     }, (err) => { if (err) changes.prepend(C.errorBox(err)); });

@@ -113,7 +113,9 @@
         body.append(h("p.muted", opts.empty || "No results."));
         return;
       }
-      if (view === "table") body.append(tableView(single ? [rows[0]] : rows));
+      // a single array (r.expr([...]), an ordered selection) shows as rows too
+      const asRows = single ? (Array.isArray(rows[0]) ? rows[0] : [rows[0]]) : rows;
+      if (view === "table") body.append(tableView(asRows));
       else if (view === "raw") body.append(rawView(rows, single));
       else body.append(treeView(rows, single));
     }

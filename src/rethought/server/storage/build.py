@@ -23,6 +23,7 @@ import time
 
 import orjson
 
+from ...errors import ReqlOpFailedError
 from .catalog import Index
 from .geo_cells import cell_records
 from .protocols import Table
@@ -30,6 +31,7 @@ from .writer import index_entries
 
 CHUNK_ROWS = 1000  # at most this many rows per write transaction
 CHUNK_SECONDS = 0.004  # and about this much work, so foreground queries barely notice
+_FULL_RETRY = 1.0  # a chunk could not be written (disk full): try again this much later
 _BUSY_WAIT = 0.001  # another write transaction is open: look again this much later
 
 
@@ -91,7 +93,12 @@ class IndexBuild:
                 await asyncio.sleep(_BUSY_WAIT)
             if self.finished:
                 return
-            self.chunk()
+            try:
+                self.chunk()
+            except ReqlOpFailedError:
+                # The disk is full (storage/space.py): the index stays not ready and its
+                # build goes on once there is room again.
+                await asyncio.sleep(_FULL_RETRY)
 
     def chunk(self) -> bool:
         """Build one chunk in one write transaction; True when the index is complete."""
@@ -107,36 +114,43 @@ class IndexBuild:
         plen = len(prefix)
         complete = True
         deadline = time.perf_counter() + CHUNK_SECONDS
-        with storage.transaction() as txn:
-            if self.clear:
-                table._delete_index_entries(txn, idx)
-                self.clear = False
-            cur = txn.cursor(db=table._rows)
-            if self._last is None:
-                found = cur.set_range(prefix)
-            else:
-                found = cur.set_range(self._last)
-                if found and cur.key() == self._last:
+        undo = (self._last, self.clear, self.done_rows, idx.stale)
+        try:
+            with storage.transaction() as txn:
+                if self.clear:
+                    table._delete_index_entries(txn, idx)
+                    self.clear = False
+                cur = txn.cursor(db=table._rows)
+                if self._last is None:
+                    found = cur.set_range(prefix)
+                else:
+                    found = cur.set_range(self._last)
+                    if found and cur.key() == self._last:
+                        found = cur.next()
+                n = 0
+                while found:
+                    key, raw = cur.item()
+                    if key[:plen] != prefix:
+                        break
+                    entries = index_entries(idx, fn, orjson.loads(raw), key[plen:])
+                    for ekey, data in entries.items():
+                        txn.put(ekey, data, db=idb)
+                    if idx.geo:
+                        for cell_key, suffix in cell_records(idx.prefix, entries):
+                            txn.put(cell_key, suffix, db=gdb)
+                    self._last = key
+                    n += 1
+                    if n >= CHUNK_ROWS or (n % 64 == 0 and time.perf_counter() >= deadline):
+                        complete = not cur.next() or cur.key()[:plen] != prefix
+                        break
                     found = cur.next()
-            n = 0
-            while found:
-                key, raw = cur.item()
-                if key[:plen] != prefix:
-                    break
-                entries = index_entries(idx, fn, orjson.loads(raw), key[plen:])
-                for ekey, data in entries.items():
-                    txn.put(ekey, data, db=idb)
-                if idx.geo:
-                    for cell_key, suffix in cell_records(idx.prefix, entries):
-                        txn.put(cell_key, suffix, db=gdb)
-                self._last = key
-                n += 1
-                if n >= CHUNK_ROWS or (n % 64 == 0 and time.perf_counter() >= deadline):
-                    complete = not cur.next() or cur.key()[:plen] != prefix
-                    break
-                found = cur.next()
-            self.done_rows += n
-            if complete:
-                self.finished = True
-                table._index_built(txn, idx)
+                self.done_rows += n
+                if complete:
+                    self.finished = True
+                    table._index_built(txn, idx)
+        except BaseException:
+            # The commit failed (disk full): nothing of this chunk is on disk, so redo it.
+            self._last, self.clear, self.done_rows, idx.stale = undo
+            self.finished, idx.build = False, self
+            raise
         return complete

@@ -10,8 +10,9 @@ One named sub-database ``changelog`` holds every table's log, under three kinds 
 - ``E<table id, 16 bytes><first change number, 8 bytes>`` -> one entry: commit time and the
   changes of one transaction, each as the row bytes the writer already encoded (no second
   JSON encoding on the write path: that keeps the log cheap);
-- ``M<table id>`` -> counters: next change number, first retained change number, bytes of
-  the retained entries, commit time of the oldest retained entry;
+- ``E<table id><8 bytes 0xff>`` -> counters: next change number, first retained change number,
+  bytes of the retained entries, commit time of the oldest retained entry (keyed right after
+  the newest entry, so each commit usually dirties one leaf page of the log, not two);
 - ``S<table id>`` -> the table's own retention setting (JSON), when it has one.
 
 Retention (``Limits``): at most ``max_changes`` changes and/or none older than
@@ -34,7 +35,7 @@ import orjson
 from .protocols import Env, Table
 
 ENTRY = b"E"
-META = b"M"
+AFTER_ENTRIES = b"\xff" * 8
 SETTING = b"S"
 NO = struct.Struct(">Q")
 HEAD = struct.Struct(">dI")  # commit time, number of changes
@@ -127,7 +128,7 @@ class ChangeLog:
     def record(self, txn: lmdb.Transaction, table: Table, raws: list[tuple[Any, Any]]) -> int:
         """Append one transaction's changes; returns the number of its first change."""
         prefix = table._prefix
-        mkey = META + prefix
+        mkey = ENTRY + prefix + AFTER_ENTRIES
         state = LogState.unpack(txn.get(mkey, db=self.db))
         first = state.next_no
         now = time.time()
@@ -157,7 +158,7 @@ class ChangeLog:
             return
         while True:
             key = cur.key()
-            if key[:17] != start:
+            if key[:17] != start or key[17:] == AFTER_ENTRIES:
                 state.first_no = state.next_no
                 return
             raw = cur.value()
@@ -182,7 +183,7 @@ class ChangeLog:
     def state(self, table: Table) -> LogState:
         """The table's log counters as last committed."""
         with self.storage.env.begin(db=self.db) as txn:
-            return LogState.unpack(txn.get(META + table._prefix))
+            return LogState.unpack(txn.get(ENTRY + table._prefix + AFTER_ENTRIES))
 
     def read(self, table: Table, after: int, upto: int) -> tuple[list, int]:
         """Changes numbered ``after + 1 .. upto`` (at most a chunk of entries), as
@@ -192,7 +193,7 @@ class ChangeLog:
         want = after + 1
         start = ENTRY + table._prefix
         with self.storage.env.begin(db=self.db) as txn:
-            state = LogState.unpack(txn.get(META + table._prefix))
+            state = LogState.unpack(txn.get(start + AFTER_ENTRIES))
             if want < state.first_no or want > upto:
                 return out, state.first_no
             cur = txn.cursor()
@@ -258,7 +259,7 @@ class ChangeLog:
             self._trim_in(txn, table)
 
     def _trim_in(self, txn: lmdb.Transaction, table: Table) -> None:
-        mkey = META + table._prefix
+        mkey = ENTRY + table._prefix + AFTER_ENTRIES
         raw = txn.get(mkey, db=self.db)
         if raw is None:
             return
@@ -279,7 +280,6 @@ class ChangeLog:
             while cur.key()[:17] == start:
                 if not cur.delete():
                     break
-        txn.delete(META + prefix, db=self.db)
         txn.delete(SETTING + prefix, db=self.db)
         self._settings.pop(table.id, None)
 

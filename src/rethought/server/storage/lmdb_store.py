@@ -27,6 +27,7 @@ import lmdb
 import orjson
 
 from ..runtime import suspend
+from . import space
 from .catalog import (
     DB_PREFIX,
     TABLE_PREFIX,
@@ -108,11 +109,21 @@ class Storage:
 
     def sync(self) -> None:
         """Block until every committed write is on disk (one fsync for all of them)."""
-        self.env.sync(True)
+        try:
+            self.env.sync(True)
+        except lmdb.Error as e:
+            raise space.write_failure(self.path, e) from None
 
     def grow(self) -> None:
         """Double the memory map (no transaction may be open; callers retry their write)."""
-        self.env.set_mapsize(self.env.info()["map_size"] * 2)
+        size = self.env.info()["map_size"]
+        # LMDB unmaps the old map before mapping the new one: if that fails the environment
+        # is left without a map. So first make sure the address space is there.
+        space.check_map_room(self.path, size * 2 - size)
+        try:
+            self.env.set_mapsize(size * 2)
+        except lmdb.Error as e:
+            raise space.write_failure(self.path, e) from None
 
     def begin_write(self) -> lmdb.Transaction:
         """Begin a write transaction, first growing the map when it is half full (so a
@@ -135,7 +146,7 @@ class Storage:
             txn.abort()
             raise
         else:
-            txn.commit()
+            space.commit(txn, self.path)
         finally:
             self._txn = None
 
@@ -184,11 +195,16 @@ class Storage:
         """Rename a database (``rethinkdb.db_config`` name changes); tables follow by id."""
         if new in self._dbs:
             raise ValueError(f"database {new} exists")
-        db = self._dbs.pop(old)
+        db = self._dbs[old]
         db.name = new  # the same object every TableStore of it refers to
-        with self.transaction() as txn:
-            txn.delete(DB_PREFIX + old.encode(), db=self.catalog_db)
-            txn.put(DB_PREFIX + new.encode(), db.record(), db=self.catalog_db)
+        try:
+            with self.transaction() as txn:
+                txn.delete(DB_PREFIX + old.encode(), db=self.catalog_db)
+                txn.put(DB_PREFIX + new.encode(), db.record(), db=self.catalog_db)
+        except BaseException:
+            db.name = old  # the commit failed (disk full): memory stays as the disk is
+            raise
+        del self._dbs[old]
         self._dbs[new] = db
         self.sync()
         return db
@@ -269,9 +285,13 @@ class Storage:
         """Rename a table within its database (``config().update({"name": ...})``)."""
         if self.table_get(table.db, new_name) not in (None, table):
             raise ValueError(f"table {table.db.name}.{new_name} exists")
-        table.name = new_name
-        with self.transaction() as txn:
-            table._save(txn)
+        old, table.name = table.name, new_name
+        try:
+            with self.transaction() as txn:
+                table._save(txn)
+        except BaseException:
+            table.name = old  # the commit failed (disk full): memory stays as the disk is
+            raise
         self.sync()
 
     # -- meta records -------------------------------------------------------------------------

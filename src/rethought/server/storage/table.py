@@ -195,8 +195,12 @@ class TableStore:
             idx.stale = True
         else:
             idx.build = IndexBuild(self, idx)
-        with self._storage.transaction() as txn:
-            self._save(txn)
+        try:
+            with self._storage.transaction() as txn:
+                self._save(txn)
+        except BaseException:
+            del self._indexes[name]  # the commit failed (disk full): no index, as on disk
+            raise
         self._storage.sync()
         if idx.build is not None:
             idx.build.start()
@@ -214,12 +218,16 @@ class TableStore:
         idx = self._index(name)
         info = idx.info()
         del self._indexes[name]
+        try:
+            with self._storage.transaction() as txn:
+                self._delete_index_entries(txn, idx)
+                self._save(txn)
+        except BaseException:
+            self._indexes[name] = idx  # the commit failed (disk full): still there, as on disk
+            raise
         if idx.build is not None:
             idx.build.cancel()
             idx.build = None
-        with self._storage.transaction() as txn:
-            self._delete_index_entries(txn, idx)
-            self._save(txn)
         self._storage.sync()
         return info
 
@@ -233,16 +241,22 @@ class TableStore:
             raise ValueError(f"index {new} exists")
         # One transaction for the drop and the rename: a crash between them would lose both
         # the old index and the name (found by the crash trials, tests/crash_harness.py).
-        with self._storage.transaction() as txn:
-            if replaced is not None:
-                if replaced.build is not None:
-                    replaced.build.cancel()
-                    replaced.build = None
-                self._delete_index_entries(txn, replaced)
-            del self._indexes[old]
-            idx.name = new
-            self._indexes[new] = idx
-            self._save(txn)
+        before = dict(self._indexes)
+        try:
+            with self._storage.transaction() as txn:
+                if replaced is not None:
+                    self._delete_index_entries(txn, replaced)
+                del self._indexes[old]
+                idx.name = new
+                self._indexes[new] = idx
+                self._save(txn)
+        except BaseException:
+            idx.name = old  # the commit failed (disk full): memory stays as the disk is
+            self._indexes = before
+            raise
+        if replaced is not None and replaced.build is not None:
+            replaced.build.cancel()
+            replaced.build = None
         self._storage.sync()
 
     # -- writes -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from .catalog import COUNT_PREFIX, Index, IndexFn
 from .geo_cells import update_cells
 from .protocols import Table
 from .scan import ENTRY_HEAD, TAG, TAGGED
+from .space import commit, write_failure
 
 COUNT = struct.Struct(">q")
 
@@ -101,12 +102,15 @@ class Writer:
                 return
             try:
                 self._finish(txn)
-                txn.commit()
+                commit(txn, storage.path)
             except lmdb.MapFullError:
                 txn.abort()
                 txn = self._grow_and_replay()
                 self._finish(txn)
-                txn.commit()
+                try:
+                    commit(txn, storage.path)
+                except lmdb.MapFullError as e:
+                    raise write_failure(storage.path, e) from None
         finally:
             storage._txn = None
 
