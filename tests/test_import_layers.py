@@ -178,6 +178,13 @@ def levels(graph: dict[str, set[str]]) -> int:
 def test_every_module_has_a_layer():
     unlisted = [m for m in import_graph() if layer_of(m) is None]
     assert unlisted == []
+    # A server module goes into the layer package it belongs to, not loose beside app.py.
+    loose = [
+        m
+        for m, path in module_files(SRC).items()
+        if m.count(".") == 2 and m.startswith("rethought.server.") and path.name != "__init__.py"
+    ]
+    assert loose == ["rethought.server.app"]
 
 
 def test_no_import_circles():
