@@ -10,15 +10,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import errors
 from .client.handler import Handler, QueryHandle
 from .errors import *  # noqa: F403  (the official driver exports its errors at top level)
+from .query.declared import ErrorClasses
 from .query.namespace import ReqlNamespace
 
 __version__ = "0.1.0"
 
 
-class RethinkDB(ReqlNamespace):
+class RethinkDB(ReqlNamespace, ErrorClasses):
     """The ``r`` object: query constructors plus connection functions and error classes."""
 
     def __init__(self) -> None:
@@ -38,7 +41,7 @@ class RethinkDB(ReqlNamespace):
         ):
             setattr(self, alias, getattr(errors, alias))
 
-    def connect(self, *args, **kwargs):
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
         """Open a connection; see :func:`rethought.client.connect`."""
         from .client import connect
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import ReqlDriverCompileError, ReqlDriverError
 from ..proto.ql2 import TermType
+from .declared import QueryMethods
 from .encode import Opaque
 from .printer import render
 from .tz import RqlTzinfo  # noqa: F401  (r.ast.RqlTzinfo, where the official driver has it)
@@ -36,7 +37,7 @@ _NO_OPTARGS: dict = {}
 _var_ids = itertools.count(1)
 
 
-class RqlQuery:
+class RqlQuery(QueryMethods):
     """A ReQL term. Build queries by chaining methods; send them with :meth:`run`."""
 
     __slots__ = ("_args", "optargs", "_ivar")
