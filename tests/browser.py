@@ -2,7 +2,7 @@
 
 Loaded as a pytest plugin from conftest.py, so any test can ask for these fixtures:
 
-- ``browser``: one Chromium per test session (launching costs about a second). Playwright's
+- ``browser``: one Chromium per test module (launching costs about a second). Playwright's
   ``launch()`` gives every browser a fresh, throwaway user-data directory, so no profile,
   cache or service worker survives from one run to the next.
 - ``new_page``: a factory; ``new_page()`` opens a page in its own browser context (its own
@@ -51,9 +51,12 @@ def chromium_missing_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync Playwright runs it keeps an asyncio loop running on
+# the main thread, and every later test calling asyncio.run() there would fail with "cannot be
+# called from a running event loop"; it stops when the last browser test of a module is done.
+@pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium shared by the session's tests."""
+    """A headless Chromium shared by one test module's tests."""
     reason = chromium_missing_reason()
     if reason:
         pytest.skip(reason)

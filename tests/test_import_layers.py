@@ -1,7 +1,10 @@
 """The package's import graph has no circles and no server layer imports a layer above it.
 
-The graph holds every ``import`` in ``src/rethought`` (function-level and ``TYPE_CHECKING`` ones
-too: a lazy import still ties two modules together). The layer order is docs/architecture.md's.
+The graph holds every ``import`` in ``src/rethought``, function-level ones too (a lazy import
+still ties two modules together). Imports under ``if TYPE_CHECKING:`` never run: they count for
+the layer order (a lower module may not name a higher one even for a type checker) but not as
+circles (query/declared.py declares, for type checkers, methods that return the queries it is a
+base of). The layer order is docs/architecture.md's.
 Run ``python tests/test_import_layers.py [SRC_ROOT]`` to print the graph's figures for a tree.
 """
 
@@ -62,14 +65,28 @@ def _resolve(name: str, mods: dict[str, Path]) -> str | None:
     return name or None
 
 
-def import_graph(src: Path = SRC) -> dict[str, set[str]]:
-    """Module -> the package modules it imports (anywhere in its text)."""
+def _type_only(tree: ast.Module) -> set[int]:
+    """ids of the nodes inside ``if TYPE_CHECKING:`` blocks."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            out.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return out
+
+
+def import_graph(src: Path = SRC, type_only: bool = True) -> dict[str, set[str]]:
+    """Module -> the package modules it imports (anywhere in its text; with ``type_only``
+    False, leaving out the imports only a type checker follows)."""
     mods = module_files(src)
     graph: dict[str, set[str]] = {m: set() for m in mods}
     for mod, path in mods.items():
         is_pkg = path.name == "__init__.py"
         package = mod if is_pkg else mod.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        skip = set() if type_only else _type_only(tree)
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
@@ -188,7 +205,7 @@ def test_every_module_has_a_layer():
 
 
 def test_no_import_circles():
-    found = circles(import_graph())
+    found = circles(import_graph(type_only=False))
     assert found == [], "import circles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
@@ -208,18 +225,18 @@ def test_graph_sees_lazy_and_relative_imports():
 
 if __name__ == "__main__":
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else SRC
-    g = import_graph(root)
-    server = {
-        m: {d for d in ds if d.startswith("rethought.server")}
-        for m, ds in g.items()
-        if m.startswith("rethought.server")
-    }
-    for name, graph in (("all", g), ("server", server)):
-        cs = circles(graph)
-        print(
-            f"{name}: {len(graph)} modules, {levels(graph)} levels, {len(cs)} circles"
-            f" (largest {max(map(len, cs), default=0)}), "
-            f"{len(upward_imports(graph))} upward imports"
-        )
-        for c in cs:
-            print("  circle:", " ".join(m.removeprefix("rethought.") for m in c))
+    for label, g in (("", import_graph(root)), (" (run time)", import_graph(root, False))):
+        server = {
+            m: {d for d in ds if d.startswith("rethought.server")}
+            for m, ds in g.items()
+            if m.startswith("rethought.server")
+        }
+        for name, graph in (("all", g), ("server", server)):
+            cs = circles(graph)
+            print(
+                f"{name}{label}: {len(graph)} modules, {levels(graph)} levels, {len(cs)} circles"
+                f" (largest {max(map(len, cs), default=0)}), "
+                f"{len(upward_imports(graph))} upward imports"
+            )
+            for c in cs:
+                print("  circle:", " ".join(m.removeprefix("rethought.") for m in c))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import aiohttp
@@ -24,6 +25,13 @@ from conftest import ServerProcess, free_port
 from rethought.examples.todo import make_app
 
 WAIT = 10  # seconds; a message that does not come within this fails the test
+
+
+def run(main) -> None:
+    """``asyncio.run(main())`` on a thread of its own: once a browser test has run, the
+    session's sync Playwright (tests/browser.py) keeps an event loop running on this one."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, main()).result()
 
 
 @asynccontextmanager
@@ -97,7 +105,7 @@ def test_first_start_creates_db_and_table_and_serves_page(
                 assert resp.status == 404
             await ws.close()
 
-    asyncio.run(main())
+    run(main)
     assert official_r.db(db).table_list().run(official_conn) == ["todo"]
 
 
@@ -153,7 +161,7 @@ def test_every_operation_reaches_every_page(server, official_conn, official_r, d
             await a.close()
             await b.close()
 
-    asyncio.run(main())
+    run(main)
 
 
 def test_invalid_requests_get_an_error_on_the_sending_page_only(
@@ -227,7 +235,7 @@ def test_invalid_requests_get_an_error_on_the_sending_page_only(
         assert answer["type"] == "error" and answer["ref"] == message["ref"]
         return answer
 
-    asyncio.run(main())
+    run(main)
 
 
 def test_database_restart_reports_offline_then_ready(tmp_path, official_r):
@@ -261,6 +269,6 @@ def test_database_restart_reports_offline_then_ready(tmp_path, official_r):
                 assert texts == ["before", "written by another client"]
                 await ws.close()
 
-        asyncio.run(main())
+        run(main)
     finally:
         db_server.stop()

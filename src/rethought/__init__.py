@@ -10,17 +10,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import errors, query
 from .client.handler import Handler, QueryHandle
 from .client.repl import repl_connection
 from .errors import *  # noqa: F403  (the official driver exports its errors at top level)
+from .query.declared import ErrorClasses
 from .query.namespace import ReqlNamespace
 from .version import __version__  # noqa: F401  (rethought.__version__)
 
 query.ast.REPL_CONNECTION[0] = repl_connection  # RqlQuery.run() with no connection
 
 
-class RethinkDB(ReqlNamespace):
+class RethinkDB(ReqlNamespace, ErrorClasses):
     """The ``r`` object: query constructors plus connection functions and error classes."""
 
     def __init__(self) -> None:
@@ -40,7 +43,7 @@ class RethinkDB(ReqlNamespace):
         ):
             setattr(self, alias, getattr(errors, alias))
 
-    def connect(self, *args, **kwargs):
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
         """Open a connection; see :func:`rethought.client.connect`."""
         from .client import connect
 

@@ -33,6 +33,7 @@ from .params import (
     connect_timeout_error,
     tls_context,
 )
+from .sockets import tune_socket
 from .waits import Handle, Outcome, Wait, Watchers
 
 __all__ = [
@@ -73,6 +74,11 @@ class FutureConnection(ConnectionBase):
     @abc.abstractmethod
     def _close_transport(self) -> None: ...
 
+    @abc.abstractmethod
+    def _open_then(self, timeout: float | None, done: Callable[[Any], None]) -> None:
+        """Open a fresh transport and handshake (reconnecting); then ``done(None)`` or
+        ``done(error)``."""
+
     def _promise_of(self, handle: Handle) -> Any:
         """What the public methods return for ``handle`` (an adapter may wrap it)."""
         return handle.promise
@@ -85,6 +91,11 @@ class FutureConnection(ConnectionBase):
         ``timeout`` (None: the adapter enforces its own) rejects it with ReqlTimeoutError.
         """
         self._core = ClientCore(self.user, self._password, self.host, self.port)
+        supervisor = self._supervisor
+        if not supervisor.attempting:
+            supervisor.reopen()  # opened by the user: reconnect after later drops
+        if supervisor.heartbeat is not None:
+            tune_socket(self._socket(), supervisor.heartbeat)
         self._ready = handle = self._new_handle(None)
         cancel_timer = None
         if timeout is not None:
@@ -125,6 +136,7 @@ class FutureConnection(ConnectionBase):
             self._ready = None
             if self._cancel_connect_timer is not None:
                 self._cancel_connect_timer()
+            self._supervisor.opened(core)
             ready.resolve(self)
         for query in updated:  # self._wake(updated), inline
             if query.waiter is not None:
@@ -140,12 +152,15 @@ class FutureConnection(ConnectionBase):
         self._close_transport()
         if core is None or core.closed:
             return
-        failed = core.connection_lost(message)
+        resume = self._supervisor.resumes(core)
+        failed = core.connection_lost(message, keep_feeds=resume)
         ready = self._ready
         if ready is not None and ready.pending:
             self._ready = None
             ready.reject(ReqlDriverError(message))
         self._wake(failed)
+        if resume:
+            self._supervisor.dropped(core, message)
 
     @contextlib.contextmanager
     def _opening(
@@ -219,7 +234,7 @@ class FutureConnection(ConnectionBase):
         core = self._core
         try:
             if core is None or core.closed or not core.handshake.done:  # check_open()
-                raise ReqlDriverError(CLOSED_MESSAGE)
+                raise self._supervisor.not_open_error()
             query = make(core)
         except Exception as exc:
             return self._failed(exc)
@@ -255,11 +270,12 @@ class FutureConnection(ConnectionBase):
 
         ``timeout`` is the driver's own option (the server never sees it).
         """
-        if not global_optargs:  # most queries: _submit's steps inline (4% of their cost)
+        resumable = self._supervisor.policy is not None
+        if not global_optargs and not resumable:  # most queries: _submit's steps inline
             core = self._core
             try:
                 if core is None or core.closed or not core.handshake.done:  # check_open()
-                    raise ReqlDriverError(CLOSED_MESSAGE)
+                    raise self._supervisor.not_open_error()
                 query = core.start_plain(term, self.db)
             except Exception as exc:
                 return self._failed(exc)
@@ -273,13 +289,14 @@ class FutureConnection(ConnectionBase):
             if timeout is not None:
                 timeout = float(timeout)
         try:
-            args = start_args(term, optargs, self.db)
+            args = start_args(term, optargs, self.db, resumable)
         except Exception as exc:
             return self._failed(exc)
         return self._submit(lambda core: core.start(*args), timeout)
 
     def close(self, noreply_wait: bool = True) -> Any:
         """Close; pending queries and cursors fail with ReqlDriverError. Returns a promise."""
+        self._supervisor.close()
         if not self.is_open():
             return self._resolved(None)
         if not noreply_wait:

@@ -3,13 +3,15 @@ asyncio's): opening is a coroutine, written once here.
 
 The adapter supplies ``_open_transport(timeout)``, a coroutine that opens the socket (and
 TLS) and makes it the connection's transport, raising its loop's own errors, named by
-``_timeout_errors`` and ``_io_errors`` so that they read as the blocking driver's.
+``_timeout_errors`` and ``_io_errors`` so that they read as the blocking driver's, and
+``_spawn(fn, *args)``, which runs a coroutine function in the background (a reconnect).
 """
 
 from __future__ import annotations
 
 import abc
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .asyncbase import FutureConnection
@@ -27,18 +29,31 @@ class AwaitableConnection(FutureConnection):
     async def _open_transport(self, timeout: float | None) -> None:
         """Open the socket within ``timeout`` seconds and make it the transport."""
 
-    def _enter_loop(self) -> None:  # noqa: B027 (a hook: trio needs nothing)
-        """Called first by ``reconnect``, inside the loop: bind to it if need be."""
+    @abc.abstractmethod
+    def _spawn(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run ``fn(*args)`` as a background task of the loop (reconnecting)."""
 
     async def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Any:
         """Close (optionally waiting for noreply writes) and open a fresh connection; the
         timeout covers the socket, TLS and the handshake together."""
-        self._enter_loop()
         await self.close(noreply_wait)
-        timeout = self._connect_timeout(timeout)
+        await self._open(self._connect_timeout(timeout))
+        return self
+
+    async def _open(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._opening(self._timeout_errors, self._io_errors):
             await self._open_transport(timeout)
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             await self._begin_handshake(remaining)
-        return self
+
+    def _open_then(self, timeout: float | None, done: Callable[[Any], None]) -> None:
+        self._spawn(self._open_reporting, timeout, done)
+
+    async def _open_reporting(self, timeout: float | None, done: Callable[[Any], None]) -> None:
+        try:
+            await self._open(timeout)
+        except Exception as exc:
+            done(exc)
+            return
+        done(None)

@@ -31,6 +31,7 @@ from ..query.ast import expr
 from ..query.encode import standard_dumps
 from .convert import MARKER, NATIVE, Formats, convert
 from .handshake import Handshake
+from .resume import FeedResume, heartbeat_action, resumable_term
 
 __all__ = [
     "ClientCore",
@@ -73,7 +74,7 @@ _ERRORS = tuple(  # a tuple: a malformed (unhashable) type must not raise TypeEr
 )
 _SEQUENCE_TYPES = (_SEQUENCE, _PARTIAL)
 # Options that only configure the client and never go to the server.
-_CLIENT_ONLY_OPTARGS = ("json_encoder", "json_decoder")
+_CLIENT_ONLY_OPTARGS = ("json_encoder", "json_decoder", "resumable")
 _PLAIN_OPTARG = frozenset({str, int, bool, type(None)})  # always JSON as they are
 
 
@@ -100,6 +101,7 @@ class Query:
         "profile",
         "threshold",
         "waiter",
+        "feed",
     )
 
     def __init__(self, token: int, term: Any = None, formats: Formats = NATIVE):
@@ -116,6 +118,7 @@ class Query:
         self.profile: Any = None
         self.threshold = 1
         self.waiter: Any = None
+        self.feed: FeedResume | None = None  # a resumable changefeed's resume state
 
     @property
     def answered(self) -> bool:
@@ -170,10 +173,15 @@ def build_optargs(optargs: dict | None, default_db: str | None) -> dict:
     return out
 
 
-def start_args(term: Any, optargs: dict, default_db: str | None) -> tuple[Any, dict, Any, bool]:
-    """:meth:`ClientCore.start`'s arguments for ``term.run(conn, **optargs)``."""
+def start_args(
+    term: Any, optargs: dict, default_db: str | None, resumable: bool = False
+) -> tuple[Any, dict, Any, bool, bool]:
+    """:meth:`ClientCore.start`'s arguments for ``term.run(conn, **optargs)``; ``resumable``
+    is the connection's default for changefeeds (``run(conn, resumable=...)`` overrides it).
+    """
     noreply = bool(optargs.get("noreply", False))
-    return term.build(), build_optargs(optargs, default_db), term, noreply
+    resume = bool(optargs.get("resumable", resumable))
+    return term.build(), build_optargs(optargs, default_db), term, noreply, resume
 
 
 class ClientCore:
@@ -186,6 +194,10 @@ class ClientCore:
         self._queries: dict[int, Query] = {}
         self._next_token = 1
         self.closed = False
+        self.received = 0  # receive_data calls: the heartbeat's sign of life
+        self._seen = 0
+        self._ping: Query | None = None
+        self.kept: list[Query] = []  # resumable feeds that outlived connection_lost
 
     # -- state ---------------------------------------------------------------------------
 
@@ -238,19 +250,52 @@ class ClientCore:
         return query
 
     def start(
-        self, term_json: Any, optargs: dict | None = None, term: Any = None, noreply: bool = False
+        self,
+        term_json: Any,
+        optargs: dict | None = None,
+        term: Any = None,
+        noreply: bool = False,
+        resumable: bool = False,
     ) -> Query | None:
         """Queue a START; ``optargs`` is the built global optargs object.
 
         ``term`` (the query object) is kept only to print errors. A ``noreply`` query gets a
-        token but no bookkeeping at all, so None is returned.
+        token but no bookkeeping at all, so None is returned. ``resumable``: a changefeed
+        (``...changes()``) opens with positions, to be resumed after a drop (resume.py).
         """
         formats = Formats.from_optargs(optargs)
-        message = [_START, term_json, optargs] if optargs else [_START, term_json]
+        feed = None
+        if resumable and not noreply and resumable_term(term_json):
+            feed = FeedResume(term_json, optargs)
+            message = feed.message()
+        else:
+            message = [_START, term_json, optargs] if optargs else [_START, term_json]
         if noreply:
             self._send(message)
             return None
-        return self._new_query(message, term, formats)
+        query = self._new_query(message, term, formats)
+        query.feed = feed
+        return query
+
+    def resume(self, query: Query) -> None:
+        """Re-open a feed kept by another core's ``connection_lost`` here, under a fresh
+        token, from its last position; its rows go on into the same Query (and cursor)."""
+        feed = query.feed
+        query.token = token = self._send(feed.message())
+        self._queries[token] = query
+        query.outstanding = True
+
+    def heartbeat_tick(self) -> str | None:
+        """Called every heartbeat interval: "ping" (a SERVER_INFO was queued: nothing arrived
+        for an interval), "dead" (nothing arrived since the last ping either) or None."""
+        if self.closed or not self.handshake.done:
+            return None
+        ping = self._ping
+        action = heartbeat_action(self.received, self._seen, ping is not None and not ping.done)
+        self._seen = self.received
+        if action == "ping":
+            self._ping = self.server_info()
+        return action
 
     def start_plain(self, term: Any, db: str | None) -> Query:
         """:meth:`start` for ``term.run(conn)`` without run options, on a connection whose
@@ -337,6 +382,7 @@ class ClientCore:
         """
         buf = self._in
         buf += data
+        self.received += 1
         if not self.handshake.done:
             self._receive_handshake()
             if not self.handshake.done:
@@ -390,6 +436,8 @@ class ClientCore:
             query.response_type = rtype
             query.notes = doc.get("n") or []
             query.profile = doc.get("p")
+        if query.feed is not None and (rtype == _PARTIAL or rtype == _SEQUENCE):
+            data = query.feed.filter(data)
         if rtype == _PARTIAL:
             buffered = len(query.items)
             query.items.extend(data)
@@ -408,6 +456,8 @@ class ClientCore:
             message = data[0] if data else "Unknown error."
             cls = error_class_for(rtype, doc.get("e"))
             query.error = cls(message, query.term, doc.get("b") or [])
+            if query.feed is not None:
+                query.error = query.feed.error(query.error, self.handshake.host, self.handshake.port)
         else:
             query.error = ReqlDriverError(
                 f"Unknown Response type {rtype} encountered in a response."
@@ -419,13 +469,26 @@ class ClientCore:
         query.outstanding = False
         self._queries.pop(query.token, None)
 
-    def connection_lost(self, message: str = CLOSED_MESSAGE) -> list[Query]:
-        """The transport is gone: fail every pending query now; return them to wake."""
+    def connection_lost(self, message: str = CLOSED_MESSAGE, keep_feeds: bool = False) -> list[Query]:
+        """The transport is gone: fail every pending query now; return them to wake.
+
+        ``keep_feeds`` (a reconnect follows): resumable feeds are not failed but moved to
+        ``kept`` (with a "reconnecting" state document if they asked for states), to be
+        resumed on the next connection's core; they are returned too, to be woken.
+        """
         self.closed = True
         failed = list(self._queries.values())
         self._queries.clear()
         self._out.clear()
+        if keep_feeds:
+            for query in failed:
+                if query.feed is not None and query.error is None:
+                    query.outstanding = False
+                    query.items.extend(query.feed.reconnecting())
+                    self.kept.append(query)
         for query in failed:
+            if query.feed is not None and keep_feeds and query.error is None:
+                continue
             if query.error is None:
                 query.error = ReqlDriverError(message)
             query.done = True

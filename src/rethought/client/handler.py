@@ -234,7 +234,7 @@ def start_handler(conn: Any, query: Any, handler: Any) -> QueryHandle:
     if handler.stopped:
         handle._finish()
         return handle
-    args = start_args(query, {}, conn.db)
+    args = start_args(query, {}, conn.db, conn._supervisor.policy is not None)
     with conn._core_lock:
         conn.check_open()
         core_query = conn._core.start(*args)

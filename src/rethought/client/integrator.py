@@ -246,8 +246,13 @@ class Connection(FutureConnection):
         self.loop.watch_write(sock, connected)
         return handle.promise
 
-    def _sockname(self) -> tuple:
-        return self._sock.getsockname()
+    def _open_then(self, timeout: float | None, done: Callable[[Any], None]) -> None:
+        opening = self.reconnect(timeout=timeout)
+        opening.callback = lambda _conn: done(None)
+        opening.errback = done
+
+    def _socket(self) -> Any:
+        return self._sock
 
 
 def connect(loop: EventLoop, *args: Any, **kwargs: Any) -> AsyncResult:

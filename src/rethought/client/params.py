@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import ReqlDriverError, ReqlTimeoutError
-from .core import CLOSED_MESSAGE, ClientCore, Query
+from .core import ClientCore, Query
 from .repl import set_repl_connection
+from .supervisor import Supervisor
 
 __all__ = [
     "ConnectionBase",
@@ -54,9 +55,13 @@ def connect_params(
     timeout: float = 20,
     ssl: dict | None = None,
     auth_key: str | None = None,
+    reconnect: Any = None,
+    heartbeat: float | None = None,
     **kwargs: Any,
 ) -> dict:
-    """Normalise ``r.connect`` arguments the way the blocking driver does."""
+    """Normalise ``r.connect`` arguments the way the blocking driver does; ours:
+    ``reconnect`` (True or an ``r.Reconnect(...)``) and ``heartbeat`` (seconds), see
+    docs/async.md "Connections that come back"."""
     if auth_key:
         if password:
             raise ReqlDriverError("`auth_key` and `password` are both set.")
@@ -73,6 +78,8 @@ def connect_params(
         "password": password or "",
         "timeout": timeout,
         "ssl": ssl or {},
+        "reconnect": reconnect,
+        "heartbeat": heartbeat,
         **kwargs,
     }
 
@@ -114,6 +121,7 @@ class ConnectionBase(abc.ABC):
         self.connect_timeout: float | None = params["timeout"]
         self.ssl: dict = params["ssl"]
         self._core: ClientCore | None = None
+        self._supervisor = Supervisor(self, params.get("reconnect"), params.get("heartbeat"))
         self._handler_queries: list[Query] = []  # open queries run with a Handler
 
     # -- what the adapter supplies (the Handler layer uses the last two) -----------------
@@ -144,10 +152,6 @@ class ConnectionBase(abc.ABC):
     def server(self) -> Any:
         """``{"id": ..., "name": ..., "proxy": ...}`` of the server (or a promise of it)."""
         return self._submit(ClientCore.server_info)
-
-    def _sockname(self) -> tuple:
-        """The transport's local address, ``(host, port, ...)`` (only while open)."""
-        raise NotImplementedError
 
     def _connect_timeout(self, timeout: float | None) -> float | None:
         """``reconnect(timeout=...)``: the given one, else the ``connect`` one."""
@@ -185,7 +189,46 @@ class ConnectionBase(abc.ABC):
 
     def check_open(self) -> None:
         if not self.is_open():
-            raise ReqlDriverError(CLOSED_MESSAGE)
+            raise self._supervisor.not_open_error()
+
+    @property
+    def reconnecting(self) -> bool:
+        """The connection dropped and is coming back (``r.connect(reconnect=...)``)."""
+        return self._supervisor.active
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection came back by itself so far."""
+        return self._supervisor.reconnects
+
+    def _socket(self) -> Any:
+        """The transport's socket (for its address and options); the adapter's."""
+        raise NotImplementedError
+
+    def _sockname(self) -> tuple:
+        """The transport's local address, ``(host, port, ...)`` (only while open)."""
+        return self._socket().getsockname()
+
+    def _resume(self, kept: list[Query]) -> None:
+        """Reconnected: re-open the kept resumable feeds on the new core (Supervisor)."""
+        with self._core_lock:
+            for query in kept:
+                self._core.resume(query)
+        self._flush()
+        self._notify()
+
+    def _gave_up(self, kept: list[Query]) -> None:
+        """Reconnecting gave up: the kept feeds now carry the error (Supervisor)."""
+        self._wake(kept)
+        self._notify()
+
+    def _notify(self) -> None:  # noqa: B027 (a hook: loops with a reader need nothing)
+        """Wake whoever waits on the connection's state (loops whose waiters take turns
+        reading: trio, threads)."""
+
+    def _ping_sent(self, core: ClientCore, interval: float) -> float:
+        """A heartbeat ping was written; seconds until the next beat (Supervisor)."""
+        return interval
 
     def client_port(self) -> int | None:
         """The local port of the connection (None when closed)."""

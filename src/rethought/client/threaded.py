@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..errors import ReqlDriverError, ReqlTimeoutError
+from ..errors import ReqlDriverError, ReqlError, ReqlTimeoutError
 from .callbacks import CallbackQueue
 from .core import CLOSED_MESSAGE, EMPTY, PENDING, ClientCore, Query, start_args
 from .cursor import CursorBase, DefaultCursorEmpty, wait_to_timeout
@@ -118,10 +118,24 @@ class ThreadedConnection(BlockingContext, ConnectionBase):
         self._callbacks_cond = threading.Condition(threading.Lock())
         self._callbacks_running = False
 
-    # -- closing -------------------------------------------------------------------------
+    # -- opening and closing -------------------------------------------------------------
+
+    def _open(self, timeout: float | None) -> None:
+        """Open the transport and complete the handshake; set ``_core`` and ``_transport``
+        (under the condition). The adapter's."""
+        raise NotImplementedError
+
+    def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Any:
+        """Close (optionally waiting for noreply writes) and open a fresh connection."""
+        self.close(noreply_wait)
+        self._open(self._connect_timeout(timeout))
+        self._supervisor.reopen()
+        self._supervisor.opened(self._core)
+        return self
 
     def close(self, noreply_wait: bool = True) -> None:
         """Close the connection; pending queries fail with ReqlDriverError."""
+        self._supervisor.close()
         if not self.is_open():
             return
         try:
@@ -132,19 +146,56 @@ class ThreadedConnection(BlockingContext, ConnectionBase):
 
     def _lost(self, message: str = CLOSED_MESSAGE) -> None:
         failed: list[Query] = []
+        core = self._core
+        resume = False
         with self._cond:
-            if self._core is not None and not self._core.closed:
-                failed = self._core.connection_lost(message)
+            if core is not None and not core.closed:
+                resume = self._supervisor.resumes(core)
+                failed = core.connection_lost(message, keep_feeds=resume)
             if self._transport is not None:
                 self._transport.close()
             self._cond.notify_all()
         self._wake(failed)  # outside the lock: a QueryHandle takes it itself
+        if resume:
+            self._supervisor.dropped(core, message)
+
+    # -- reconnecting: the Supervisor's primitives on threads ----------------------------
+
+    def _call_later(self, delay: float, fn: Callable[[], None]) -> Callable[[], None]:
+        timer = threading.Timer(delay, fn)
+        timer.daemon = True
+        timer.name = "rethought-timer"
+        timer.start()
+        return timer.cancel
+
+    def _open_then(self, timeout: float | None, done: Callable[[Any], None]) -> None:
+        # Called on a timer thread: open right here.
+        try:
+            self._open(timeout)
+        except Exception as exc:
+            done(exc)
+            return
+        self._supervisor.opened(self._core)
+        done(None)
+
+    def _notify(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _ping_sent(self, core: ClientCore, interval: float) -> float:
+        # Nobody may be reading: read for the answer here (or wait for whoever reads).
+        try:
+            self._wait(lambda: core.closed or core.received != core._seen, time.monotonic() + interval)
+        except ReqlError:
+            pass
+        return 0.0  # beat again at once: dead unless something arrived meanwhile
 
     # -- queries -------------------------------------------------------------------------
 
     def _start(self, term: Any, global_optargs: dict) -> Any:
         """Run a query (called by ``RqlQuery.run``); the value, or a Cursor for sequences."""
-        args = start_args(term, global_optargs, self.db)  # outside the lock: may be big
+        resumable = self._supervisor.policy is not None
+        args = start_args(term, global_optargs, self.db, resumable)  # outside the lock
         return self._submit(lambda core: core.start(*args))
 
     def _submit(self, make: Callable[[ClientCore], Query | None]) -> Any:
@@ -185,9 +236,14 @@ class ThreadedConnection(BlockingContext, ConnectionBase):
             with cond:
                 if ready():
                     return
-                if self._core is None or self._core.closed:
-                    raise ReqlDriverError(CLOSED_MESSAGE)
                 remaining = None if deadline is None else deadline - time.monotonic()
+                if self._core is None or self._core.closed:
+                    if not self._supervisor.active:
+                        raise self._supervisor.not_open_error()
+                    if remaining is not None and remaining <= 0:
+                        raise ReqlTimeoutError()
+                    cond.wait(remaining)  # reconnecting: a new core or giving up wakes us
+                    continue
                 if remaining is not None and remaining <= 0:
                     raise ReqlTimeoutError()
                 if self._reading:

@@ -20,13 +20,16 @@ from typing import Any
 
 from ..errors import ReqlDriverCompileError, ReqlDriverError
 from ..proto.ql2 import TermType
+from .declared import QueryMethods
 from .encode import Opaque
 from .printer import render
 from .tz import RqlTzinfo  # noqa: F401  (r.ast.RqlTzinfo, where the official driver has it)
 
-#: What ``expr`` builds with classes that subclass the ones here (``data.plain_literal``,
-#: ``terms.ISO8601``): filled by ``rethought.query`` once those modules exist.
-BUILDERS: dict[str, Callable[..., Any]] = {}
+#: The modules whose classes subclass the ones here (``terms``: the operators' terms,
+#: ``r.iso8601``; ``data``: plain literals): ``rethought.query`` binds them once they exist, so
+#: this module imports neither.
+terms: Any = None
+data: Any = None
 
 #: ``[repl_connection]``: how ``run()`` with no connection finds the ``repl()`` default. The
 #: package (``rethought/__init__``) puts the driver's in, so the builder never imports it.
@@ -44,7 +47,7 @@ _NO_OPTARGS: dict = {}
 _var_ids = itertools.count(1)
 
 
-class RqlQuery:
+class RqlQuery(QueryMethods):
     """A ReQL term. Build queries by chaining methods; send them with :meth:`run`."""
 
     __slots__ = ("_args", "optargs", "_ivar")
@@ -113,10 +116,86 @@ class RqlQuery:
             "To iterate inside a query, use map or for_each."
         )
 
-    # Python operators (``q == 1``, ``q + 1``, ``q["f"]``) are installed by ``operators``: they
-    # build term classes that subclass this one. Comparisons build terms, so a query is
-    # unhashable (as upstream).
+    # Python operators. Comparisons build terms, so a query is unhashable (as upstream).
+    def __eq__(self, other: Any) -> RqlQuery:  # type: ignore[override]
+        return terms.Eq(self, other)
+
+    def __ne__(self, other: Any) -> RqlQuery:  # type: ignore[override]
+        return terms.Ne(self, other)
+
+    def __lt__(self, other: Any) -> RqlQuery:
+        return terms.Lt(self, other)
+
+    def __le__(self, other: Any) -> RqlQuery:
+        return terms.Le(self, other)
+
+    def __gt__(self, other: Any) -> RqlQuery:
+        return terms.Gt(self, other)
+
+    def __ge__(self, other: Any) -> RqlQuery:
+        return terms.Ge(self, other)
+
     __hash__ = None  # type: ignore[assignment]
+
+    def __invert__(self) -> RqlQuery:
+        return terms.Not(self)
+
+    def __add__(self, other: Any) -> RqlQuery:
+        return terms.Add(self, other)
+
+    def __radd__(self, other: Any) -> RqlQuery:
+        return terms.Add(other, self)
+
+    def __sub__(self, other: Any) -> RqlQuery:
+        return terms.Sub(self, other)
+
+    def __rsub__(self, other: Any) -> RqlQuery:
+        return terms.Sub(other, self)
+
+    def __mul__(self, other: Any) -> RqlQuery:
+        return terms.Mul(self, other)
+
+    def __rmul__(self, other: Any) -> RqlQuery:
+        return terms.Mul(other, self)
+
+    def __truediv__(self, other: Any) -> RqlQuery:
+        return terms.Div(self, other)
+
+    def __rtruediv__(self, other: Any) -> RqlQuery:
+        return terms.Div(other, self)
+
+    def __mod__(self, other: Any) -> RqlQuery:
+        return terms.Mod(self, other)
+
+    def __rmod__(self, other: Any) -> RqlQuery:
+        return terms.Mod(other, self)
+
+    def __and__(self, other: Any) -> RqlQuery:
+        return terms.And(self, other).set_infix()
+
+    def __rand__(self, other: Any) -> RqlQuery:
+        return terms.And(other, self).set_infix()
+
+    def __or__(self, other: Any) -> RqlQuery:
+        return terms.Or(self, other).set_infix()
+
+    def __ror__(self, other: Any) -> RqlQuery:
+        return terms.Or(other, self).set_infix()
+
+    def __xor__(self, other: Any) -> RqlQuery:
+        return terms.BitXor(self, other).set_infix()
+
+    def __rxor__(self, other: Any) -> RqlQuery:
+        return terms.BitXor(other, self).set_infix()
+
+    def __getitem__(self, index: Any) -> RqlQuery:
+        """``q['field']``, ``q[3]`` (bracket) and ``q[1:3]`` / ``q[2:]`` (slice)."""
+        if isinstance(index, slice):
+            # Upstream tests `stop` for truth, so `q[1:0]` means "to the end" too.
+            if index.stop:
+                return terms.Slice(self, index.start or 0, index.stop, bracket_operator=True)
+            return terms.Slice(self, index.start or 0, -1, right_bound="closed", bracket_operator=True)
+        return terms.Bracket(self, index, bracket_operator=True)
 
 
 def _new(cls: type[RqlQuery], args: list[RqlQuery], optargs: dict) -> RqlQuery:
@@ -431,7 +510,7 @@ def expr(val: Any, nesting_depth: int = DEFAULT_NESTING_DEPTH) -> RqlQuery:
     if t is float:
         return _float(val)
     if t is dict or t is list or t is tuple:
-        plain = BUILDERS["plain_literal"](val, nesting_depth)
+        plain = data.plain_literal(val, nesting_depth)
         if plain is not None:
             return plain
         if t is dict:
@@ -447,7 +526,7 @@ def _expr_other(val: Any, nesting_depth: int) -> RqlQuery:
     if isinstance(val, (datetime.datetime, datetime.date)):
         if not getattr(val, "tzinfo", None):
             raise ReqlDriverCompileError(_NAIVE_TIME % type(val).__name__)
-        return BUILDERS["ISO8601"](val.isoformat())
+        return terms.ISO8601(val.isoformat())
     if isinstance(val, str):
         return Datum(val)
     if isinstance(val, bytes):

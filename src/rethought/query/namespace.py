@@ -12,6 +12,7 @@ from typing import Any
 from . import ast
 from . import terms as t
 from .ast import DEFAULT_NESTING_DEPTH, ImplicitVar, RqlQuery, func_wrap
+from .declared import NamespaceFunctions
 from .methods import QUERY_METHODS, Wrap, wrap_all
 from .tz import RqlTzinfo
 
@@ -86,7 +87,7 @@ _CONSTANTS = (
 ).split()
 
 
-class ReqlNamespace:
+class ReqlNamespace(NamespaceFunctions):
     """The query half of ``r``: every ReQL term constructor of the official driver."""
 
     # The official ``r`` exposes these modules and classes too.

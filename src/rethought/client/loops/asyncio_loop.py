@@ -26,11 +26,9 @@ class Cursor(FutureCursor):
 
 class Pending(CoroutineHandle, asyncio.Future):
     """The result of a query or operation that already started (its bytes are on their way):
-    an ``asyncio.Future`` that is also a ``Coroutine`` (see CoroutineHandle).
-
-    As a future it is awaited, gathered and waited on directly (``gather`` makes no task for
-    it). Cancelling it (a cancelled task cancels the future it waits on) calls ``on_cancel``
-    at once, which STOPs the query. It is its own asyncbase Handle.
+    an ``asyncio.Future`` (awaited, gathered, waited on directly) that is also a ``Coroutine``
+    (see CoroutineHandle). Cancelling it (a cancelled task cancels the future it waits on)
+    calls ``on_cancel`` at once, which STOPs the query. It is its own asyncbase Handle.
     """
 
     __slots__ = ("_on_cancel", "_steps")
@@ -126,11 +124,9 @@ class Connection(AwaitableConnection):
 
     # -- opening ------------------------------------------------------------------------
 
-    def _enter_loop(self) -> None:
-        self._loop = asyncio.get_running_loop()
-
     async def _open_transport(self, timeout: float | None) -> None:
         context = tls_context(self.ssl)
+        self._loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
             self._transport, _ = await self._loop.create_connection(
                 lambda: _Protocol(self),
@@ -140,8 +136,11 @@ class Connection(AwaitableConnection):
                 server_hostname=self.host if context else None,
             )
 
-    def _sockname(self) -> tuple:
-        return self._transport.get_extra_info("sockname")
+    def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._task = self._loop.create_task(fn(*args))  # referenced: a task is weakly held
+
+    def _socket(self) -> Any:
+        return self._transport.get_extra_info("socket")
 
 
 def connect(*args: Any, **kwargs: Any) -> Connecting:

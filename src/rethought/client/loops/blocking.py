@@ -28,7 +28,14 @@ class BlockingTransport:
     take the same lock and readers first wait for readability without holding it.
     """
 
-    def __init__(self, host: str, port: int, timeout: float | None, ssl: dict | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        ssl: dict | None = None,
+        heartbeat: float | None = None,
+    ):
         self.host = host
         self.port = port
         try:
@@ -37,7 +44,7 @@ class BlockingTransport:
             raise connect_timeout_error(host, port) from None
         except OSError as exc:
             raise connect_error(host, port, exc) from None
-        tune_socket(sock)
+        tune_socket(sock, heartbeat)
         self.tls = bool(ssl)
         if ssl:
             sock = self._wrap_tls(sock, ssl)

@@ -134,8 +134,11 @@ class Connection(BlockingContext, FutureConnection):
         self.close(noreply_wait)
         return self._open(timeout)
 
-    def _sockname(self) -> tuple:
-        return self._sock.getsockname()
+    def _open_then(self, timeout: float | None, done: Callable[[Any], None]) -> None:
+        gevent.spawn(self._open, timeout).link(lambda opening: done(opening.exception))
+
+    def _socket(self) -> Any:
+        return self._sock
 
 
 def connect(*args: Any, **kwargs: Any) -> Connection:

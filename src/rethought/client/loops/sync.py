@@ -28,13 +28,11 @@ class Connection(ThreadedConnection):
     cursor_class = Cursor
     _transport: BlockingTransport | None
 
-    def reconnect(self, noreply_wait: bool = True, timeout: float | None = None) -> Connection:
-        """Close (optionally waiting for noreply writes) and open a fresh connection."""
-        self.close(noreply_wait)
-        timeout = self.connect_timeout if timeout is None else timeout
+    def _open(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         core = ClientCore(self.user, self._password, self.host, self.port)
-        transport = BlockingTransport(self.host, self.port, timeout, self.ssl)
+        heartbeat = self._supervisor.heartbeat
+        transport = BlockingTransport(self.host, self.port, timeout, self.ssl, heartbeat)
         try:
             while not core.ready:
                 transport.send(core.data_to_send())
@@ -46,11 +44,11 @@ class Connection(ThreadedConnection):
         except BaseException:
             transport.close()
             raise
-        self._core, self._transport = core, transport
-        return self
+        with self._cond:
+            self._core, self._transport = core, transport
 
-    def _sockname(self) -> tuple:
-        return self._transport.sock.getsockname()
+    def _socket(self) -> Any:
+        return self._transport.sock
 
 
 def connect(*args: Any, **kwargs: Any) -> Connection:

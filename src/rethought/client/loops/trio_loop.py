@@ -78,7 +78,7 @@ class Connection(SharedReader):
         return Promise(self, on_cancel)
 
     def _close_transport(self) -> None:
-        stream = self._stream
+        stream, self._stream = self._stream, None  # waiters wait for a new one (_read_or_wait)
         self._outbox.clear()
         if stream is not None:
             # Closing the socket synchronously wakes a reader blocked in receive_some.
@@ -105,9 +105,8 @@ class Connection(SharedReader):
                     raise (cause if isinstance(cause, OSError) else exc) from None
         self._stream = stream
 
-    def _sockname(self) -> tuple:
-        stream = self._stream
-        return getattr(stream, "transport_stream", stream).socket.getsockname()
+    def _socket(self) -> Any:
+        return getattr(self._stream, "transport_stream", self._stream).socket
 
 
 def connect(*args: Any, nursery: trio.Nursery | None = None, **kwargs: Any) -> Connecting:

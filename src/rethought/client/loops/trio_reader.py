@@ -56,6 +56,12 @@ class SharedReader(AwaitableConnection):
         self._callbacks.push(fn, args)
         self._ensure_pump()
 
+    def _spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self.nursery is not None:
+            self.nursery.start_soon(fn, *args)
+        else:
+            trio.lowlevel.spawn_system_task(fn, *args)
+
     def _write(self, data: bytes) -> None:
         self._outbox += data  # sent by the next waiter or the pump (writes in trio are awaited)
         self._wake_pump()
@@ -89,7 +95,7 @@ class SharedReader(AwaitableConnection):
 
     async def _read_or_wait(self) -> None:
         """Read one chunk if nobody else is reading, else wait for whoever is."""
-        if self._reading:
+        if self._reading or self._stream is None:  # closed: a reconnect may bring one
             await self._changed.wait()
             return
         self._reading = True
@@ -111,10 +117,7 @@ class SharedReader(AwaitableConnection):
     def _ensure_pump(self) -> None:
         if not self._pumping:
             self._pumping = True
-            if self.nursery is not None:
-                self.nursery.start_soon(self._pump)
-            else:
-                trio.lowlevel.spawn_system_task(self._pump)
+            self._spawn(self._pump)
 
     _handlers_added = _ensure_pump
 
@@ -132,7 +135,7 @@ class SharedReader(AwaitableConnection):
                     return
                 await self._send_pending()
                 deadline = self._timers.run(trio.current_time())
-                if self._callbacks or self._stream is None:
+                if self._callbacks:
                     await trio.lowlevel.checkpoint()
                     continue
                 with trio.CancelScope(deadline=deadline) as self._kick:

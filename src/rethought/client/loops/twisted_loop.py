@@ -9,6 +9,7 @@ and frees its token.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer, error, reactor
@@ -128,20 +129,20 @@ class Connection(FutureConnection):
         except ImportError as exc:
             raise ReqlDriverError(f"TLS with the twisted loop needs pyOpenSSL: {exc}") from None
         ca = self.ssl.get("ca_certs")
-        if ca:
-            with open(ca, "rb") as f:
-                return optionsForClientTLS(self.host, Certificate.loadPEM(f.read()))
-        return optionsForClientTLS(self.host, platformTrust())
+        trust = Certificate.loadPEM(Path(ca).read_bytes()) if ca else platformTrust()
+        return optionsForClientTLS(self.host, trust)
 
-    def _sockname(self) -> tuple:
-        address = self._protocol.transport.getHost()
-        return address.host, address.port
+    def _open_then(self, timeout: float | None, done: Callable[[Any], None]) -> None:
+        self._open(timeout).addCallbacks(lambda _: done(None), lambda f: done(f.value))
+
+    def _socket(self) -> Any:
+        transport = self._protocol.transport  # under TLS: the TLS protocol over the TCP one
+        return getattr(transport, "transport", transport).getHandle()
 
 
 def connect(*args: Any, **kwargs: Any) -> defer.Deferred:
-    """Open a connection on the reactor: a Deferred that fires with the :class:`Connection`
-    (the arguments of the blocking ``r.connect``: host, port, db, user, password, timeout,
-    ssl)."""
+    """Open a connection on the reactor (the blocking ``r.connect``'s arguments): a Deferred
+    that fires with the :class:`Connection`."""
     try:
         conn = Connection(connect_params(*args, **kwargs))
     except ReqlDriverError as exc:

@@ -103,7 +103,7 @@ class TodoStore:
                     loop_type="asyncio",
                 )
             except (ReqlError, OSError) as exc:  # OSError covers TimeoutError
-                log.warning("database %s:%s unreachable (%s); retrying in %.1f s",
+                log.warning("cannot connect to the database at %s:%s (%s); retrying in %.1f s",
                             self.host, self.port, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)

@@ -181,7 +181,8 @@ class _Positions:
         limits = self.store._storage.changelog.limits(self.store)
         kept = []
         if limits.max_changes is not None:
-            kept.append(f"at most {limits.max_changes} changes")
+            n = limits.max_changes
+            kept.append(f"at most {n} change{'s' if n != 1 else ''}")
         if limits.max_age_seconds is not None:
             kept.append(f"changes of the last {limits.max_age_seconds:g} seconds")
         return ReqlOpFailedError(

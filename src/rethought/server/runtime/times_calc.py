@@ -31,6 +31,11 @@ def logic_error(what: str) -> ReqlQueryLogicError:
 def round_ms(x: float) -> int | float:
     """RethinkDB's ``sanitize_epoch_sec``: C ``round`` (halves away from zero) to milliseconds."""
     scaled = x * 1000
+    if not math.isfinite(scaled):  # r.epoch_time(1e308): datum_t(double) refuses the inf
+        sign = "-" if scaled < 0 else ""
+        raise ReqlQueryLogicError(
+            f"Non-finite number: {sign}{'nan' if scaled != scaled else 'inf'}"
+        )
     r = math.floor(abs(scaled) + 0.5)
     return datum.num(math.copysign(r, scaled) / 1000)
 
