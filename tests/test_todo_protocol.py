@@ -272,3 +272,32 @@ def test_database_restart_reports_offline_then_ready(tmp_path, official_r):
         run(main)
     finally:
         db_server.stop()
+
+
+def test_app_started_before_the_database_waits_for_it(tmp_path, official_r):
+    """Started with no database listening, the app serves the page, says offline, and once
+    the database is up creates the table and says ready."""
+    db_server = ServerProcess(str(tmp_path / "data"))
+
+    async def main():
+        async with todo_app(db_server.host, db_server.port, "later") as base, \
+                aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(base + "/ws")
+            assert await receive(ws) == {"type": "offline"}
+            async with s.get(base + "/") as resp:
+                assert resp.status == 200
+            async with s.get(base + "/todo") as resp:
+                assert resp.status == 503 and "error" in await resp.json()
+            await asyncio.get_running_loop().run_in_executor(None, db_server.start)
+            assert await receive(ws) == {"type": "ready"}
+            async with s.get(base + "/todo") as resp:
+                assert await resp.json() == []
+            await ws.close()
+
+    try:
+        run(main)
+        c = official_r.connect(host=db_server.host, port=db_server.port)
+        assert official_r.db("later").table_list().run(c) == ["todo"]
+        c.close()
+    finally:
+        db_server.stop()

@@ -127,8 +127,9 @@ def static_file(name: str) -> bytes:
 async def todo_list(request: web.Request) -> web.Response:
     try:
         items = await request.app[STORE].items()
-    except Unavailable as exc:
-        return web.json_response({"error": str(exc)}, status=503, dumps=encode)
+    except StoreError as exc:  # 503 while the database is away, 500 if it refused the read
+        status = 503 if isinstance(exc, Unavailable) else 500
+        return web.json_response({"error": str(exc)}, status=status, dumps=encode)
     return web.json_response(items, dumps=encode, headers={"Cache-Control": "no-store"})
 
 
