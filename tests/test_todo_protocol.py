@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestServer
 
 from conftest import ServerProcess, free_port
 from rethought.examples.todo import make_app
+from rethought.examples.todo.store import new_id
 
 WAIT = 10  # seconds; a message that does not come within this fails the test
 
@@ -301,3 +302,18 @@ def test_app_started_before_the_database_waits_for_it(tmp_path, official_r):
         c.close()
     finally:
         db_server.stop()
+
+
+def test_new_ids_are_uuid7_in_the_order_made():
+    """RFC 9562 version 7: the first 48 bits are the Unix time in milliseconds, then version
+    7 and variant 0b10; string order is creation order, also within one millisecond."""
+    import time
+
+    before = time.time_ns() // 1_000_000
+    ids = [new_id() for _ in range(5000)]
+    after = time.time_ns() // 1_000_000
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    for text in (ids[0], ids[-1]):
+        value = uuid.UUID(text)
+        assert value.version == 7 and value.variant == uuid.RFC_4122
+        assert before <= value.int >> 80 <= after
