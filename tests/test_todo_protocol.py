@@ -104,6 +104,13 @@ def test_first_start_creates_db_and_table_and_serves_page(
                     assert resp.status == 200
             async with s.get(base + "/static/..%2Fweb.py") as resp:
                 assert resp.status == 404
+            # A page of another site may not open the socket (its browser sends Origin).
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.ws_connect(base + "/ws", headers={"Origin": "http://evil.example"})
+            assert refused.value.status == 403
+            same = await s.ws_connect(base + "/ws", headers={"Origin": base})
+            assert (await receive(same))["type"] == "ready"
+            await same.close()
             await ws.close()
 
     run(main)
