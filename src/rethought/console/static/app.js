@@ -15,7 +15,7 @@
   };
   const FEED_NOTES = [1, 2, 3, 4];
   const LOST = { t: 16, r: ["The console lost its connection to the server."], b: [] };
-  const RETRY_MS = [500, 1000, 2000, 4000, 5000]; // reconnection backoff, then every 5 s
+  const RETRY_MS = [250, 500, 1000, 2000]; // reconnection backoff, then every 2 s
 
   // -- DOM ---------------------------------------------------------------------------------
 
