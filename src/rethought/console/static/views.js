@@ -130,8 +130,10 @@
         if (view === "profile" && !profile) view = "tree";
         render();
       },
-      append(more, atTop) {
+      /** Adds rows (newest first when `atTop`), keeping at most `cap` of them. */
+      append(more, atTop, cap) {
         rows = atTop ? more.concat(rows) : rows.concat(more);
+        if (cap && rows.length > cap) rows = atTop ? rows.slice(0, cap) : rows.slice(-cap);
         error = null;
         render();
       },
