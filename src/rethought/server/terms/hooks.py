@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ... import datum
 from ...errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
-from .. import determinism, values
+from .. import determinism, rdb_blobs, values
 from ..compile import Scope, Term, compile_term, term
 from ..determinism import NO
 from .catalog import SYSTEM_DB, as_table, special
@@ -39,7 +37,7 @@ def hook_datum(storage: Any, table_id: str) -> dict | None:
     hook = stored_hook(storage, table_id)
     if hook is None:
         return None
-    blob = BLOB_PREFIX + orjson.dumps(hook["function"])
+    blob = rdb_blobs.encode_hook(hook["function"])
     # Printed on read, so hooks stored by older versions show RethinkDB's form too.
     query = f"setWriteHook({print_js_function(hook['function'])})"
     return {"function": datum.make_binary(blob), "query": query}
@@ -80,7 +78,7 @@ class SetWriteHook(Term):
                         "Cannot create a write hook except from a reql_write_hook_function "
                         "returned from `get_write_hook`."
                     )
-                function = orjson.loads(blob[len(BLOB_PREFIX) :])
+                function = rdb_blobs.decode_hook(blob)
             elif v is not None:
                 raise expected_val(v, "FUNCTION")
         if _system(table):
