@@ -292,13 +292,27 @@ def func(v: Any) -> values.Func:
     raise literal_type_error(v, "FUNCTION")
 
 
-def field_func(v: Any) -> values.Func:
-    """A function, or a field name standing for ``lambda row: row[name]``."""
+def field_func(v: Any, frames: tuple | None = None) -> values.Func:
+    """A function, or a field name standing for ``lambda row: row[name]``.
+
+    As RethinkDB's ``new_get_field_func`` (func.cc), the name becomes a GET_FIELD on the
+    row (so its errors say ``get_field``, and a sequence row is mapped), carrying the
+    backtrace of the name's argument (``frames``): its errors point there."""
     if isinstance(v, values.Func):
         return v
     if not is_datum(v):
         raise literal_type_error(v, "FUNCTION")
-    return values.PyFunc(lambda row: get_field(row, v))
+    from .terms.objects import field  # the terms package imports this module
+
+    def get(row: Any) -> Any:
+        try:
+            return field(row, values.as_string(v), "get_field")
+        except ReqlError as e:
+            if e.frames is None and frames is not None:
+                e.frames = list(frames)
+            raise
+
+    return values.PyFunc(get)
 
 
 def get_field(row: Any, name: Any) -> Any:
@@ -321,8 +335,16 @@ def truthy(v: Any) -> bool:
 
 
 def call(f: values.Func, *args: Any) -> Any:
-    """Call a ReQL function and force its result to a datum."""
-    return values.to_datum(f(*args))
+    """Call a ReQL function and force its result to a datum (``f->call(...)->as_datum()``:
+    a result that is not one, a table or a stream, blames the function's body)."""
+    v = f(*args)
+    try:
+        return values.to_datum(v)
+    except ReqlError as e:
+        body = getattr(f, "body", None)
+        if e.frames is None and body is not None:
+            e.frames = list(body.frames)
+        raise
 
 
 # -- ordering ---------------------------------------------------------------------------------
@@ -333,7 +355,7 @@ def sort_spec(scope: Scope, nodes: list[Term]) -> list[tuple[bool, values.Func]]
     spec = []
     for node in nodes:
         desc = node.tt == T.DESC
-        fn = field_func(node.run(scope))
+        fn = field_func(node.run(scope), node.frames)
         if not determinism.feed_ok(fn.determinism):  # single server, constant r.now
             raise ReqlQueryLogicError("Sorting by a non-deterministic function is not supported.")
         spec.append((desc, fn))

@@ -204,21 +204,18 @@ _DATUM_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
 
 
 def to_datum(v: Any) -> Any:
-    """Force a value into a datum: streams become arrays, a get() becomes its row.
-
-    A table is not a datum (RethinkDB: ``Expected type DATUM but found TABLE``); terms that
-    read its rows use ``iterate`` instead.
+    """Force a value into a datum as RethinkDB's ``val_t::as_datum``: a get() becomes its
+    row; a table, selection or stream is not a datum (``Expected type DATUM but found
+    SELECTION``). Terms that read a sequence use ``iterate`` / ``materialize`` instead.
     """
     if type(v) in _DATUM_TYPES:  # most calls: skip the isinstance checks (Sequence is an ABC)
         return v
-    if isinstance(v, (TableValue, Func, Database)):
+    if isinstance(v, (Sequence, Func, Database)):
+        # val_t::as_datum: only a DATUM or a SINGLE_SELECTION is one. A stream, selection,
+        # table slice or table is not forced into an array (arrays stay lists here).
         from .terms.datum_print import expected_val  # the terms package imports this module
 
         raise expected_val(v, "DATUM")
-    if isinstance(v, Sequence):
-        if getattr(v, "infinite", False):
-            raise infinite_error(v)
-        return list(v)
     if isinstance(v, SingleSelection):
         return v.row
     if isinstance(v, Grouped):
@@ -229,7 +226,9 @@ def to_datum(v: Any) -> Any:
 def materialize(v: Any) -> list:
     """A finite sequence's rows as an array; unlike ``to_datum`` this takes a whole table
     (``coerce_to('array')``, arguments that accept any sequence)."""
-    if isinstance(v, TableValue):
+    if isinstance(v, Sequence):
+        if getattr(v, "infinite", False):
+            raise infinite_error(v)
         return list(v)
     return to_datum(v)
 

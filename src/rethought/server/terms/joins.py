@@ -62,7 +62,7 @@ class EqJoin(seq.SeqTerm):
 
     def apply(self, scope: Scope, src: Any) -> Any:
         left = values.iterate(src)
-        key_f = seq.field_func(self.args[1].run(scope))
+        key_f = seq.field_func(self.args[1].run(scope), self.args[1].frames)
         table = self.args[2].run(scope)
         if not isinstance(table, values.TableValue):
             raise seq.literal_type_error(table, "TABLE")

@@ -18,7 +18,6 @@ from .. import values
 from ..compile import Scope, Term, term
 from ..seq import array_limit_error, within_limit
 from .argcheck import integer_below
-from .datum_print import expected_val
 from .times_calc import round_ms
 
 _BIT_LIMIT = 1 << 53
@@ -62,10 +61,7 @@ class _Fold(Term):
 
     def operand(self, scope: Scope, i: int) -> Any:
         """Argument ``i`` as a datum; a table or stream is not one (no implicit coercion)."""
-        v = self.args[i].run(scope)
-        if isinstance(v, values.Sequence):
-            raise expected_val(v, "DATUM")
-        return values.to_datum(v)
+        return self.datum_arg(scope, i)
 
 
 @term(T.ADD, arity=(1, None))

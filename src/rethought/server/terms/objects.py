@@ -30,16 +30,20 @@ def _poly(
     on_obj: Callable[[dict], Any],
     kind: str = "map",
     no_recurse: Callable[[], Any] | None = None,
+    v_frames: tuple | None = None,
 ) -> Any:
     """Apply ``on_obj`` to an object, or lazily over a sequence's rows (map / skip / filter),
     as RethinkDB's ``obj_or_seq_op_impl_t``: none of these terms accepts a pseudo-type.
     ``no_recurse`` reads the internal ``_NO_RECURSE_`` optarg, evaluated only on a sequence:
-    true refuses the sequence (RethinkDB sets it on the per-row call it builds)."""
+    true refuses the sequence (RethinkDB sets it on the per-row call it builds).
+    ``v_frames`` (the backtrace of the term that produced ``v``) is blamed for ``v`` not being
+    an object or a sequence, as RethinkDB's ``rfail_target(v0, ...)``; a row's error inside
+    a sequence blames the term itself (its per-row function carries the term's backtrace)."""
     if isinstance(v, values.SingleSelection):
         v = v.row
     if type(v) is dict:
         if datum.REQL_TYPE in v:
-            raise cannot_call(name, v)
+            raise _blamed(cannot_call(name, v), v_frames)
         return on_obj(v)
     if values.is_sequence(v):
         if no_recurse is not None and truthy(no_recurse()):
@@ -62,7 +66,13 @@ def _poly(
         else:
             gen = (row_fn(row) for row in rows)
         return values.Stream(gen) if isinstance(v, values.Sequence) else list(gen)
-    raise non_object_error(name, v)
+    raise _blamed(non_object_error(name, v), v_frames)
+
+
+def _blamed(e: ReqlQueryLogicError, frames: tuple | None) -> ReqlQueryLogicError:
+    if frames is not None:
+        e.frames = list(frames)
+    return e
 
 
 def cannot_call(name: str, d: Any) -> ReqlQueryLogicError:
@@ -255,7 +265,9 @@ class Merge(Term):
                 d = merge_patch(d, patch)
             return d
 
-        return _poly(v, "merge", on_obj, no_recurse=no_recurse_of(self, scope))
+        return _poly(
+            v, "merge", on_obj, no_recurse=no_recurse_of(self, scope), v_frames=self.args[0].frames
+        )
 
 
 class _PathTerm(Term):
@@ -275,7 +287,9 @@ class _PathTerm(Term):
                 spec.append(pathspec.parse(paths))
             return self.apply(d, spec[0])
 
-        return _poly(v, self.name, on_obj, self.kind, no_recurse_of(self, scope))
+        return _poly(
+            v, self.name, on_obj, self.kind, no_recurse_of(self, scope), self.args[0].frames
+        )
 
 
 @term(T.PLUCK, arity=(1, None), optargs=NO_RECURSE)
@@ -303,12 +317,18 @@ class HasFields(_PathTerm):
         return pathspec.contains(d, spec)
 
 
-def field(v: Any, name: str, term_name: str, no_recurse: Callable[[], Any] | None = None) -> Any:
+def field(
+    v: Any,
+    name: str,
+    term_name: str,
+    no_recurse: Callable[[], Any] | None = None,
+    v_frames: tuple | None = None,
+) -> Any:
     """``v(name)``: a field of an object, or of each row of a sequence (rows lacking it are
-    skipped); ``term_name`` is what errors call the term."""
+    skipped); ``term_name`` is what errors call the term, ``v_frames`` where ``v`` came from."""
     if type(v) is dict and datum.REQL_TYPE not in v:  # a plain object: the per-row case
         return get_field(v, name)
-    return _poly(v, term_name, lambda d: get_field(d, name), "skip", no_recurse)
+    return _poly(v, term_name, lambda d: get_field(d, name), "skip", no_recurse, v_frames)
 
 
 @term(T.GET_FIELD, arity=(2, 2), optargs=NO_RECURSE)
@@ -316,7 +336,7 @@ class GetField(Term):
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
         key = self.datum_arg(scope, 1, values.as_string)
-        return field(v, key, "get_field", no_recurse_of(self, scope))
+        return field(v, key, "get_field", no_recurse_of(self, scope), self.args[0].frames)
 
 
 @term(T.BRACKET, arity=(2, 2), optargs=NO_RECURSE)
@@ -327,7 +347,7 @@ class Bracket(Term):
         v = self.args[0].run(scope)
         key = self.datum_arg(scope, 1)
         if type(key) is str:
-            return field(v, key, "bracket", no_recurse_of(self, scope))
+            return field(v, key, "bracket", no_recurse_of(self, scope), self.args[0].frames)
         if type(key) is int or type(key) is float:
             if values.is_sequence(v):
                 from .slicing import nth  # slicing imports this module

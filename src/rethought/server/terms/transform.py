@@ -155,9 +155,15 @@ class WithFields(seq.SeqTerm):
 
 
 def _as_obj(row: Any) -> dict:
-    if type(row) is not dict:
-        raise values.expected(row, "OBJECT")
-    return row
+    """A row as the per-row ``has_fields`` that RethinkDB rewrites ``with_fields`` into
+    (rewrites.cc) sees it: its errors name has_fields."""
+    if type(row) is dict:
+        if datum.REQL_TYPE in row:
+            raise objects.cannot_call("has_fields", row)
+        return row
+    if values.is_sequence(row):
+        raise ReqlQueryLogicError("Cannot perform has_fields on a sequence of sequences.")
+    raise objects.non_object_error("has_fields", row)
 
 
 def _has(obj: Any, selectors: list) -> bool:

@@ -1,0 +1,122 @@
+"""Rules that other projects' test suites (rethinkdbdash, rethinkdb-ts, see
+docs/compatibility.md) found we did differently, checked through our driver and the official
+one: the message and the term blamed (the response's backtrace, the driver's caret).
+
+Expected values come from RethinkDB 2.4.4's source:
+
+- val.cc ``val_t::as_datum``: only a DATUM or a SINGLE_SELECTION is a datum. A table,
+  table slice (``between``, ``order_by(index=)``), selection (``filter``, ``get_all``,
+  ``order_by``) or stream (``r.range``, ``changes``) is refused wherever a term calls
+  ``as_datum`` (``r.do``'s arguments in control.cc, ``add``, array and object literals in
+  datum_terms.cc), with ``rcheck_literal_type``'s ``Expected type DATUM but found X:\\n``
+  and ``val_t::print`` (``SELECTION ON table(t)``, ``VALUE SEQUENCE``), blaming the value's
+  own term. Streams that are arrays in disguise (from an array) stay datums.
+- func.cc ``new_get_field_func``: a field name given for a function (``group("a")``,
+  ``eq_join("a", ...)``) is ``r.row["a"]`` as a GET_FIELD carrying the name's backtrace.
+- obj_or_seq.cc: "Cannot perform X on a non-object non-sequence" is ``rfail_typed_target(v0)``
+  (blames the object argument); on a row of a sequence it blames the term (its per-row
+  function has the term's backtrace). rewrites.cc: ``with_fields`` is ``has_fields`` then
+  ``pluck``, so its errors name has_fields.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(params=["ours", "official"])
+def rq(request, server, test_table):
+    """(r, conn, table, table name) through one of the two drivers."""
+    if request.param == "ours":
+        from rethought import r
+    else:
+        from rethinkdb import r
+    conn = r.connect(host=server.host, port=server.port)
+    name = test_table._args[1].data
+    t = r.db("test").table(name)
+    t.insert([{"id": i} for i in range(5)]).run(conn)
+    yield r, conn, t, name
+    conn.close()
+
+
+def failure(rq, query):
+    r, conn, _, _ = rq
+    with pytest.raises(r.ReqlQueryLogicError) as info:
+        query.run(conn)
+    return info.value.message, list(info.value.frames or [])
+
+
+def test_do_refuses_selections_streams_and_tables(rq):
+    r, _, t, name = rq
+    sel = f"Expected type DATUM but found SELECTION:\nSELECTION ON table({name})"
+    assert failure(rq, t.filter({"id": 1}).do(lambda x: x.add(3))) == (sel, [1])
+    assert failure(rq, t.get_all(1, 2).do(lambda x: x)) == (sel, [1])
+    assert failure(rq, r.range(1, 10).do(lambda x: x.add(4))) == (
+        "Expected type DATUM but found SEQUENCE:\nVALUE SEQUENCE",
+        [1],
+    )
+    assert failure(rq, t.do(lambda x: 1)) == (
+        f'Expected type DATUM but found TABLE:\ntable("{name}")',
+        [1],
+    )
+    # every argument, not only the first
+    assert failure(rq, r.do(1, r.range(2), lambda a, b: a)) == (
+        "Expected type DATUM but found SEQUENCE:\nVALUE SEQUENCE",
+        [2],
+    )
+
+
+def test_arrays_in_disguise_are_datums(rq):
+    r, conn, t, _ = rq
+    assert r.expr([1, 2]).map(lambda x: x.mul(2)).do(lambda a: a.add([9])).run(conn) == [2, 4, 9]
+    assert r.expr([3, 1, 2]).order_by(r.asc(lambda x: x)).add([0]).run(conn) == [1, 2, 3, 0]
+    assert t.get(1).do(lambda row: row["id"]).run(conn) == 1  # a single selection is one
+    assert r.expr([r.expr([1]).union([2])]).run(conn) == [[1, 2]]
+
+
+def test_literals_and_arithmetic_refuse_streams(rq):
+    r, _, t, name = rq
+    seq = "Expected type DATUM but found SEQUENCE:\nVALUE SEQUENCE"
+    assert failure(rq, r.expr([r.range(3)])) == (seq, [0])
+    assert failure(rq, r.expr({"a": r.range(3)})) == (seq, ["a"])
+    assert failure(rq, r.range(3).add(1)) == (seq, [0])
+    assert failure(rq, r.expr([1, 2]).map(lambda x: r.range(x))) == (seq, [1, 1])
+    slice_ = f"Expected type DATUM but found TABLE_SLICE:\nSELECTION ON table({name})"
+    assert failure(rq, t.between(r.minval, r.maxval, index="id").add(1)) == (slice_, [0])
+    assert failure(rq, t.order_by(index="id").add(1)) == (slice_, [0])
+    sel = f"Expected type DATUM but found SELECTION:\nSELECTION ON table({name})"
+    assert failure(rq, t.order_by(r.desc("id")).add(1)) == (sel, [0])
+
+
+def test_field_name_shortcuts_are_get_field_on_the_name(rq):
+    r, _, t, _ = rq
+    msg = "Cannot perform get_field on a non-object non-sequence `1`."
+    assert failure(rq, r.expr([1, 2, 3]).group("foo")) == (msg, [1])
+    assert failure(rq, r.expr([1, 2, 3]).eq_join("id", t)) == (msg, [1])
+    # a row that is an array is mapped, as GET_FIELD does
+    conn = rq[1]
+    rows = [[{"a": 1}, {"a": 2}]]
+    assert r.expr(rows).group("a").ungroup().run(conn) == [{"group": [1, 2], "reduction": rows}]
+
+
+def test_non_object_errors_blame_the_value(rq):
+    r, _, _, _ = rq
+    bracket = "Cannot perform bracket on a non-object non-sequence `1`."
+    assert failure(rq, r.expr(1).do(lambda x: x["bah"].add(3))) == (bracket, [0, 1, 0, 0])
+    assert failure(rq, r.expr(1).pluck("a")) == (
+        "Cannot perform pluck on a non-object non-sequence `1`.",
+        [0],
+    )
+    # a row of a sequence blames the term
+    assert failure(rq, r.expr([1]).pluck("a")) == (
+        "Cannot perform pluck on a non-object non-sequence `1`.",
+        [],
+    )
+    assert failure(rq, r.expr([1, 2, 3]).with_fields("foo", "bar")) == (
+        "Cannot perform has_fields on a non-object non-sequence `1`.",
+        [],
+    )
+    assert failure(rq, r.expr([[1]]).with_fields("foo")) == (
+        "Cannot perform has_fields on a sequence of sequences.",
+        [],
+    )
