@@ -631,6 +631,8 @@ def run_script(host: str, port: int, script: Script, rnd: random.Random) -> int:
         return sent + 1
     except (BrokenPipeError, ConnectionResetError):
         return 1  # the server closed first: fine, as long as it still serves (checked after)
+    finally:
+        sock.close()
 
 
 def _half_close(sock: socket.socket) -> None:
@@ -638,8 +640,6 @@ def _half_close(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         pass  # the server already closed (after its answer): reading shows what it said
-    finally:
-        sock.close()
 
 
 def _drain_and_check(sock: socket.socket, script: Script) -> None:
