@@ -120,3 +120,52 @@ def test_non_object_errors_blame_the_value(rq):
         "Cannot perform has_fields on a sequence of sequences.",
         [],
     )
+
+
+def test_a_function_or_database_is_not_a_sequence(rq):
+    r, _, t, _ = rq
+    # val_t::as_seq: rcheck_literal_type on the argument's value (blamed on it)
+    assert failure(rq, r.expr([1, 2]).inner_join(lambda a, b: True, t)) == (
+        "Expected type SEQUENCE but found FUNCTION:\nVALUE FUNCTION",
+        [1],
+    )
+    assert failure(rq, r.expr([1, 2]).outer_join(r.db("test"), lambda a, b: True)) == (
+        'Expected type SEQUENCE but found DATABASE:\ndb("test")',
+        [1],
+    )
+    # a datum that is not an array: datum_t::as_datum_stream
+    assert failure(rq, r.expr([1, 2]).inner_join(1, lambda a, b: True)) == (
+        "Cannot convert NUMBER to SEQUENCE",
+        [],
+    )
+    # eq_join's right side is as_table()'d
+    assert failure(rq, r.expr([1, 2]).eq_join("id", [1])) == (
+        "Expected type TABLE but found DATUM:\n[\n\t1\n]",
+        [2],
+    )
+
+
+def test_difference_is_a_filter_on_contains(rq):
+    r, conn, t, _ = rq
+    # rewrites.cc: a.filter(lambda row: ~b.contains(row))
+    assert failure(rq, r.expr([1, 2]).difference("foo")) == (
+        "Cannot convert STRING to SEQUENCE",
+        [],
+    )
+    assert r.expr([]).difference("foo").run(conn) == []  # no row, no contains
+    assert r.expr([1, 2, 3, 2]).difference([2]).run(conn) == [1, 3]
+    assert r.range(5).difference([1, 3]).type_of().run(conn) == "STREAM"
+    assert sorted(t.difference([{"id": 0}]).get_field("id").run(conn)) == [1, 2, 3, 4]
+    assert t.difference([]).type_of().run(conn) == "SELECTION<STREAM>"
+
+
+def test_http_errors_print_the_null_header_and_body(rq):
+    r, conn, _, _ = rq
+    # http_job.cc starts every result with a null header and body; check_error_result
+    # (http.cc) prints both after any error the worker returns.
+    with pytest.raises(r.ReqlNonExistenceError) as info:
+        r.http("http://127.0.0.1:9/", attempts=0).run(conn)
+    assert info.value.message == (
+        "Error in HTTP GET of `http://127.0.0.1:9/`: could not perform, no attempts allowed."
+        "\nheader:\nnull\nbody:\nnull"
+    )

@@ -180,6 +180,12 @@ def iterate(v: Any) -> Iterator[Any]:
         return iter(v)
     if isinstance(v, Sequence):
         return iter(v)
+    if isinstance(v, (Func, Database)):
+        # val_t::as_seq: a value that is not a datum fails rcheck_literal_type; a datum
+        # that is not an array is datum_t::as_datum_stream's "Cannot convert".
+        from .terms.datum_print import expected_val  # the terms package imports this module
+
+        raise expected_val(v, "SEQUENCE")
     raise ReqlQueryLogicError(f"Cannot convert {type_name(v)} to SEQUENCE")
 
 

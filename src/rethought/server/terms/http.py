@@ -234,10 +234,9 @@ class Http(Term):
         res = suspend.block_on(lambda: hf.perform(req))
         if res.error:
             message = f"Error in HTTP {req.method} of `{req.url}`: {res.error}."
-            if res.header is not None:
+            if res.from_worker:  # check_error_result: header and body, null when absent
                 message += "\nheader:\n" + pretty(res.header)
-            if res.has_body:
-                message += "\nbody:\n" + pretty(res.body)
+                message += "\nbody:\n" + pretty(res.body if res.has_body else None)
             err = ReqlNonExistenceError(message)
             err.frames = list(self.frames)
             raise err
