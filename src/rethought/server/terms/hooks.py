@@ -15,9 +15,10 @@ from typing import Any
 from ... import datum
 from ...errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
-from .. import determinism, rdb_blobs, values
+from .. import determinism, values
 from ..compile import Scope, Term, compile_term, term
 from ..determinism import NO
+from . import rdb_blobs
 from .catalog import SYSTEM_DB, as_table, special
 from .datum_print import expected_val
 from .indexes import to_wire

@@ -19,9 +19,10 @@ from typing import Any
 from ... import datum
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
-from .. import determinism, rdb_blobs, suspend, values
+from .. import determinism, suspend, values
 from ..compile import Datum, Scope, Term, compile_term, term
 from ..determinism import NO
+from . import rdb_blobs
 from .catalog import as_table
 from .datum_print import expected_val
 from .js_print import print_js_function

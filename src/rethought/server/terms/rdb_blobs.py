@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import ReqlInternalError
+from ...errors import ReqlInternalError
 
 CLUSTER_V2_4 = 9
 REQL_V2_4 = 7
