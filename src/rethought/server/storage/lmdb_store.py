@@ -147,6 +147,7 @@ class Storage:
             raise
         else:
             space.commit(txn, self.path)
+            self.changelog.committed(txn)
         finally:
             self._txn = None
 
