@@ -51,6 +51,10 @@ class Http(Term):
     nondeterminism = NO
 
     def eval(self, scope: Scope) -> Any:
+        # Connect permission first, before the arguments (RethinkDB's http_term_t).
+        from ..system_auth import require  # system_auth imports the term modules' helpers
+
+        require(scope.ctx, "connect")
         req = hf.Request(url=self.datum_arg(scope, 0, values.as_string))
         self._options(scope, req)
         page_fn, page_limit = self._paging(scope)

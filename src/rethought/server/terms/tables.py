@@ -13,7 +13,7 @@ from typing import Any
 from ... import datum
 from ...datum import keys
 from ...datum.jsonfmt import trunc_pretty
-from ...errors import ReqlNonExistenceError, ReqlOpFailedError, ReqlQueryLogicError
+from ...errors import ReqlError, ReqlNonExistenceError, ReqlOpFailedError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import values
 from ..compile import Scope, Term, term
@@ -152,6 +152,18 @@ class Get(Term):
         table = self.arg(scope, 0, as_table)
         key = check_primary_key(self.datum_arg(scope, 1))
         return values.SingleSelection(table, key, table.store.get(key))
+
+    def unread(self, scope: Scope) -> values.SingleSelection:
+        """The selection without its row, for update / replace / delete, which read the row
+        in their write transaction (as RethinkDB's single_selection_t does)."""
+        try:
+            table = self.arg(scope, 0, as_table)
+            key = check_primary_key(self.datum_arg(scope, 1))
+        except ReqlError as e:
+            if e.frames is None:
+                e.frames = list(self.frames)
+            raise
+        return values.SingleSelection(table, key, None)
 
 
 @term(T.GET_ALL, arity=(1, None), optargs=("index",))

@@ -23,7 +23,7 @@ from .catalog import as_table
 from .datum_print import expected_val
 from .hooks import ignore_hook, with_hook
 from .objects import LITERAL, STRAY_LITERAL, merge, merge_patch
-from .tables import check_primary_key
+from .tables import Get, check_primary_key
 
 NO, YES, ALWAYS = 0, 1, 2  # return_changes
 
@@ -242,6 +242,11 @@ def run_write(
 
     The writer applies the table's write hook unless ``ignore_hook`` (terms/hooks.py)."""
     ctx = scope.ctx
+    if ignore_hook and hasattr(store, "db"):
+        # RethinkDB asks for config on the table before the write (writes.cc).
+        from ..system_auth import require  # system_auth imports the term modules' helpers
+
+        require(ctx, "config", store.db.id, store.id)
     with store.write() as writer:
         body(with_hook(scope, store, writer, ignore_hook))
     changes = list(getattr(writer, "changes", ()))
@@ -316,7 +321,9 @@ class _RowWrite(Term):
         durability = parse_durability(self, scope)
         return_changes = parse_return_changes(self, scope)
         self.check(scope)
-        target = self.args[0].run(scope)
+        arg = self.args[0]
+        # A point write reads its row inside the write (so it needs write, not read, first).
+        target = arg.unread(scope) if isinstance(arg, Get) else arg.run(scope)
         table, rows, key = selection_target(target)
         store = table.store
         pk = store.primary_key
