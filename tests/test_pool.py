@@ -209,3 +209,84 @@ def test_tornado_pool(proxy):
         await pool.close()
 
     asyncio.run(main())
+
+
+def test_integrator_pool_30_callers(proxy):
+    from test_integrator import SelectorLoop
+
+    from rethought.client.pool import CallbackPool
+
+    loop = SelectorLoop()
+    pool = r.pool(host=proxy.host, port=proxy.port, size=2, loop=loop)
+    assert isinstance(pool, CallbackPool)
+    got: list[int] = []
+    order: list[int] = []
+
+    def use(n: int):
+        def with_conn(conn):
+            order.append(n)
+            result = r.expr(n).run(conn)
+
+            def answered(value):
+                got.append(value)
+                pool.release(conn)
+
+            result.callback, result.errback = answered, loop.errors.append
+
+        return with_conn
+
+    for n in range(30):
+        result = pool.acquire()
+        result.callback, result.errback = use(n), loop.errors.append
+    loop.run_until(lambda: len(got) == 30 or loop.errors)
+    assert not loop.errors
+    assert sorted(got) == list(range(30))
+    assert order == list(range(30))  # first come, first served
+    assert proxy.accepted <= 2
+    pool.close()
+    closed = pool.acquire()
+    failures: list = []
+    closed.callback, closed.errback = got.append, failures.append
+    loop.run_until(lambda: failures)
+    assert "The connection pool is closed" in str(failures[0])
+
+
+TWISTED_POOL = """
+import sys
+from twisted.internet import defer, reactor
+from rethought import r
+
+async def main():
+    pool = r.pool(host=sys.argv[1], port=int(sys.argv[2]), size=2, loop_type="twisted")
+
+    async def work(n):
+        async with pool.connection() as conn:
+            return await r.expr(n).run(conn)
+
+    values = await defer.gatherResults([defer.ensureDeferred(work(n)) for n in range(20)])
+    print(values == list(range(20)), pool.stats()["open"])
+    await pool.close()
+
+def run():
+    d = defer.ensureDeferred(main())
+    d.addErrback(lambda f: print("ERROR", f.getErrorMessage()))
+    d.addBoth(lambda _: reactor.stop())
+
+reactor.callWhenRunning(run)
+reactor.run()
+"""
+
+
+def test_twisted_pool(proxy):
+    import subprocess
+    import sys
+
+    pytest.importorskip("twisted")
+    out = subprocess.run(
+        [sys.executable, "-c", TWISTED_POOL, proxy.host, str(proxy.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout.split() == ["True", "2"], out.stdout + out.stderr
+    assert proxy.accepted == 2

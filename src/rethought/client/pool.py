@@ -17,9 +17,13 @@ while idle as well.
     async with pool.connection() as conn:
         await r.table("t").insert(doc).run(conn)
 
-The decisions live in :class:`PoolCore` (sans-IO); :class:`BlockingPool` (threads, gevent)
-and :class:`AsyncPool` (asyncio, Tornado, trio; Twisted through
-``defer.ensureDeferred``) only wait and open.
+    pool = r.pool(loop=my_loop, size=10)                # the integrator (your own loop)
+    result = pool.acquire()                             # an AsyncResult of a connection
+    result.callback, result.errback = use_it, report    # use_it calls pool.release(conn)
+
+The decisions live in :class:`PoolCore` (sans-IO); :class:`BlockingPool` (threads, gevent),
+:class:`AsyncPool` (asyncio, Tornado, trio; Twisted through ``defer.ensureDeferred``) and
+:class:`CallbackPool` (the integrator) only wait and open.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 
 from ..errors import ReqlDriverError, ReqlTimeoutError
 
-__all__ = ["PoolCore", "BlockingPool", "AsyncPool", "pool"]
+__all__ = ["PoolCore", "BlockingPool", "AsyncPool", "CallbackPool", "pool"]
 
 OPEN = object()  # what a waiter is handed instead of a connection: open one yourself
 CLOSED_POOL = "The connection pool is closed."
@@ -349,6 +353,97 @@ class AsyncPool(_PoolBase):
         await self.close()
 
 
+class _Settles:
+    """The integrator's waiter event: once set, settle the AsyncResult of its acquire()."""
+
+    __slots__ = ("pool", "handle", "waiter")
+
+    def __init__(self, pool: CallbackPool, handle: Any) -> None:
+        self.pool, self.handle, self.waiter = pool, handle, None
+
+    def set(self) -> None:
+        value = self.waiter.value
+        if value is None:
+            self.handle.reject(ReqlDriverError(CLOSED_POOL))
+        elif value is OPEN:
+            self.pool._open(self.handle)
+        else:
+            self.handle.resolve(value)
+
+
+class CallbackPool(_PoolBase):
+    """A pool for the integrator (client/integrator.py): ``acquire()`` is an AsyncResult of
+    a connection (set its ``callback`` and ``errback``), ``release(conn)`` gives it back.
+    AsyncResults cannot be cancelled: a waiter stays in line until served."""
+
+    def __init__(
+        self,
+        loop: Any,
+        connect: Callable[[], Any],
+        size: int,
+        check_idle: float | None,
+        ping_timeout: float,
+    ) -> None:
+        super().__init__(connect, size, check_idle, ping_timeout)
+        self.loop = loop
+
+    def acquire(self) -> Any:
+        from .integrator import _Handle
+
+        handle = _Handle(self.loop)
+        self._serve(handle)
+        return handle.promise
+
+    def _serve(self, handle: Any) -> None:
+        try:
+            kind, value = self._core.acquire(time.monotonic(), lambda: _Settles(self, handle))
+        except ReqlDriverError as exc:
+            handle.reject(exc)
+            return
+        if kind == "wait":
+            value.event.waiter = value  # its set() settles the handle
+        elif kind == "open":
+            self._open(handle)
+        elif kind == "conn":
+            handle.resolve(value)
+        else:  # stale: ping first, else drop it and serve this caller again
+            ping = value._ping(self.ping_timeout)
+            ping.callback = lambda _info: handle.resolve(value)
+            ping.errback = lambda _exc: (self.release(value, broken=True), self._serve(handle))
+
+    def _open(self, handle: Any) -> None:
+        try:
+            opening = self._connect()
+        except Exception as exc:
+            self._open_failed(handle, exc)
+            return
+        opening.callback = handle.resolve
+        opening.errback = lambda exc: self._open_failed(handle, exc)
+
+    def _open_failed(self, handle: Any, exc: BaseException) -> None:
+        self._core.count -= 1
+        waiter = self._core.slot_freed()
+        if waiter is not None:
+            waiter.event.set()
+        handle.reject(exc)
+
+    def release(self, conn: Any, broken: bool = False) -> None:
+        """Give a connection back (``broken``: drop it)."""
+        if broken and conn is not None:
+            _close_quietly(conn)
+        waiter = self._core.release(conn, time.monotonic())
+        if waiter is not None:
+            waiter.event.set()
+
+    def close(self) -> None:
+        """Close the idle connections; the ones in use close when given back."""
+        idle, waiters = self._core.close()
+        for conn in idle:
+            _close_quietly(conn)
+        for waiter in waiters:
+            waiter.event.set()
+
+
 class _DeferredEvent:
     """``set()`` and an awaitable ``wait()`` on Twisted (inside ``defer.ensureDeferred``)."""
 
@@ -383,15 +478,24 @@ def pool(
     loop_type: str | None = None,
     check_idle: float | None = 30.0,
     ping_timeout: float = 5.0,
+    loop: Any = None,
     **kwargs: Any,
-) -> BlockingPool | AsyncPool:
+) -> BlockingPool | AsyncPool | CallbackPool:
     """A pool of connections made by ``r.connect(*args, loop_type=loop_type, **kwargs)``
     (``heartbeat=5.0`` unless given). The blocking and gevent loops get a
-    :class:`BlockingPool`; asyncio, Tornado, trio and Twisted an :class:`AsyncPool`."""
+    :class:`BlockingPool`; asyncio, Tornado, trio and Twisted an :class:`AsyncPool`; with
+    ``loop=`` (an integrator EventLoop) a :class:`CallbackPool` of integrator connections."""
     from . import _known, connect, get_loop_type
 
-    loop_type = _known(get_loop_type() if loop_type is None else loop_type)
     kwargs.setdefault("heartbeat", 5.0)
+    if loop is not None:
+        from . import integrator
+
+        def open_on_loop() -> Any:
+            return integrator.connect(loop, *args, **kwargs)
+
+        return CallbackPool(loop, open_on_loop, size, check_idle, ping_timeout)
+    loop_type = _known(get_loop_type() if loop_type is None else loop_type)
 
     def open_one() -> Any:
         return connect(*args, loop_type=loop_type, **kwargs)
