@@ -212,9 +212,8 @@ def test_tornado_pool(proxy):
 
 
 def test_integrator_pool_30_callers(proxy):
-    from test_integrator import SelectorLoop
-
     from rethought.client.pool import CallbackPool
+    from test_integrator import SelectorLoop
 
     loop = SelectorLoop()
     pool = r.pool(host=proxy.host, port=proxy.port, size=2, loop=loop)
