@@ -3,6 +3,7 @@ own serialization, so ``rethinkdb dump`` output moves between Rethought and a Re
 cluster both ways (restore hands the blobs to ``index_create`` / ``set_write_hook``).
 
 Expected bytes are built here from RethinkDB 2.4.4's source, field by field:
+sindex_config_to_string (rdb_protocol/terms/sindex.cc: the $reql_index_function$ prefix),
 serialize_sindex_info (rdb_protocol/btree.cc), wire_func_t (wire_func.cc), var_scope_t
 (var_types.cc), serialize_term_tree (term_storage.cc), the preprocessed term form
 (term_walker.cc: every term ends in its backtrace id, datums become [1, datum, bt]), the
@@ -36,7 +37,9 @@ def _func_blob(arg_ids: list[int], body: list, bt: int = 0) -> bytes:
 
 
 def _index_blob(arg_ids: list[int], body: list, multi: bool, geo: bool) -> bytes:
-    return b"\x09\x07\x07\x07" + _func_blob(arg_ids, body) + bytes([multi, geo])
+    return (
+        b"$reql_index_function$\x09\x07\x07\x07" + _func_blob(arg_ids, body) + bytes([multi, geo])
+    )
 
 
 @pytest.fixture
@@ -96,11 +99,26 @@ def test_blobs_of_earlier_rethought_versions_still_restore(table, official_conn)
     assert table.set_write_hook(R.binary(old_hook)).run(official_conn) == {"created": 1}
 
 
-def test_an_unknown_index_blob_version_is_refused(table, official_conn):
+def test_bad_index_blobs_are_refused_as_rethinkdb_does(table, official_conn):
+    errors = rethinkdb.errors
+    # sindex_config_from_string: the prefix, then deserialize_sindex_info.
     with pytest.raises(
-        rethinkdb.errors.ReqlInternalError, match="Unrecognized secondary index version"
+        errors.ReqlQueryLogicError,
+        match="Cannot create an sindex except from a reql_index_function returned from `index_status` in the field `function`.",
     ):
-        table.index_create("x", R.binary(b"\x05\x03\x03\x03rest")).run(official_conn)
+        table.index_create("x", R.binary(b"\x09\x07\x07\x07rest")).run(official_conn)
+    with pytest.raises(
+        errors.ReqlInternalError,
+        match="Unrecognized secondary index version, secondary index not created.",
+    ):
+        table.index_create("x", R.binary(b"$reql_index_function$\x0c\x07")).run(official_conn)
+    truncated = _index_blob([1], [10, [[1, 1, 0]], 0], False, False)[:-9]
+    with pytest.raises(
+        errors.ReqlQueryLogicError,
+        match="Binary blob passed to index create could not be interpreted as a reql_index_function",
+    ):
+        table.index_create("x", R.binary(truncated)).run(official_conn)
+    assert table.index_list().run(official_conn) == []
 
 
 def test_write_hook_blob_is_rethinkdbs_and_round_trips(table, official_conn):

@@ -5,8 +5,9 @@ RethinkDB's form lets a dump move between Rethought and a RethinkDB cluster both
 
 The layout, from RethinkDB 2.4.4 (all integers little-endian):
 
-- index (``serialize_sindex_info``, btree.cc): int8 cluster version (9 = v2_4), three int8
-  ReQL versions (original, latest compatible, latest checked; 7 = v2_4), the function, int8
+- index (``sindex_config_to_string``, terms/sindex.cc): ``$reql_index_function$``, then
+  ``serialize_sindex_info`` (btree.cc): int8 cluster version (9 = v2_4), three int8 ReQL
+  versions (original, latest compatible, latest checked; 7 = v2_4), the function, int8
   multi, int8 geo;
 - write hook (write_hook.cc): ``$reql_write_hook_function$``, then the function;
 - function (``wire_func_t``, wire_func.cc): int8 type (0 = ReQL, 1 = JS); for ReQL the captured
@@ -29,21 +30,21 @@ from typing import Any
 
 import orjson
 
-from ...errors import ReqlInternalError
+from ...errors import ReqlInternalError, ReqlQueryLogicError
 
 CLUSTER_V2_4 = 9
 REQL_V2_4 = 7
 FUNC_REQL = 0
 HOOK_PREFIX = b"$reql_write_hook_function$"
+INDEX_PREFIX = b"$reql_index_function$"
 _T_DATUM, _T_MAKE_ARRAY, _T_MAKE_OBJ, _T_FUNC = 1, 2, 3, 69
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _I64 = struct.Struct("<q")
 
 
-class BlobError(ReqlInternalError):
-    """A blob that is not a function RethinkDB 2.2-2.4 (or Rethought) serialized (RethinkDB
-    fails these as internal errors: rfail_toplevel(INTERNAL), deserialization checks)."""
+class BlobError(ReqlQueryLogicError):
+    """A blob that is not a function RethinkDB 2.2-2.4 (or Rethought) serialized."""
 
 
 # -- the term tree -------------------------------------------------------------------------
@@ -182,7 +183,7 @@ def _decode_func(r: _Reader) -> Any:
 
 def encode_index(function: Any, multi: bool, geo: bool) -> bytes:
     """The ``function`` binary of ``index_status()`` as RethinkDB 2.4 writes it."""
-    head = bytes([CLUSTER_V2_4, REQL_V2_4, REQL_V2_4, REQL_V2_4])
+    head = INDEX_PREFIX + bytes([CLUSTER_V2_4, REQL_V2_4, REQL_V2_4, REQL_V2_4])
     return head + encode_func(function) + bytes([int(multi), int(geo)])
 
 
@@ -195,16 +196,33 @@ def decode_index(blob: bytes) -> tuple[Any, bool, bool]:
             return config["function"], bool(config["multi"]), bool(config["geo"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
             pass
-    # The wording of deserialize_sindex_info for a version it cannot read.
-    unrecognized = "Unrecognized secondary index version, secondary index not created."
-    r = _Reader(blob)
-    if not blob or not 7 <= r.int8() <= CLUSTER_V2_4:  # 2.2 .. 2.4: the JSON term format
-        raise BlobError(unrecognized)
-    for _ in range(3):
-        if not 2 <= r.int8() <= REQL_V2_4:
-            raise BlobError(unrecognized)
-    function = _decode_func(r)
-    multi, geo = r.int8(), r.int8()
+    if not blob.startswith(INDEX_PREFIX):
+        raise ReqlQueryLogicError(
+            "Cannot create an sindex except from a reql_index_function returned from "
+            "`index_status` in the field `function`."
+        )
+    r = _Reader(blob, len(INDEX_PREFIX))
+    try:
+        version = r.int8()
+    except BlobError:
+        version = -1
+    if not 7 <= version <= CLUSTER_V2_4:  # 2.2 .. 2.4: the JSON term format
+        # deserialize_sindex_info's wording (an INTERNAL error there) for a version it, or
+        # here the term format, cannot read.
+        raise ReqlInternalError(
+            "Unrecognized secondary index version, secondary index not created."
+        )
+    try:
+        for _ in range(3):
+            if not 2 <= r.int8() <= REQL_V2_4:
+                raise BlobError("Deserialization of reql_version failed.")
+        function = _decode_func(r)
+        multi, geo = r.int8(), r.int8()
+    except BlobError as e:
+        raise BlobError(
+            "Binary blob passed to index create could not be interpreted as a "
+            f"reql_index_function ({e.message})."
+        ) from None
     return function, bool(multi), bool(geo)
 
 
