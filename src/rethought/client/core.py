@@ -457,7 +457,9 @@ class ClientCore:
             cls = error_class_for(rtype, doc.get("e"))
             query.error = cls(message, query.term, doc.get("b") or [])
             if query.feed is not None:
-                query.error = query.feed.error(query.error, self.handshake.host, self.handshake.port)
+                query.error = query.feed.error(
+                    query.error, self.handshake.host, self.handshake.port
+                )
         else:
             query.error = ReqlDriverError(
                 f"Unknown Response type {rtype} encountered in a response."
@@ -469,7 +471,9 @@ class ClientCore:
         query.outstanding = False
         self._queries.pop(query.token, None)
 
-    def connection_lost(self, message: str = CLOSED_MESSAGE, keep_feeds: bool = False) -> list[Query]:
+    def connection_lost(
+        self, message: str = CLOSED_MESSAGE, keep_feeds: bool = False
+    ) -> list[Query]:
         """The transport is gone: fail every pending query now; return them to wake.
 
         ``keep_feeds`` (a reconnect follows): resumable feeds are not failed but moved to
