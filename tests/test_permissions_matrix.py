@@ -245,3 +245,27 @@ def test_permissions_of_a_deleted_user_are_gone(perm_server, official_r):
         if "again_t" in r.db("test").table_list().run(admin):
             r.db("test").table_drop("again_t").run(admin)
         admin.close()
+
+
+def test_data_directory_is_owner_only_and_password_never_logged(tmp_path, official_r):
+    """The data directory holds password hashes: created owner-only (files too), and the
+    admin password given on the command line appears in no log line."""
+    import os
+    import stat
+
+    secret = "Very-S3cret-initial-pw"
+    directory = tmp_path / "data"
+    srv = ServerProcess(str(directory), extra=["--initial-password", secret]).start()
+    try:
+        conn = official_r.connect(host=srv.host, port=srv.port, password=secret)
+        official_r.db("rethinkdb").table("users").get("admin").update(
+            {"password": secret + "2"}
+        ).run(conn)
+        conn.close()
+    finally:
+        srv.stop()
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    for name in os.listdir(directory):
+        mode = stat.S_IMODE(os.stat(directory / name).st_mode)
+        assert mode & 0o077 == 0, f"{name} is readable by others: {oct(mode)}"
+    assert secret not in srv.log()

@@ -139,7 +139,10 @@ class Server:
         say(f"Running on {platform.platform()}")
         directory = os.path.abspath(opts.directory)
         fresh = not os.path.isdir(directory) or not os.listdir(directory)
-        os.makedirs(directory, exist_ok=True)
+        # The data holds password hashes: owner-only, as a new directory and its files.
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if fresh:
+            os.chmod(directory, 0o700)
         say(f"{'Initializing' if fresh else 'Loading data from'} directory {directory}")
         storage = self.storage = Storage(directory, index_compiler=index_function)
         try:
