@@ -233,3 +233,42 @@ def test_driver_only_option_never_reaches_the_server():
     assert b"resumable" not in sent and b"include_positions" not in sent  # opted out
     core.start(*start_args(term, {}, None, resumable=True))
     assert b"include_positions" in core.data_to_send()
+
+
+def test_core_keeps_and_resumes_a_feed_under_a_new_token():
+    # Sans-IO: what the driver does at a drop, frame by frame.
+    from test_client_core import frame, handshake_core, sent
+
+    old = handshake_core()
+    term = r.table("t").changes()
+    query = old.start(*start_args(term, {}, None, resumable=True))
+    ((token, start),) = sent(old)
+    assert start[1][2] == {"include_positions": True, "include_states": True}
+    ready = {"state": "ready", "position": "P0"}
+    change = {"new_val": {"id": 1}, "old_val": None, "position": "P1"}
+    old.receive_data(frame(token, {"t": 3, "r": [ready, change], "n": [1]}))
+    # The user asked for neither states nor positions: the ready state is dropped, the
+    # position stripped (and remembered).
+    assert list(query.items) == [{"new_val": {"id": 1}, "old_val": None}]
+    assert query.feed.position == "P1"
+    other = old.start_plain(r.expr(1), None)
+    failed = old.connection_lost("gone", keep_feeds=True)
+    assert other.error is not None and query.error is None and not query.done
+    assert old.kept == [query] and set(failed) == {query, other}
+    new = handshake_core()
+    new.resume(query)
+    ((new_token, resumed),) = sent(new)
+    assert resumed[1][2]["resume_from"] == "P1" and query.token == new_token
+    new.receive_data(frame(new_token, {"t": 3, "r": [{**change, "position": "P2"}], "n": [1]}))
+    assert len(query.items) == 2 and query.feed.position == "P2"
+
+
+def test_core_reconnecting_state_only_when_states_were_asked():
+    from test_client_core import handshake_core
+
+    core = handshake_core()
+    with_states = core.start(*start_args(r.table("t").changes(include_states=True), {}, None, True))
+    plain = core.start(*start_args(r.table("t").changes(), {}, None, True))
+    core.connection_lost("gone", keep_feeds=True)
+    assert list(with_states.items) == [{"state": "reconnecting"}]
+    assert list(plain.items) == []
