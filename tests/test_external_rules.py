@@ -169,3 +169,57 @@ def test_http_errors_print_the_null_header_and_body(rq):
         "Error in HTTP GET of `http://127.0.0.1:9/`: could not perform, no attempts allowed."
         "\nheader:\nnull\nbody:\nnull"
     )
+
+
+def test_conversions_of_an_argument_blame_it(rq):
+    r, _, _, _ = rq
+    # concatmap: the function's result read as a sequence points at the function
+    assert failure(rq, r.expr([1, 2, 3]).concat_map(lambda v: v)) == (
+        "Cannot convert NUMBER to SEQUENCE",
+        [1],
+    )
+    # as_selection / as_grouped_data (rcheck_literal_type on the argument's val_t)
+    assert failure(rq, r.expr([1, 2, 3]).update({"a": 1})) == (
+        "Expected type SELECTION but found DATUM:\n[\n\t1,\n\t2,\n\t3\n]",
+        [0],
+    )
+    assert failure(rq, r.expr([1, 2, 3]).ungroup()) == (
+        "Expected type GROUPED_DATA but found DATUM:\n[\n\t1,\n\t2,\n\t3\n]",
+        [0],
+    )
+    # type_manip.cc: rfail_typed_target(val, "Cannot coerce %s to %s.")
+    assert failure(rq, r.expr(2).coerce_to("ARRAY")) == ("Cannot coerce NUMBER to ARRAY.", [0])
+    # pseudo_time.cc iso8601_to_time: rfail_target(the string's val)
+    assert failure(rq, r.iso8601("UnvalidISO961String")) == (
+        "Invalid date string `UnvalidISO961String` (got `U` but expected a digit).",
+        [0],
+    )
+    # as_ptype(geometry) on each argument
+    poly = r.polygon([0, 0], [1, 1], [2, 3])
+    assert failure(rq, poly.polygon_sub(3)) == ("Not a GEOMETRY pseudotype: `3`.", [1])
+    assert failure(rq, r.expr("foo").polygon_sub(poly)) == (
+        'Not a GEOMETRY pseudotype: `"foo"`.',
+        [0],
+    )
+    bad = "Not a GEOMETRY pseudotype: `[\n\t0,\n\t1,\n\t3\n]`."
+    tri = r.polygon([0, 0], [0, 1], [1, 1])
+    assert failure(rq, tri.includes(r.expr([0, 1, 3]))) == (bad, [1])
+    assert failure(rq, tri.intersects(r.expr([0, 1, 3]))) == (bad, [1])
+
+
+def test_zip_is_a_deep_merge(rq):
+    r, conn, t, _ = rq
+    # shards.cc zip_trans_t: left.merge(right) with datum_t::merge
+    rows = [
+        {"left": {"a": {"b": 1}, "c": 1}, "right": {"a": {"d": 2}}},
+        {"left": "x", "right": {"id": 1}},  # a left that is not an object: the right side
+        {"left": {"a": 1}},
+    ]
+    assert r.expr(rows).zip().run(conn) == [{"a": {"b": 1, "d": 2}, "c": 1}, {"id": 1}, {"a": 1}]
+    got = r.expr([1, 2]).eq_join(lambda x: x, t).zip().order_by("id").run(conn)
+    assert got == [{"id": 1}, {"id": 2}]
+    assert failure(rq, r.expr([{"a": 1}]).zip()) == (
+        "ZIP can only be called on the result of a join.",
+        [],
+    )
+    assert failure(rq, r.expr([1]).zip()) == ("Expected type OBJECT but found NUMBER.", [])

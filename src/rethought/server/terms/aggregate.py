@@ -344,8 +344,10 @@ class Ungroup(Term):
 
     def eval(self, scope: Scope) -> Any:
         src = self.args[0].run(scope)
-        if not isinstance(src, values.Grouped):
-            raise seq.literal_type_error(src, "GROUPED_DATA")
+        if not isinstance(src, values.Grouped):  # as_grouped_data on the argument: blames it
+            err = seq.literal_type_error(src, "GROUPED_DATA")
+            err.frames = list(self.args[0].frames)
+            raise err
         if isinstance(src, seq.GroupedStream):
             src.check_size()
         return seq.within_limit(

@@ -16,7 +16,7 @@ from ...datum.jsonfmt import pretty
 from ...errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from .. import feeds, seq, values
-from ..compile import Scope, Term, term
+from ..compile import Scope, Term, blame, term
 from . import objects
 from .control import EmptyUserError
 
@@ -131,10 +131,12 @@ def _match(pattern: dict, value: Any) -> bool:
 class ConcatMap(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
         f = seq.func(self.args[1].run(scope))
+        fn_frames = self.args[1].frames
 
         def rows() -> Iterator[Any]:
             for row in values.iterate(src):
-                yield from values.iterate(f(row))
+                # a result that is not a sequence blames the function (as RethinkDB's carets)
+                yield from blame(values.iterate, None, f(row), fn_frames)
 
         return seq.like(src, rows(), scope.ctx, self.frames)
 
@@ -211,13 +213,15 @@ class Zip(seq.SeqTerm):
 
 
 def _zip_row(row: Any) -> Any:
-    if type(row) is not dict or "left" not in row:
+    if type(row) is not dict:  # get_field("left", NOTHROW) still checks the type
+        raise values.expected(row, "OBJECT")
+    if "left" not in row:
         raise ReqlQueryLogicError("ZIP can only be called on the result of a join.")
-    left = row["left"]
-    right = row.get("right")
-    if right is None and "right" not in row:
-        return left
-    return {**values.as_object(left), **values.as_object(right)}
+    # shards.cc zip_trans_t: ``left.merge(right)`` with datum_t::merge, a deep merge where a
+    # side that is not an object gives the right side (eq_join on a function of a string).
+    if "right" not in row:
+        return row["left"]
+    return objects.merge(row["left"], row["right"])
 
 
 @term(T.UNION, arity=(0, None), optargs=("interleave",))

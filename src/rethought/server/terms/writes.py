@@ -18,7 +18,7 @@ from ...datum.jsonfmt import pretty
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError, ReqlRuntimeError
 from ...proto.ql2 import TermType as T
 from .. import determinism, values
-from ..compile import Scope, Term, term
+from ..compile import Scope, Term, blame, term
 from .catalog import as_table
 from .datum_print import expected_val
 from .hooks import ignore_hook, with_hook
@@ -324,7 +324,8 @@ class _RowWrite(Term):
         arg = self.args[0]
         # A point write reads its row inside the write (so it needs write, not read, first).
         target = arg.unread(scope) if isinstance(arg, Get) else arg.run(scope)
-        table, rows, key = selection_target(target)
+        # as_selection on the argument's val_t: a non-selection blames the argument
+        table, rows, key = blame(selection_target, None, target, arg.frames)
         store = table.store
         pk = store.primary_key
         compute = self.row_function(scope)
