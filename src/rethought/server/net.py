@@ -62,10 +62,13 @@ class DriverServer:
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
 
-    async def start(self, hosts: list[str], port: int) -> list[tuple[str, int]]:
-        """Listen on every address in ``hosts``; returns the bound (address, port) pairs."""
+    async def start(
+        self, hosts: list[str], port: int, ssl: Any = None
+    ) -> list[tuple[str, int]]:
+        """Listen on every address in ``hosts`` (TLS only with ``ssl``: --driver-tls-*);
+        returns the bound (address, port) pairs."""
         self._server = await asyncio.start_server(
-            self._accept, host=hosts, port=port, reuse_address=True
+            self._accept, host=hosts, port=port, reuse_address=True, ssl=ssl
         )
         return [s.getsockname()[:2] for s in self._server.sockets]
 
