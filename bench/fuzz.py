@@ -87,6 +87,9 @@ def main() -> int:
                 except Violation as e:
                     print(f"VIOLATION in round {rounds} ({kind}, --replay {seed}): {e}", flush=True)
                     return 1
+                except Exception as e:  # the fuzz client itself failed: replayable too
+                    print(f"CLIENT FAILURE in round {rounds} ({kind}, --replay {seed}): {e!r}")
+                    raise
                 counts[kind] += 1
                 rounds += 1
                 if srv.proc.poll() is not None:

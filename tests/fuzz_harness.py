@@ -626,13 +626,20 @@ def run_script(host: str, port: int, script: Script, rnd: random.Random) -> int:
                 conn.run(script.frames)
                 sent += len(script.frames)
         sock.sendall(script.data)
-        sock.shutdown(socket.SHUT_WR)
+        _half_close(sock)
         _drain_and_check(sock, script)
         return sent + 1
     except (BrokenPipeError, ConnectionResetError):
         return 1  # the server closed first: fine, as long as it still serves (checked after)
     finally:
         sock.close()
+
+
+def _half_close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass  # the server already closed (after its answer): reading shows what it said
 
 
 def _drain_and_check(sock: socket.socket, script: Script) -> None:
@@ -709,6 +716,6 @@ def _scram_final(sock: socket.socket, rnd: random.Random) -> int:
     if rnd.random() < 0.2:
         body = _dump_or_garble(rnd, {"authentication": final})
     sock.sendall(body)
-    sock.shutdown(socket.SHUT_WR)
+    _half_close(sock)
     _drain_and_check(sock, Script(b"", "scram-final"))
     return 2

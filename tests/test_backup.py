@@ -147,6 +147,40 @@ def test_backup_during_writes_restores_every_acknowledged_write(loaded, tmp_path
         copy.stop()
 
 
+def test_the_backup_snapshot_blocks_neither_readers_nor_writers(loaded, tmp_path):
+    """The backup's own snapshot (``_open_snapshot``: the read-only environment and its read
+    transaction), held open as during a long copy: the server answers reads and acknowledges
+    hard writes meanwhile, and a copy from that snapshot holds none of those writes."""
+    from rethought.backup import _open_snapshot
+
+    conn = R.connect(host=loaded.host, port=loaded.port, timeout=5)
+    table = R.db("test").table("load")
+    table.insert({"id": "before", "batch": 1}).run(conn)
+    env, txn = _open_snapshot(loaded.directory)
+    try:
+        for i in range(20):
+            table.insert({"id": f"during{i}", "batch": 2, "pad": "d" * 1000}).run(conn, timeout=5)
+            assert table.get("before").run(conn, timeout=5)["batch"] == 1
+        table.get("counter").update({"n": 99}).run(conn, timeout=5)
+        assert table.count().run(conn, timeout=5) == 8 * 1500 + 2 + 20
+        target = tmp_path / "snap"
+        target.mkdir()
+        env.copy(str(target), compact=True, txn=txn)
+    finally:
+        txn.abort()
+        env.close()
+    conn.close()
+    copy = ServerProcess(str(tmp_path / "snap")).start()
+    try:
+        c = R.connect(host=copy.host, port=copy.port)
+        assert R.db("test").table("load").get("before").run(c) is not None
+        assert R.db("test").table("load").get_all(2, index="batch").count().run(c) == 0
+        assert R.db("test").table("load").get("counter")["n"].run(c) == 0
+        c.close()
+    finally:
+        copy.stop()
+
+
 def test_backup_of_a_stopped_server_and_of_a_backup(tmp_path):
     srv = ServerProcess(str(tmp_path / "data")).start()
     conn = R.connect(host=srv.host, port=srv.port)

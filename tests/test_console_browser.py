@@ -40,19 +40,21 @@ def conn(console):
 
     c = r.connect(host=console.host, port=console.port, password=PASSWORD)
     yield c
-    c.close()
+    c.close(noreply_wait=False)  # the last test restarts the server: nothing to wait for
 
 
 @pytest.fixture
-def db(conn):
+def db(console, conn):
     """A fresh database for one test, dropped after it."""
     from rethought import r
 
     name = "c_" + uuid.uuid4().hex[:8]
     r.db_create(name).run(conn)
     yield name
-    if name in r.db_list().run(conn):
-        r.db_drop(name).run(conn)
+    # a connection of its own: the last test restarts the server under `conn`
+    with r.connect(host=console.host, port=console.port, password=PASSWORD) as c:
+        if name in r.db_list().run(c):
+            r.db_drop(name).run(c)
 
 
 def shot(page, tmp_path, name: str) -> None:
@@ -409,3 +411,31 @@ def test_logs_page_newest_first(new_page, console, conn, tmp_path):
     assert page.inner_text("#log-rows tr:first-child td.message") == newest["message"]
     shot(page, tmp_path, "logs")
     assert new_page.errors == []
+
+
+def test_page_reconnects_and_a_restart_asks_for_login(new_page, console, conn, db):
+    from rethought import r
+
+    r.db(db).table_create("feed").run(conn)
+    page = login(new_page, console)
+    page.goto(console.url + f"/#table/{db}/feed")
+    page.wait_for_selector("#live-changes:has-text('Waiting for changes')")
+    # the socket drops under the page (as a network outage would): offline, then back by
+    # itself on the same session, and the table's feed is opened again
+    page.evaluate("() => Console.link.ws.close()")
+    page.wait_for_selector(".offline-badge", state="visible")
+    page.wait_for_selector(".offline-badge", state="hidden")
+    page.wait_for_selector("#live-changes:has-text('Waiting for changes')")
+    r.db(db).table("feed").insert({"id": "after-reconnect"}).run(conn)
+    page.wait_for_selector("#live-changes .change.insert:has-text('after-reconnect')")
+
+    # sessions live in the server's memory: after a restart the page asks for a login again
+    # (this test runs last: the module's server restarts on its data directory and port)
+    console.stop()
+    page.wait_for_selector(".offline-badge", state="visible")
+    console.start()
+    page.wait_for_selector(".login-error:has-text('Your session ended')", timeout=15_000)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_selector("#who:has-text('admin')")
+    page.wait_for_selector("#live-changes:has-text('Waiting for changes')")  # the same page

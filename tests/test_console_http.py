@@ -149,11 +149,13 @@ def test_login_needs_csrf_and_right_password(console):
     async def go():
         async with Browser(console.url) as b:
             await b.session()
-            status, body = await b.post("/api/login", {"user": "admin", "password": PASSWORD},
-                                        csrf=None)
+            status, body = await b.post(
+                "/api/login", {"user": "admin", "password": PASSWORD}, csrf=None
+            )
             assert status == 403 and "CSRF" in body["error"]
-            status, body = await b.post("/api/login", {"user": "admin", "password": PASSWORD},
-                                        csrf="forged")
+            status, body = await b.post(
+                "/api/login", {"user": "admin", "password": PASSWORD}, csrf="forged"
+            )
             assert status == 403
             # the driver port's answer to a wrong password (test_auth.py), unknown users alike
             status, body = await b.post("/api/login", {"user": "admin", "password": "nope"})
@@ -255,8 +257,9 @@ def test_non_admin_sees_only_what_it_may(console):
                     res = await query(ws, 2, [43, [[15, [[14, [db]], "secret"]]]])
                     assert res["t"] == RUNTIME_ERROR and res["e"] == PERMISSION_ERROR
                     # permission_error.hpp's wording
-                    assert res["r"] == [f"User `{user}` does not have the required `read` "
-                                        "permission."]
+                    assert res["r"] == [
+                        f"User `{user}` does not have the required `read` permission."
+                    ]
                     # and cannot write where it may only read
                     res = await query(ws, 3, [56, [[15, [[14, [db]], "open"]], {"id": 2}]])
                     assert res["e"] == PERMISSION_ERROR
@@ -290,6 +293,7 @@ def test_no_password_means_no_login(tmp_path):
     # RethinkDB's console asks for nothing while admin has no password; nor does ours
     srv = start_console_server(str(tmp_path / "data"))
     try:
+
         async def go():
             async with Browser(srv.url) as b:
                 body = await b.session()
@@ -304,8 +308,9 @@ def test_no_password_means_no_login(tmp_path):
 
 def test_no_http_admin_serves_nothing(tmp_path):
     port = free_port()
-    srv = ServerProcess(str(tmp_path / "data"), extra=["--http-port", str(port),
-                                                       "--no-http-admin"]).start()
+    srv = ServerProcess(
+        str(tmp_path / "data"), extra=["--http-port", str(port), "--no-http-admin"]
+    ).start()
     try:
         deadline = time.monotonic() + 30
         while "Server ready" not in srv.log():  # the console would bind before this line

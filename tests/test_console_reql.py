@@ -146,8 +146,11 @@ QUERIES = [
 
 # Input that must be refused, with what the message must say and what the caret must cover.
 BAD = [
-    ("r.table('x').fitler(r.row('a'))", "`fitler` is not a ReQL command. Did you mean `filter`?",
-     "fitler"),
+    (
+        "r.table('x').fitler(r.row('a'))",
+        "`fitler` is not a ReQL command. Did you mean `filter`?",
+        "fitler",
+    ),
     ("r.table('x'", "Expected `,` but found the end of the query", None),
     ("r.table('x').filter(r.row('a') > 3)", "use .gt()", ">"),
     ("r.table('x').filter(row('a'))", "Did you mean `r.row`?", "row"),

@@ -392,3 +392,63 @@ def test_restart_and_sigkill_keep_the_log(tmp_path, official_r):
 def test_errors_are_the_right_types(tname, conn):
     with pytest.raises(ReqlQueryLogicError):
         r.table(tname).changes(resume_from="###").run(conn)
+
+
+# -- the log itself, on a storage in this process (no server) -------------------------------
+
+
+def _sum_entry_bytes(storage, table) -> int:
+    from rethought.server.storage import changelog
+
+    start = changelog.ENTRY + table._prefix
+    with storage.env.begin(db=storage.changelog.db) as txn:
+        return sum(len(k) + len(v) for k, v in txn.cursor() if k[:17] == start)
+
+
+def test_log_numbers_bytes_and_trims(tmp_path):
+    from rethought.server.storage import Storage, changelog
+
+    path = str(tmp_path / "data")
+    storage = Storage(path)
+    storage.changelog.defaults = changelog.Limits(max_changes=32, max_age_seconds=None)
+    t = storage.table_create("test", "t", durability="soft")
+    log = storage.changelog
+    firsts = []
+    for i in range(100):
+        with t.write() as w:
+            w.put({"id": i})
+            if i % 10 == 0:
+                w.put({"id": 1000 + i})
+        firsts.append(w.log_first)
+    # numbers follow commits, one per change
+    assert firsts[:3] == [1, 3, 4] and firsts[-1] == 110
+    state = log.state(t)
+    assert state.last_no == 110 and state.changes == 32  # the count bound, exactly
+    assert log.bytes(t) == _sum_entry_bytes(storage, t)
+    # an aborted write leaves neither entry nor numbers nor bytes behind
+    try:
+        with t.write() as w:
+            w.put({"id": "x"})
+            raise RuntimeError("abort")
+    except RuntimeError:
+        pass
+    with t.write() as w:
+        w.put({"id": "y"})
+    assert w.log_first == 111 and log.bytes(t) == _sum_entry_bytes(storage, t)
+    rows, first = log.read(t, 100, 111)
+    assert first == 80 and [no for no, _, _ in rows] == list(range(101, 112))
+    assert rows[-1][2] == {"id": "y"} and rows[0][1] is None
+    # an age bound empties the log; the numbering goes on, also after a reopen
+    log.set_setting(t, changelog.Limits(max_changes=None, max_age_seconds=0.05))
+    time.sleep(0.1)
+    log.sweep([t])
+    assert log.state(t).changes == 0 and log.bytes(t) == 0 == _sum_entry_bytes(storage, t)
+    storage.close()
+    storage = Storage(path)
+    t = storage.table_get("test", "t")
+    assert storage.changelog.state(t).last_no == 111
+    with t.write() as w:
+        w.delete("y")
+    assert w.log_first == 112
+    assert storage.changelog.read(t, 111, 112)[0] == [(112, {"id": "y"}, None)]
+    storage.close()

@@ -14,7 +14,7 @@ from rethought.errors import (
     ReqlQueryLogicError,
     ReqlResourceLimitError,
 )
-from rethought.server.query.terms.types import decode_base64
+from rethought.server.query.pseudo import decode_base64
 
 r = rethinkdb.r
 

@@ -174,9 +174,15 @@ def test_http_errors(base):
     err = error_of(r.http(base + "/slow", timeout=0.2))
     assert err.message == f"Error in HTTP GET of `{base}/slow`: timed out after 0.200 seconds."
     err = error_of(r.http(base + "/json", attempts=0))
-    assert err.message.endswith("could not perform, no attempts allowed.")
+    assert err.message.endswith(
+        "could not perform, no attempts allowed.\nheader:\nnull\nbody:\nnull"
+    )
     err = error_of(r.http("http://127.0.0.1:9/", attempts=1))
-    assert err.message == "Error in HTTP GET of `http://127.0.0.1:9/`: could not connect to server."
+    # the worker's result starts with a null header and body (http_job.cc): both are printed
+    assert err.message == (
+        "Error in HTTP GET of `http://127.0.0.1:9/`: could not connect to server."
+        "\nheader:\nnull\nbody:\nnull"
+    )
 
 
 def test_option_errors(base):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,8 +153,15 @@ def test_the_documented_changefeed_example_passes(pytester):
         first = block.splitlines()[0]
         if first.startswith("# ") and first.endswith(".py"):
             files[first[2:]] = block
-    assert set(files) == {"orders.py", "test_orders.py"}
+    assert set(files) == {"orders.py", "test_orders.py", "test_unittest_example.py"}
     for name, code in files.items():
         pytester.path.joinpath(name).write_text(code)
     result = pytester.runpytest_subprocess("-q", "test_orders.py")
     result.assert_outcomes(passed=2)
+    # The unittest example runs under unittest itself (no pytest involved).
+    out = subprocess.run(
+        [sys.executable, "-m", "unittest", "-q", "test_unittest_example"],
+        cwd=pytester.path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Ran 1 test" in out.stderr

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from browser import screenshot
+from browser import DEFAULT_TIMEOUT_MS, screenshot
 from conftest import ServerProcess, free_port
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -65,6 +65,15 @@ class TodoProcess:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def patient_expect():
+    """expect() waits as long as the pages' actions do (Playwright's own default is 5 s; the
+    machine is shared), and gets its default back after this module."""
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestServer
 
 from conftest import ServerProcess, free_port
 from rethought.examples.todo import make_app
+from rethought.examples.todo.store import new_id
 
 WAIT = 10  # seconds; a message that does not come within this fails the test
 
@@ -103,6 +104,13 @@ def test_first_start_creates_db_and_table_and_serves_page(
                     assert resp.status == 200
             async with s.get(base + "/static/..%2Fweb.py") as resp:
                 assert resp.status == 404
+            # A page of another site may not open the socket (its browser sends Origin).
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await s.ws_connect(base + "/ws", headers={"Origin": "http://evil.example"})
+            assert refused.value.status == 403
+            same = await s.ws_connect(base + "/ws", headers={"Origin": base})
+            assert (await receive(same))["type"] == "ready"
+            await same.close()
             await ws.close()
 
     run(main)
@@ -272,3 +280,47 @@ def test_database_restart_reports_offline_then_ready(tmp_path, official_r):
         run(main)
     finally:
         db_server.stop()
+
+
+def test_app_started_before_the_database_waits_for_it(tmp_path, official_r):
+    """Started with no database listening, the app serves the page, says offline, and once
+    the database is up creates the table and says ready."""
+    db_server = ServerProcess(str(tmp_path / "data"))
+
+    async def main():
+        async with todo_app(db_server.host, db_server.port, "later") as base, \
+                aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(base + "/ws")
+            assert await receive(ws) == {"type": "offline"}
+            async with s.get(base + "/") as resp:
+                assert resp.status == 200
+            async with s.get(base + "/todo") as resp:
+                assert resp.status == 503 and "error" in await resp.json()
+            await asyncio.get_running_loop().run_in_executor(None, db_server.start)
+            assert await receive(ws) == {"type": "ready"}
+            async with s.get(base + "/todo") as resp:
+                assert await resp.json() == []
+            await ws.close()
+
+    try:
+        run(main)
+        c = official_r.connect(host=db_server.host, port=db_server.port)
+        assert official_r.db("later").table_list().run(c) == ["todo"]
+        c.close()
+    finally:
+        db_server.stop()
+
+
+def test_new_ids_are_uuid7_in_the_order_made():
+    """RFC 9562 version 7: the first 48 bits are the Unix time in milliseconds, then version
+    7 and variant 0b10; string order is creation order, also within one millisecond."""
+    import time
+
+    before = time.time_ns() // 1_000_000
+    ids = [new_id() for _ in range(5000)]
+    after = time.time_ns() // 1_000_000
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    for text in (ids[0], ids[-1]):
+        value = uuid.UUID(text)
+        assert value.version == 7 and value.variant == uuid.RFC_4122
+        assert before <= value.int >> 80 <= after

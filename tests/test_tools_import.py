@@ -121,13 +121,15 @@ def test_a_bad_line_stops_the_import_with_an_error(
 
 def test_import_refuses_an_existing_table_without_force(tool, rconn, db, tmp_path):
     R.db(db).table_create("t").run(rconn)
-    R.db(db).table("t").insert({"id": 0}).run(rconn)
+    R.db(db).table("t").insert({"id": 0, "v": "old"}).run(rconn)
     path = tmp_path / "t.json"
-    path.write_text('[{"id": 1}]')
+    path.write_text('[{"id": 0, "v": "new"}, {"id": 1}]')
     out = tool.run("import", "-f", str(path), "--table", f"{db}.t", check=False)
     assert out.returncode != 0 and "already exists" in out.stdout + out.stderr
+    assert rows(rconn, db, "t") == [{"id": 0, "v": "old"}]
+    # --force: "import even if a table already exists, overwriting duplicate primary keys".
     tool.run("import", "-f", str(path), "--table", f"{db}.t", "--force")
-    assert rows(rconn, db, "t") == [{"id": 0}, {"id": 1}]
+    assert rows(rconn, db, "t") == [{"id": 0, "v": "new"}, {"id": 1}]
 
 
 def _export_source(rconn, db) -> list:

@@ -49,6 +49,21 @@ class RethinkDB(ReqlNamespace, ErrorClasses):
 
         return connect(*args, **kwargs)
 
+    @staticmethod
+    def Reconnect(*args, **kwargs):  # noqa: N802 (a class, as r.Reconnect reads)
+        """``r.connect(..., reconnect=r.Reconnect(initial=0.1, maximum=5.0, factor=2.0,
+        attempts=None, jitter=0.0))``: see docs/async.md."""
+        from .client.resume import Reconnect
+
+        return Reconnect(*args, **kwargs)
+
+    def pool(self, *args, **kwargs):
+        """A connection pool for the current (or ``loop_type=``) loop; see
+        :func:`rethought.client.pool.pool` and docs/async.md."""
+        from .client.pool import pool
+
+        return pool(*args, **kwargs)
+
     def set_loop_type(self, library: str | None) -> None:
         """Choose the event loop that ``connect`` and ``run`` integrate with."""
         from .client import set_loop_type

@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +63,36 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="age of the oldest change kept per table (default 86400; 0: no bound)",
     )
+    tls = p.add_argument_group("TLS options (RethinkDB's)")
+    for flag, meta, text in [
+        ("--driver-tls-key", "FILE", "private key (PEM) to serve the driver port over TLS"),
+        ("--driver-tls-cert", "FILE", "certificate chain (PEM) for --driver-tls-key"),
+        ("--driver-tls-ca", "FILE", "CA (PEM) that must have signed every client's certificate"),
+        ("--http-tls-key", "FILE", "private key (PEM) to serve the web console over TLS"),
+        ("--http-tls-cert", "FILE", "certificate chain (PEM) for --http-tls-key"),
+        ("--tls-min-protocol", "P", "TLSv1, TLSv1.1 or TLSv1.2 (default TLSv1.2)"),
+        ("--tls-ciphers", "LIST", "OpenSSL cipher list (default EECDH+AESGCM)"),
+        ("--tls-ecdh-curve", "NAME", "elliptic curve for ECDHE (default prime256v1)"),
+        ("--tls-dhparams", "FILE", "DH parameters (PEM), needed for DHE cipher suites"),
+    ]:
+        tls.add_argument(flag, metavar=meta, help=text)
     p.set_defaults(func=_run_serve)
+
+
+def _tls_options(args: argparse.Namespace) -> Any:
+    from .server.wire.tls import TlsOptions
+
+    return TlsOptions(
+        driver_key=args.driver_tls_key,
+        driver_cert=args.driver_tls_cert,
+        driver_ca=args.driver_tls_ca,
+        http_key=args.http_tls_key,
+        http_cert=args.http_tls_cert,
+        min_protocol=args.tls_min_protocol,
+        ciphers=args.tls_ciphers,
+        ecdh_curve=args.tls_ecdh_curve,
+        dhparams=args.tls_dhparams,
+    )
 
 
 def _bound(kind: type) -> Callable[[str], float]:
@@ -92,10 +122,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         http_port=None if args.no_http_admin else args.http_port,
         changefeed_log_max_changes=args.changefeed_log_max_changes or None,
         changefeed_log_max_age=args.changefeed_log_max_age or None,
+        tls=_tls_options(args),
     )
+    from .server.wire.tls import TlsConfigError
+
     try:
         return asyncio.run(serve(opts))
-    except OSError as e:
+    except (OSError, TlsConfigError) as e:
         print(f"error: could not start the server: {e}", file=sys.stderr)
         return 1
 

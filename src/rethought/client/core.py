@@ -175,12 +175,15 @@ def build_optargs(optargs: dict | None, default_db: str | None) -> dict:
 
 def start_args(
     term: Any, optargs: dict, default_db: str | None, resumable: bool = False
-) -> tuple[Any, dict, Any, bool, bool]:
+) -> tuple[Any, dict, Any, bool, bool | str]:
     """:meth:`ClientCore.start`'s arguments for ``term.run(conn, **optargs)``; ``resumable``
     is the connection's default for changefeeds (``run(conn, resumable=...)`` overrides it).
     """
     noreply = bool(optargs.get("noreply", False))
-    resume = bool(optargs.get("resumable", resumable))
+    # True: asked for in run(); "default": the connection's (which may fall back, resume.py)
+    resume: bool | str = bool(optargs["resumable"]) if "resumable" in optargs else resumable
+    if resume is True and "resumable" not in optargs:
+        resume = "default"
     return term.build(), build_optargs(optargs, default_db), term, noreply, resume
 
 
@@ -255,18 +258,20 @@ class ClientCore:
         optargs: dict | None = None,
         term: Any = None,
         noreply: bool = False,
-        resumable: bool = False,
+        resumable: bool | str = False,
     ) -> Query | None:
         """Queue a START; ``optargs`` is the built global optargs object.
 
         ``term`` (the query object) is kept only to print errors. A ``noreply`` query gets a
         token but no bookkeeping at all, so None is returned. ``resumable``: a changefeed
-        (``...changes()``) opens with positions, to be resumed after a drop (resume.py).
+        (``...changes()``) opens with positions, to be resumed after a drop (resume.py);
+        ``"default"`` (the connection's, not asked for) falls back to a plain feed where the
+        server has no positions for it.
         """
         formats = Formats.from_optargs(optargs)
         feed = None
         if resumable and not noreply and resumable_term(term_json):
-            feed = FeedResume(term_json, optargs)
+            feed = FeedResume(term_json, optargs, explicit=resumable is True)
             message = feed.message()
         else:
             message = [_START, term_json, optargs] if optargs else [_START, term_json]
@@ -282,6 +287,16 @@ class ClientCore:
         token, from its last position; its rows go on into the same Query (and cursor)."""
         feed = query.feed
         query.token = token = self._send(feed.message())
+        self._queries[token] = query
+        query.outstanding = True
+
+    def _reopen_plain(self, query: Query) -> None:
+        message = query.feed.plain_message()
+        self._queries.pop(query.token, None)
+        query.feed = None
+        query.response_type = query.profile = None
+        query.notes = []
+        query.token = token = self._send(message)
         self._queries[token] = query
         query.outstanding = True
 
@@ -457,7 +472,12 @@ class ClientCore:
             cls = error_class_for(rtype, doc.get("e"))
             query.error = cls(message, query.term, doc.get("b") or [])
             if query.feed is not None:
-                query.error = query.feed.error(query.error, self.handshake.host, self.handshake.port)
+                query.error = query.feed.error(
+                    query.error, self.handshake.host, self.handshake.port
+                )
+                if query.error is None:  # no positions for this feed: open it plain
+                    self._reopen_plain(query)
+                    return
         else:
             query.error = ReqlDriverError(
                 f"Unknown Response type {rtype} encountered in a response."
@@ -469,7 +489,9 @@ class ClientCore:
         query.outstanding = False
         self._queries.pop(query.token, None)
 
-    def connection_lost(self, message: str = CLOSED_MESSAGE, keep_feeds: bool = False) -> list[Query]:
+    def connection_lost(
+        self, message: str = CLOSED_MESSAGE, keep_feeds: bool = False
+    ) -> list[Query]:
         """The transport is gone: fail every pending query now; return them to wake.
 
         ``keep_feeds`` (a reconnect follows): resumable feeds are not failed but moved to

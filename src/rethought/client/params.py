@@ -131,8 +131,11 @@ class ConnectionBase(abc.ABC):
         """Run a query (called by ``RqlQuery.run``): its value or cursor, or a promise."""
 
     @abc.abstractmethod
-    def _submit(self, make: Callable[[ClientCore], Query | None]) -> Any:
-        """Queue what ``make(core)`` returns; its outcome (or a promise of it)."""
+    def _submit(
+        self, make: Callable[[ClientCore], Query | None], timeout: float | None = None
+    ) -> Any:
+        """Queue what ``make(core)`` returns; its outcome (or a promise of it), failing with
+        ReqlTimeoutError after ``timeout`` seconds."""
 
     @abc.abstractmethod
     def _flush(self) -> None:
@@ -152,6 +155,10 @@ class ConnectionBase(abc.ABC):
     def server(self) -> Any:
         """``{"id": ..., "name": ..., "proxy": ...}`` of the server (or a promise of it)."""
         return self._submit(ClientCore.server_info)
+
+    def _ping(self, timeout: float | None) -> Any:
+        """A health check: ``server()`` answered within ``timeout`` seconds (the pool's)."""
+        return self._submit(ClientCore.server_info, timeout)
 
     def _connect_timeout(self, timeout: float | None) -> float | None:
         """``reconnect(timeout=...)``: the given one, else the ``connect`` one."""

@@ -33,6 +33,8 @@ _CHANGES = int(TermType.CHANGES)
 _START = int(QueryType.START)
 # RethinkDB 2.4 (op.cc) refuses an optarg it does not know with exactly this text.
 _REFUSED = "Unrecognized optional argument `include_positions`"
+# Ours, for feeds that have no positions (squash=True, system tables): feed_resume.py.
+_NO_POSITIONS = "Cannot include positions in a"
 NOT_RESUMABLE = (
     "Cannot open a resumable changefeed on {host}:{port}: the server refused "
     "`changes(include_positions=True)` ({reason}). RethinkDB itself has no change positions "
@@ -115,9 +117,12 @@ class FeedResume:
     feed starts after them, and they are still delivered from the buffer).
     """
 
-    __slots__ = ("term", "optargs", "positions", "states", "position", "resumes")
+    __slots__ = ("term", "optargs", "positions", "states", "position", "resumes", "original")
 
-    def __init__(self, term_json: list, optargs: dict | None) -> None:
+    def __init__(self, term_json: list, optargs: dict | None, explicit: bool = True) -> None:
+        # ``explicit``: run(conn, resumable=True); else the connection's default, which falls
+        # back to a plain feed where the server cannot give positions (see ``error``).
+        self.original = None if explicit else term_json
         opts = term_json[2] if len(term_json) > 2 and type(term_json[2]) is dict else {}
         self.positions = opts.get("include_positions") is True
         self.states = opts.get("include_states") is True
@@ -126,6 +131,11 @@ class FeedResume:
         self.optargs = optargs
         self.position: str | None = opts.get("resume_from")
         self.resumes = 0
+
+    def plain_message(self) -> list:
+        """The START of the feed as the user wrote it (no positions)."""
+        term = self.original
+        return [_START, term, self.optargs] if self.optargs else [_START, term]
 
     def message(self) -> list:
         """The START that opens (or, once a position is known, resumes) the feed."""
@@ -156,8 +166,12 @@ class FeedResume:
         self.resumes += 1
         return [{"state": "reconnecting"}] if self.states else []
 
-    def error(self, error: ReqlError, host: str, port: int) -> ReqlError:
-        """The error to give the consumer for ``error`` from the server."""
+    def error(self, error: ReqlError, host: str, port: int) -> ReqlError | None:
+        """The error to give the consumer for ``error`` from the server; None: open it as a
+        plain feed instead (a feed resumable by default that cannot have positions: squash,
+        system tables; a ``resume_from`` never got this far)."""
+        if self.original is not None and self.position is None and _NO_POSITIONS in error.message:
+            return None
         if _REFUSED in error.message:
             reason = error.message.rstrip(".")
             return ReqlDriverError(NOT_RESUMABLE.format(host=host, port=port, reason=reason))

@@ -185,7 +185,9 @@ class ThreadedConnection(BlockingContext, ConnectionBase):
     def _ping_sent(self, core: ClientCore, interval: float) -> float:
         # Nobody may be reading: read for the answer here (or wait for whoever reads).
         try:
-            self._wait(lambda: core.closed or core.received != core._seen, time.monotonic() + interval)
+            self._wait(
+                lambda: core.closed or core.received != core._seen, time.monotonic() + interval
+            )
         except ReqlError:
             pass
         return 0.0  # beat again at once: dead unless something arrived meanwhile
@@ -198,14 +200,21 @@ class ThreadedConnection(BlockingContext, ConnectionBase):
         args = start_args(term, global_optargs, self.db, resumable)  # outside the lock
         return self._submit(lambda core: core.start(*args))
 
-    def _submit(self, make: Callable[[ClientCore], Query | None]) -> Any:
+    def _submit(
+        self, make: Callable[[ClientCore], Query | None], timeout: float | None = None
+    ) -> Any:
         with self._cond:
             self.check_open()
             query = make(self._core)
         self._flush()
         if query is None:
             return None
-        self._wait(lambda: query.answered, None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._wait(lambda: query.answered, deadline)
+        except ReqlTimeoutError:
+            self._stop(query)
+            raise
         with self._cond:
             return self._core.outcome(query, lambda q: self.cursor_class(self, q))
 

@@ -22,10 +22,15 @@ class Console:
         self.app = build_app(server)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
 
-    async def start(self, hosts: list[str], port: int) -> list[tuple[str, int]]:
-        """Listen on every address in ``hosts``; returns the bound (address, port) pairs."""
+    async def start(
+        self, hosts: list[str], port: int, ssl_context: Any = None
+    ) -> list[tuple[str, int]]:
+        """Listen on every address in ``hosts`` (over TLS with ``ssl_context``: --http-tls-*);
+        returns the bound (address, port) pairs."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host=hosts, port=port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, host=hosts, port=port, reuse_address=True, ssl_context=ssl_context
+        )
         await site.start()
         return [tuple(addr[:2]) for addr in self._runner.addresses]
 

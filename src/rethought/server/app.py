@@ -18,7 +18,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .feeds import ChangefeedHub
@@ -30,7 +30,9 @@ from .storage.changelog import Limits
 from .system import users
 from .system.changelog_config import sweep_periodically
 from .system.stats_sampler import run_sampler
+from .wire import tls
 from .wire.net import DriverServer
+from .wire.tls import TlsOptions
 
 log = logging.getLogger("rethought")
 
@@ -50,6 +52,7 @@ class ServeOptions:
     # change log retention defaults (changelog.Limits; None: no bound of that kind)
     changefeed_log_max_changes: int | None = 100_000
     changefeed_log_max_age: float | None = 86_400.0
+    tls: TlsOptions = field(default_factory=TlsOptions)  # --driver-tls-*, --http-tls-*, --tls-*
 
 
 class SyncCoalescer:
@@ -136,11 +139,15 @@ class Server:
         # Deeply nested queries compile and evaluate recursively; RethinkDB accepts them.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 15000))
         opts, say = self.opts, self.say
+        driver_tls, http_tls = tls.driver_context(opts.tls), tls.http_context(opts.tls)
         say(f"Running rethought {_version()} (Python {platform.python_version()})...")
         say(f"Running on {platform.platform()}")
         directory = os.path.abspath(opts.directory)
         fresh = not os.path.isdir(directory) or not os.listdir(directory)
-        os.makedirs(directory, exist_ok=True)
+        # The data holds password hashes: owner-only, as a new directory and its files.
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        if fresh:
+            os.chmod(directory, 0o700)
         say(f"{'Initializing' if fresh else 'Loading data from'} directory {directory}")
         storage = self.storage = Storage(directory, index_compiler=index_function)
         try:
@@ -155,7 +162,7 @@ class Server:
                 {"id": ident["id"], "name": ident["name"], "proxy": False},
             )
             hosts = ["0.0.0.0" if b == "all" else b for b in opts.bind]
-            bound = await server.start(hosts, opts.driver_port)
+            bound = await server.start(hosts, opts.driver_port, ssl=driver_tls)
             self.port = bound[0][1] if bound else opts.driver_port
             say(f"Listening for client driver connections on port {self.port}")
             COUNTERS.connections = lambda: len(server.connections)
@@ -168,7 +175,7 @@ class Server:
                 from ..console import Console  # aiohttp is imported only when the console runs
 
                 self._console = Console(server)
-                http = await self._console.start(hosts, opts.http_port)
+                http = await self._console.start(hosts, opts.http_port, ssl_context=http_tls)
                 self.http_port = http[0][1]
                 say(f"Listening for administrative HTTP connections on port {self.http_port}")
             say(f"Listening on addresses: {', '.join(sorted({addr for addr, _ in bound}))}")

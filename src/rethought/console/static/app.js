@@ -14,6 +14,8 @@
     5000000: "ReqlUserError", 6000000: "ReqlPermissionError",
   };
   const FEED_NOTES = [1, 2, 3, 4];
+  const LOST = { t: 16, r: ["The console lost its connection to the server."], b: [] };
+  const RETRY_MS = [250, 500, 1000, 2000]; // reconnection backoff, then every 2 s
 
   // -- DOM ---------------------------------------------------------------------------------
 
@@ -85,14 +87,12 @@
     }
 
     more() {
-      this.link.send({ op: "continue", token: this.token });
+      if (!this.link.send({ op: "continue", token: this.token })) this.deliver(LOST);
       return this.next();
     }
 
     stop() {
-      if (!this.done && !this.stopped && this.link.ws) {
-        this.link.send({ op: "stop", token: this.token });
-      }
+      if (!this.done && !this.stopped) this.link.send({ op: "stop", token: this.token });
       this.stopped = true;
     }
   }
@@ -124,8 +124,7 @@
         q.deliver(msg.response);
       };
       ws.onclose = () => {
-        const lost = { t: 16, r: ["The console lost its connection to the server."], b: [] };
-        for (const q of this.queries.values()) q.deliver(lost);
+        for (const q of this.queries.values()) q.deliver(LOST);
         this.queries.clear();
         if (this.ws === ws) this.listeners.forEach((f) => f("closed"));
       };
@@ -136,15 +135,21 @@
       if (this.ws) { const ws = this.ws; this.ws = null; ws.close(); }
     }
 
+    /** Sends one message; false when the socket is not open (the caller's query is lost). */
     send(msg) {
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
       this.ws.send(JSON.stringify(msg));
+      return true;
     }
 
     /** Starts `term` (JSON); returns its Query, whose next() is the first response. */
     start(term, optargs) {
       const q = new Query(this, this.nextToken++, term);
       this.queries.set(q.token, q);
-      this.send({ op: "start", token: q.token, term, optargs: optargs || {} });
+      if (!this.send({ op: "start", token: q.token, term, optargs: optargs || {} })) {
+        this.queries.delete(q.token);
+        q.deliver(LOST);
+      }
       return q;
     }
   }
@@ -302,8 +307,39 @@
   }
   Console.errorBox = errorBox;
 
+  // The socket dropped (server restart, network): show "offline", retry with backoff, then
+  // carry on with the same session, or ask for a login when the server no longer knows it.
+  let retries = 0;
+  let timer = null;
+  function reconnect() {
+    if (timer !== null) return;
+    const delay = RETRY_MS[Math.min(retries++, RETRY_MS.length - 1)];
+    timer = setTimeout(async () => {
+      timer = null;
+      if (!Console.user) return; // logged out meanwhile
+      let session;
+      try {
+        session = await fetch("/api/session", { credentials: "same-origin" })
+          .then((x) => x.json());
+      } catch (e) {
+        reconnect(); // the server is still away
+        return;
+      }
+      Console.csrf = session.csrf;
+      if (!session.user) {
+        Console.user = null;
+        Console.showLogin("Your session ended (the server restarted?); log in again.");
+        return;
+      }
+      // a socket that fails to open closes, and the listener below tries again
+      Console.enter(session.user).catch(() => {});
+    }, delay);
+  }
+
   Console.link.listeners.add((state) => {
     document.body.classList.toggle("offline", state === "closed");
+    if (state === "open") retries = 0;
+    if (state === "closed" && Console.user) reconnect();
   });
 
   window.Console = Console;

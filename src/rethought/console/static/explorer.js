@@ -9,6 +9,7 @@
   const HISTORY_KEY = "rethought.explorer.history";
   const HISTORY_SIZE = 30;
   const PAGE_ROWS = 40;
+  const FEED_SHOWN = 500; // a long-running feed shows its latest changes, newest first
   let lastText = null; // what was typed, kept when the page changes
 
   function history() {
@@ -76,7 +77,7 @@
       }
       c.feed = c.feed || (res.n || []).some((n) => C.FEED_NOTES.includes(n));
       if (first) panel.set(res.r, false, res.p);
-      else if (c.feed) panel.append(res.r, true);
+      else if (c.feed) panel.append(res.r.slice().reverse(), true, FEED_SHOWN);
       else panel.append(res.r);
       c.count += res.r.length;
       if (res.t === 2) {

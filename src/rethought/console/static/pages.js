@@ -76,15 +76,15 @@
     g.scale(dpr, dpr);
     const css = getComputedStyle(document.documentElement);
     const pad = { l: 48, r: 12, t: 10, b: 22 };
-    const max = Math.max(10, ...samples.map((s) => Math.max(s.reads, s.writes)));
-    const top = niceCeil(max);
+    const max = Math.max(4, ...samples.map((s) => Math.max(s.reads, s.writes)));
+    const top = 4 * niceCeil(max / 4); // four even steps: 1, 2, 2.5 or 5 times a power of 10
     g.clearRect(0, 0, w, hgt);
     g.font = "11px system-ui, sans-serif";
     g.fillStyle = "#667085"; g.strokeStyle = "#e3e6eb"; g.lineWidth = 1;
     for (let i = 0; i <= 4; i++) {
       const y = pad.t + (hgt - pad.t - pad.b) * (1 - i / 4);
       g.beginPath(); g.moveTo(pad.l, y); g.lineTo(w - pad.r, y); g.stroke();
-      g.fillText(String(Math.round(top * i / 4)), 6, y + 4);
+      g.fillText(String(+(top * i / 4).toFixed(2)), 6, y + 4);
     }
     g.fillText(HISTORY + " s ago", pad.l, hgt - 6);
     g.fillText("now", w - pad.r - 22, hgt - 6);

@@ -37,8 +37,9 @@
     const entries = isArr ? v.map((x, i) => [String(i), x]) : Object.entries(v);
     const det = h("details" + (label ? ".kv" : ""));
     if (depth < (open === undefined ? 2 : open)) det.open = true;
-    det.append(h("summary", label, h("span.shape", isArr ? "[" + v.length + " items]"
-      : "{" + entries.length + " fields}")));
+    const n = entries.length;
+    det.append(h("summary", label, h("span.shape", isArr ? "[" + n + (n === 1 ? " item]"
+      : " items]") : "{" + n + (n === 1 ? " field}" : " fields}"))));
     for (const [k, x] of entries) {
       det.append(tree(x, open, depth + 1, isArr ? k : JSON.stringify(k)));
     }
@@ -129,8 +130,10 @@
         if (view === "profile" && !profile) view = "tree";
         render();
       },
-      append(more, atTop) {
+      /** Adds rows (newest first when `atTop`), keeping at most `cap` of them. */
+      append(more, atTop, cap) {
         rows = atTop ? more.concat(rows) : rows.concat(more);
+        if (cap && rows.length > cap) rows = atTop ? rows.slice(0, cap) : rows.slice(-cap);
         error = null;
         render();
       },

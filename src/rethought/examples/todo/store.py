@@ -57,7 +57,7 @@ def new_id() -> str:
     if ms <= _last_ms:  # same millisecond, or the clock stepped back: keep counting up
         ms, rand = _last_ms, _last_rand + 1
     else:
-        rand = secrets.randbits(74) >> 1  # top half of the 74-bit field free for counting
+        rand = secrets.randbits(73)  # 74-bit field, top bit clear: room to count up
     _last_ms, _last_rand = ms, rand
     value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62
     value |= rand & (2**62 - 1)

@@ -21,6 +21,7 @@ import logging
 from importlib import resources
 
 from aiohttp import WSMsgType, web
+from yarl import URL
 
 from . import protocol
 from .store import StoreError, TodoStore, Unavailable, UnknownItem
@@ -127,12 +128,29 @@ def static_file(name: str) -> bytes:
 async def todo_list(request: web.Request) -> web.Response:
     try:
         items = await request.app[STORE].items()
-    except Unavailable as exc:
-        return web.json_response({"error": str(exc)}, status=503, dumps=encode)
+    except StoreError as exc:  # 503 while the database is away, 500 if it refused the read
+        status = 503 if isinstance(exc, Unavailable) else 500
+        return web.json_response({"error": str(exc)}, status=status, dumps=encode)
     return web.json_response(items, dumps=encode, headers={"Cache-Control": "no-store"})
 
 
+def same_origin(request: web.Request) -> bool:
+    """False for a browser page of another site: browsers send Origin on every WebSocket,
+    and any site may open one to this port (programs that send none are let in)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    try:
+        page = URL(origin)
+        served = URL(f"{page.scheme}://{request.host}")  # default ports made explicit alike
+        return page.host is not None and (page.host, page.port) == (served.host, served.port)
+    except ValueError:
+        return False
+
+
 async def socket(request: web.Request) -> web.WebSocketResponse:
+    if not same_origin(request):
+        raise web.HTTPForbidden(text="Cross-origin WebSocket refused.")
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_MESSAGE)
     await ws.prepare(request)
     store, hub = request.app[STORE], request.app[HUB]

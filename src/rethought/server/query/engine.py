@@ -118,7 +118,7 @@ class Engine:
                 raise ReqlQueryLogicError(
                     f"Query result must be of type DATUM, GROUPED_DATA, or STREAM (got {kind})."
                 )
-            return Result(ATOM, values.to_datum(value))
+            return Result(ATOM, values.materialize(value))
         except BaseException:
             self._close_feeds(ctx)
             raise

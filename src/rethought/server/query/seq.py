@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ... import datum
-from ...datum.jsonfmt import pretty
 from ...errors import (
     ReqlError,
     ReqlNonExistenceError,
@@ -28,8 +27,10 @@ from ...errors import (
 )
 from ...proto.ql2 import TermType as T
 from ..runtime import suspend, values
+from ..runtime.values import get_field, is_datum, truthy  # noqa: F401  (seq.X in the terms)
 from . import determinism
 from .compile import Datum, Scope, Term
+from .obj_or_seq import field
 from .table_slices import TableSlice
 
 # -- errors -----------------------------------------------------------------------------------
@@ -48,12 +49,6 @@ def literal_type_error(v: Any, want: str) -> ReqlQueryLogicError:
     from ..runtime.values import expected_val  # lazy: terms/ imports this module
 
     return expected_val(v, want)
-
-
-def is_datum(v: Any) -> bool:
-    return not isinstance(
-        v, (values.Sequence, values.Func, values.Grouped, values.Database, values.SingleSelection)
-    )
 
 
 def attach(err: ReqlError, frames: tuple) -> ReqlError:
@@ -290,37 +285,39 @@ def func(v: Any) -> values.Func:
     raise literal_type_error(v, "FUNCTION")
 
 
-def field_func(v: Any) -> values.Func:
-    """A function, or a field name standing for ``lambda row: row[name]``."""
+def field_func(v: Any, frames: tuple | None = None) -> values.Func:
+    """A function, or a field name standing for ``lambda row: row[name]``.
+
+    As RethinkDB's ``new_get_field_func`` (func.cc), the name becomes a GET_FIELD on the
+    row (so its errors say ``get_field``, and a sequence row is mapped), carrying the
+    backtrace of the name's argument (``frames``): its errors point there."""
     if isinstance(v, values.Func):
         return v
     if not is_datum(v):
         raise literal_type_error(v, "FUNCTION")
-    return values.PyFunc(lambda row: get_field(row, v))
 
+    def get(row: Any) -> Any:
+        try:
+            return field(row, values.as_string(v), "get_field")
+        except ReqlError as e:
+            if e.frames is None and frames is not None:
+                e.frames = list(frames)
+            raise
 
-def get_field(row: Any, name: Any) -> Any:
-    """``row[name]`` with RethinkDB's errors (a missing field is a non-existence error)."""
-    if type(name) is not str:
-        raise values.expected(name, "STRING")
-    if isinstance(row, values.SingleSelection):
-        row = row.row
-    if type(row) is not dict or datum.REQL_TYPE in row:
-        raise values.expected(row, "OBJECT")
-    try:
-        return row[name]
-    except KeyError:
-        raise ReqlNonExistenceError(f"No attribute `{name}` in object:\n{pretty(row)}") from None
-
-
-def truthy(v: Any) -> bool:
-    """ReQL truthiness: everything but ``false`` and ``null``."""
-    return not (v is None or v is False)
+    return values.PyFunc(get)
 
 
 def call(f: values.Func, *args: Any) -> Any:
-    """Call a ReQL function and force its result to a datum."""
-    return values.to_datum(f(*args))
+    """Call a ReQL function and force its result to a datum (``f->call(...)->as_datum()``:
+    a result that is not one, a table or a stream, blames the function's body)."""
+    v = f(*args)
+    try:
+        return values.to_datum(v)
+    except ReqlError as e:
+        body = getattr(f, "body", None)
+        if e.frames is None and body is not None:
+            e.frames = list(body.frames)
+        raise
 
 
 # -- ordering ---------------------------------------------------------------------------------
@@ -331,7 +328,7 @@ def sort_spec(scope: Scope, nodes: list[Term]) -> list[tuple[bool, values.Func]]
     spec = []
     for node in nodes:
         desc = node.tt == T.DESC
-        fn = field_func(node.run(scope))
+        fn = field_func(node.run(scope), node.frames)
         if not determinism.feed_ok(fn.determinism):  # single server, constant r.now
             raise ReqlQueryLogicError("Sorting by a non-deterministic function is not supported.")
         spec.append((desc, fn))

@@ -411,7 +411,8 @@ class _Printer:
 def _unraw(t: _Raw) -> Any:
     if t.tt == T.DATUM:
         return [int(T.DATUM), [t.value]]
-    return [t.tt, t.args, t.optargs]
+    # int(): an object literal's tt is T.MAKE_OBJ, and _Raw reads only a plain int as a type.
+    return [int(t.tt), t.args, t.optargs]
 
 
 def _joined(docs: list[Doc]) -> list[Doc]:

@@ -181,6 +181,10 @@ def iterate(v: Any) -> Iterator[Any]:
         return iter(v)
     if isinstance(v, Sequence):
         return iter(v)
+    if isinstance(v, (Func, Database)):
+        # val_t::as_seq: a value that is not a datum fails rcheck_literal_type; a datum
+        # that is not an array is datum_t::as_datum_stream's "Cannot convert".
+        raise expected_val(v, "SEQUENCE")
     raise ReqlQueryLogicError(f"Cannot convert {type_name(v)} to SEQUENCE")
 
 
@@ -205,19 +209,16 @@ _DATUM_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
 
 
 def to_datum(v: Any) -> Any:
-    """Force a value into a datum: streams become arrays, a get() becomes its row.
-
-    A table is not a datum (RethinkDB: ``Expected type DATUM but found TABLE``); terms that
-    read its rows use ``iterate`` instead.
+    """Force a value into a datum as RethinkDB's ``val_t::as_datum``: a get() becomes its
+    row; a table, selection or stream is not a datum (``Expected type DATUM but found
+    SELECTION``). Terms that read a sequence use ``iterate`` / ``materialize`` instead.
     """
     if type(v) in _DATUM_TYPES:  # most calls: skip the isinstance checks (Sequence is an ABC)
         return v
-    if isinstance(v, (TableValue, Func, Database)):
+    if isinstance(v, (Sequence, Func, Database)):
+        # val_t::as_datum: only a DATUM or a SINGLE_SELECTION is one. A stream, selection,
+        # table slice or table is not forced into an array (arrays stay lists here).
         raise expected_val(v, "DATUM")
-    if isinstance(v, Sequence):
-        if getattr(v, "infinite", False):
-            raise infinite_error(v)
-        return list(v)
     if isinstance(v, SingleSelection):
         return v.row
     if isinstance(v, Grouped):
@@ -228,7 +229,9 @@ def to_datum(v: Any) -> Any:
 def materialize(v: Any) -> list:
     """A finite sequence's rows as an array; unlike ``to_datum`` this takes a whole table
     (``coerce_to('array')``, arguments that accept any sequence)."""
-    if isinstance(v, TableValue):
+    if isinstance(v, Sequence):
+        if getattr(v, "infinite", False):
+            raise infinite_error(v)
         return list(v)
     return to_datum(v)
 
@@ -356,3 +359,29 @@ def val_print(v: Any) -> str:
 def expected_val(v: Any, want: str) -> ReqlQueryLogicError:
     """``Expected type TABLE but found DATUM:\\n[1, 2]`` with RethinkDB's printing."""
     return ReqlQueryLogicError(f"Expected type {want} but found {val_kind(v)}:\n{val_print(v)}")
+
+
+# -- datum helpers shared by the sequence and object code above the runtime -------------------
+
+
+def is_datum(v: Any) -> bool:
+    return not isinstance(v, (Sequence, Func, Grouped, Database, SingleSelection))
+
+
+def get_field(row: Any, name: Any) -> Any:
+    """``row[name]`` with RethinkDB's errors (a missing field is a non-existence error)."""
+    if type(name) is not str:
+        raise expected(name, "STRING")
+    if isinstance(row, SingleSelection):
+        row = row.row
+    if type(row) is not dict or datum.REQL_TYPE in row:
+        raise expected(row, "OBJECT")
+    try:
+        return row[name]
+    except KeyError:
+        raise ReqlNonExistenceError(f"No attribute `{name}` in object:\n{pretty(row)}") from None
+
+
+def truthy(v: Any) -> bool:
+    """ReQL truthiness: everything but ``false`` and ``null``."""
+    return not (v is None or v is False)

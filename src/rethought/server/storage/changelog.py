@@ -9,16 +9,21 @@ One named sub-database ``changelog`` holds every table's log, under three kinds 
 
 - ``E<table id, 16 bytes><first change number, 8 bytes>`` -> one entry: commit time and the
   changes of one transaction, each as the row bytes the writer already encoded (no second
-  JSON encoding on the write path: that keeps the log cheap);
-- ``E<table id><8 bytes 0xff>`` -> counters: next change number, first retained change number,
-  bytes of the retained entries, commit time of the oldest retained entry (keyed right after
-  the newest entry, so each commit usually dirties one leaf page of the log, not two);
+  JSON encoding on the write path);
+- ``T<table id>`` -> the next change number, written only when trimming empties the log
+  (otherwise the newest entry tells it);
 - ``S<table id>`` -> the table's own retention setting (JSON), when it has one.
 
-Retention (``Limits``): at most ``max_changes`` changes and/or none older than
-``max_age_seconds``, trimmed as writes append and by ``sweep`` (the server runs it
-periodically). Trimming by count may cut inside an entry: the counter of the first retained
-change says where the log logically starts.
+A commit writes one key: its entry. Everything else is derived from the entries: the next
+number from the newest one, where the log starts from the oldest one and the count bound
+(``next - max_changes``: the cut may fall inside an entry). That keeps the log's cost to a
+writer at one put into a second B-tree (see BENCHMARKS.md); what the newest and oldest
+entries say is also kept in memory per table, taken over from each transaction that writes
+the log when it commits (``committed``: the writer and ``Storage.transaction`` call it; an
+aborted transaction's figures are simply never taken over). Entries are deleted in batches,
+once the log holds ``max_changes / 16`` changes more than its bound, or when they pass
+``max_age_seconds`` (as writes append, and in ``sweep``, which the server runs every
+minute). The bytes of each log are counted once (lazily), then kept current the same way.
 """
 
 from __future__ import annotations
@@ -35,14 +40,15 @@ import orjson
 from .protocols import Env, Table
 
 ENTRY = b"E"
-AFTER_ENTRIES = b"\xff" * 8
+TAIL = b"T"
+AFTER_ENTRIES = b"\xff" * 8  # above any change number: seeks to the end of a table's entries
 SETTING = b"S"
 NO = struct.Struct(">Q")
 HEAD = struct.Struct(">dI")  # commit time, number of changes
 LENS = struct.Struct(">ii")  # byte lengths of old and new row, -1 for none
-COUNTERS = struct.Struct(">QQQd")  # next no, first retained no, bytes, oldest entry time
 NONE = -1
 READ_CHUNK = 256  # entries read per read transaction while replaying
+Ends = tuple[int, Any, float]  # next change number, oldest entry's first number or None, its time
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,6 @@ class LogState:
     @property
     def changes(self) -> int:
         return self.next_no - self.first_no
-
-    def pack(self) -> bytes:
-        return COUNTERS.pack(self.next_no, self.first_no, self.bytes, self.oldest_time)
-
-    @classmethod
-    def unpack(cls, raw: bytes | None) -> LogState:
-        return cls() if raw is None else cls(*COUNTERS.unpack(raw))
 
 
 def encode_entry(now: float, raws: list[tuple[bytes | None, bytes | None]]) -> bytes:
@@ -122,68 +121,119 @@ class ChangeLog:
         self.db = storage.env.open_db(b"changelog")
         self.defaults = Limits()  # the server's (``rethought serve --changefeed-log-...``)
         self._settings: dict[str, Limits | None] = {}  # per-table settings, cached
+        self._bytes: dict[str, int] = {}  # committed bytes per table log, once counted
+        self._ends: dict[str, Ends] = {}  # committed (next no, oldest first no, its time)
+        self._pending_txn: lmdb.Transaction | None = None
+        self._pending: dict[str, int] = {}  # byte deltas of the open write transaction
+        self._pending_ends: dict[str, Ends] = {}  # and its tables' new ends
 
     # -- the write path -------------------------------------------------------------------
 
     def record(self, txn: lmdb.Transaction, table: Table, raws: list[tuple[Any, Any]]) -> int:
         """Append one transaction's changes; returns the number of its first change."""
-        prefix = table._prefix
-        mkey = ENTRY + prefix + AFTER_ENTRIES
-        state = LogState.unpack(txn.get(mkey, db=self.db))
-        first = state.next_no
+        start = ENTRY + table._prefix
+        self._join(txn)
+        ends = self._pending_ends.get(table.id) or self._ends.get(table.id)
+        if ends is None:
+            ends = _ends(txn.cursor(db=self.db), start, table._prefix)
+        first, oldest_first, oldest_time = ends
         now = time.time()
-        key = ENTRY + prefix + NO.pack(first)
+        key = start + NO.pack(first)
         value = encode_entry(now, raws)
         txn.put(key, value, db=self.db)
-        if state.changes == 0:
-            state.oldest_time = now
-        state.next_no += len(raws)
-        state.bytes += len(key) + len(value)
-        self._trim(txn, table, state, now)
-        txn.put(mkey, state.pack(), db=self.db)
-        return first
-
-    def _trim(self, txn: lmdb.Transaction, table: Table, state: LogState, now: float) -> None:
-        """Drop what the table's limits no longer keep (whole entries; a count bound may
-        also move the first retained change inside the oldest entry)."""
+        self._pending[table.id] = self._pending.get(table.id, 0) + len(key) + len(value)
+        if oldest_first is None:
+            oldest_first, oldest_time = first, now
+        next_no = first + len(raws)
+        self._pending_ends[table.id] = (next_no, oldest_first, oldest_time)
         limits = self.limits(table)
         max_n, max_age = limits.max_changes, limits.max_age_seconds
-        over_count = max_n is not None and state.changes > max_n
-        too_old = max_age is not None and state.changes and state.oldest_time < now - max_age
-        if not over_count and not too_old:
-            return
+        if (max_n is not None and next_no - oldest_first > max_n + max(1, max_n >> 4)) or (
+            max_age is not None and oldest_time < now - max_age
+        ):
+            self._trim(txn, table, next_no, now)
+        return first
+
+    def committed(self, txn: lmdb.Transaction) -> None:
+        """``txn`` committed: its byte counts become the logs' (the writer calls this)."""
+        if self._pending_txn is txn:
+            for table_id, delta in self._pending.items():
+                if table_id in self._bytes:
+                    self._bytes[table_id] += delta
+            self._ends.update(self._pending_ends)
+            self._pending_txn, self._pending, self._pending_ends = None, {}, {}
+
+    def _join(self, txn: lmdb.Transaction) -> None:
+        """Figures from here on belong to ``txn`` (an earlier transaction that never
+        reported its commit aborted: forget its figures)."""
+        if self._pending_txn is not txn:
+            self._pending_txn, self._pending, self._pending_ends = txn, {}, {}
+
+    def _trim(self, txn: lmdb.Transaction, table: Table, next_no: int, now: float) -> None:
+        """Delete the entries the table's limits no longer keep (whole entries: the count
+        bound's cut inside an entry is applied when the log is read)."""
+        limits = self.limits(table)
+        max_n, max_age = limits.max_changes, limits.max_age_seconds
+        cut = next_no - max_n if max_n is not None else 0
         start = ENTRY + table._prefix
         cur = txn.cursor(db=self.db)
         if not cur.set_range(start):
             return
+        emptied = False
         while True:
             key = cur.key()
-            if key[:17] != start or key[17:] == AFTER_ENTRIES:
-                state.first_no = state.next_no
-                return
+            if key[:17] != start:
+                emptied = True
+                break
             raw = cur.value()
             at, count = HEAD.unpack_from(raw)
-            first = NO.unpack_from(key, 17)[0]
-            end = first + count  # one past the entry's last change
-            old = max_age is not None and at < now - max_age
-            keep_from = state.next_no - max_n if max_n is not None else 0
-            if old or end <= keep_from:
-                state.bytes -= len(key) + len(raw)
-                state.first_no = end
-                if not cur.delete():
-                    state.first_no = state.next_no
-                    return
-                continue
-            state.oldest_time = at
-            state.first_no = max(state.first_no, keep_from, first)
-            return
+            end = NO.unpack_from(key, 17)[0] + count
+            if not (end <= cut or (max_age is not None and at < now - max_age)):
+                break
+            self._join(txn)
+            self._pending[table.id] = self._pending.get(table.id, 0) - len(key) - len(raw)
+            if not cur.delete():
+                emptied = True
+                break
+        if emptied:  # the numbering goes on from here
+            txn.put(TAIL + table._prefix, NO.pack(next_no), db=self.db)
+        self._join(txn)
+        self._pending_ends[table.id] = _ends(txn.cursor(db=self.db), start, table._prefix)
 
     # -- reads ----------------------------------------------------------------------------
 
     def state(self, table: Table) -> LogState:
-        """The table's log counters as last committed."""
+        """The table's log as last committed: its numbers, bytes, oldest entry time."""
         with self.storage.env.begin(db=self.db) as txn:
-            return LogState.unpack(txn.get(ENTRY + table._prefix + AFTER_ENTRIES))
+            return self._state(txn, table)
+
+    def _state(self, txn: lmdb.Transaction, table: Table) -> LogState:
+        start = ENTRY + table._prefix
+        ends = self._ends.get(table.id)
+        if ends is None:  # committed figures, as a read transaction sees them
+            ends = self._ends[table.id] = _ends(txn.cursor(db=self.db), start, table._prefix)
+        next_no, oldest_first, oldest_time = ends
+        if oldest_first is None:
+            oldest_first, oldest_time = next_no, 0.0
+        max_n = self.limits(table).max_changes
+        first = max(oldest_first, next_no - max_n) if max_n is not None else oldest_first
+        return LogState(next_no, first, self.bytes(table), oldest_time)
+
+    def bytes(self, table: Table) -> int:
+        """Bytes of the table's retained log entries (counted on first use)."""
+        n = self._bytes.get(table.id)
+        if n is None:
+            start = ENTRY + table._prefix
+            n = 0
+            with self.storage.env.begin(db=self.db) as txn:
+                cur = txn.cursor()
+                if cur.set_range(start):
+                    for key, raw in cur.iternext():
+                        if key[:17] != start:
+                            break
+                        n += len(key) + len(raw)
+            self._bytes[table.id] = n
+        return n
 
     def read(self, table: Table, after: int, upto: int) -> tuple[list, int]:
         """Changes numbered ``after + 1 .. upto`` (at most a chunk of entries), as
@@ -193,7 +243,7 @@ class ChangeLog:
         want = after + 1
         start = ENTRY + table._prefix
         with self.storage.env.begin(db=self.db) as txn:
-            state = LogState.unpack(txn.get(start + AFTER_ENTRIES))
+            state = self._state(txn, table)
             if want < state.first_no or want > upto:
                 return out, state.first_no
             cur = txn.cursor()
@@ -259,15 +309,17 @@ class ChangeLog:
             self._trim_in(txn, table)
 
     def _trim_in(self, txn: lmdb.Transaction, table: Table) -> None:
-        mkey = ENTRY + table._prefix + AFTER_ENTRIES
-        raw = txn.get(mkey, db=self.db)
-        if raw is None:
+        start = ENTRY + table._prefix
+        next_no, oldest_first, oldest_time = _ends(txn.cursor(db=self.db), start, table._prefix)
+        if oldest_first is None:
             return
-        state = LogState.unpack(raw)
-        self._trim(txn, table, state, time.time())
-        new = state.pack()
-        if new != raw:
-            txn.put(mkey, new, db=self.db)
+        limits = self.limits(table)
+        now = time.time()
+        max_n, max_age = limits.max_changes, limits.max_age_seconds
+        if (max_n is not None and next_no - oldest_first > max_n) or (
+            max_age is not None and oldest_time < now - max_age
+        ):
+            self._trim(txn, table, next_no, now)
 
     # -- dropping -------------------------------------------------------------------------
 
@@ -280,8 +332,29 @@ class ChangeLog:
             while cur.key()[:17] == start:
                 if not cur.delete():
                     break
+        txn.delete(TAIL + prefix, db=self.db)
         txn.delete(SETTING + prefix, db=self.db)
         self._settings.pop(table.id, None)
+        self._bytes.pop(table.id, None)
+        self._ends.pop(table.id, None)
+        self._pending_ends.pop(table.id, None)
+
+
+def _ends(cur: lmdb.Cursor, start: bytes, prefix: bytes) -> Ends:
+    """``(next change number, first number of the oldest entry or None, its commit time)``
+    of the log whose entry keys start with ``start``."""
+    if cur.set_range(start + AFTER_ENTRIES):
+        found = cur.prev()
+    else:
+        found = cur.last()
+    if not found or cur.key()[:17] != start:
+        raw = cur.get(TAIL + prefix)
+        return (NO.unpack(raw)[0] if raw else 1), None, 0.0
+    key = cur.key()
+    next_no = NO.unpack_from(key, 17)[0] + HEAD.unpack_from(cur.value())[1]
+    cur.set_range(start)
+    at = HEAD.unpack_from(cur.value())[0]
+    return next_no, NO.unpack_from(cur.key(), 17)[0], at
 
 
 def _seek(cur: lmdb.Cursor, start: bytes, want: int) -> bool:

@@ -60,11 +60,17 @@ class Storage:
         map_size: int = DEFAULT_MAP_SIZE,
         index_compiler: IndexCompiler | None = None,
     ) -> None:
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path, mode=0o700, exist_ok=True)
         self.path = path
         self.index_compiler = index_compiler
         self.env = lmdb.open(
-            path, map_size=map_size, max_dbs=8, sync=False, metasync=False, readahead=False
+            path,
+            map_size=map_size,
+            max_dbs=8,
+            sync=False,
+            metasync=False,
+            readahead=False,
+            mode=0o600,  # owner-only files, as the directory (app.py)
         )
         self.catalog_db = self.env.open_db(b"catalog")
         self.rows_db = self.env.open_db(b"rows")
@@ -147,6 +153,7 @@ class Storage:
             raise
         else:
             space.commit(txn, self.path)
+            self.changelog.committed(txn)
         finally:
             self._txn = None
 

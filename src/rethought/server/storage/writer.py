@@ -111,6 +111,7 @@ class Writer:
                     commit(txn, storage.path)
                 except lmdb.MapFullError as e:
                     raise write_failure(storage.path, e) from None
+            storage.changelog.committed(txn)  # the log's byte counts follow the commit
         finally:
             storage._txn = None
 

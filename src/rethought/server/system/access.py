@@ -126,6 +126,10 @@ class GuardedStore:
     def _check(self, perm: str) -> None:
         require(self._ctx, perm, self._store.db.id, self._store.id)
 
+    def require_read(self) -> None:
+        """Raise unless the user may read the table (a changefeed's check)."""
+        self._check("read")
+
     def get(self, key: Any) -> Any:
         self._check("read")
         return self._store.get(key)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ... import datum
+from ..runtime import rdb_blobs
 from ..runtime.js_print import print_js_function
 
 HOOK_PREFIX = "write_hooks/"
@@ -26,7 +25,7 @@ def hook_datum(storage: Any, table_id: str) -> dict | None:
     hook = stored_hook(storage, table_id)
     if hook is None:
         return None
-    blob = BLOB_PREFIX + orjson.dumps(hook["function"])
+    blob = rdb_blobs.encode_hook(hook["function"])
     # Printed on read, so hooks stored by older versions show RethinkDB's form too.
     query = f"setWriteHook({print_js_function(hook['function'])})"
     return {"function": datum.make_binary(blob), "query": query}

@@ -30,6 +30,7 @@ log = logging.getLogger("rethought.net")
 
 SERVER_VERSION = "2.4.4"  # what we tell drivers; they only check the protocol range
 MAX_QUERY_SIZE = 128 * 1024 * 1024  # RethinkDB's TOO_LARGE_QUERY_SIZE
+SHUTDOWN_LINGER = 2.0  # seconds a client gets to read its shutdown errors and close
 HANDSHAKE_MESSAGE_LIMIT = 2048
 BAD_MAGIC = (
     "Received an unsupported protocol version. This port is for RethinkDB queries. "
@@ -61,10 +62,13 @@ class DriverServer:
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
 
-    async def start(self, hosts: list[str], port: int) -> list[tuple[str, int]]:
-        """Listen on every address in ``hosts``; returns the bound (address, port) pairs."""
+    async def start(
+        self, hosts: list[str], port: int, ssl: Any = None
+    ) -> list[tuple[str, int]]:
+        """Listen on every address in ``hosts`` (TLS only with ``ssl``: --driver-tls-*);
+        returns the bound (address, port) pairs."""
         self._server = await asyncio.start_server(
-            self._accept, host=hosts, port=port, reuse_address=True
+            self._accept, host=hosts, port=port, reuse_address=True, ssl=ssl
         )
         return [s.getsockname()[:2] for s in self._server.sockets]
 
@@ -96,6 +100,8 @@ class _Connection:
         self.writer = writer
         self.session: ConnectionSession | None = None
         self.peer = writer.get_extra_info("peername")
+        self._ended = asyncio.Event()  # run() is over (the client closed, or we did)
+        self._eof_sent = False
         sock = writer.get_extra_info("socket")
         if sock is not None:
             try:
@@ -104,7 +110,7 @@ class _Connection:
                 pass
 
     async def send(self, data: bytes) -> None:
-        if self.writer.is_closing():
+        if self.writer.is_closing() or self._eof_sent:
             return
         self.writer.write(data)
         try:
@@ -131,6 +137,7 @@ class _Connection:
             if self.session is not None:
                 self.session.abort()
             self._close()
+            self._ended.set()
 
     def _close(self) -> None:
         if not self.writer.is_closing():
@@ -139,6 +146,16 @@ class _Connection:
     async def shutdown(self, grace: float) -> None:
         if self.session is not None:
             await self.session.shutdown(grace)
+            # Half-close and let the client read its errors: closing at once would reset a
+            # driver that is just sending a CONTINUE, and it would never see the error.
+            if self.writer.can_write_eof() and not self.writer.is_closing():
+                self.writer.write_eof()
+                self._eof_sent = True
+                try:
+                    async with asyncio.timeout(SHUTDOWN_LINGER):
+                        await self._ended.wait()
+                except TimeoutError:
+                    pass
         self._close()
 
     # -- handshake --------------------------------------------------------------------------

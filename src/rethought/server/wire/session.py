@@ -173,11 +173,14 @@ class ConnectionSession:
         self.noreply_tasks: set[asyncio.Task] = set()
         self.tasks: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
+        self.closing = False  # shutdown has ended every result: frames are ignored
 
     # -- dispatch ---------------------------------------------------------------------------
 
     async def handle(self, token: int, payload: bytes) -> None:
         """Parse one frame and start answering it; returns once the query is under way."""
+        if self.closing:
+            return  # the server is shutting down; its errors are sent
         try:
             query, dups = _parse(payload)
         except RecursionError:
@@ -420,13 +423,20 @@ class ConnectionSession:
     async def shutdown(self, grace: float = 10.0) -> None:
         """Server shutdown: every open cursor or feed gets an error, running queries finish."""
         err = ReqlOpIndeterminateError("Server is shutting down.")
+        await self._end_with(err)
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=grace)
+        # A feed or stream whose START was still running above opened meanwhile: it ends the
+        # same way, not by the connection closing under it. Later frames go unanswered.
+        self.closing = True
+        await self._end_with(err)
+
+    async def _end_with(self, err: ReqlError) -> None:
         for q in self._end_open_results():
             try:
                 await self.send(resp.from_exception(q.token, err))
             except (ConnectionError, OSError):
                 pass
-        if self.tasks:
-            await asyncio.wait(list(self.tasks), timeout=grace)
 
     def abort(self) -> None:
         """The client went away: stop its running queries, waiting feeds and open results.

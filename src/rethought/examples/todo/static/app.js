@@ -62,6 +62,7 @@
       ws = null;
       generation++;
       buffer = null;
+      pendingAdds.clear(); // their answers went with the socket
       const wait = Math.round(delay * (0.8 + 0.4 * Math.random()));
       delay = Math.min(delay * 2, BACKOFF_MAX);
       setState("offline", `Offline — reconnecting in ${(wait / 1000).toFixed(1)} s`);

@@ -53,6 +53,25 @@ def _require(scope: Scope, perm: str, db_id: str | None = None, tbl_id: str | No
         system.require(scope.ctx, perm, db_id, tbl_id)
 
 
+def _require_db_and_tables(scope: Scope, db: Any) -> None:
+    """Config on the database and on each of its tables (RethinkDB's db_drop, db-wide
+    reconfigure and rebalance: real_reql_cluster_interface.cc)."""
+    info = scope.ctx.storage.db_get(db.name)
+    db_id = info.id if info is not None else db.id
+    _require(scope, "config", db_id)
+    for store in scope.ctx.storage.tables():
+        if store.db.id == db_id:
+            _require(scope, "config", db_id, store.id)
+
+
+def _require_target(scope: Scope, v: Any) -> None:
+    """Config on the table, or on the database and its tables, a config term is called on."""
+    if isinstance(v, values.TableValue):
+        _require(scope, "config", v.store.db.id, v.store.id)
+    else:
+        _require_db_and_tables(scope, v)
+
+
 @term(T.DB_CREATE, arity=(1, 1))
 class DbCreate(_Admin):
     def eval(self, scope: Scope) -> dict:
@@ -72,7 +91,7 @@ class DbDrop(_Admin):
         if name == SYSTEM_DB:
             raise special("you can't delete it.")
         db = get_db(scope.ctx, name)
-        _require(scope, "config")
+        _require_db_and_tables(scope, db)
         tables = len(scope.ctx.storage.table_list(db.name))
         scope.ctx.storage.db_drop(name)
         return {
@@ -274,11 +293,13 @@ class Config(_Admin):
         if isinstance(v, values.Database):
             if v.name == SYSTEM_DB:
                 raise special("you can't configure it.")
+            _require(scope, "config", v.id)
             return _config_row(scope, "db_config", v.id, db_config(v))
         if not isinstance(v, values.TableValue):
             raise expected_val(v, "TABLE")
         if _is_system(v):
             raise special("you can't configure the tables in it.")
+        _require(scope, "config", v.store.db.id, v.store.id)
         row = table_config(v.store, hook_datum(scope.ctx.storage, v.store.id))
         return _config_row(scope, "table_config", v.store.id, row)
 
@@ -351,6 +372,7 @@ class Reconfigure(_Admin):
         shards = _placement(self, scope, required=True) or 1
         if _is_system(v):
             raise special("you can't configure the tables in it.")
+        _require_target(scope, v)
         stores = _stores(scope, v)
         config_changes: list[dict] = []
         status_changes: list[dict] = []
@@ -407,6 +429,7 @@ class Rebalance(_Admin):
         v = _target(self, scope, "rebalance")
         if _is_system(v):
             raise special("you can't rebalance the tables in it.")
+        _require_target(scope, v)
         stores = _stores(scope, v)
         changes: list[dict] = []
         for store in stores:

@@ -89,7 +89,11 @@ class _FieldAggregate(seq.SeqTerm):
 
     def _pairs(self, scope: Scope, src: Any) -> Any:
         """``(row, value)`` for the rows that have a value; an index read returns its result."""
-        f = seq.field_func(self.args[1].run(scope)) if len(self.args) == 2 else None
+        f = (
+            seq.field_func(self.args[1].run(scope), self.args[1].frames)
+            if len(self.args) == 2
+            else None
+        )
         index = self.optargs.get("index")
         if f is not None and index is not None:
             raise ReqlQueryLogicError(
@@ -276,7 +280,7 @@ class Group(Term):
             raise ReqlQueryLogicError(
                 "Cannot call `group` on the output of `group` (did you mean to `ungroup`?)."
             )
-        funcs = [seq.field_func(a.run(scope)) for a in self.args[1:]]
+        funcs = [seq.field_func(a.run(scope), a.frames) for a in self.args[1:]]
         index = self.optarg(scope, "index")
         entries: Iterator[tuple[Any, Any]]
         with_index = False
@@ -341,8 +345,10 @@ class Ungroup(Term):
 
     def eval(self, scope: Scope) -> Any:
         src = self.args[0].run(scope)
-        if not isinstance(src, values.Grouped):
-            raise seq.literal_type_error(src, "GROUPED_DATA")
+        if not isinstance(src, values.Grouped):  # as_grouped_data on the argument: blames it
+            err = seq.literal_type_error(src, "GROUPED_DATA")
+            err.frames = list(self.args[0].frames)
+            raise err
         if isinstance(src, seq.GroupedStream):
             src.check_size()
         return seq.within_limit(

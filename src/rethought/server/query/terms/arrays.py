@@ -3,12 +3,15 @@ DELETE_AT, CHANGE_AT. All take and return datum arrays and respect the array siz
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from .... import datum
 from ....errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ..compile import Scope, Term, term
-from ..seq import within_limit
+from ..seq import like, within_limit
 
 
 class _ArrayTerm(Term):
@@ -30,9 +33,25 @@ class Prepend(_ArrayTerm):
 
 @term(T.DIFFERENCE, arity=(2, 2))
 class Difference(_ArrayTerm):
-    def eval(self, scope: Scope) -> list:
-        drop = {datum.sort_key(x) for x in self.arr(scope, 1)}
-        return [x for x in self.arr(scope, 0) if datum.sort_key(x) not in drop]
+    """RethinkDB rewrites ``a.difference(b)`` (rewrites.cc) into
+    ``a.filter(lambda row: ~b.contains(row))``: ``a`` may be any sequence and keeps its kind,
+    ``b`` is read as a sequence only when a row needs it (``Cannot convert STRING to
+    SEQUENCE``, blaming the whole term as a rewrite does)."""
+
+    def eval(self, scope: Scope) -> Any:
+        src = self.args[0].run(scope)
+        rows = values.iterate(src)
+        drop: list[set] = []
+
+        def kept() -> Iterator[Any]:
+            for row in rows:
+                if not drop:
+                    other = self.args[1].run(scope)
+                    drop.append({datum.sort_key(x) for x in values.iterate(other)})
+                if datum.sort_key(row) not in drop[0]:
+                    yield row
+
+        return like(src, kept(), scope.ctx, self.frames, keep_selection=True)
 
 
 def _dedupe(xs: list) -> list:

@@ -153,7 +153,7 @@ class Changes(Term):
         if tt == T.GET:
             assert isinstance(value, values.SingleSelection)
             point = _cls(feeds.PointFeed, opts)
-            return point(hub, value.table.store, opts, transforms, value.key)
+            return point(hub, _readable(value.table.store), opts, transforms, value.key)
         if tt == T.BETWEEN:
             return self._between(node, scope, opts, transforms)
         if tt == T.GET_ALL:
@@ -301,7 +301,16 @@ _cls = feed_resume.feed_class
 def _store(table: Any) -> Any:
     if not isinstance(table, values.TableValue):
         raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
-    return table.store
+    return _readable(table.store)
+
+
+def _readable(store: Any) -> Any:
+    """``store``, once the query's user may read it: a feed needs read on its table
+    (RethinkDB's changefeed.cc), though it reads no row up front."""
+    check = getattr(store, "require_read", None)
+    if check is not None:
+        check()
+    return store
 
 
 def _index_name(node: Term, scope: Scope, store: Any) -> str:

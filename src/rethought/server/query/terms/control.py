@@ -20,7 +20,7 @@ from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.times_calc import sanitize_time
 from ...runtime.values import expected_val
-from ..compile import Datum, Scope, Term, term
+from ..compile import Datum, Scope, Term, blame, term
 from ..pseudo import sanitize_geometry
 from ..seq import array_limit_error, is_datum
 from . import pathspec
@@ -41,7 +41,7 @@ class EmptyUserError(ReqlQueryLogicError):
 @term(T.MAKE_ARRAY)
 class MakeArray(Term):
     def eval(self, scope: Scope) -> list:
-        out = [values.to_datum(a.run(scope)) for a in self.args]
+        out = [self.datum_arg(scope, i) for i in range(len(self.args))]
         limit = scope.ctx.array_limit if scope.ctx is not None else None
         if limit is not None and len(out) > limit:
             raise array_limit_error(limit)
@@ -53,7 +53,11 @@ class MakeObj(Term):
     """An object literal whose values are terms (``{'a': r.expr(1) + 1}``)."""
 
     def eval(self, scope: Scope) -> dict:
-        obj = {k: values.to_datum(v.run(scope)) for k, v in self.optargs.items()}
+        # A value that is not a datum (a table, a stream) is blamed on itself, as
+        # RethinkDB's as_datum on the value's val_t.
+        obj = {
+            k: blame(None, values.to_datum, v.run(scope), v.frames) for k, v in self.optargs.items()
+        }
         ptype = obj.get(datum.REQL_TYPE)
         if ptype == "TIME":
             return sanitize_time(obj)
@@ -149,15 +153,15 @@ class Funcall(Term):
         if len(self.args) == 1:
             return _call(fn, [])
         first = self.args[1].run(scope)
-        rest = [values.to_datum(a.run(scope)) for a in self.args[2:]]
+        rest = [self.datum_arg(scope, i) for i in range(2, len(self.args))]
         if isinstance(first, values.Grouped):
             # r.do over grouped data applies per group, as RethinkDB does.
             return values.Grouped(
                 [(k, values.to_datum(_call(fn, [g, *rest]))) for k, g in first.groups]
             )
-        # A table stays a table (``tbl.do(lambda t: t.count())``); other values are datums.
-        if not isinstance(first, values.TableValue):
-            first = values.to_datum(first)
+        # control.cc funcall_term_t: every argument is as_datum()'d, so a table, selection
+        # or stream is refused (``Expected type DATUM but found TABLE``), blamed on it.
+        first = blame(None, values.to_datum, first, self.args[1].frames)
         return _call(fn, [first, *rest])
 
 

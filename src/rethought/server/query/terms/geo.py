@@ -165,7 +165,8 @@ class _GeoFilter(GeoTerm):
 
     def eval(self, scope: Scope) -> Any:
         src = self.args[0].run(scope)
-        other = geo.shape_of(self.args[1].run(scope))
+        # as_ptype(geometry) on the argument's val_t: a non-geometry blames the argument
+        other = geo.parse(self.arg(scope, 1, geo.as_geometry))
         if isinstance(src, values.Sequence) or type(src) is list:
             no_recurse = no_recurse_of(self, scope)  # geo_obj_or_seq_op_term_t's optarg
             if no_recurse is not None and truthy(no_recurse()):
@@ -232,9 +233,10 @@ class PolygonSubTerm(GeoTerm):
 
     @staticmethod
     def _polygon(node: Term, scope: Scope) -> dict:
-        g = geo.as_geometry(node.run(scope))
-        kind = values.as_string(geo.get_field(g, "type"))
+        g = node.run(scope)
         try:
+            g = geo.as_geometry(g)
+            kind = values.as_string(geo.get_field(g, "type"))
             if kind != "Polygon":
                 raise ReqlQueryLogicError(f"Expected a Polygon but found a {kind}.")
             if len(values.as_array(geo.get_field(g, "coordinates"))) > 1:

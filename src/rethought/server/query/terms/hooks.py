@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from .... import datum
 from ....errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
-from ...runtime import values
+from ...runtime import rdb_blobs, values
 from ...runtime.js_print import print_js_function
 from ...runtime.values import expected_val
 from ...system.access import require
@@ -64,7 +62,7 @@ class SetWriteHook(Term):
                         "Cannot create a write hook except from a reql_write_hook_function "
                         "returned from `get_write_hook`."
                     )
-                function = orjson.loads(blob[len(BLOB_PREFIX) :])
+                function = rdb_blobs.decode_hook(blob)
             elif v is not None:
                 raise expected_val(v, "FUNCTION")
         if _system(table):

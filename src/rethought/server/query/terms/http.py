@@ -18,6 +18,7 @@ from ....datum.jsonfmt import dumps, pretty
 from ....errors import ReqlError, ReqlNonExistenceError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import suspend, values
+from ...system.access import require
 from ..compile import Scope, Term, term
 from ..determinism import NO
 from . import http_fetch as hf
@@ -51,6 +52,8 @@ class Http(Term):
     nondeterminism = NO
 
     def eval(self, scope: Scope) -> Any:
+        # Connect permission first, before the arguments (RethinkDB's http_term_t).
+        require(scope.ctx, "connect")
         req = hf.Request(url=self.datum_arg(scope, 0, values.as_string))
         self._options(scope, req)
         page_fn, page_limit = self._paging(scope)
@@ -234,10 +237,9 @@ class Http(Term):
         res = suspend.block_on(lambda: hf.perform(req))
         if res.error:
             message = f"Error in HTTP {req.method} of `{req.url}`: {res.error}."
-            if res.header is not None:
+            if res.from_worker:  # check_error_result: header and body, null when absent
                 message += "\nheader:\n" + pretty(res.header)
-            if res.has_body:
-                message += "\nbody:\n" + pretty(res.body)
+                message += "\nbody:\n" + pretty(res.body if res.has_body else None)
             err = ReqlNonExistenceError(message)
             err.frames = list(self.frames)
             raise err

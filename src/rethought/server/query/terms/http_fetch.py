@@ -62,6 +62,10 @@ class Response:
     has_body: bool = False
     error: str = ""
     cookies: dict[str, str] = field(default_factory=dict)
+    # False only for a timeout: RethinkDB's worker starts every result with a null header
+    # and body (http_job.cc), so any error it returns prints both; a timeout is raised
+    # outside the worker (http_runner.cc) and prints neither.
+    from_worker: bool = True
 
 
 def param_text(v: Any) -> str:
@@ -102,7 +106,9 @@ async def perform(req: Request) -> Response:
         async with asyncio.timeout(ms / 1000):
             return await _attempts(req)
     except TimeoutError:
-        return Response(error=f"timed out after {ms // 1000}.{ms % 1000:03d} seconds")
+        return Response(
+            error=f"timed out after {ms // 1000}.{ms % 1000:03d} seconds", from_worker=False
+        )
 
 
 async def _attempts(req: Request) -> Response:

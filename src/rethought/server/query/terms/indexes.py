@@ -16,12 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from .... import datum
 from ....errors import ReqlOpFailedError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
-from ...runtime import suspend, values
+from ...runtime import rdb_blobs, suspend, values
 from ...runtime.js_print import print_js_function
 from ...runtime.values import expected_val
 from .. import determinism
@@ -90,7 +88,7 @@ def index_status(store: Any, name: str) -> dict:
     query += (", {" + ", ".join(flags) + "}" if flags else "") + ")"
     ready = bool(getattr(info, "ready", True))
     doc = {
-        "function": datum.make_binary(orjson.dumps(config)),
+        "function": datum.make_binary(rdb_blobs.encode_index(info.function, info.multi, info.geo)),
         "geo": config["geo"],
         "index": name,
         "multi": config["multi"],
@@ -116,8 +114,7 @@ class IndexCreate(Term):
             node = self.args[2]
             v = node.run(scope)
             if datum.pseudo_type(v) == "BINARY":  # the `function` of an index_status()
-                config = orjson.loads(datum.binary_bytes(v))
-                function, multi, geo = config["function"], config["multi"], config["geo"]
+                function, multi, geo = rdb_blobs.decode_index(datum.binary_bytes(v))
             elif isinstance(v, values.Func):
                 if not determinism.stored_ok(node.determinism):
                     raise ReqlQueryLogicError(

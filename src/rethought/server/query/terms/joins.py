@@ -12,7 +12,7 @@ from ....errors import ReqlNonExistenceError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from .. import seq
-from ..compile import Scope, term
+from ..compile import Scope, blame, term
 from ..table_slices import require_index
 
 
@@ -29,7 +29,12 @@ class _NestedLoopJoin(seq.SeqTerm):
 
     def apply(self, scope: Scope, src: Any) -> Any:
         left = values.iterate(src)
-        right = _reiterable(self.args[1].run(scope), scope.ctx)
+        node = self.args[1]
+        right = node.run(scope)
+        if isinstance(right, (values.Func, values.Database)):
+            # as_seq on the argument's val_t (a type error of the value, blamed on it)
+            blame(values.iterate, None, right, node.frames)
+        right = _reiterable(right, scope.ctx)
         f = seq.func(self.args[2].run(scope))
 
         def rows() -> Iterator[Any]:
@@ -63,10 +68,12 @@ class EqJoin(seq.SeqTerm):
 
     def apply(self, scope: Scope, src: Any) -> Any:
         left = values.iterate(src)
-        key_f = seq.field_func(self.args[1].run(scope))
+        key_f = seq.field_func(self.args[1].run(scope), self.args[1].frames)
         table = self.args[2].run(scope)
-        if not isinstance(table, values.TableValue):
-            raise seq.literal_type_error(table, "TABLE")
+        if not isinstance(table, values.TableValue):  # as_table on the argument: blames it
+            err = seq.literal_type_error(table, "TABLE")
+            err.frames = list(self.args[2].frames)
+            raise err
         self.optarg(scope, "ordered", False, values.as_bool)
         store = table.store
         index = self.optarg(scope, "index")

@@ -16,7 +16,6 @@ from ....errors import ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.times_calc import round_ms
-from ...runtime.values import expected_val
 from ..compile import Scope, Term, term
 from ..seq import array_limit_error, within_limit
 from .argcheck import integer_below
@@ -62,10 +61,7 @@ class _Fold(Term):
 
     def operand(self, scope: Scope, i: int) -> Any:
         """Argument ``i`` as a datum; a table or stream is not one (no implicit coercion)."""
-        v = self.args[i].run(scope)
-        if isinstance(v, values.Sequence):
-            raise expected_val(v, "DATUM")
-        return values.to_datum(v)
+        return self.datum_arg(scope, i)
 
 
 @term(T.ADD, arity=(1, None))

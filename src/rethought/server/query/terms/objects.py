@@ -8,7 +8,7 @@ stays a selection). The mapping is lazy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .... import datum
@@ -16,79 +16,14 @@ from ....datum.jsonfmt import pretty, trunc_pretty
 from ....errors import ReqlNonExistenceError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
-from ...runtime.values import expected_val, val_print
+from ...runtime.values import expected_val
 from ..compile import Scope, Term, term
-from ..seq import get_field, is_datum, truthy, within_limit
+from ..obj_or_seq import _poly, cannot_call, field, non_object_error  # noqa: F401  (objects.X)
+from ..seq import is_datum, within_limit
 from . import pathspec
+from .slicing import nth
 
 LITERAL = "LITERAL"
-
-
-def _poly(
-    v: Any,
-    name: str,
-    on_obj: Callable[[dict], Any],
-    kind: str = "map",
-    no_recurse: Callable[[], Any] | None = None,
-) -> Any:
-    """Apply ``on_obj`` to an object, or lazily over a sequence's rows (map / skip / filter),
-    as RethinkDB's ``obj_or_seq_op_impl_t``: none of these terms accepts a pseudo-type.
-    ``no_recurse`` reads the internal ``_NO_RECURSE_`` optarg, evaluated only on a sequence:
-    true refuses the sequence (RethinkDB sets it on the per-row call it builds)."""
-    if isinstance(v, values.SingleSelection):
-        v = v.row
-    if type(v) is dict:
-        if datum.REQL_TYPE in v:
-            raise cannot_call(name, v)
-        return on_obj(v)
-    if values.is_sequence(v):
-        if no_recurse is not None and truthy(no_recurse()):
-            raise ReqlQueryLogicError(f"Cannot perform {name} on a sequence of sequences.")
-        rows = values.iterate(v)
-
-        def row_fn(row: Any) -> Any:
-            if values.is_sequence(row):
-                raise ReqlQueryLogicError(f"Cannot perform {name} on a sequence of sequences.")
-            return _poly(row, name, on_obj, "map")
-
-        if kind == "filter":
-            gen: Iterator[Any] = (row for row in rows if row_fn(row))
-            table = getattr(v, "table", None)
-            if table is not None and isinstance(v, values.Sequence):
-                return values.Selection(table, gen)
-            return values.Stream(gen) if isinstance(v, values.Sequence) else list(gen)
-        if kind == "skip":
-            gen = _skip_missing(rows, row_fn)
-        else:
-            gen = (row_fn(row) for row in rows)
-        return values.Stream(gen) if isinstance(v, values.Sequence) else list(gen)
-    raise non_object_error(name, v)
-
-
-def cannot_call(name: str, d: Any) -> ReqlQueryLogicError:
-    """``Cannot call `keys` on objects of type `PTYPE<TIME>`.``"""
-    return ReqlQueryLogicError(f"Cannot call `{name}` on objects of type `{values.type_name(d)}`.")
-
-
-def non_object_error(name: str, v: Any) -> ReqlQueryLogicError:
-    """``Cannot perform bracket on a non-object non-sequence `1`.`` (a database prints as
-    ``db("test")``, as RethinkDB's ``val_t::trunc_print``); on NULL it is a non-existence
-    error, so ``default`` and ``filter`` treat ``null['a']`` as missing."""
-    if is_datum(v):
-        shown = trunc_pretty(v)
-    else:
-        shown = val_print(v)
-        shown = shown if len(shown) <= 300 else shown[:297] + "..."
-    cls = ReqlNonExistenceError if v is None else ReqlQueryLogicError
-    return cls(f"Cannot perform {name} on a non-object non-sequence `{shown}`.")
-
-
-def _skip_missing(rows: Iterator[Any], fn: Callable[[Any], Any]) -> Iterator[Any]:
-    for row in rows:
-        try:
-            yield fn(row)
-        except ReqlNonExistenceError:
-            continue
 
 
 # -- merge and literals -----------------------------------------------------------------------
@@ -255,7 +190,9 @@ class Merge(Term):
                 d = merge_patch(d, patch)
             return d
 
-        return _poly(v, "merge", on_obj, no_recurse=no_recurse_of(self, scope))
+        return _poly(
+            v, "merge", on_obj, no_recurse=no_recurse_of(self, scope), v_frames=self.args[0].frames
+        )
 
 
 class _PathTerm(Term):
@@ -275,7 +212,9 @@ class _PathTerm(Term):
                 spec.append(pathspec.parse(paths))
             return self.apply(d, spec[0])
 
-        return _poly(v, self.name, on_obj, self.kind, no_recurse_of(self, scope))
+        return _poly(
+            v, self.name, on_obj, self.kind, no_recurse_of(self, scope), self.args[0].frames
+        )
 
 
 @term(T.PLUCK, arity=(1, None), optargs=NO_RECURSE)
@@ -303,20 +242,12 @@ class HasFields(_PathTerm):
         return pathspec.contains(d, spec)
 
 
-def field(v: Any, name: str, term_name: str, no_recurse: Callable[[], Any] | None = None) -> Any:
-    """``v(name)``: a field of an object, or of each row of a sequence (rows lacking it are
-    skipped); ``term_name`` is what errors call the term."""
-    if type(v) is dict and datum.REQL_TYPE not in v:  # a plain object: the per-row case
-        return get_field(v, name)
-    return _poly(v, term_name, lambda d: get_field(d, name), "skip", no_recurse)
-
-
 @term(T.GET_FIELD, arity=(2, 2), optargs=NO_RECURSE)
 class GetField(Term):
     def eval(self, scope: Scope) -> Any:
         v = self.args[0].run(scope)
         key = self.datum_arg(scope, 1, values.as_string)
-        return field(v, key, "get_field", no_recurse_of(self, scope))
+        return field(v, key, "get_field", no_recurse_of(self, scope), self.args[0].frames)
 
 
 @term(T.BRACKET, arity=(2, 2), optargs=NO_RECURSE)
@@ -327,11 +258,9 @@ class Bracket(Term):
         v = self.args[0].run(scope)
         key = self.datum_arg(scope, 1)
         if type(key) is str:
-            return field(v, key, "bracket", no_recurse_of(self, scope))
+            return field(v, key, "bracket", no_recurse_of(self, scope), self.args[0].frames)
         if type(key) is int or type(key) is float:
             if values.is_sequence(v):
-                from .slicing import nth  # slicing imports this module
-
                 return nth(v, values.as_int(key))
             # Like nth, RethinkDB reads a non-array datum as a sequence here and fails so
             # (a typed error: on NULL a non-existence error).

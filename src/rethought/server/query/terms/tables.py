@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .... import datum
-from ....errors import ReqlNonExistenceError, ReqlQueryLogicError
+from ....errors import ReqlError, ReqlNonExistenceError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
@@ -69,6 +69,18 @@ class Get(Term):
         table = self.arg(scope, 0, as_table)
         key = check_primary_key(self.datum_arg(scope, 1))
         return values.SingleSelection(table, key, table.store.get(key))
+
+    def unread(self, scope: Scope) -> values.SingleSelection:
+        """The selection without its row, for update / replace / delete, which read the row
+        in their write transaction (as RethinkDB's single_selection_t does)."""
+        try:
+            table = self.arg(scope, 0, as_table)
+            key = check_primary_key(self.datum_arg(scope, 1))
+        except ReqlError as e:
+            if e.frames is None:
+                e.frames = list(self.frames)
+            raise
+        return values.SingleSelection(table, key, None)
 
 
 @term(T.GET_ALL, arity=(1, None), optargs=("index",))

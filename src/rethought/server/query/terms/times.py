@@ -27,7 +27,7 @@ from ...runtime.times_calc import (
     seconds_to_micros,
     time_from_fields,
 )
-from ..compile import Scope, Term, term
+from ..compile import Scope, Term, blame, term
 from ..determinism import CONSTANT_NOW
 from .argcheck import bound, integer_below
 from .times_iso import parse_iso8601
@@ -102,7 +102,9 @@ class Iso8601(Term):
     def eval(self, scope: Scope) -> dict:
         s = self.datum_arg(scope, 0, values.as_string)
         tz = self.optarg(scope, "default_timezone")
-        return parse_iso8601(s, "" if tz is None else values.as_string(tz))
+        tz = "" if tz is None else values.as_string(tz)
+        # pseudo_time.cc iso8601_to_time: every parse error is rfail_target(the string's val)
+        return blame(lambda text: parse_iso8601(text, tz), None, s, self.args[0].frames)
 
 
 @term(T.TO_ISO8601, arity=(1, 1))

@@ -18,7 +18,7 @@ from ....proto.ql2 import TermType as T
 from ... import feeds
 from ...runtime import values
 from .. import seq
-from ..compile import Scope, Term, term
+from ..compile import Scope, Term, blame, term
 from . import objects
 from .control import EmptyUserError
 
@@ -133,10 +133,12 @@ def _match(pattern: dict, value: Any) -> bool:
 class ConcatMap(seq.SeqTerm):
     def apply(self, scope: Scope, src: Any) -> Any:
         f = seq.func(self.args[1].run(scope))
+        fn_frames = self.args[1].frames
 
         def rows() -> Iterator[Any]:
             for row in values.iterate(src):
-                yield from values.iterate(f(row))
+                # a result that is not a sequence blames the function (as RethinkDB's carets)
+                yield from blame(values.iterate, None, f(row), fn_frames)
 
         return seq.like(src, rows(), scope.ctx, self.frames)
 
@@ -157,9 +159,15 @@ class WithFields(seq.SeqTerm):
 
 
 def _as_obj(row: Any) -> dict:
-    if type(row) is not dict:
-        raise values.expected(row, "OBJECT")
-    return row
+    """A row as the per-row ``has_fields`` that RethinkDB rewrites ``with_fields`` into
+    (rewrites.cc) sees it: its errors name has_fields."""
+    if type(row) is dict:
+        if datum.REQL_TYPE in row:
+            raise objects.cannot_call("has_fields", row)
+        return row
+    if values.is_sequence(row):
+        raise ReqlQueryLogicError("Cannot perform has_fields on a sequence of sequences.")
+    raise objects.non_object_error("has_fields", row)
 
 
 def _has(obj: Any, selectors: list) -> bool:
@@ -207,13 +215,15 @@ class Zip(seq.SeqTerm):
 
 
 def _zip_row(row: Any) -> Any:
-    if type(row) is not dict or "left" not in row:
+    if type(row) is not dict:  # get_field("left", NOTHROW) still checks the type
+        raise values.expected(row, "OBJECT")
+    if "left" not in row:
         raise ReqlQueryLogicError("ZIP can only be called on the result of a join.")
-    left = row["left"]
-    right = row.get("right")
-    if right is None and "right" not in row:
-        return left
-    return {**values.as_object(left), **values.as_object(right)}
+    # shards.cc zip_trans_t: ``left.merge(right)`` with datum_t::merge, a deep merge where a
+    # side that is not an object gives the right side (eq_join on a function of a string).
+    if "right" not in row:
+        return row["left"]
+    return objects.merge(row["left"], row["right"])
 
 
 @term(T.UNION, arity=(0, None), optargs=("interleave",))

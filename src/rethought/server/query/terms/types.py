@@ -93,7 +93,8 @@ class CoerceTo(Term):
             if target == "OBJECT":
                 return _pairs_to_object(values.iterate(v))
         cls = ReqlNonExistenceError if start == "NULL" else ReqlQueryLogicError
-        raise cls(f"Cannot coerce {start} to {target}.")
+        # rfail_typed_target(val, ...): the value's own term is blamed
+        raise cls(f"Cannot coerce {start} to {target}.", frames=list(self.args[0].frames))
 
 
 _NO = object()  # _coerce_datum: no datum-to-datum rule applies

@@ -19,13 +19,15 @@ from ....errors import ReqlOpFailedError, ReqlQueryLogicError, ReqlRuntimeError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
+from ...system.access import require
 from .. import determinism
-from ..compile import Scope, Term, term
+from ..compile import Scope, Term, blame, term
 from ..seq import truthy  # as val_t::as_bool reads a boolean optarg (return_changes=1)
 from ..table_slices import check_primary_key
 from .catalog import as_table
 from .hooks import ignore_hook, with_hook
 from .objects import LITERAL, STRAY_LITERAL, merge, merge_patch
+from .tables import Get
 
 NO, YES, ALWAYS = 0, 1, 2  # return_changes
 
@@ -238,6 +240,9 @@ def run_write(
 
     The writer applies the table's write hook unless ``ignore_hook`` (terms/hooks.py)."""
     ctx = scope.ctx
+    if ignore_hook and hasattr(store, "db"):
+        # RethinkDB asks for config on the table before the write (writes.cc).
+        require(ctx, "config", store.db.id, store.id)
     with store.write() as writer:
         body(with_hook(scope, store, writer, ignore_hook))
     changes = list(getattr(writer, "changes", ()))
@@ -312,8 +317,11 @@ class _RowWrite(Term):
         durability = parse_durability(self, scope)
         return_changes = parse_return_changes(self, scope)
         self.check(scope)
-        target = self.args[0].run(scope)
-        table, rows, key = selection_target(target)
+        arg = self.args[0]
+        # A point write reads its row inside the write (so it needs write, not read, first).
+        target = arg.unread(scope) if isinstance(arg, Get) else arg.run(scope)
+        # as_selection on the argument's val_t: a non-selection blames the argument
+        table, rows, key = blame(selection_target, None, target, arg.frames)
         store = table.store
         pk = store.primary_key
         compute = self.row_function(scope)
