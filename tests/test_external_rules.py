@@ -223,3 +223,18 @@ def test_zip_is_a_deep_merge(rq):
         [],
     )
     assert failure(rq, r.expr([1]).zip()) == ("Expected type OBJECT but found NUMBER.", [])
+
+
+def test_order_by_computes_keys_inside_comparisons(rq):
+    r, conn, _, _ = rq
+    # sort.cc: std::stable_sort with lt_cmp(l, r) evaluating l's key first; the first
+    # comparison is (a[1], a[0]), and a single row is never compared
+    assert failure(rq, r.expr([1, 2, 3]).order_by("foo")) == (
+        "Cannot perform get_field on a non-object non-sequence `2`.",
+        [1],
+    )
+    assert r.expr([1]).order_by("foo").run(conn) == [1]
+    assert failure(rq, r.expr([{"foo": 1}, 5]).order_by("foo")) == (
+        "Cannot perform get_field on a non-object non-sequence `5`.",
+        [1],
+    )
