@@ -165,3 +165,20 @@ def test_the_documented_changefeed_example_passes(pytester):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "Ran 1 test" in out.stderr
+
+
+def test_in_process_server_takes_serve_options(tmp_path):
+    trustme = pytest.importorskip("trustme")
+    from rethought.server.tls import TlsOptions
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    key, cert, ca_file = (str(tmp_path / n) for n in ("key.pem", "cert.pem", "ca.pem"))
+    issued.private_key_pem.write_to_path(key)
+    issued.cert_chain_pems[0].write_to_path(cert)
+    ca.cert_pem.write_to_path(ca_file)
+    options = {"tls": TlsOptions(driver_key=key, driver_cert=cert)}
+    with InProcessServer(options=options) as server:
+        conn = server.connect(ssl={"ca_certs": ca_file})
+        assert r.expr("over tls").run(conn) == "over tls"
+        conn.close()
