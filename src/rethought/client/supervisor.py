@@ -10,8 +10,8 @@ and the thread-shared :class:`~.threaded.ThreadedConnection`):
   ``done(None)`` or ``done(error)``: the adapter's "open a socket";
 - ``_resume(kept)``: re-open the kept feeds on the new core and write;
 - ``_gave_up(kept)``: wake the feeds that now carry an error;
-- ``_ping_sent(core, interval)`` -> seconds until the next beat (a loop that reads only for a
-  waiter reads the answer there);
+- ``_between_beats(core, interval)`` -> seconds until the next beat (a loop that reads only
+  for a waiter reads there meanwhile, so that a ping's answer is seen with nobody waiting);
 - ``_lost(message)``, ``_flush()``, ``_core``, ``_core_lock``, ``host``, ``port``,
   ``connect_timeout``.
 
@@ -182,8 +182,7 @@ class Supervisor:
                 f"{2 * interval:g} s, a heartbeat ping included (heartbeat={interval:g})."
             )
             return
-        delay = interval
         if action == "ping":
             conn._flush()
-            delay = conn._ping_sent(core, interval)
+        delay = conn._between_beats(core, interval)
         conn._call_later(delay, lambda: self._beat(core))
