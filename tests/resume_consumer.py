@@ -82,9 +82,14 @@ def run_sync() -> None:
 async def run_async() -> None:
     conn = await r.connect(**OPTIONS, loop_type=LOOP)
     if MODE == "handler":
-        import asyncio
+        if LOOP == "trio":
+            import trio
 
-        finished = asyncio.Event()
+            finished = trio.Event()  # set by the pump task, which runs the callbacks
+        else:
+            import asyncio
+
+            finished = asyncio.Event()
         FEED.handle(conn, Printer(finished.set))
         await finished.wait()
     elif LOOP == "tornado":

@@ -223,3 +223,34 @@ def test_zip_is_a_deep_merge(rq):
         [],
     )
     assert failure(rq, r.expr([1]).zip()) == ("Expected type OBJECT but found NUMBER.", [])
+
+
+def test_order_by_computes_keys_inside_comparisons(rq):
+    r, conn, _, _ = rq
+    # sort.cc: std::stable_sort with lt_cmp(l, r) evaluating l's key first; the first
+    # comparison is (a[1], a[0]), and a single row is never compared
+    assert failure(rq, r.expr([1, 2, 3]).order_by("foo")) == (
+        "Cannot perform get_field on a non-object non-sequence `2`.",
+        [1],
+    )
+    assert r.expr([1]).order_by("foo").run(conn) == [1]
+    assert failure(rq, r.expr([{"foo": 1}, 5]).order_by("foo")) == (
+        "Cannot perform get_field on a non-object non-sequence `5`.",
+        [1],
+    )
+
+
+def test_limit_feed_with_a_transform_before_the_limit(rq):
+    r, conn, t, _ = rq
+    # RethinkDB 2.4.4 test/rql_test/changefeeds/limit_item_replacements.py_one.yaml:
+    # order_by(index=).pluck().limit().changes() follows the top n by the index and sends
+    # the plucked rows
+    t.index_create("v").run(conn)
+    t.index_wait("v").run(conn)
+    t.get(3).update({"v": 0}).run(conn)
+    t.get(4).update({"v": 1}).run(conn)
+    feed = t.order_by(index="v").pluck("id").limit(1).changes(include_initial=True).run(conn)
+    assert feed.next(wait=5) == {"new_val": {"id": 3}}
+    t.get(3).update({"v": 9}).run(conn)
+    assert feed.next(wait=5) == {"new_val": {"id": 4}, "old_val": {"id": 3}}
+    feed.close()

@@ -14,7 +14,7 @@ import pytest
 from reconnect_proxy import Proxy
 from rethought import r
 from rethought.client.resume import heartbeat_action
-from rethought.errors import ReqlDriverError
+from rethought.errors import ReqlDriverError, ReqlTimeoutError
 
 HEARTBEAT = 0.2
 
@@ -115,3 +115,19 @@ def test_gevent_half_open_is_detected(proxy):
             gevent.sleep(0.01)
     with pytest.raises(ReqlDriverError):
         r.expr(1).run(c)
+
+
+def test_blocking_ping_answered_after_other_traffic_then_idle(proxy, test_table):
+    # A ping may be outstanding when other answers arrive and the caller stops reading; its
+    # answer must still be read (by the heartbeat itself) before the next beat judges.
+    c = r.connect(host=proxy.host, port=proxy.port, heartbeat=HEARTBEAT)
+    try:
+        feed = test_table.changes().run(c)
+        for _ in range(4):
+            with pytest.raises(ReqlTimeoutError):
+                feed.next(wait=HEARTBEAT * 1.5)  # reading meanwhile; pings go and come
+            assert r.expr(1).run(c) == 1
+            time.sleep(HEARTBEAT * 3)  # nobody reading
+            assert c.is_open()
+    finally:
+        c.close()

@@ -240,7 +240,9 @@ def test_integrator_pool_30_callers(proxy):
     loop.run_until(lambda: len(got) == 30 or loop.errors)
     assert not loop.errors
     assert sorted(got) == list(range(30))
-    assert order == list(range(30))  # first come, first served
+    # First come, first served: 0 and 1 open the two connections (either may be ready
+    # first), the 28 others wait in line and are served in order.
+    assert [n for n in order if n >= 2] == list(range(2, 30))
     assert proxy.accepted <= 2
     pool.close()
     closed = pool.acquire()

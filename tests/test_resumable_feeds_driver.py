@@ -34,6 +34,7 @@ LOOPS = [
     ("asyncio", "cursor"),
     ("asyncio", "handler"),
     ("trio", "cursor"),
+    ("trio", "handler"),
     ("tornado", "cursor"),
     ("twisted", "cursor"),
     ("integrator", "handler"),

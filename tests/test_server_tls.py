@@ -204,3 +204,25 @@ def test_web_console_over_tls(tmp_path, pki):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
     finally:
         srv.stop()
+
+
+def test_official_javascript_driver_over_tls(tmp_path, pki):
+    import shutil
+    from pathlib import Path
+
+    js = Path(__file__).resolve().parent / "js"
+    if shutil.which("node") is None or not (js / "node_modules" / "rethinkdb").is_dir():
+        pytest.skip("node or the rethinkdb npm package is missing (.ci/run installs them)")
+    srv = _tls_server(tmp_path, pki)
+    try:
+        out = subprocess.run(
+            ["node", str(js / "tls.js"), str(srv.port), pki["ca"]],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout)
+    # The JS driver sends its 4-byte magic alone and waits: a TLS server waits for a record
+    # header, so plaintext ends in the driver's timeout (RethinkDB behaves the same).
+    assert got == {"v": [1, 2], "plain": "ReqlTimeoutError"}

@@ -165,3 +165,56 @@ def test_the_documented_changefeed_example_passes(pytester):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "Ran 1 test" in out.stderr
+
+
+def test_in_process_server_takes_serve_options(tmp_path):
+    trustme = pytest.importorskip("trustme")
+    from rethought.server.wire.tls import TlsOptions
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    key, cert, ca_file = (str(tmp_path / n) for n in ("key.pem", "cert.pem", "ca.pem"))
+    issued.private_key_pem.write_to_path(key)
+    issued.cert_chain_pems[0].write_to_path(cert)
+    ca.cert_pem.write_to_path(ca_file)
+    options = {"tls": TlsOptions(driver_key=key, driver_cert=cert)}
+    with InProcessServer(options=options) as server:
+        conn = server.connect(ssl={"ca_certs": ca_file})
+        assert r.expr("over tls").run(conn) == "over tls"
+        conn.close()
+
+
+def test_conn_under_another_async_plugin_opens_on_its_loop(pytester):
+    # A stand-in for pytest-asyncio: it runs @pytest.mark.asyncio coroutine tests itself.
+    pytester.makeconftest(
+        """
+        import asyncio, inspect
+        import pytest
+
+        def pytest_configure(config):
+            config.addinivalue_line("markers", "asyncio: run on asyncio")
+
+        def pytest_pyfunc_call(pyfuncitem):
+            if pyfuncitem.get_closest_marker("asyncio") and inspect.iscoroutinefunction(pyfuncitem.obj):
+                names = pyfuncitem._fixtureinfo.argnames
+                asyncio.run(pyfuncitem.obj(**{n: pyfuncitem.funcargs[n] for n in names}))
+                return True
+        """
+    )
+    pytester.makepyfile(
+        test_other="""
+        import pytest
+        from rethought import r
+        from rethought.testing.pytest_plugin import AsyncConnection
+
+        @pytest.mark.asyncio
+        async def test_stand_in(conn, rethought_db):
+            assert isinstance(conn, AsyncConnection)
+            c = await conn.open()
+            assert c.db == rethought_db
+            assert await r.expr(2).run(c) == 2
+            await c.close()
+        """
+    )
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=1)

@@ -133,3 +133,78 @@ def test_write_hook_blob_is_rethinkdbs_and_round_trips(table, official_conn):
     assert table.get(1).run(official_conn) == {"id": 1, "r": 2}
     query = table.get_write_hook()["query"].run(official_conn)
     assert query.startswith("setWriteHook(function(var10, var11, var12)")
+
+
+def _check_preprocessed(term) -> None:
+    """What RethinkDB's raw_term_t::init_json asserts of a stored term (term_storage.cc):
+    an array of 2 to 4 items, an integer type first, an integer backtrace id last; a datum
+    has exactly 3 items; args an array, optargs an object, of terms."""
+    assert isinstance(term, list) and 2 <= len(term) <= 4, term
+    assert isinstance(term[0], int) and isinstance(term[-1], int), term
+    if term[0] == 1:
+        assert len(term) == 3
+        return
+    for part in term[1:-1]:
+        if isinstance(part, list):
+            for a in part:
+                _check_preprocessed(a)
+        else:
+            assert isinstance(part, dict)
+            for v in part.values():
+                _check_preprocessed(v)
+
+
+def test_random_functions_round_trip_in_rethinkdbs_form():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rethought.server.runtime import rdb_blobs
+
+    scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=5)
+    datums = st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+        ),
+        max_leaves=6,
+    )
+    keys = st.text(alphabet="abcxyz_", min_size=1, max_size=4)
+    terms = st.recursive(
+        scalars | datums.filter(lambda d: isinstance(d, (list, dict))).map(lambda d: [1, [d]]),
+        lambda inner: (
+            st.builds(
+                lambda tt, args: [tt, args],
+                st.sampled_from([2, 10, 31, 39, 170]),
+                st.lists(inner, max_size=3),
+            )
+            | st.builds(
+                lambda tt, args, opt: [tt, args, opt],
+                st.sampled_from([15, 56, 78]),
+                st.lists(inner, max_size=2),
+                st.dictionaries(keys, inner, min_size=1, max_size=2),
+            )
+            | st.dictionaries(keys, inner, max_size=3)
+        ),
+        max_leaves=12,
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        st.lists(st.integers(-(2**31), 2**31), min_size=1, max_size=3),
+        terms,
+        st.booleans(),
+        st.booleans(),
+    )
+    def round_trip(ids, body, multi, geo):
+        function = [69, [[2, ids], body]]
+        blob = rdb_blobs.encode_index(function, multi, geo)
+        assert rdb_blobs.decode_index(blob) == (function, multi, geo)
+        assert rdb_blobs.decode_hook(rdb_blobs.encode_hook(function)) == function
+        # prefix, 4 version bytes, type, no variables, implicit depth, id count, ids, size
+        at = len(b"$reql_index_function$") + 4 + 1 + 1 + 4 + 1 + 8 * len(ids)
+        (size,) = struct.unpack("<i", blob[at : at + 4])
+        text = blob[at + 4 : at + 4 + size]
+        assert text.endswith(b"\0") and blob[at + 4 + size :] == b"\0" * 4 + bytes([multi, geo])
+        _check_preprocessed(json.loads(text[:-1]))
+
+    round_trip()

@@ -15,6 +15,7 @@ from ..errors import ReqlDriverError
 from .core import ClientCore, Query
 from .loops.sync import Connection, Cursor
 from .repl import repl_connection, set_repl_connection
+from .resume import Reconnect
 
 __all__ = [
     "connect",
@@ -27,6 +28,7 @@ __all__ = [
     "Cursor",
     "ClientCore",
     "Query",
+    "Reconnect",
     "LOOP_TYPES",
 ]
 
@@ -70,7 +72,8 @@ def connect(*args: Any, loop_type: str | None = None, **kwargs: Any) -> Any:
     """Open a connection with ``loop_type`` (default: the one ``set_loop_type`` chose).
 
     ``connect(host="localhost", port=28015, db=None, user="admin", password="", timeout=20,
-    ssl=None)``; with the default loop type the result is a blocking :class:`Connection`,
+    ssl=None, reconnect=None, heartbeat=None)`` (the last two: docs/async.md, "Connections
+    that come back"); with the default loop type the result is a blocking :class:`Connection`,
     with ``loop_type="asyncio"`` or ``"trio"`` an awaitable that gives the connection.
     Passing ``loop_type`` touches no global state, so one process can mix loop types.
     """

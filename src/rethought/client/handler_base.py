@@ -122,7 +122,9 @@ class Handler:
         """A non-fatal feed error, e.g. changes the server had to skip."""
 
     def on_state(self, state: str) -> None:
-        """A feed state document: "initializing" or "ready" (``include_states=True``)."""
+        """A feed state document (``include_states=True``): "initializing" or "ready"; on a
+        connection with ``reconnect=``, "reconnecting" when it dropped, then "ready" again
+        once the resumed feed caught up."""
 
     # -- stopping ------------------------------------------------------------------------
 

@@ -233,8 +233,8 @@ class ConnectionBase(abc.ABC):
         """Wake whoever waits on the connection's state (loops whose waiters take turns
         reading: trio, threads)."""
 
-    def _ping_sent(self, core: ClientCore, interval: float) -> float:
-        """A heartbeat ping was written; seconds until the next beat (Supervisor)."""
+    def _between_beats(self, core: ClientCore, interval: float) -> float:
+        """After a heartbeat tick: seconds until the next one (Supervisor)."""
         return interval
 
     def client_port(self) -> int | None:

@@ -10,8 +10,8 @@ and the thread-shared :class:`~.threaded.ThreadedConnection`):
   ``done(None)`` or ``done(error)``: the adapter's "open a socket";
 - ``_resume(kept)``: re-open the kept feeds on the new core and write;
 - ``_gave_up(kept)``: wake the feeds that now carry an error;
-- ``_ping_sent(core, interval)`` -> seconds until the next beat (a loop that reads only for a
-  waiter reads the answer there);
+- ``_between_beats(core, interval)`` -> seconds until the next beat (a loop that reads only
+  for a waiter reads there meanwhile, so that a ping's answer is seen with nobody waiting);
 - ``_lost(message)``, ``_flush()``, ``_core``, ``_core_lock``, ``host``, ``port``,
   ``connect_timeout``.
 
@@ -21,6 +21,7 @@ The decisions themselves (delays, which feeds survive, ping or dead) are sans-IO
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from ..errors import ReqlDriverError
@@ -34,7 +35,9 @@ class Supervisor:
     """Reconnects and heartbeats of one connection (``conn._supervisor``)."""
 
     def __init__(self, conn: Any, reconnect: Any = None, heartbeat: float | None = None) -> None:
-        self.conn = conn
+        # Weak: no reference cycle with the connection (a dropped connection is freed by
+        # reference counting), and nobody is left to reconnect for once it is gone.
+        self._conn = weakref.ref(conn)
         self.policy: Reconnect | None = reconnect_policy(reconnect)
         if heartbeat is not None and (not isinstance(heartbeat, int | float) or heartbeat <= 0):
             raise ReqlDriverError(f"heartbeat must be a positive number of seconds: {heartbeat!r}")
@@ -47,6 +50,11 @@ class Supervisor:
         self.reconnects = 0  # successful reconnects so far
         self.last_error: Any = None
         self._timer: Any = None
+
+    @property
+    def conn(self) -> Any:
+        """The connection (None once it was freed)."""
+        return self._conn()
 
     @property
     def resumes_feeds(self) -> bool:
@@ -78,23 +86,28 @@ class Supervisor:
     def _next(self) -> None:
         delay = self.policy.delay(self.attempt) if self.policy is not None else None
         self.attempt += 1
-        if delay is None or self.closed:
+        conn = self.conn
+        if delay is None or self.closed or conn is None:
             self._give_up()
             return
-        self._timer = self.conn._call_later(delay, self._attempt_now)
+        self._timer = conn._call_later(delay, self._attempt_now)
 
     def _attempt_now(self) -> None:
         self._timer = None
-        if self.closed or not self.active:
+        conn = self.conn
+        if self.closed or not self.active or conn is None:
             return
         self.attempting = True
-        self.conn._open_then(self.conn.connect_timeout, self._attempted)
+        conn._open_then(conn.connect_timeout, self._attempted)
 
     def _attempted(self, error: BaseException | None) -> None:
         self.attempting = False
+        conn = self.conn
+        if conn is None:
+            return
         if self.closed or not self.active:
             if error is None:  # closed by the user while this attempt was opening
-                self.conn._lost(CLOSED_MESSAGE)
+                conn._lost(CLOSED_MESSAGE)
             return
         if error is not None:
             self.last_error = error
@@ -103,16 +116,17 @@ class Supervisor:
         self.active = False
         self.reconnects += 1
         kept, self.kept = [q for q in self.kept if not q.done], []
-        self.conn._resume(kept)
+        conn._resume(kept)
 
     def _give_up(self) -> None:
         self.active = False
         kept, self.kept = self.kept, []
-        if self.closed:
+        conn = self.conn
+        if self.closed or conn is None:
             error = ReqlDriverError(CLOSED_MESSAGE)
         else:
             error = ReqlDriverError(
-                f"Could not reconnect to {self.conn.host}:{self.conn.port} after "
+                f"Could not reconnect to {conn.host}:{conn.port} after "
                 f"{self.attempt - 1} attempts; the connection is closed. "
                 f"Last error: {self.last_error}"
             )
@@ -121,7 +135,8 @@ class Supervisor:
                 query.error = error
                 query.done = True
                 query.outstanding = False
-        self.conn._gave_up(kept)
+        if conn is not None:
+            conn._gave_up(kept)
 
     def reopen(self) -> None:
         """The user opens the connection (again): reconnect after later drops."""
@@ -138,9 +153,10 @@ class Supervisor:
 
     def not_open_error(self) -> ReqlDriverError:
         """What a query gets while the connection is not open."""
-        if self.active:
+        conn = self.conn
+        if self.active and conn is not None:
             return ReqlDriverError(
-                f"Connection to {self.conn.host}:{self.conn.port} was lost and is "
+                f"Connection to {conn.host}:{conn.port} was lost and is "
                 f"reconnecting (attempt {self.attempt}); the query was not sent."
             )
         return ReqlDriverError(CLOSED_MESSAGE)
@@ -149,12 +165,13 @@ class Supervisor:
 
     def opened(self, core: ClientCore) -> None:
         """A handshake completed on ``core``: start its heartbeat."""
-        if self.heartbeat is not None:
-            self.conn._call_later(self.heartbeat, lambda: self._beat(core))
+        conn = self.conn
+        if self.heartbeat is not None and conn is not None:
+            conn._call_later(self.heartbeat, lambda: self._beat(core))
 
     def _beat(self, core: ClientCore) -> None:
         conn = self.conn
-        if conn._core is not core or core.closed:
+        if conn is None or conn._core is not core or core.closed:
             return  # that connection is gone (a new one has its own heartbeat)
         interval = self.heartbeat
         with conn._core_lock:
@@ -165,8 +182,7 @@ class Supervisor:
                 f"{2 * interval:g} s, a heartbeat ping included (heartbeat={interval:g})."
             )
             return
-        delay = interval
         if action == "ping":
             conn._flush()
-            delay = conn._ping_sent(core, interval)
+        delay = conn._between_beats(core, interval)
         conn._call_later(delay, lambda: self._beat(core))

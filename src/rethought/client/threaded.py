@@ -182,15 +182,14 @@ class ThreadedConnection(BlockingContext, ConnectionBase):
         with self._cond:
             self._cond.notify_all()
 
-    def _ping_sent(self, core: ClientCore, interval: float) -> float:
-        # Nobody may be reading: read for the answer here (or wait for whoever reads).
+    def _between_beats(self, core: ClientCore, interval: float) -> float:
+        # Nobody may be reading: read here until the next beat (or wait for whoever reads),
+        # so that the answer to a ping is seen on an idle connection too.
         try:
-            self._wait(
-                lambda: core.closed or core.received != core._seen, time.monotonic() + interval
-            )
+            self._wait(lambda: core.closed or self._core is not core, time.monotonic() + interval)
         except ReqlError:
             pass
-        return 0.0  # beat again at once: dead unless something arrived meanwhile
+        return 0.0  # the interval passed here: beat again at once
 
     # -- queries -------------------------------------------------------------------------
 

@@ -124,6 +124,8 @@ class InProcessServer(ServerHandle):
 
     ``port=0`` (the default) lets the OS pick a free port, read back as ``port`` after
     :meth:`start`. ``log`` receives the server's startup and shutdown lines (default: dropped).
+    ``options``: more fields of ``rethought.server.app.ServeOptions`` (``tls=TlsOptions(...)``,
+    ``changefeed_log_max_changes=...``), as ``rethought serve`` flags would set them.
     """
 
     def __init__(
@@ -132,9 +134,11 @@ class InProcessServer(ServerHandle):
         port: int = 0,
         password: str | None = None,
         log: Any = None,
+        options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(directory, password)
         self.port = port
+        self.options = dict(options or {})
         self._log = log or (lambda line: None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -151,6 +155,7 @@ class InProcessServer(ServerHandle):
             initial_password=self.password,
             server_name="rethought_test",
             http_port=None,
+            **self.options,
         )
         self._server = Server(opts, say=self._log)
         loop = self._loop = asyncio.new_event_loop()

@@ -375,10 +375,15 @@ def order_key(row: Any, spec: list[tuple[bool, values.Func]]) -> tuple:
 def sort_rows(rows: list, spec: list[tuple[bool, values.Func]]) -> list:
     """Stable sort of ``rows`` by ``spec`` (``order_by`` without an index): one stable sort
     per ordering argument, the last one first, so every comparison stays in C."""
-    keyed = []
-    for row in rows:
+    # RethinkDB's std::stable_sort calls lt_cmp(a[1], a[0]) first and computes keys only
+    # inside comparisons: fewer than two rows compute none (``[1].order_by('x')`` is [1]),
+    # otherwise row 1's key comes first, so the same row's error is reported.
+    if len(rows) < 2:
+        return list(rows)
+    keyed: list = [None] * len(rows)
+    for i in (1, 0, *range(2, len(rows))):
         suspend.checkpoint()  # a big in-memory sort lets other queries run meanwhile
-        keyed.append((_key_parts(row, spec), row))
+        keyed[i] = (_key_parts(rows[i], spec), rows[i])
     for i in reversed(range(len(spec))):
         keyed.sort(key=lambda entry, i=i: entry[0][i], reverse=spec[i][0])
     return [row for _, row in keyed]

@@ -158,7 +158,7 @@ class Changes(Term):
             return self._between(node, scope, opts, transforms)
         if tt == T.GET_ALL:
             return self._get_all(node, scope, opts, transforms)
-        if tt == T.LIMIT and node.args[0].tt == T.ORDER_BY:
+        if tt == T.LIMIT and _kind(_below_row_transforms(node.args[0])) == T.ORDER_BY:
             return self._order_by_limit(node, scope, opts, transforms)
         if tt == T.LIMIT and _kind(node.args[0]) == T.UNION:
             raise ReqlQueryLogicError("Cannot call `changes` on a slice of a union.")
@@ -211,7 +211,14 @@ class Changes(Term):
         return _range_feed(node, scope, opts, transforms, store, index, lambda v: True)
 
     def _order_by_limit(self, node: Term, scope: Scope, opts, transforms):
+        # Row transforms between order_by and limit (``order_by(index=).pluck().limit()``)
+        # apply to what the feed sends; the top n is still chosen by the index on the rows.
         order = node.args[0]
+        mid: list = []
+        while _is_row_transform(order, _kind(order)):
+            _check_deterministic(order)
+            mid.insert(0, _row_transform(order, scope))
+            order = order.args[0]
         n = values.as_int(values.to_datum(node.args[1].run(scope)))
         index_node = order.optargs.get("index")
         if index_node is None or len(order.args) != 1:
@@ -229,6 +236,10 @@ class Changes(Term):
         filters = list(transforms)
 
         def passes(row: Any) -> bool:
+            for t in mid:  # a row a filter drops (or a transform fails on) is not in the top
+                row = t(row)
+                if row is None:
+                    return False
             return all(f(row) is not None for f in filters)
 
         def top() -> list:
@@ -236,7 +247,7 @@ class Changes(Term):
             return list(islice(rows, n))
 
         top_feed = _cls(feeds.OrderByLimitFeed, opts)
-        return top_feed(scope.ctx.engine.hub, store, opts, [], top)
+        return top_feed(scope.ctx.engine.hub, store, opts, mid, top)
 
 
 def _check_not_a_row(top: Term, scope: Scope) -> None:
@@ -250,6 +261,13 @@ def _check_not_a_row(top: Term, scope: Scope) -> None:
     value = values.to_datum(top.run(scope))
     values.iterate(value)
     raise ReqlQueryLogicError("Cannot call `changes` on an eager stream.")
+
+
+def _below_row_transforms(node: Term) -> Term:
+    """The term under a chain of row transforms (map, pluck, filter ...)."""
+    while _is_row_transform(node, _kind(node)):
+        node = node.args[0]
+    return node
 
 
 def _kind(node: Term) -> int:
