@@ -254,3 +254,18 @@ def test_limit_feed_with_a_transform_before_the_limit(rq):
     t.get(3).update({"v": 9}).run(conn)
     assert feed.next(wait=5) == {"new_val": {"id": 4}, "old_val": {"id": 3}}
     feed.close()
+
+
+def test_get_all_reads_its_index_when_read(rq):
+    r, conn, t, name = rq
+    # like between, get_all's index is looked up by the read (datum_stream), not the term
+    q = t.get_all(1, index="nope")
+    assert q.type_of().run(conn) == "SELECTION<STREAM>"
+    assert failure(rq, q.do(lambda x: x)) == (
+        f"Expected type DATUM but found SELECTION:\nSELECTION ON table({name})",
+        [1],
+    )
+    with pytest.raises(r.ReqlOpFailedError) as info:
+        q.count().run(conn)
+    assert info.value.message == f"Index `nope` was not found on table `test.{name}`."
+    assert list(info.value.frames or []) == [0]

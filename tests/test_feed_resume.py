@@ -452,3 +452,31 @@ def test_log_numbers_bytes_and_trims(tmp_path):
     assert w.log_first == 112
     assert storage.changelog.read(t, 111, 112)[0] == [(112, {"id": "y"}, None)]
     storage.close()
+
+
+def test_position_ahead_of_the_log(tname, conn):
+    from rethought.server import feed_resume
+
+    tid = uuid.UUID(r.table(tname).config()["id"].run(conn)).bytes
+    ahead = feed_resume.encode([feed_resume.Part(tid, 10**6)])
+    with pytest.raises(ReqlOpFailedError, match="is ahead of the change log of table"):
+        r.table(tname).changes(resume_from=ahead).run(conn)
+
+
+def test_point_feed_resume_sends_no_initial_value(drv, tname, conn):
+    rr, c = drv
+    r.table(tname).insert({"id": 1, "n": 0}).run(conn)
+    feed = rr.table(tname).get(1).changes(include_initial=True, include_positions=True).run(c)
+    initial = feed.next(wait=WAIT)
+    r.table(tname).get(1).update({"n": 1}).run(conn)
+    change = feed.next(wait=WAIT)
+    feed.close()
+    assert strip([initial]) == [{"new_val": {"id": 1, "n": 0}}]
+    r.table(tname).get(1).update({"n": 2}).run(conn)
+    r.table(tname).get(2).update({"n": 9}).run(conn)  # another row: not this feed's
+    resumed = rr.table(tname).get(1).changes(include_initial=True, resume_from=change["position"])
+    resumed = resumed.run(c)
+    assert strip([resumed.next(wait=WAIT)]) == [
+        {"new_val": {"id": 1, "n": 2}, "old_val": {"id": 1, "n": 1}}
+    ]
+    resumed.close()

@@ -156,21 +156,28 @@ def _wait_until(condition, timeout: float = 30.0) -> None:
 
 
 def test_two_resumable_feeds_on_one_connection(server, conn, feed_table):
+    # Two resumable feeds (with a filter, with a map) and a plain one share a connection
+    # that is cut twice; each resumable one goes on from its own position.
     proxy = Proxy(server.host, server.port)
     table = r.db("test").table(feed_table)
     c = r.connect(host=proxy.host, port=proxy.port, reconnect=r.Reconnect(0.05, 0.3))
     try:
         evens = table.filter(r.row["id"] % 2 == 0).changes().run(c)
-        odds = table.filter(r.row["id"] % 2 == 1).changes()["new_val"].run(c, resumable=False)
+        odds = table.filter(r.row["id"] % 2 == 1).map(r.row.merge({"odd": True})).changes()
+        odds = odds.run(c)
+        plain = table.changes()["new_val"].run(c)  # a transform after changes(): not resumable
         table.insert([{"id": 1}, {"id": 2}]).run(conn)
         assert evens.next(wait=5)["new_val"] == {"id": 2}
-        assert odds.next(wait=5) == {"id": 1}
-        proxy.cut()
-        table.insert([{"id": 3}, {"id": 4}, {"id": 6}]).run(conn)
-        assert [evens.next(wait=10)["new_val"]["id"] for _ in range(2)] == [4, 6]
-        # Not resumable (run(resumable=False), and a transform after changes()): it failed.
+        assert odds.next(wait=5)["new_val"] == {"id": 1, "odd": True}
+        for batch in ([3, 4, 6], [5, 7, 8]):
+            proxy.cut()
+            table.insert([{"id": i} for i in batch]).run(conn)
+        assert [evens.next(wait=10)["new_val"]["id"] for _ in range(3)] == [4, 6, 8]
+        assert [odds.next(wait=10)["new_val"]["id"] for _ in range(3)] == [3, 5, 7]
+        assert c.reconnects >= 1
         with pytest.raises(ReqlDriverError, match="Connection"):
-            odds.next(wait=5)
+            while True:  # its rows from before the cut, then the drop's error
+                plain.next(wait=5)
     finally:
         c.close(noreply_wait=False)
         proxy.close()

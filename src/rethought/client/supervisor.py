@@ -98,7 +98,10 @@ class Supervisor:
         if self.closed or not self.active or conn is None:
             return
         self.attempting = True
-        conn._open_then(conn.connect_timeout, self._attempted)
+        try:
+            conn._open_then(conn.connect_timeout, self._attempted)
+        except Exception as exc:  # could not even start (an adapter refusing at once)
+            self._attempted(exc)
 
     def _attempted(self, error: BaseException | None) -> None:
         self.attempting = False

@@ -46,6 +46,7 @@ SETTING = b"S"
 NO = struct.Struct(">Q")
 HEAD = struct.Struct(">dI")  # commit time, number of changes
 LENS = struct.Struct(">ii")  # byte lengths of old and new row, -1 for none
+ONE = struct.Struct(">dIii")  # HEAD then LENS: an entry of one change
 NONE = -1
 READ_CHUNK = 256  # entries read per read transaction while replaying
 Ends = tuple[int, Any, float]  # next change number, oldest entry's first number or None, its time
@@ -119,7 +120,8 @@ class ChangeLog:
     def __init__(self, storage: Env) -> None:
         self.storage = storage
         self.db = storage.env.open_db(b"changelog")
-        self.defaults = Limits()  # the server's (``rethought serve --changefeed-log-...``)
+        self._triggers: dict[str, tuple[int | None, float | None]] = {}  # see _trigger
+        self.defaults = Limits()
         self._settings: dict[str, Limits | None] = {}  # per-table settings, cached
         self._bytes: dict[str, int] = {}  # committed bytes per table log, once counted
         self._ends: dict[str, Ends] = {}  # committed (next no, oldest first no, its time)
@@ -131,33 +133,63 @@ class ChangeLog:
 
     def record(self, txn: lmdb.Transaction, table: Table, raws: list[tuple[Any, Any]]) -> int:
         """Append one transaction's changes; returns the number of its first change."""
-        start = ENTRY + table._prefix
-        self._join(txn)
-        ends = self._pending_ends.get(table.id) or self._ends.get(table.id)
+        # On every write's path: kept lean (the commit's second B-tree costs enough).
+        tid = table.id
+        if self._pending_txn is not txn:
+            self._join(txn)
+        pending_ends = self._pending_ends
+        ends = pending_ends.get(tid) or self._ends.get(tid)
         if ends is None:
-            ends = _ends(txn.cursor(db=self.db), start, table._prefix)
+            ends = _ends(txn.cursor(db=self.db), ENTRY + table._prefix, table._prefix)
         first, oldest_first, oldest_time = ends
         now = time.time()
-        key = start + NO.pack(first)
-        value = encode_entry(now, raws)
+        key = ENTRY + table._prefix + NO.pack(first)
+        if len(raws) == 1:
+            old, new = raws[0]
+            lo = NONE if old is None else len(old)
+            value = ONE.pack(now, 1, lo, NONE if new is None else len(new)) + (old or b"")
+            if new is not None:
+                value += new
+        else:
+            value = encode_entry(now, raws)
         txn.put(key, value, db=self.db)
-        self._pending[table.id] = self._pending.get(table.id, 0) + len(key) + len(value)
+        pending = self._pending
+        pending[tid] = pending.get(tid, 0) + len(key) + len(value)
         if oldest_first is None:
             oldest_first, oldest_time = first, now
         next_no = first + len(raws)
-        self._pending_ends[table.id] = (next_no, oldest_first, oldest_time)
-        limits = self.limits(table)
-        max_n, max_age = limits.max_changes, limits.max_age_seconds
-        if (max_n is not None and next_no - oldest_first > max_n + max(1, max_n >> 4)) or (
+        pending_ends[tid] = (next_no, oldest_first, oldest_time)
+        trigger = self._triggers.get(tid)
+        if trigger is None:
+            trigger = self._triggers[tid] = self._trigger(table)
+        over, max_age = trigger
+        if (over is not None and next_no - oldest_first > over) or (
             max_age is not None and oldest_time < now - max_age
         ):
             self._trim(txn, table, next_no, now)
         return first
 
+    def _trigger(self, table: TableStore) -> tuple[int | None, float | None]:
+        """When a write trims: past the count bound by a sixteenth (batched deletes; the
+        cut itself is exact when read), or once the oldest entry passes the age bound."""
+        limits = self.limits(table)
+        n = limits.max_changes
+        return (None if n is None else n + max(1, n >> 4)), limits.max_age_seconds
+
+    @property
+    def defaults(self) -> Limits:
+        """The server's limits (``rethought serve --changefeed-log-...``)."""
+        return self._defaults
+
+    @defaults.setter
+    def defaults(self, limits: Limits) -> None:
+        self._defaults = limits
+        self._triggers.clear()
+
     def committed(self, txn: lmdb.Transaction) -> None:
         """``txn`` committed: its byte counts become the logs' (the writer calls this)."""
         if self._pending_txn is txn:
-            for table_id, delta in self._pending.items():
+            for table_id, delta in self._pending.items():  # a table or two
                 if table_id in self._bytes:
                     self._bytes[table_id] += delta
             self._ends.update(self._pending_ends)
@@ -293,6 +325,7 @@ class ChangeLog:
             else:
                 txn.put(key, orjson.dumps(limits.to_json()), db=self.db)
             self._settings[table.id] = limits
+            self._triggers.pop(table.id, None)
             self._trim_in(txn, table)
         self.storage.sync()
 
@@ -335,6 +368,7 @@ class ChangeLog:
         txn.delete(TAIL + prefix, db=self.db)
         txn.delete(SETTING + prefix, db=self.db)
         self._settings.pop(table.id, None)
+        self._triggers.pop(table.id, None)
         self._bytes.pop(table.id, None)
         self._ends.pop(table.id, None)
         self._pending_ends.pop(table.id, None)

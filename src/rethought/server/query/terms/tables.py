@@ -104,8 +104,9 @@ class GetAll(Term):
         store = table.store
         if index == store.primary_key:
             return values.Selection(table, _get_primary(store, keys))
-        require_index(table, index)
-        return values.Selection(table, _get_secondary(store, index, keys))
+        # As a between(), RethinkDB's get_all looks the index up when it is read, so a type
+        # error on the selection (``.do(...)``, ``.add(1)``) comes first.
+        return values.Selection(table, _get_secondary(table, index, keys, self.frames))
 
 
 def _get_primary(store: Any, keys: list) -> Iterator[Any]:
@@ -117,9 +118,15 @@ def _get_primary(store: Any, keys: list) -> Iterator[Any]:
             yield row
 
 
-def _get_secondary(store: Any, index: str, keys: list) -> Iterator[Any]:
+def _get_secondary(table: Any, index: str, keys: list, frames: tuple) -> Iterator[Any]:
+    try:
+        require_index(table, index)
+    except ReqlError as e:
+        if e.frames is None:
+            e.frames = list(frames)
+        raise
     for key in keys:
-        yield from store.index_get_all(index, key)
+        yield from table.store.index_get_all(index, key)
 
 
 @term(T.BETWEEN, arity=(3, 3), optargs=("index", "left_bound", "right_bound"))
