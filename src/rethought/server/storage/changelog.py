@@ -169,7 +169,7 @@ class ChangeLog:
             self._trim(txn, table, next_no, now)
         return first
 
-    def _trigger(self, table: TableStore) -> tuple[int | None, float | None]:
+    def _trigger(self, table: Table) -> tuple[int | None, float | None]:
         """When a write trims: past the count bound by a sixteenth (batched deletes; the
         cut itself is exact when read), or once the oldest entry passes the age bound."""
         limits = self.limits(table)
