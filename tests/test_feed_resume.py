@@ -455,7 +455,7 @@ def test_log_numbers_bytes_and_trims(tmp_path):
 
 
 def test_position_ahead_of_the_log(tname, conn):
-    from rethought.server import feed_resume
+    from rethought.server.feeds import resume as feed_resume
 
     tid = uuid.UUID(r.table(tname).config()["id"].run(conn)).bytes
     ahead = feed_resume.encode([feed_resume.Part(tid, 10**6)])
