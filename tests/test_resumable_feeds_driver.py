@@ -31,12 +31,14 @@ LOOPS = [
     ("sync", "cursor"),
     ("sync", "handler"),
     ("gevent", "cursor"),
+    ("gevent", "handler"),
     ("asyncio", "cursor"),
     ("asyncio", "handler"),
     ("trio", "cursor"),
     ("trio", "handler"),
     ("tornado", "cursor"),
     ("twisted", "cursor"),
+    ("twisted", "handler"),
     ("integrator", "handler"),
 ]
 
