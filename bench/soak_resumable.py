@@ -1,8 +1,8 @@
 """The soak test of issue 15, full size: a writer inserts N documents (10,000) with hard
 durability while the server is killed with SIGKILL and restarted K times (5); one resumable
-changefeed consumer per loop (blocking for + Handler, gevent, asyncio for + Handler, trio for +
-Handler, Tornado, Twisted, integrator; tests/resume_consumer.py) must receive each
-acknowledged insert exactly once, in commit order.
+changefeed consumer per loop and style (a cursor and a Handler on blocking, gevent, asyncio,
+trio and Twisted; Tornado next(); the integrator's Handler; tests/resume_consumer.py) must
+receive each acknowledged insert exactly once, in commit order.
 
     python bench/soak_resumable.py [--docs 10000] [--kills 5]
 

@@ -22,6 +22,7 @@ class Proxy:
         self.host, self.port = self.listener.getsockname()
         self.refuse = False
         self.stalled = False
+        self._stalled_pairs: set[tuple] = set()  # stall_existing(): these only (kept alive)
         self.accepted = 0
         self._pairs: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
@@ -61,8 +62,8 @@ class Proxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                if not self.stalled:  # stalled: swallowed, as by a dead link
-                    dst.sendall(data)
+                if not self.stalled and pair not in self._stalled_pairs:
+                    dst.sendall(data)  # stalled: swallowed, as by a dead link
         except OSError:
             pass
         self._drop(pair)
@@ -87,6 +88,12 @@ class Proxy:
     def stall(self, stalled: bool = True) -> None:
         """Stop (or resume) forwarding, leaving the connections open."""
         self.stalled = stalled
+
+    def stall_existing(self) -> int:
+        """Stall the connections open now (new ones flow): each one half-open; how many."""
+        with self._lock:
+            self._stalled_pairs.update(self._pairs)
+            return len(self._pairs)
 
     def close(self) -> None:
         self._closed = True

@@ -69,7 +69,13 @@ class Printer(r.Handler):
 
 def run_sync() -> None:
     conn = r.connect(**OPTIONS, loop_type=LOOP)
-    if MODE == "handler":
+    if MODE == "handler" and LOOP == "gevent":
+        import gevent.event
+
+        finished = gevent.event.Event()  # (QueryHandle.wait would block the hub)
+        FEED.handle(conn, Printer(finished.set))
+        finished.wait()
+    elif MODE == "handler":
         handle = FEED.handle(conn, Printer(lambda: handle.close()))
         handle.wait()
     else:
@@ -110,9 +116,14 @@ def run_twisted() -> None:
     def main():
         try:
             conn = yield r.connect(**OPTIONS, loop_type="twisted")
-            cursor = yield FEED.run(conn)
-            while not show((yield cursor.next())):
-                pass
+            if MODE == "handler":
+                finished = defer.Deferred()
+                FEED.handle(conn, Printer(lambda: finished.called or finished.callback(None)))
+                yield finished
+            else:
+                cursor = yield FEED.run(conn)
+                while not show((yield cursor.next())):
+                    pass
             done()
         except Exception as exc:
             fail(exc)

@@ -1,7 +1,9 @@
 """What every promise-based loop adapter shares (asyncio, trio, tornado, twisted, gevent).
 
 Queries, per-query timeouts, cancellation and closing are written once here (the waits on a
-query are :mod:`.waits`, the cursors :mod:`.future_cursor`), on top of a handful of loop primitives that an adapter's :class:`FutureConnection` subclass supplies:
+query are :mod:`.waits`, the cursors :mod:`.future_cursor`, reconnecting and heartbeats
+:mod:`.supervisor`), on top of a handful of loop primitives that an adapter's
+:class:`FutureConnection` subclass supplies:
 
 - ``_new_handle(on_cancel)`` -> a :class:`Handle`: the loop's native promise plus the means to
   settle it. The adapter calls ``on_cancel()`` when the consumer cancels the promise (a
@@ -10,6 +12,9 @@ query are :mod:`.waits`, the cursors :mod:`.future_cursor`), on top of a handful
 - ``_call_soon(fn, *args)``: run ``fn`` in the loop's own context soon.
 - ``_write(data)``: hand bytes to the transport without blocking.
 - ``_close_transport()``: close the transport (idempotent).
+- ``_open_then(timeout, done)``: open a fresh transport and handshake in the background (a
+  reconnect attempt), then ``done(None)`` or ``done(error)``.
+- ``_socket()``: the transport's socket (its address, keepalive options).
 
 The adapter feeds the bytes it reads to :meth:`FutureConnection._feed` and reports a closed
 or broken transport with :meth:`FutureConnection._lost`. Both wake every waiter of every

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,8 @@ log = logging.getLogger("rethought.net")
 SERVER_VERSION = "2.4.4"  # what we tell drivers; they only check the protocol range
 MAX_QUERY_SIZE = 128 * 1024 * 1024  # RethinkDB's TOO_LARGE_QUERY_SIZE
 SHUTDOWN_LINGER = 2.0  # seconds a client gets to read its shutdown errors and close
+# Seconds a client may leave our answers unread (its socket full) before it is dropped.
+STALLED_CLIENT_SECONDS = float(os.environ.get("RETHOUGHT_STALLED_CLIENT_SECONDS", "60"))
 HANDSHAKE_MESSAGE_LIMIT = 2048
 BAD_MAGIC = (
     "Received an unsupported protocol version. This port is for RethinkDB queries. "
@@ -101,6 +104,7 @@ class _Connection:
         self.session: ConnectionSession | None = None
         self.peer = writer.get_extra_info("peername")
         self._ended = asyncio.Event()  # run() is over (the client closed, or we did)
+        self._send_lock = asyncio.Lock()
         self._eof_sent = False
         sock = writer.get_extra_info("socket")
         if sock is not None:
@@ -109,14 +113,35 @@ class _Connection:
             except OSError:
                 pass
 
+    async def writable(self) -> None:
+        """Until no frame is waiting for the client to read (one sending drains first)."""
+        if self._send_lock.locked():
+            async with self._send_lock:
+                pass
+
     async def send(self, data: bytes) -> None:
-        if self.writer.is_closing() or self._eof_sent:
-            return
-        self.writer.write(data)
-        try:
-            await self.writer.drain()
-        except (ConnectionError, OSError):
-            pass
+        # One frame at a time past the transport's high-water mark (so a client that stops
+        # reading holds at most one frame more in the server), and a client that reads
+        # nothing for STALLED_CLIENT_SECONDS is dropped instead of holding its queries.
+        async with self._send_lock:
+            if self.writer.is_closing() or self._eof_sent:
+                return
+            self.writer.write(data)
+            try:
+                async with asyncio.timeout(STALLED_CLIENT_SECONDS):
+                    await self.writer.drain()
+            except TimeoutError:
+                log.warning(
+                    "closing the connection from %s: it read nothing for %g s",
+                    self.peer,
+                    STALLED_CLIENT_SECONDS,
+                )
+                sock = self.writer.get_extra_info("socket")
+                if sock is not None:  # a reset: drop what the kernel still holds for it too
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.writer.transport.abort()
+            except (ConnectionError, OSError):
+                pass
 
     async def run(self) -> None:
         try:
@@ -126,6 +151,7 @@ class _Connection:
             self.session = ConnectionSession(
                 self.server.engine, self.send, self.server.sync, self.server.server_info, user
             )
+            self.session.writable = self.writable
             await self._read_queries()
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass  # the client went away

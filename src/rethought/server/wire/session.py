@@ -174,6 +174,9 @@ class ConnectionSession:
         self.tasks: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
         self.closing = False  # shutdown has ended every result: frames are ignored
+        # Set by the connection: waits while the client is slow to read (server.net), so
+        # batches are not computed only to queue up behind a full socket.
+        self.writable: Callable[[], Awaitable[None]] | None = None
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -347,6 +350,8 @@ class ConnectionSession:
     async def _stream_batch(self, q: _Query) -> tuple[int, list[bytes]]:
         """(response type, encoded rows) of the stream's next batch, by its deadline."""
         assert q.batcher is not None
+        if self.writable is not None:
+            await self.writable()
         rows, done = await q.batcher.next_batch()
         COUNTERS.read(len(rows))
         if done:
