@@ -15,6 +15,7 @@ from typing import Any
 from . import errors, query
 from .client.handler import Handler, QueryHandle
 from .client.repl import repl_connection
+from .client.resume import Reconnect
 from .errors import *  # noqa: F403  (the official driver exports its errors at top level)
 from .query.declared import ErrorClasses
 from .query.namespace import ReqlNamespace
@@ -49,15 +50,11 @@ class RethinkDB(ReqlNamespace, ErrorClasses):
 
         return connect(*args, **kwargs)
 
-    @staticmethod
-    def Reconnect(*args, **kwargs):  # noqa: N802 (a class, as r.Reconnect reads)
-        """``r.connect(..., reconnect=r.Reconnect(initial=0.1, maximum=5.0, factor=2.0,
-        attempts=None, jitter=0.0))``: see docs/async.md."""
-        from .client.resume import Reconnect
+    # ``r.connect(..., reconnect=r.Reconnect(initial=0.1, maximum=5.0, factor=2.0,
+    # attempts=None, jitter=0.0))``: see docs/async.md.
+    Reconnect = Reconnect
 
-        return Reconnect(*args, **kwargs)
-
-    def pool(self, *args, **kwargs):
+    def pool(self, *args: Any, **kwargs: Any) -> Any:
         """A connection pool for the current (or ``loop_type=``) loop; see
         :func:`rethought.client.pool.pool` and docs/async.md."""
         from .client.pool import pool
