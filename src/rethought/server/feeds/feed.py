@@ -52,7 +52,7 @@ class ChangefeedHub:
                 del self._by_table[table_id]
 
     def publish(self, store: Any, changes: list[tuple[Any, Any]], first_no: Any = None) -> None:
-        """``first_no``: the change-log number of ``changes[0]`` (feed_resume.py)."""
+        """``first_no``: the change-log number of ``changes[0]`` (feeds/resume.py)."""
         COUNTERS.wrote(store.id, len(changes))
         self.publish_to(store.id, changes, first_no)
 
@@ -107,7 +107,7 @@ class FeedOptions:
         self.include_states = _flag(opts, "include_states")
         self.include_offsets = _flag(opts, "include_offsets")
         self.include_types = _flag(opts, "include_types")
-        # Ours (resumable feeds, feed_resume.py): checked there.
+        # Ours (resumable feeds, feeds/resume.py): checked there.
         self.resume_from = opts.get("resume_from")
         self.include_positions = _flag(opts, "include_positions") or "resume_from" in opts
 

@@ -3,7 +3,7 @@
 Each write transaction appends one entry to its table's log *in the same LMDB transaction*,
 so the log order is the commit order and a change that is durable (a hard write after its
 fsync, or any commit once the OS has written its pages) is in the log too. Changes are
-numbered per table from 1; a feed position is such a number (``server/feed_resume.py``).
+numbered per table from 1; a feed position is such a number (``server/feeds/resume.py``).
 
 One named sub-database ``changelog`` holds every table's log, under three kinds of keys:
 

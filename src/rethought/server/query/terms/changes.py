@@ -52,7 +52,7 @@ OPTARGS = (
     "include_states",
     "include_offsets",
     "include_types",
-    "include_positions",  # ours: resumable feeds (feed_resume.py)
+    "include_positions",  # ours: resumable feeds (feeds/resume.py)
     "resume_from",
 )
 
