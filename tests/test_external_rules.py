@@ -269,3 +269,16 @@ def test_get_all_reads_its_index_when_read(rq):
         q.count().run(conn)
     assert info.value.message == f"Index `nope` was not found on table `test.{name}`."
     assert list(info.value.frames or []) == [0]
+
+
+def test_at_most_64_shards(rq):
+    r, conn, t, name = rq
+    # generate_config.cc validate_params (doublethink's test_too_many_errors)
+    with pytest.raises(r.ReqlOpFailedError) as info:
+        r.db("test").table_create(name + "_x", shards=99).run(conn)
+    assert info.value.message == "Maximum number of shards is 64."
+    with pytest.raises(r.ReqlOpFailedError) as info:
+        t.reconfigure(shards=65, replicas=1).run(conn)
+    assert info.value.message == "Maximum number of shards is 64."
+    assert r.db("test").table_create(name + "_y", shards=64)["tables_created"].run(conn) == 1
+    r.db("test").table_drop(name + "_y").run(conn)

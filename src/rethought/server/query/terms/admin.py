@@ -118,6 +118,9 @@ def _db_and_name(t: Term, scope: Scope) -> tuple[values.Database, str]:
 # -- shards and replicas ------------------------------------------------------------------------
 
 
+MAX_SHARDS = 64
+
+
 def _placement(t: Term, scope: Scope, required: bool) -> int | None:
     """Validate shards / replicas / primary_replica_tag / nonvoting_replica_tags optargs the
     way RethinkDB does, against a cluster of one server tagged ``default``; returns shards."""
@@ -178,13 +181,15 @@ def _placement(t: Term, scope: Scope, required: bool) -> int | None:
         primary_tag = check_name(values.as_string(primary_tag), "Server tag")
     else:
         primary_tag = DEFAULT_TAG
-    if replicas is None:
-        return shards
-    if sum(counts.values()) == 0:
+    if replicas is not None and sum(counts.values()) == 0:
         raise ReqlOpFailedError(
             "You must set `replicas` to at least one. `replicas` includes the primary replica; "
             "if there are zero replicas, there is nowhere to put the data."
         )
+    if shards is not None and shards > MAX_SHARDS:  # generate_config.cc validate_params
+        raise ReqlOpFailedError(f"Maximum number of shards is {MAX_SHARDS}.")
+    if replicas is None:
+        return shards
     if counts.get(primary_tag, 0) == 0:
         raise ReqlOpFailedError(
             f"Can't use server tag `{primary_tag}` for primary replicas because you specified "
