@@ -16,19 +16,20 @@ import re
 import signal
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .feeds import ChangefeedHub
 from .query.engine import Engine
 from .query.terms.indexes import index_function
 from .runtime.stats import COUNTERS
 from .storage import Storage
 from .storage.changelog import Limits
-from .system import users
+from .system import server_info, server_log, users
 from .system.changelog_config import sweep_periodically
+from .system.live import SystemFeedsHub, route
 from .system.stats_sampler import run_sampler
 from .wire import tls
 from .wire.net import DriverServer
@@ -133,12 +134,64 @@ class Server:
         self._syncer: SyncCoalescer | None = None
         self._sampler: asyncio.Future | None = None
         self._log_sweeper: asyncio.Future | None = None
+        self._log: server_log.ServerLog | None = None
+        self._log_handler: logging.Handler | None = None
+        self._early: list[str] = []  # lines said before the log file is open
+        self._hub: SystemFeedsHub | None = None
+
+    def _notice(self, line: str) -> None:
+        """A startup / shutdown line: printed, and a ``notice`` of the server log."""
+        self.say(line)
+        if self._log is not None:
+            self._log.write("notice", line)
+        else:
+            self._early.append(line)
+
+    def _open_log(self, storage: Storage, directory: str, started: float) -> None:
+        """RethinkDB's ``<directory>/log_file``, behind ``rethinkdb.logs``."""
+        log = self._log = server_log.ServerLog(os.path.join(directory, "log_file"), started)
+        server_log.attach(storage, log)
+        for line in self._early:
+            log.write("notice", line)
+        self._early = []
+        storage.catalog_listeners.append(lambda e, t: server_log.table_event(log, e, t))
+        self._log_handler = server_log.Handler(log)
+        logging.getLogger("rethought").addHandler(self._log_handler)
+
+    def _publish_log(self, storage: Storage, hub: SystemFeedsHub) -> None:
+        """New log entries reach the ``logs`` feeds, on this loop whatever thread logs."""
+        from .system import open_table
+
+        loop = asyncio.get_running_loop()
+        ctx = type("Ctx", (), {"storage": storage})()
+        tables = [open_table(ctx, None, "logs", fmt) for fmt in ("name", "uuid")]
+
+        def send(entry: server_log.Entry) -> None:
+            for table in tables:
+                if table is not None:
+                    hub.publish_to(route(table), [(None, server_log.row(entry, table.id_format))])
+
+        def publish(entry: server_log.Entry) -> None:
+            if loop.is_closed():
+                return
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                send(entry)
+            else:
+                loop.call_soon_threadsafe(send, entry)
+
+        assert self._log is not None
+        self._log.publish = publish
 
     async def start(self) -> None:
         """Open storage and listen; raises OSError when a port cannot be bound."""
         # Deeply nested queries compile and evaluate recursively; RethinkDB accepts them.
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 15000))
-        opts, say = self.opts, self.say
+        opts, say = self.opts, self._notice
+        started = time.time()
         driver_tls, http_tls = tls.driver_context(opts.tls), tls.http_context(opts.tls)
         say(f"Running rethought {_version()} (Python {platform.python_version()})...")
         say(f"Running on {platform.platform()}")
@@ -151,9 +204,12 @@ class Server:
         say(f"{'Initializing' if fresh else 'Loading data from'} directory {directory}")
         storage = self.storage = Storage(directory, index_compiler=index_function)
         try:
+            self._open_log(storage, directory, started)
             users.ensure_admin(storage, opts.initial_password)
             ident = self.ident = _server_identity(storage, opts.server_name)
-            engine = Engine(storage, hub=ChangefeedHub())
+            hub = self._hub = SystemFeedsHub(storage)
+            self._publish_log(storage, hub)
+            engine = Engine(storage, hub=hub)
             self._syncer = SyncCoalescer(storage)
             server = self._driver = DriverServer(
                 engine,
@@ -178,6 +234,18 @@ class Server:
                 http = await self._console.start(hosts, opts.http_port, ssl_context=http_tls)
                 self.http_port = http[0][1]
                 say(f"Listening for administrative HTTP connections on port {self.http_port}")
+            else:
+                say("Administrative HTTP connections are disabled.")
+            server_info.record(
+                storage,
+                server_info.ServerInfo(
+                    reql_port=self.port,
+                    http_port=self.http_port,
+                    addresses=sorted({addr for addr, _ in bound}),
+                    time_started=started,
+                    ident=dict(ident),
+                ),
+            )
             say(f"Listening on addresses: {', '.join(sorted({addr for addr, _ in bound}))}")
             say(f'Server ready, "{ident["name"]}" {ident["id"]}')
         except BaseException:
@@ -190,24 +258,32 @@ class Server:
             return
         try:
             if self._driver is not None:
-                self.say("Shutting down client connections...")
+                self._notice("Shutting down client connections...")
             if self._sampler is not None:
                 self._sampler.cancel()
             if self._log_sweeper is not None:
                 self._log_sweeper.cancel()
+            if self._hub is not None:
+                self._hub.close()
             if self._console is not None:
                 await self._console.close()
             if self._driver is not None:
                 await self._driver.close()
-                self.say("All client connections closed.")
-            self.say("Shutting down storage engine...")
+                self._notice("All client connections closed.")
+            self._notice("Shutting down storage engine...")
             if self._syncer is not None:
                 await self._syncer.drain()
             await asyncio.to_thread(self.storage.sync)
         finally:
             self.storage.close()
             self.storage = self._driver = self._console = self._sampler = None
-        self.say("Storage engine shut down.")
+        self._notice("Storage engine shut down.")
+        if self._log_handler is not None:
+            logging.getLogger("rethought").removeHandler(self._log_handler)
+            self._log_handler = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 async def serve(opts: ServeOptions) -> int:

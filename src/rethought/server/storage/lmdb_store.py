@@ -85,6 +85,9 @@ class Storage:
         self._tables: dict[str, TableStore] = {}
         # Called with a table id after the table is dropped (changefeeds end on it).
         self.drop_listeners: list[Callable[[str], None]] = []
+        # Called with (event, table id or None) after a catalog change commits: the system
+        # tables' changefeeds (system/live.py) and the server log (system/server_log.py).
+        self.catalog_listeners: list[Callable[[str, str | None], None]] = []
         self._load()
         for table in self._tables.values():
             table._file_geo_cells()
@@ -196,6 +199,7 @@ class Storage:
             txn.put(DB_PREFIX + name.encode(), db.record(), db=self.catalog_db)
         self._dbs[name] = db
         self.sync()
+        self.catalog_changed("db_create")
         return db
 
     def db_rename(self, old: str, new: str) -> DbInfo:
@@ -214,6 +218,7 @@ class Storage:
         del self._dbs[old]
         self._dbs[new] = db
         self.sync()
+        self.catalog_changed("db_rename")
         return db
 
     def table_save(self, table: TableStore) -> None:
@@ -221,6 +226,7 @@ class Storage:
         with self.transaction() as txn:
             table._save(txn)
         self.sync()
+        self.catalog_changed("table_save", table.id)
 
     def db_drop(self, name: str) -> tuple[DbInfo, list[TableStore]]:
         """Drop a database with its tables (their rows and indexes); returns what was dropped."""
@@ -237,6 +243,7 @@ class Storage:
         self.sync()
         for t in tables:
             self._dropped(t.id)
+        self.catalog_changed("db_drop")
         return db, tables
 
     # -- tables -------------------------------------------------------------------------------
@@ -270,6 +277,7 @@ class Storage:
             table._save(txn)
         self._tables[table.id] = table
         self.sync()
+        self.catalog_changed("table_create", table.id)
         return table
 
     def table_drop(self, db: Any, name: str) -> TableStore:
@@ -287,6 +295,12 @@ class Storage:
     def _dropped(self, table_id: str) -> None:
         for listener in self.drop_listeners:
             listener(table_id)
+        self.catalog_changed("table_drop", table_id)
+
+    def catalog_changed(self, event: str, table_id: str | None = None) -> None:
+        """Tell ``catalog_listeners`` (``TableStore`` calls it for index changes too)."""
+        for listener in self.catalog_listeners:
+            listener(event, table_id)
 
     def table_rename(self, table: TableStore, new_name: str) -> None:
         """Rename a table within its database (``config().update({"name": ...})``)."""
@@ -300,6 +314,7 @@ class Storage:
             table.name = old  # the commit failed (disk full): memory stays as the disk is
             raise
         self.sync()
+        self.catalog_changed("table_rename", table.id)
 
     # -- meta records -------------------------------------------------------------------------
 
@@ -313,11 +328,14 @@ class Storage:
         """Store a JSON value (committed; durable after the next ``sync()``)."""
         with self.transaction() as txn:
             txn.put(key.encode(), orjson.dumps(value), db=self.meta_db)
+        self.catalog_changed("meta")  # users, permissions, write hooks
 
     def meta_delete(self, key: str) -> bool:
         """Remove ``key``; whether it existed."""
         with self.transaction() as txn:
-            return txn.delete(key.encode(), db=self.meta_db)
+            found = txn.delete(key.encode(), db=self.meta_db)
+        self.catalog_changed("meta")
+        return found
 
     def meta_items(self, prefix: str = "") -> list[tuple[str, Any]]:
         """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""

@@ -23,6 +23,8 @@ class Env(Protocol):
 
     def sync(self) -> None: ...
 
+    def catalog_changed(self, event: str, table_id: str | None = None) -> None: ...
+
 
 class Table(Protocol):
     """One table's keyspace and indexes (``table.TableStore``), as the build and writer use it."""

@@ -204,6 +204,7 @@ class TableStore:
         self._storage.sync()
         if idx.build is not None:
             idx.build.start()
+        self._storage.catalog_changed("index_create", self.id)
         return idx.info()
 
     async def index_wait(self, name: str) -> None:
@@ -229,6 +230,7 @@ class TableStore:
             idx.build.cancel()
             idx.build = None
         self._storage.sync()
+        self._storage.catalog_changed("index_drop", self.id)
         return info
 
     def index_rename(self, old: str, new: str, overwrite: bool = False) -> None:
@@ -258,6 +260,7 @@ class TableStore:
             replaced.build.cancel()
             replaced.build = None
         self._storage.sync()
+        self._storage.catalog_changed("index_rename", self.id)
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The catalog and cluster tables of the ``rethinkdb`` database, for a one-server cluster:
 ``table_config``, ``table_status``, ``db_config``, ``server_config``, ``server_status``,
-``cluster_config``, ``current_issues``, ``jobs``, ``stats`` and ``logs``.
+``cluster_config``, ``current_issues``, ``jobs`` and ``stats`` (``logs``: ``server_log``).
 
 ``identifier_format="uuid"`` shows databases and servers by id instead of by name.
 """
@@ -18,12 +18,10 @@ from ...datum.jsonfmt import dumps
 from ...errors import ReqlOpFailedError
 from ..runtime.stats import COUNTERS
 from . import access as system_auth
-from . import changelog_config
+from . import changelog_config, server_info
 from .base import SystemTable
 from .names import SYSTEM_DB, check_name, server_id, server_name, table_config, table_status
 from .write_hooks import hook_datum
-
-_STARTED = time.time()  # RethinkDB reports when the server process started
 
 
 def _time(epoch: float) -> dict:
@@ -193,24 +191,17 @@ class ServerStatus(SystemTable):
 
     def rows(self) -> list[dict]:
         host = socket.gethostname()
+        info = server_info.of(self.storage)
         return [
             {
                 "id": server_id(),
                 "name": server_name(),
-                "network": {
-                    "canonical_addresses": [{"host": "127.0.0.1", "port": 29015}],
-                    "cluster_port": 29015,
-                    "connected_to": {},
-                    "hostname": host,
-                    "http_admin_port": "<no http admin>",
-                    "reql_port": 28015,
-                    "time_connected": _time(_STARTED),
-                },
+                "network": server_info.network(info, host, _time),
                 "process": {
                     "argv": list(sys.argv),
                     "cache_size_mb": 100,
                     "pid": os.getpid(),
-                    "time_started": _time(_STARTED),
+                    "time_started": _time(info.time_started),
                     "version": "rethinkdb 2.4.4 (rethought)",
                 },
             }
@@ -333,26 +324,6 @@ class Stats(_CatalogTable):
         return rows
 
 
-class Logs(SystemTable):
-    name = "logs"
-
-    def rows(self) -> list[dict]:
-        server = server_id() if self.id_format == "uuid" else server_name()
-        return [
-            {
-                "id": [f"{_STARTED:.6f}", server_id()],
-                "level": "notice",
-                "message": "Server ready",
-                "server": server,
-                "timestamp": _time(_STARTED),
-                "uptime": round(time.time() - _STARTED, 3),
-            }
-        ]
-
-    def apply(self, key: Any, old: Any, new: Any) -> Any:
-        raise ReqlOpFailedError("It's illegal to write to the `rethinkdb.logs` system table.")
-
-
 TABLES = [
     TableConfig,
     TableStatus,
@@ -363,5 +334,4 @@ TABLES = [
     CurrentIssues,
     Jobs,
     Stats,
-    Logs,
 ]
