@@ -9,7 +9,8 @@ its changefeed sends every new entry as ``{old_val: null, new_val: row}`` and no
 old ones fall off (``logs_backend.cc``).
 
 Bounded: 1000 entries in memory; the file is cut back to its newest 1000 lines when it grows
-past ``MAX_FILE_BYTES``. Table creations and drops are logged at ``info`` as RethinkDB's
+past ``MAX_FILE_BYTES`` (or twice what those lines took at the last cut, when larger: each cut
+then pays for as many appends as it rewrites). Table creations and drops are logged at ``info`` as RethinkDB's
 table manager logs them, warnings and errors of the ``rethought`` loggers at ``warn`` /
 ``error``.
 """
@@ -99,6 +100,7 @@ class ServerLog:
         self._lock = threading.Lock()
         self._last_ns = 0
         self._file: Any = None
+        self._cut_at = MAX_FILE_BYTES
         if path is not None:
             self._open()
 
@@ -115,7 +117,8 @@ class ServerLog:
                 self._last_ns = max(self._last_ns, entry.ns)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # type: ignore[arg-type]
         self._file = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
-        if os.path.getsize(self.path) > MAX_FILE_BYTES:  # type: ignore[arg-type]
+        self._cut_at = MAX_FILE_BYTES
+        if os.path.getsize(self.path) > self._cut_at:  # type: ignore[arg-type]
             self._cut()
 
     def _cut(self) -> None:
@@ -128,6 +131,7 @@ class ServerLog:
         self._file.close()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND, 0o600)  # type: ignore[arg-type]
         self._file = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+        self._cut_at = max(MAX_FILE_BYTES, 2 * os.path.getsize(self.path))  # type: ignore[arg-type]
 
     def write(self, level: str, message: str) -> Entry:
         """Append one entry (any thread); returns it."""
@@ -140,7 +144,7 @@ class ServerLog:
             if self._file is not None:
                 try:
                     self._file.write(entry.line() + "\n")
-                    if self._file.tell() > MAX_FILE_BYTES:
+                    if self._file.tell() > self._cut_at:
                         self._cut()
                 except (OSError, ValueError):
                     pass  # a full disk must not stop the server; the entry stays in memory
