@@ -113,7 +113,10 @@ def test_db_config_and_table_status_feeds_official_driver(oc):
     assert ch["old_val"] is None and ch["new_val"]["name"] == t
     assert ch["new_val"]["db"] == db_id  # identifier_format="uuid": the database by id
     r.db(db).config().update({"name": db2}).run(oc)
-    assert next(dbs) == {"old_val": {"id": db_id, "name": db}, "new_val": {"id": db_id, "name": db2}}
+    assert next(dbs) == {
+        "old_val": {"id": db_id, "name": db},
+        "new_val": {"id": db_id, "name": db2},
+    }
     r.db_drop(db2).run(oc)
     assert next(status)["new_val"] is None
     assert next(dbs) == {"old_val": {"id": db_id, "name": db2}, "new_val": None}
@@ -265,3 +268,12 @@ def test_log_is_bounded(tmp_path, monkeypatch):
     ns = [e.ns for e in again.entries]
     assert ns == sorted(set(ns))  # unique, increasing ids
     again.close()
+
+
+def test_limit_feeds_are_refused_on_system_tables(oc):
+    import rethinkdb
+
+    q = rethinkdb.r.db("rethinkdb").table("table_config").order_by(index="id").limit(2)
+    with pytest.raises(rethinkdb.errors.ReqlOpFailedError) as e:
+        q.changes().run(oc)
+    assert e.value.message == "System tables don't support changefeeds on `.limit()`."

@@ -12,7 +12,9 @@ from typing import Any
 from . import access, server_log, tables
 from .base import TABLE_NAMES, TABLES, DebugScratch, SystemTable, open_table, table_by_id, table_id
 
-TABLES.update({cls.name: cls for cls in [DebugScratch, *tables.TABLES, *access.TABLES, server_log.Logs]})
+TABLES.update(
+    {cls.name: cls for cls in [DebugScratch, *tables.TABLES, *access.TABLES, server_log.Logs]}
+)
 
 
 def guard(ctx: Any, store: Any) -> Any:

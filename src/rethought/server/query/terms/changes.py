@@ -13,11 +13,12 @@ from itertools import islice
 from typing import Any
 
 from .... import datum
-from ....errors import ReqlError, ReqlQueryLogicError, ReqlResourceLimitError
+from ....errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError, ReqlResourceLimitError
 from ....proto.ql2 import TermType as T
 from ... import feeds
 from ...feeds import resume as feed_resume
 from ...runtime import values
+from ...system import SystemTable
 from .. import determinism
 from ..compile import Datum, Scope, Spliced, Term, term
 from ..determinism import NO
@@ -230,6 +231,8 @@ class Changes(Term):
                 f"Array size limit `{limit}` exceeded.  (`.limit(X).changes()` is illegal "
                 "if X is larger than the array size limit.)"
             )
+        if isinstance(store, SystemTable):  # cfeed_artificial_table_backend_t::read_changes
+            raise ReqlOpFailedError("System tables don't support changefeeds on `.limit()`.")
 
         # Filters written after the limit join the range's transforms, before the limit
         # (slice_datum_stream_t::get_changespecs): the feed follows the top n that pass.
