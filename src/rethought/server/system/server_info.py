@@ -7,6 +7,7 @@ several servers (``rethought.testing``).
 
 from __future__ import annotations
 
+import socket
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ def network(info: ServerInfo, hostname: str, epoch_time: Any) -> dict:
     """``server_status.network`` as RethinkDB's ``server_status.cc`` builds it: the http
     port number, or ``"<no http admin>"`` when the console is off; canonical addresses are
     the bound addresses with the cluster port, sorted as RethinkDB's set of them is."""
-    addresses = sorted(set(info.addresses))
+    addresses = sorted(set(_expand(info.addresses)))
     return {
         "canonical_addresses": [{"host": a, "port": info.cluster_port} for a in addresses],
         "cluster_port": info.cluster_port,
@@ -59,3 +60,20 @@ def network(info: ServerInfo, hostname: str, epoch_time: Any) -> dict:
         "reql_port": info.reql_port,
         "time_connected": epoch_time(info.time_connected),
     }
+
+
+def _expand(addresses: list[str]) -> list[str]:
+    """A wildcard bind stands for every address of the host (RethinkDB's get_local_ips)."""
+    out = []
+    for a in addresses:
+        if a not in ("0.0.0.0", "::"):
+            out.append(a)
+            continue
+        family = socket.AF_INET if a == "0.0.0.0" else socket.AF_INET6
+        out.append("127.0.0.1" if family == socket.AF_INET else "::1")
+        try:
+            infos = socket.getaddrinfo(socket.gethostname(), None, family)
+        except OSError:
+            continue
+        out.extend(str(i[4][0]) for i in infos)
+    return out
