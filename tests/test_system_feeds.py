@@ -277,3 +277,16 @@ def test_limit_feeds_are_refused_on_system_tables(oc):
     with pytest.raises(rethinkdb.errors.ReqlOpFailedError) as e:
         q.changes().run(oc)
     assert e.value.message == "System tables don't support changefeeds on `.limit()`."
+
+
+def test_stats_feed_by_uuid(c):
+    from rethought import r
+
+    feed = r.db("rethinkdb").table("stats", identifier_format="uuid").changes().run(c)
+    server_id = r.db("rethinkdb").table("server_status").nth(0)["id"].run(c)
+    for _ in range(20):
+        row = feed.next(wait=WAIT)["new_val"]
+        if row and row["id"][0] == "server":
+            break
+    assert row["server"] == server_id  # by id, not by name
+    feed.close()

@@ -79,6 +79,7 @@ class SystemFeedsHub(ChangefeedHub):
         with contextlib.suppress(RuntimeError):
             self._loop = asyncio.get_running_loop()
         self._ticker: asyncio.Task | None = None
+        self._own: dict[str, int] = {}  # feeds per route of the OWN_FEEDS tables
         if storage is not None:
             storage.catalog_listeners.append(self._catalog_changed)
 
@@ -98,6 +99,8 @@ class SystemFeedsHub(ChangefeedHub):
                 if table.name in TIMED:
                     self._start_ticker()
             copy.feeds += 1
+        else:
+            self._own[key] = self._own.get(key, 0) + 1
         super().subscribe(key, feed)
 
     def unsubscribe(self, table_id: str, feed: Any) -> None:
@@ -107,11 +110,19 @@ class SystemFeedsHub(ChangefeedHub):
             return
         key = route(table)
         super().unsubscribe(key, feed)
+        if key in self._own:
+            self._own[key] -= 1
+            if self._own[key] <= 0:
+                del self._own[key]
         copy = self._copies.get(key)
         if copy is not None:
             copy.feeds -= 1
             if copy.feeds <= 0:
                 del self._copies[key]
+
+    def watched(self, key: str) -> bool:
+        """Whether feeds of ``stats`` / ``logs`` listen on route ``key``."""
+        return key in self._own
 
     def publish(self, store: Any, changes: list[tuple[Any, Any]], first_no: Any = None) -> None:
         if isinstance(store, SystemTable):
