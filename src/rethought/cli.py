@@ -76,7 +76,15 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         ("--tls-dhparams", "FILE", "DH parameters (PEM), needed for DHE cipher suites"),
     ]:
         tls.add_argument(flag, metavar=meta, help=text)
+    from .serve_ops import add_operational_options
+
+    add_operational_options(p)
     p.set_defaults(func=_run_serve)
+    global _SERVE_PARSER
+    _SERVE_PARSER = p
+
+
+_SERVE_PARSER: argparse.ArgumentParser | None = None
 
 
 def _tls_options(args: argparse.Namespace) -> Any:
@@ -108,6 +116,17 @@ def _bound(kind: type) -> Callable[[str], float]:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from .serve_ops import ConfigFileError, run_operational
+
+    try:
+        return run_operational(args, lambda: _serve(args))
+    except ConfigFileError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .serve_ops import offset_port
     from .server.app import ServeOptions, serve
 
     logging.basicConfig(
@@ -116,10 +135,12 @@ def _run_serve(args: argparse.Namespace) -> int:
     opts = ServeOptions(
         directory=args.directory,
         bind=tuple(args.bind or ["127.0.0.1"]),
-        driver_port=args.driver_port,
+        driver_port=offset_port(args.driver_port, args.port_offset),
+        bind_driver=tuple(args.bind_driver) if args.bind_driver else None,
+        bind_http=tuple(args.bind_http) if args.bind_http else None,
         initial_password=args.initial_password,
         server_name=args.server_name,
-        http_port=None if args.no_http_admin else args.http_port,
+        http_port=None if args.no_http_admin else offset_port(args.http_port, args.port_offset),
         changefeed_log_max_changes=args.changefeed_log_max_changes or None,
         changefeed_log_max_age=args.changefeed_log_max_age or None,
         tls=_tls_options(args),
@@ -180,15 +201,36 @@ _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_serve, 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rethought", description="Rethought database server.")
+    parser.add_argument("-v", "--version", action="version", version=_version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in _SUBCOMMANDS:
         add(sub)
     return parser
 
 
+def _version_line() -> str:
+    import importlib.metadata
+    import platform
+
+    try:
+        version = importlib.metadata.version("rethought")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"rethought {version} (Python {platform.python_version()})"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``rethought`` console script."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"] and _SERVE_PARSER is not None:
+        from .serve_ops import ConfigFileError, expand_config_file
+
+        try:
+            argv = ["serve", *expand_config_file(_SERVE_PARSER, argv[1:])]
+        except ConfigFileError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(1)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

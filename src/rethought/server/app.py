@@ -30,6 +30,7 @@ from .storage.changelog import Limits
 from .system import server_info, server_log, users
 from .system.changelog_config import sweep_periodically
 from .system.live import SystemFeedsHub, route
+from .system.names import set_identity
 from .system.stats_sampler import run_sampler
 from .wire import tls
 from .wire.net import DriverServer
@@ -54,6 +55,8 @@ class ServeOptions:
     changefeed_log_max_changes: int | None = 100_000
     changefeed_log_max_age: float | None = 86_400.0
     tls: TlsOptions = field(default_factory=TlsOptions)  # --driver-tls-*, --http-tls-*, --tls-*
+    bind_driver: tuple[str, ...] | None = None  # --bind-driver (else --bind)
+    bind_http: tuple[str, ...] | None = None  # --bind-http (else --bind)
 
 
 class SyncCoalescer:
@@ -207,6 +210,7 @@ class Server:
             self._open_log(storage, directory, started)
             users.ensure_admin(storage, opts.initial_password)
             ident = self.ident = _server_identity(storage, opts.server_name)
+            set_identity(ident)
             hub = self._hub = SystemFeedsHub(storage)
             self._publish_log(storage, hub)
             engine = Engine(storage, hub=hub)
@@ -218,7 +222,8 @@ class Server:
                 {"id": ident["id"], "name": ident["name"], "proxy": False},
             )
             hosts = ["0.0.0.0" if b == "all" else b for b in opts.bind]
-            bound = await server.start(hosts, opts.driver_port, ssl=driver_tls)
+            driver_hosts = [_host(b) for b in opts.bind_driver] if opts.bind_driver else hosts
+            bound = await server.start(driver_hosts, opts.driver_port, ssl=driver_tls)
             self.port = bound[0][1] if bound else opts.driver_port
             say(f"Listening for client driver connections on port {self.port}")
             COUNTERS.connections = lambda: len(server.connections)
@@ -231,7 +236,8 @@ class Server:
                 from ..console import Console  # aiohttp is imported only when the console runs
 
                 self._console = Console(server)
-                http = await self._console.start(hosts, opts.http_port, ssl_context=http_tls)
+                http_hosts = [_host(b) for b in opts.bind_http] if opts.bind_http else hosts
+                http = await self._console.start(http_hosts, opts.http_port, ssl_context=http_tls)
                 self.http_port = http[0][1]
                 say(f"Listening for administrative HTTP connections on port {self.http_port}")
             else:
@@ -294,16 +300,20 @@ async def serve(opts: ServeOptions) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, _on_signal, sig, stop)
+            loop.add_signal_handler(sig, _on_signal, sig, stop, server)
         await stop.wait()
     finally:
         await server.close()
     return 0
 
 
-def _on_signal(sig: int, stop: asyncio.Event) -> None:
-    _say(f"Server got {signal.Signals(sig).name}; shutting down...")
+def _on_signal(sig: int, stop: asyncio.Event, server: Server) -> None:
+    server._notice(f"Server got {signal.Signals(sig).name}; shutting down...")  # logged too
     stop.set()
+
+
+def _host(bind: str) -> str:
+    return "0.0.0.0" if bind == "all" else bind
 
 
 def _version() -> str:

@@ -42,13 +42,28 @@ def table_name(v: Any) -> str:
     return check_name(v, "Table")
 
 
+# The serving process's stored identity (app.py sets it: --server-name, the id kept in the
+# data directory), so the system tables name the server as the handshake's server() does.
+_IDENTITY: dict[str, str] = {}
+
+
+def set_identity(ident: dict[str, str]) -> None:
+    _IDENTITY.clear()
+    _IDENTITY.update(ident)
+
+
 def server_name() -> str:
-    """This server's name as RethinkDB would default it: the host name, made a valid name."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "rethought"
+    """This server's name: its stored one, or RethinkDB's default, the host name made a
+    valid name."""
+    return _IDENTITY.get("name") or (
+        re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "rethought"
+    )
 
 
 def server_id() -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "rethought:server:" + server_name()))
+    return _IDENTITY.get("id") or str(
+        uuid.uuid5(uuid.NAMESPACE_URL, "rethought:server:" + server_name())
+    )
 
 
 def special(action: str) -> ReqlOpFailedError:
