@@ -247,6 +247,7 @@ def test_no_http_admin_and_logs_across_a_restart(tmp_path):
     # The earlier run's lines are still there, its shutdown included, as RethinkDB's file.
     assert sum(m.startswith("Server ready") for m in messages) == 2
     assert "Storage engine shut down." in messages
+    assert "Server got SIGTERM; shutting down..." in messages  # serve.cc logs it too
 
 
 def test_log_is_bounded(tmp_path, monkeypatch):
