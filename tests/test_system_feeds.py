@@ -12,6 +12,7 @@ server id], level, message, server, timestamp, uptime}`` and its feed sends new 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 
@@ -291,3 +292,36 @@ def test_stats_feed_by_uuid(c):
             break
     assert row["server"] == server_id  # by id, not by name
     feed.close()
+
+
+def test_log_write_error_is_a_current_issue(tmp_path):
+    """issues/log_write.cc: while writes to the log file fail, current_issues has a
+    non-critical ``log_write_error`` (id uuid5-style from_hash of its base and message);
+    it goes away with the next successful write."""
+
+    class Storage:  # a stand-in key for the per-storage registry (weak-referenceable)
+        pass
+
+    storage = Storage()
+    log = server_log.ServerLog(str(tmp_path / "log_file"))
+    server_log.attach(storage, log)
+    good = log._file
+    log._file = open("/dev/full", "w", buffering=1)  # noqa: SIM115 -- every write: ENOSPC
+    log.write("notice", "lost on disk")
+    [issue] = server_log.issues(storage)
+    message = "cannot write to log file: No space left on device"
+    assert issue["type"] == "log_write_error" and issue["critical"] is False
+    assert issue["info"]["message"] == message
+    assert issue["id"] == str(
+        uuid.uuid5(uuid.UUID("a0c0dc6d-aa7f-4119-a29d-4c717c343445"), message)
+    )
+    assert issue["description"].startswith(
+        "The following server encountered an error while writing log statements: "
+    )
+    assert log.entries[-1].message == "lost on disk"  # still in the table
+    with contextlib.suppress(OSError):  # its buffer still holds the lost line
+        log._file.close()
+    log._file = good
+    log.write("notice", "written")
+    assert server_log.issues(storage) == []
+    log.close()

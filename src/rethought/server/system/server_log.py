@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 import weakref
 from collections import deque
 from typing import Any
@@ -101,6 +102,8 @@ class ServerLog:
         self._last_ns = 0
         self._file: Any = None
         self._cut_at = MAX_FILE_BYTES
+        # The last failed write's message, until a write succeeds (current_issues shows it).
+        self.write_error: str | None = None
         if path is not None:
             self._open()
 
@@ -144,10 +147,14 @@ class ServerLog:
             if self._file is not None:
                 try:
                     self._file.write(entry.line() + "\n")
+                    self._file.flush()
                     if self._file.tell() > self._cut_at:
                         self._cut()
-                except (OSError, ValueError):
-                    pass  # a full disk must not stop the server; the entry stays in memory
+                    self.write_error = None  # log_write_issue_tracker_t::report_success
+                except OSError as e:
+                    # A full disk must not stop the server; the entry stays in memory and
+                    # current_issues reports it as RethinkDB's log_write_error.
+                    self.write_error = f"cannot write to log file: {os.strerror(e.errno or 0)}"
         if self.publish is not None:
             self.publish(entry)
         return entry
@@ -189,6 +196,32 @@ def of(storage: Any) -> ServerLog:
     if log is None:
         log = _LOGS[storage] = ServerLog(None)
     return log
+
+
+LOG_WRITE_ISSUE_BASE = uuid.UUID("a0c0dc6d-aa7f-4119-a29d-4c717c343445")
+
+
+def issues(storage: Any, id_format: str = "name") -> list[dict]:
+    """``current_issues`` rows of the log (``issues/log_write.cc``): a ``log_write_error``
+    while the last write to the log file failed, its id ``from_hash(base, message)``."""
+    message = of(storage).write_error
+    if message is None:
+        return []
+    name = server_name()
+    return [
+        {
+            "critical": False,
+            "description": (
+                "The following server encountered an error while writing log statements: "
+                f"{name}.\n\nThe error message reported is: {message}\n\nPlease fix the "
+                "problem that is preventing the server from writing to their log file. This "
+                "issue will go away the next time the server successfully writes to the log file."
+            ),
+            "id": str(uuid.uuid5(LOG_WRITE_ISSUE_BASE, message)),
+            "info": {"message": message, "servers": [server_id() if id_format == "uuid" else name]},
+            "type": "log_write_error",
+        }
+    ]
 
 
 class Logs(SystemTable):

@@ -18,7 +18,7 @@ from ...datum.jsonfmt import dumps
 from ...errors import ReqlOpFailedError
 from ..runtime.stats import COUNTERS
 from . import access as system_auth
-from . import changelog_config, server_info
+from . import changelog_config, server_info, server_log
 from .base import SystemTable
 from .names import SYSTEM_DB, check_name, server_id, server_name, table_config, table_status
 from .write_hooks import hook_datum
@@ -231,7 +231,8 @@ class CurrentIssues(SystemTable):
     name = "current_issues"
 
     def rows(self) -> list[dict]:
-        return []  # one server with every table ready has nothing to report
+        # One server with every table ready: only a failing log file can be reported.
+        return server_log.issues(self.storage, self.id_format)
 
 
 class Jobs(SystemTable):
