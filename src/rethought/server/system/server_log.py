@@ -176,7 +176,7 @@ def row(entry: Entry, id_format: str = "name") -> dict:
         "server": sid if id_format == "uuid" else server_name(),
         "timestamp": {
             "$reql_type$": "TIME",
-            "epoch_time": round(entry.ns / 1e9, 3),
+            "epoch_time": entry.ns / 1e9,  # not cut to ms: make_time(tv_sec + tv_nsec / 1e9)
             "timezone": "+00:00",
         },
         "uptime": round(entry.uptime, 6),
