@@ -1,6 +1,7 @@
 """Changefeeds: the hub that writes publish to, and the feeds that queries read.
 
-Writes call ``hub.publish(store, changes)`` right after their commit. Each subscribed feed
+Writes reach ``hub.publish(store, changes)`` once their transaction has committed (the
+storage calls ``committed``, its commit listener: storage/outbox.py). Each subscribed feed
 keeps only the changes it can see (by primary key, index range or key set: cheap checks made
 on the writer's path) in a bounded queue; ReQL transforms (filter, map, pluck, ...) run later,
 on the reader's path, so a slow or expensive feed never slows writers down.
@@ -50,6 +51,12 @@ class ChangefeedHub:
             subs.discard(feed)
             if not subs:
                 del self._by_table[table_id]
+
+    def committed(self, tables: list[Any]) -> None:
+        """A write transaction committed these ``outbox.TableChanges`` (the storage's commit
+        listener, set by the engine): publish each table's changes, numbered."""
+        for tc in tables:
+            self.publish(tc.table, tc.changes, tc.first_no)
 
     def publish(self, store: Any, changes: list[tuple[Any, Any]], first_no: Any = None) -> None:
         """``first_no``: the change-log number of ``changes[0]`` (feeds/resume.py)."""

@@ -75,6 +75,7 @@ class Engine:
         self.hub = hub
         if hub is not None and storage is not None:
             storage.drop_listeners.append(hub.table_dropped)
+            storage.commit_listeners.append(hub.committed)  # feeds get committed changes only
 
     def prepare(self, raw_term: Any, raw_optargs: dict[str, Any], session: Session) -> Prepared:
         # query_cache_t::create: the term walker over the query, then each global optarg in

@@ -37,6 +37,7 @@ from .catalog import (
     new_id,
 )
 from .changelog import ChangeLog
+from .outbox import Listener, Outbox
 from .table import TableStore
 
 DEFAULT_MAP_SIZE = 1 << 34  # 16 GiB of address space; the file grows only as data does
@@ -81,6 +82,9 @@ class Storage:
         self._page_size = self.env.stat()["psize"]
         self._open_txn: lmdb.Transaction | None = None  # the open write transaction, if any
         self._nested_used = False
+        self._outbox: Outbox | None = None  # the open transaction's changes (outbox.py)
+        # Called with each committed transaction's changes, per table (the changefeed hub).
+        self.commit_listeners: list[Listener] = []
         self._dbs: dict[str, DbInfo] = {}
         self._tables: dict[str, TableStore] = {}
         # Called with a table id after the table is dropped (changefeeds end on it).
@@ -149,16 +153,20 @@ class Storage:
             yield self._txn
             return
         txn = self._txn = self.begin_write()
+        outbox = self._outbox = Outbox()  # a write nested in here (writer.py) fills it
         try:
             yield txn
         except BaseException:
             txn.abort()
             raise
         else:
+            outbox.log(txn, self.changelog)
             space.commit(txn, self.path)
             self.changelog.committed(txn)
         finally:
             self._txn = None
+            self._outbox = None
+        outbox.publish(self.commit_listeners)
 
     def set_index_compiler(self, compiler: IndexCompiler | None) -> None:
         """Set how stored index functions are turned back into row functions."""

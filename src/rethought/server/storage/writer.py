@@ -14,6 +14,7 @@ from ...datum.keys import check_index_key, encode_index_value, encode_primary
 from ...errors import ReqlQueryLogicError
 from .catalog import COUNT_PREFIX, Index, IndexFn
 from .geo_cells import update_cells
+from .outbox import Outbox, TableChanges
 from .protocols import Table
 from .scan import ENTRY_HEAD, TAG, TAGGED
 from .space import commit, write_failure
@@ -58,44 +59,53 @@ class Writer:
 
     ``put(row)`` inserts or replaces by primary key, ``delete(key)`` removes; both keep every
     secondary index current and record ``(old_row, new_row)`` in ``changes``. Leaving the
-    block commits (durable after ``Storage.sync()``), an exception aborts.
+    block commits (durable after ``Storage.sync()``), an exception aborts. The changes are
+    logged and handed to ``Storage.commit_listeners`` only by the commit (outbox.py).
     """
+
+    publishes_on_commit = True  # the write terms leave publishing to the commit
 
     def __init__(self, table: Table) -> None:
         self.table = table
         self.changes: list[tuple[dict | None, dict | None]] = []
         self._txn: lmdb.Transaction | None = None
         self._ops: list[tuple[str, Any]] = []  # replayed if the map has to grow mid-write
-        # (old, new) row bytes of each change, for the change log (changelog.py)
-        self._raws: list[tuple[bytes | None, bytes | None]] = []
-        self.log_first: int | None = None  # the change number of changes[0], once logged
+        self._log: TableChanges | None = None  # the transaction's changes of this table
         self._delta = 0
         self._nested = False
+        self._parent: lmdb.Transaction | None = None
+        self._mark: dict[str, int] | None = None
 
     def __enter__(self) -> Writer:
         if self.table.dropped:
             raise KeyError(f"table {self.table.name} was dropped")
         storage = self.table._storage
-        if storage._txn is not None:
-            # A write inside another write (for_each over an insert...): share its transaction,
-            # since a second LMDB write transaction in this thread would deadlock.
+        parent = storage._txn
+        if parent is not None:
+            # A write inside another write (a global optarg evaluated in the outer write's
+            # function): LMDB has one writer, so it runs in a child transaction of the open
+            # one, which commits or aborts both. Its own failure undoes only its rows.
             self._nested = True
-            self._txn = storage._txn
+            self._parent = parent
+            outbox = storage._outbox
+            self._mark = outbox.mark()
+            storage._txn = self._txn = storage.env.begin(write=True, parent=parent)
             storage._nested_used = True
         else:
             storage._txn = self._txn = storage.begin_write()
             storage._nested_used = False
+            outbox = storage._outbox = Outbox()
+        self._log = outbox.table(self.table)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         txn, self._txn = self._txn, None
         if txn is None:
             return
-        if self._nested:
-            if exc_type is None:
-                self._finish(txn)  # the outermost block commits (or aborts)
-            return
         storage = self.table._storage
+        if self._nested:
+            self._exit_nested(txn, exc_type is None)
+            return
         try:
             if exc_type is not None:
                 txn.abort()
@@ -112,8 +122,32 @@ class Writer:
                 except lmdb.MapFullError as e:
                     raise write_failure(storage.path, e) from None
             storage.changelog.committed(txn)  # the log's byte counts follow the commit
+            outbox = storage._outbox
         finally:
             storage._txn = None
+            storage._outbox = None
+        outbox.publish(storage.commit_listeners)  # committed: now, and in commit order
+
+    def _exit_nested(self, txn: lmdb.Transaction, ok: bool) -> None:
+        storage = self.table._storage
+        try:
+            if ok:
+                self._count(txn)
+                txn.commit()  # into the parent: the outermost transaction commits both
+                return
+            txn.abort()
+            storage._outbox.rollback(self._mark)
+        except BaseException:
+            txn.abort()
+            storage._outbox.rollback(self._mark)
+            raise
+        finally:
+            storage._txn = self._parent
+
+    @property
+    def log_first(self) -> int | None:
+        """The change number of the transaction's first change to this table, once logged."""
+        return None if self._log is None else self._log.first_no
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -156,7 +190,8 @@ class Writer:
             row = data = None
             pk = encode_primary(arg)
             raw_old = txn.pop(table._prefix + pk, db=table._rows)
-        self._raws.append((raw_old, data))
+        log = self._log
+        log.raws.append((raw_old, data))
         old = None if raw_old is None else orjson.loads(raw_old)
         if old is None:
             self._delta += row is not None
@@ -164,6 +199,7 @@ class Writer:
             self._delta -= 1
         if table._indexes and (old is not None or row is not None):
             self._update_indexes(txn, pk, old, row)
+        log.changes.append((old, row))
         self.changes.append((old, row))
         return old
 
@@ -188,8 +224,13 @@ class Writer:
                 update_cells(txn, table._storage.geo_db, idx.prefix, before, after)
 
     def _finish(self, txn: lmdb.Transaction) -> None:
-        if self._raws:  # logged in this same transaction: log order is commit order
-            self.log_first = self.table._storage.changelog.record(txn, self.table, self._raws)
+        """The outermost writer, about to commit: log every table's changes (in this same
+        transaction: log order is commit order), and count this writer's rows."""
+        storage = self.table._storage
+        storage._outbox.log(txn, storage.changelog)
+        self._count(txn)
+
+    def _count(self, txn: lmdb.Transaction) -> None:
         if self._delta:
             table = self.table
             cdb = table._storage.catalog_db
@@ -204,7 +245,9 @@ class Writer:
             raise lmdb.MapFullError("map full during a nested write")  # cannot replay others
         storage.grow()
         storage._txn = self._txn = storage.env.begin(write=True)
-        self.changes, self._raws, self._delta = [], [], 0
+        outbox = storage._outbox = Outbox()  # no other writer shared the transaction
+        self._log = outbox.table(self.table)
+        self.changes, self._delta = [], 0
         for op, arg in self._ops:
             self._apply(op, arg)
         return self._txn

@@ -4,7 +4,8 @@ Every write query runs in one storage write transaction (``store.write()``). Row
 written one at a time like RethinkDB's ``batched_replace``: a row that fails (a duplicate
 key, a bad replacement, an error inside the user's function) is counted in ``errors`` and
 the others are still written. After the commit, a hard-durability write asks the server
-to fsync before replying (``ctx.pending_sync``) and the changes go to the feed hub.
+to fsync before replying (``ctx.pending_sync``); the changes reach the feed hub from the
+commit itself (storage/outbox.py).
 """
 
 from __future__ import annotations
@@ -251,8 +252,10 @@ def run_write(
     if durability == "hard" and changes:
         ctx.pending_sync = True
     hub = ctx.engine.hub
-    if hub is not None and changes:
-        hub.publish(store, changes, getattr(writer, "log_first", None))
+    if hub is not None and changes and not getattr(writer, "publishes_on_commit", False):
+        # A system table's writer. A table's writer publishes through the storage, once the
+        # outermost transaction commits (storage/outbox.py): never before, never an abort.
+        hub.publish(store, changes)
 
 
 def replace_one(
