@@ -51,3 +51,31 @@ def test_client_that_stops_reading_is_dropped_without_slowing_others(tmp_path, m
         srv.stop()
     assert "it read nothing for 3 s" in srv.log()
     assert "Traceback" not in srv.log()
+
+
+def test_many_open_cursors_do_not_exhaust_lmdb_readers(tmp_path, official_r):
+    """Open cursors wait between batches inside their scans; each used to keep its ended
+    read transaction alive, and with LMDB's 126 reader slots gone every read failed
+    (MDB_READERS_FULL, found by bench/soak.py after 140 s of load)."""
+    r = official_r
+    srv = ServerProcess(str(tmp_path / "data")).start()
+    try:
+        conn = r.connect(host=srv.host, port=srv.port)
+        r.table_create("t").run(conn)
+        r.table("t").index_create("g").run(conn)
+        r.table("t").insert([{"id": i, "g": i % 3} for i in range(20)]).run(conn)
+        r.table("t").index_wait("g").run(conn)
+        cursors = []
+        for i in range(300):
+            q = r.table("t") if i % 2 else r.table("t").between(0, 2, index="g")
+            cur = q.run(conn, max_batch_rows=1)
+            next(cur)
+            cursors.append(cur)
+        assert r.table("t").get(5)["id"].run(conn) == 5
+        assert r.table("t").count().run(conn) == 20
+        assert len(list(r.table("t").get_all(1, index="g").run(conn))) == 7
+        for cur in cursors:
+            cur.close()
+        conn.close()
+    finally:
+        srv.stop()

@@ -229,6 +229,7 @@ def scan_cells(
                 raw = txn.get(row_prefix + pk, db=rows_db)
                 if raw is not None:
                     out.append((orjson.loads(data[ENTRY_HEAD.size :]), orjson.loads(raw)))
+        txn = None  # an ended read txn kept alive keeps its LMDB reader slot (scan.py)
         for item in out:
             checkpoint()
             yield item

@@ -95,6 +95,10 @@ def scan_rows(
                         last = key
                         done = False
                         break
+        # The read txn has ended, but the object would keep its LMDB reader slot while this
+        # generator waits at a yield (a cursor between batches): 126 such and every read
+        # failed with MDB_READERS_FULL (bench/soak.py found it). Drop it, cursor and all.
+        txn = cur = it = None
         for val in batch:
             checkpoint()  # a long scan lets other queries run (and can be stopped)
             yield orjson.loads(val)
@@ -164,6 +168,7 @@ def scan_index(
                 raw = txn.get(row_prefix + pk, db=rows_db)
                 if raw is not None:
                     out.append((full, pk, value, orjson.loads(raw), bool(cut)))
+        txn = cur = it = None  # free the ended txn's reader slot before yielding (above)
         if any(entry[4] for entry in out):
             out = _sort_truncated_runs(out, reverse)
         for _full, _pk, value, row, _cut in out:
