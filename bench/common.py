@@ -35,6 +35,13 @@ def pin(pid: int, client: bool) -> None:
 @contextmanager
 def server(extra: list[str] | None = None):
     """A fresh `rethought serve` on a temporary directory; yields its port."""
+    with server_process(extra) as (port, _pid):
+        yield port
+
+
+@contextmanager
+def server_process(extra: list[str] | None = None):
+    """A fresh `rethought serve` on a temporary directory; yields (port, pid)."""
     with tempfile.TemporaryDirectory(prefix="rethought-bench-") as d:
         port = free_port()
         proc = subprocess.Popen(
@@ -65,7 +72,7 @@ def server(extra: list[str] | None = None):
                     if time.monotonic() > deadline or proc.poll() is not None:
                         raise RuntimeError("server did not start") from None
                     time.sleep(0.05)
-            yield port
+            yield port, proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -26,6 +26,7 @@ from ..runtime import values
 from . import terms  # noqa: F401  (registers every term family)
 from .compile import Scope, Term, blame, compile_term
 from .context import GlobalOptargs, QueryContext, Session, evaluate_global  # noqa: F401  (engine.Session etc. for the wire)
+from .plan_cache import PlanCache
 from .profile import Profiler, instrument
 from .walker import walk_term
 
@@ -76,18 +77,24 @@ class Engine:
         if hub is not None and storage is not None:
             storage.drop_listeners.append(hub.table_dropped)
             storage.commit_listeners.append(hub.committed)  # feeds get committed changes only
+        self.plans = PlanCache()  # compiled START queries by payload bytes (plan_cache.py)
 
-    def prepare(self, raw_term: Any, raw_optargs: dict[str, Any], session: Session) -> Prepared:
-        # query_cache_t::create: the term walker over the query, then each global optarg in
-        # turn is walked and its name checked (add_optarg's rcheck_toplevel: no backtrace).
-        walk_term(raw_term)
-        for name, raw in raw_optargs.items():
-            walk_term(raw, False)
-            if name not in RUN_OPTARGS:
-                raise ReqlCompileError(
-                    f"Unrecognized global optional argument `{name}`.", frames=[]
-                )
-        root = compile_term(raw_term)
+    def prepare(
+        self, raw_term: Any, raw_optargs: dict[str, Any], session: Session, root: Any = None
+    ) -> Prepared:
+        """Compile a START query, or take ``root`` already compiled from the same bytes (a
+        cached plan, which passed the walk and the optarg checks when it was compiled)."""
+        if root is None:
+            # query_cache_t::create: the term walker over the query, then each global optarg
+            # in turn is walked and its name checked (add_optarg's rcheck_toplevel).
+            walk_term(raw_term)
+            for name, raw in raw_optargs.items():
+                walk_term(raw, False)
+                if name not in RUN_OPTARGS:
+                    raise ReqlCompileError(
+                        f"Unrecognized global optional argument `{name}`.", frames=[]
+                    )
+            root = compile_term(raw_term)
         ctx = QueryContext(self, session, GlobalOptargs(raw_optargs), session.default_db)
         ctx.optargs.ctx = ctx
         if "array_limit" in ctx.optargs:

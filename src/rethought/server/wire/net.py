@@ -123,23 +123,34 @@ class _Connection:
         # One frame at a time past the transport's high-water mark (so a client that stops
         # reading holds at most one frame more in the server), and a client that reads
         # nothing for STALLED_CLIENT_SECONDS is dropped instead of holding its queries.
+        writer = self.writer
+        if self._send_lock.locked():
+            written = False  # behind a frame still draining: in turn
+        elif writer.is_closing() or self._eof_sent:
+            return
+        else:
+            writer.write(data)
+            if not writer.transport.get_write_buffer_size():
+                return  # the kernel took it all: nothing to drain (the usual case)
+            written = True
         async with self._send_lock:
-            if self.writer.is_closing() or self._eof_sent:
-                return
-            self.writer.write(data)
+            if not written:
+                if writer.is_closing() or self._eof_sent:
+                    return
+                writer.write(data)
             try:
                 async with asyncio.timeout(STALLED_CLIENT_SECONDS):
-                    await self.writer.drain()
+                    await writer.drain()
             except TimeoutError:
                 log.warning(
                     "closing the connection from %s: it read nothing for %g s",
                     self.peer,
                     STALLED_CLIENT_SECONDS,
                 )
-                sock = self.writer.get_extra_info("socket")
+                sock = writer.get_extra_info("socket")
                 if sock is not None:  # a reset: drop what the kernel still holds for it too
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.writer.transport.abort()
+                writer.transport.abort()
             except (ConnectionError, OSError):
                 pass
 

@@ -33,6 +33,7 @@ from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ...proto.ql2 import QueryType, ResponseType, TermType
 from ..query import engine as engine_mod
 from ..query import json_dups
+from ..query.plan_cache import Plan, PlanCache
 from ..runtime import suspend
 from ..runtime.stats import COUNTERS
 from . import net_responses as resp
@@ -174,6 +175,8 @@ class ConnectionSession:
         self.tasks: set[asyncio.Task] = set()
         self.slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
         self.closing = False  # shutdown has ended every result: frames are ignored
+        plans = getattr(engine, "plans", None)  # one cache for every connection
+        self.plans: PlanCache = PlanCache() if plans is None else plans
         # Set by the connection: waits while the client is slow to read (server.net), so
         # batches are not computed only to queue up behind a full socket.
         self.writable: Callable[[], Awaitable[None]] | None = None
@@ -184,6 +187,10 @@ class ConnectionSession:
         """Parse one frame and start answering it; returns once the query is under way."""
         if self.closing:
             return  # the server is shutting down; its errors are sent
+        plan = self.plans.get(payload)
+        if plan is not None:  # these bytes compiled before: parse and compile are skipped
+            await self._begin(token, plan.raw_term, plan.optargs, plan.noreply, plan.root)
+            return
         try:
             query, dups = _parse(payload)
         except RecursionError:
@@ -199,23 +206,23 @@ class ConnectionSession:
             await self.send(resp.client_error(token, f"Server could not parse query: {e}"))
             return
         if qtype == QueryType.START:
-            if token in self.queries or token in self.running:
-                await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
-                return
-            await self.slots.acquire()
-            COUNTERS.query()
             noreply = _static_bool(optargs, "noreply")
-            if dups and (err := json_dups.duplicate_error(raw_term, optargs, dups)):
-                self.slots.release()
-                if not noreply:
-                    await self.send(resp.from_exception(token, err))
-                return
-            q = _Query(token, _static_bool(optargs, "profile"), noreply)
-            task = q.task = self._spawn(self._start(q, raw_term, optargs))
-            self.running[token] = q
-            if noreply:
-                self.noreply_tasks.add(task)
-                task.add_done_callback(self.noreply_tasks.discard)
+            if dups:
+                if token in self.queries or token in self.running:
+                    await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
+                    return
+                if err := json_dups.duplicate_error(raw_term, optargs, dups):
+                    await self.slots.acquire()  # counted as a query, as before
+                    COUNTERS.query()
+                    self.slots.release()
+                    if not noreply:
+                        await self.send(resp.from_exception(token, err))
+                    return
+            profile = _static_bool(optargs, "profile")
+            # Cached once compiled: not profiled queries (their tree is wrapped per run) nor
+            # ones whose parse found duplicate keys.
+            key = None if profile or dups else payload
+            await self._begin(token, raw_term, optargs, noreply, None, profile, key)
         elif qtype == QueryType.CONTINUE:
             self._spawn(self._continue(token))
         elif qtype == QueryType.STOP:
@@ -226,6 +233,30 @@ class ConnectionSession:
             await self.send(
                 resp.response(token, ResponseType.SERVER_INFO, [orjson.dumps(self.server_info)])
             )
+
+    async def _begin(
+        self,
+        token: int,
+        raw_term: Any,
+        optargs: dict,
+        noreply: bool,
+        root: Any,
+        profile: bool = False,
+        key: bytes | None = None,
+    ) -> None:
+        """Start evaluating a START (compiled already when ``root`` is given; its plan is
+        cached under ``key`` once it compiles)."""
+        if token in self.queries or token in self.running:
+            await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
+            return
+        await self.slots.acquire()
+        COUNTERS.query()
+        q = _Query(token, profile, noreply)
+        task = q.task = self._spawn(self._start(q, raw_term, optargs, root, key))
+        self.running[token] = q
+        if noreply:
+            self.noreply_tasks.add(task)
+            task.add_done_callback(self.noreply_tasks.discard)
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -262,11 +293,13 @@ class ConnectionSession:
 
     # -- START ------------------------------------------------------------------------------
 
-    async def _start(self, q: _Query, raw_term: Any, optargs: dict) -> None:
+    async def _start(
+        self, q: _Query, raw_term: Any, optargs: dict, root: Any = None, key: bytes | None = None
+    ) -> None:
         # Held until the answer is sent, so a STOP waits for it (RethinkDB's entry mutex).
         async with q.lock:
             try:
-                frame, ctx = await self._evaluate(q, raw_term, optargs)
+                frame, ctx = await self._evaluate(q, raw_term, optargs, root, key)
             finally:
                 q.task = None  # the rest cannot be stopped: the answer is decided
                 self.running.pop(q.token, None)
@@ -277,14 +310,21 @@ class ConnectionSession:
                 return
             await self.send(frame)
 
-    async def _evaluate(self, q: _Query, raw_term: Any, optargs: dict) -> tuple[bytes, Any]:
+    async def _evaluate(
+        self, q: _Query, raw_term: Any, optargs: dict, root: Any = None, key: bytes | None = None
+    ) -> tuple[bytes, Any]:
         """The START's answer (and its query context, once compiled)."""
         token = q.token
         started = time.perf_counter()
         ctx = None
         try:
-            prepared = self.engine.prepare(raw_term, optargs, self.session)
+            if root is None:
+                prepared = self.engine.prepare(raw_term, optargs, self.session)
+            else:  # a cached plan
+                prepared = self.engine.prepare(raw_term, optargs, self.session, root)
             ctx = prepared.ctx
+            if key is not None:
+                self.plans.put(key, Plan(raw_term, optargs, prepared.root, q.noreply))
             spec = resp.BatchSpec.of(ctx.optargs)
             # In a query greenlet, so a term may wait for I/O (r.http, r.js).
             result = await suspend.run_sync(self.engine.execute, prepared)

@@ -1,0 +1,73 @@
+"""Compiled plans of START queries seen before, keyed by the query frame's bytes.
+
+Applications send the same queries again and again (``r.expr(1)`` health checks, the same
+``order_by(index=...).limit(n)`` page, a dashboard's counts): when a frame's payload is
+byte for byte one already compiled, its parse, protocol checks, term walk and compile are
+skipped and only evaluation runs.
+
+What a plan holds is a pure function of the bytes: the term tree compiled from them (no
+node keeps state between runs; evaluation state lives in the ``Scope`` and the
+``QueryContext`` made for each run) and the global optargs as sent. Nothing in it depends
+on the catalog or on permissions: tables, indexes and databases are looked up by name, and
+permissions checked, when the plan runs, so a table dropped, renamed or recreated, an index
+dropped, or a grant revoked after a plan was cached is seen by its next run exactly as by a
+fresh compile (tests/test_plan_cache.py). Queries are only cached once they compiled; a
+compile error is raised afresh each time, as are profiled queries (their tree is wrapped
+per run) and frames with duplicate object keys (their error depends on the parse).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Payloads above this many bytes are not cached: large frames are writes of data that
+#: rarely repeat, and holding them would cost memory for nothing.
+MAX_PAYLOAD = 4096
+#: Plans kept; the least recently used goes when full.
+CAPACITY = 1024
+
+
+class Plan:
+    """A START query compiled once: its term (for profiles and errors), global optargs as
+    sent, compiled root, and the ``noreply`` flag read from them."""
+
+    __slots__ = ("raw_term", "optargs", "root", "noreply")
+
+    def __init__(self, raw_term: Any, optargs: dict, root: Any, noreply: bool) -> None:
+        self.raw_term = raw_term
+        self.optargs = optargs
+        self.root = root
+        self.noreply = noreply
+
+
+class PlanCache:
+    """A bounded least-recently-used map from payload bytes to ``Plan``."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self._plans: dict[bytes, Plan] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, payload: bytes) -> Plan | None:
+        plan = self._plans.pop(payload, None)
+        if plan is None:
+            self.misses += 1
+            return None
+        self._plans[payload] = plan  # most recently used last
+        self.hits += 1
+        return plan
+
+    def put(self, payload: bytes, plan: Plan) -> None:
+        if len(payload) > MAX_PAYLOAD:
+            return
+        plans = self._plans
+        if payload not in plans and len(plans) >= self.capacity:
+            del plans[next(iter(plans))]  # the least recently used
+        plans[payload] = plan
+
+    def clear(self) -> None:
+        self._plans.clear()
+
+    def __len__(self) -> int:
+        return len(self._plans)
