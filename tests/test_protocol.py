@@ -439,7 +439,8 @@ def test_unexpected_exception_becomes_internal_error():
         session = ConnectionSession(BrokenEngine(), send, no_sync, {})
         await session.handle(1, b'[1, "boom"]')
         await session.handle(2, b"[1, 1]")
-        await asyncio.wait(list(session.tasks))
+        if session.tasks:  # atoms are answered inline, without a task
+            await asyncio.wait(list(session.tasks))
 
     asyncio.run(main())
     responses = {struct.unpack("<q", f[:8])[0]: json.loads(f[12:]) for f in sent}

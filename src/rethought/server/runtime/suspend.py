@@ -313,6 +313,64 @@ async def run_sync(fn: Callable[..., Any], *args: Any) -> Any:
     raise out.exc
 
 
+def start_sync(fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+    """Run ``fn(*args)`` in a pooled query greenlet right now, from plain (non-async) code on
+    the loop's thread, up to its first wait: ``(True, result)`` when it finished (raising what
+    it raised), else ``(False, awaitable)``, which a task awaits to serve the job's waits
+    (I/O, a slice's end) and get its result, as ``run_sync`` would have.
+
+    The session answers most queries this way without a task: a point get or an insert
+    never waits, and a task costs more than the query (session.py)."""
+    global _deadline, _cut_at
+    w = _worker()
+    here = getcurrent()
+    if w.parent is not here:
+        w.parent = here
+    _cut_at = _INF
+    _deadline = _clock() + SLICE
+    try:
+        out = w.switch((fn, args))
+    finally:
+        _deadline = _cut_at = _INF
+    if isinstance(out, _Request):
+        return False, _finish(w, out)
+    return True, _settle(w, out)
+
+
+async def _finish(w: QueryGreenlet, out: _Request) -> Any:
+    """The rest of a ``start_sync`` job that had to wait: serve its waits, as ``resume``."""
+    global _deadline, _cut_at
+    here = getcurrent()
+    if w.parent is not here:
+        w.parent = here
+    try:
+        while isinstance(out, _Request):
+            try:
+                result = await out.make()
+            except BaseException as exc:  # the term sees the failure where it waited
+                _cut_at = _INF
+                _deadline = _clock() + SLICE
+                out = out.origin.throw(exc)
+            else:
+                _cut_at = _INF
+                _deadline = _clock() + SLICE
+                out = out.origin.switch(result)
+            _deadline = _cut_at = _INF  # the loop serves others while this awaits
+    finally:
+        _deadline = _cut_at = _INF
+    return _settle(w, out)
+
+
+def _settle(w: QueryGreenlet, out: Any) -> Any:
+    """Park a worker whose job returned; its result, or raise what it raised."""
+    pool = _idle.workers
+    if len(pool) < _MAX_IDLE_WORKERS:
+        pool.append(w)
+    if type(out) is _Done:
+        return out.value
+    raise out.exc
+
+
 class Resumable:
     """A job, ``fn()``, run in a pooled query greenlet by steps of bounded time: each ``step``
     runs it until it returns or until a checkpoint finds the step's cut-off time passed; the

@@ -252,11 +252,43 @@ class ConnectionSession:
         await self.slots.acquire()
         COUNTERS.query()
         q = _Query(token, profile, noreply)
-        task = q.task = self._spawn(self._start(q, raw_term, optargs, root, key))
+        begun = None if profile else self._run_inline(q, raw_term, optargs, root, key)
+        if type(begun) is bytes:  # answered without a task
+            self.slots.release()
+            if not noreply:
+                await self.send(begun)
+            return
+        task = q.task = self._spawn(self._start(q, raw_term, optargs, root, key, begun))
         self.running[token] = q
         if noreply:
             self.noreply_tasks.add(task)
             task.add_done_callback(self.noreply_tasks.discard)
+
+    def _run_inline(
+        self, q: _Query, raw_term: Any, optargs: dict, root: Any, key: bytes | None
+    ) -> Any:
+        """Compile and evaluate a START here and now, up to its first wait. Returns the
+        answer's frame when it is done: an atom needing no fsync (a point get, a soft
+        insert, ``r.expr``) or an error; a task then costs more than the query did. Else
+        ``(prepared, spec, done, result)`` for the task that goes on (``_evaluate``): a
+        stream or feed to batch, a hard write's fsync, or a job still waiting
+        (``result`` is then the awaitable of ``suspend.start_sync``). Nothing here yields
+        to the loop, so no STOP or close can come between."""
+        try:
+            if root is None:
+                prepared = self.engine.prepare(raw_term, optargs, self.session)
+            else:  # a cached plan
+                prepared = self.engine.prepare(raw_term, optargs, self.session, root)
+            ctx = prepared.ctx
+            if key is not None:
+                self.plans.put(key, Plan(raw_term, optargs, prepared.root, q.noreply))
+            spec = resp.BatchSpec.of(ctx.optargs)
+            done, result = suspend.start_sync(self.engine.execute, prepared)
+            if not done or result.kind != engine_mod.ATOM or ctx.pending_sync:
+                return prepared, spec, done, result
+            return resp.response(q.token, ResponseType.SUCCESS_ATOM, [resp.dumps(result.value)])
+        except Exception as e:
+            return self._failed(q, e)
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -294,12 +326,18 @@ class ConnectionSession:
     # -- START ------------------------------------------------------------------------------
 
     async def _start(
-        self, q: _Query, raw_term: Any, optargs: dict, root: Any = None, key: bytes | None = None
+        self,
+        q: _Query,
+        raw_term: Any,
+        optargs: dict,
+        root: Any = None,
+        key: bytes | None = None,
+        begun: Any = None,
     ) -> None:
         # Held until the answer is sent, so a STOP waits for it (RethinkDB's entry mutex).
         async with q.lock:
             try:
-                frame, ctx = await self._evaluate(q, raw_term, optargs, root, key)
+                frame, ctx = await self._evaluate(q, raw_term, optargs, root, key, begun)
             finally:
                 q.task = None  # the rest cannot be stopped: the answer is decided
                 self.running.pop(q.token, None)
@@ -311,23 +349,36 @@ class ConnectionSession:
             await self.send(frame)
 
     async def _evaluate(
-        self, q: _Query, raw_term: Any, optargs: dict, root: Any = None, key: bytes | None = None
+        self,
+        q: _Query,
+        raw_term: Any,
+        optargs: dict,
+        root: Any = None,
+        key: bytes | None = None,
+        begun: Any = None,
     ) -> tuple[bytes, Any]:
-        """The START's answer (and its query context, once compiled)."""
+        """The START's answer (and its query context, once compiled); ``begun``: what
+        ``_run_inline`` started."""
         token = q.token
         started = time.perf_counter()
         ctx = None
         try:
-            if root is None:
-                prepared = self.engine.prepare(raw_term, optargs, self.session)
-            else:  # a cached plan
-                prepared = self.engine.prepare(raw_term, optargs, self.session, root)
-            ctx = prepared.ctx
-            if key is not None:
-                self.plans.put(key, Plan(raw_term, optargs, prepared.root, q.noreply))
-            spec = resp.BatchSpec.of(ctx.optargs)
-            # In a query greenlet, so a term may wait for I/O (r.http, r.js).
-            result = await suspend.run_sync(self.engine.execute, prepared)
+            if begun is not None:
+                prepared, spec, done, result = begun
+                ctx = prepared.ctx
+                if not done:
+                    result = await result
+            else:
+                if root is None:
+                    prepared = self.engine.prepare(raw_term, optargs, self.session)
+                else:  # a cached plan
+                    prepared = self.engine.prepare(raw_term, optargs, self.session, root)
+                ctx = prepared.ctx
+                if key is not None:
+                    self.plans.put(key, Plan(raw_term, optargs, prepared.root, q.noreply))
+                spec = resp.BatchSpec.of(ctx.optargs)
+                # In a query greenlet, so a term may wait for I/O (r.http, r.js).
+                result = await suspend.run_sync(self.engine.execute, prepared)
             q.ctx = ctx
             q.notes = result.notes
             if result.kind == engine_mod.STREAM:
