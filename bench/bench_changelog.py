@@ -24,19 +24,15 @@ client's hands (our driver and the official one; also through a filter that keep
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 
 import rethinkdb
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from common import free_port, pin, table  # noqa: E402
+from common import cpu_seconds, server_process, table  # noqa: E402
 
 from rethought import r as ours  # noqa: E402
 
@@ -47,41 +43,9 @@ NO_LOG = (
 )
 
 
-@contextmanager
 def serve(log: bool):
     """A private server, with or without the change log; yields (port, pid)."""
-    with tempfile.TemporaryDirectory(prefix="rethought-bench-") as d:
-        port = free_port()
-        head = ["-m", "rethought"] if log else ["-c", NO_LOG]
-        args = ["serve", "--driver-port", str(port), "--directory", os.path.join(d, "data")]
-        proc = subprocess.Popen(
-            [sys.executable, *head, *args, "--no-http-admin"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        pin(proc.pid, client=False)
-        pin(0, client=True)
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("server did not start") from None
-                    time.sleep(0.05)
-            yield port, proc.pid
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return server_process(head=None if log else ["-c", NO_LOG], start_timeout=90)
 
 
 def insert_rounds(rounds: int, per_round: dict[str, int]) -> list[list]:

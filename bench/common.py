@@ -40,15 +40,17 @@ def server(extra: list[str] | None = None):
 
 
 @contextmanager
-def server_process(extra: list[str] | None = None):
-    """A fresh `rethought serve` on a temporary directory; yields (port, pid)."""
+def server_process(
+    extra: list[str] | None = None, head: list[str] | None = None, start_timeout: float = 30
+):
+    """A fresh `rethought serve` on a temporary directory; yields (port, pid). ``head``
+    replaces ``-m rethought`` (e.g. ``["-c", code]`` to run a patched server)."""
     with tempfile.TemporaryDirectory(prefix="rethought-bench-") as d:
         port = free_port()
         proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "rethought",
+                *(head or ["-m", "rethought"]),
                 "serve",
                 "--driver-port",
                 str(port),
@@ -63,7 +65,7 @@ def server_process(extra: list[str] | None = None):
         pin(proc.pid, client=False)
         pin(0, client=True)  # this process: the benchmark's client
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + start_timeout
             while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
@@ -103,3 +105,10 @@ def _fmt(x: Any) -> str:
             return f"{x:.2f}"
         return f"{x:.3g}"
     return str(x)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

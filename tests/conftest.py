@@ -112,6 +112,16 @@ def conn(server):
 
 
 @pytest.fixture
+def proxy(server):
+    """A TCP proxy in front of the session server that a test can cut or stall."""
+    from reconnect_proxy import Proxy
+
+    p = Proxy(server.host, server.port)
+    yield p
+    p.close()
+
+
+@pytest.fixture
 def official_r():
     import rethinkdb
 

@@ -11,26 +11,12 @@ import time
 
 import pytest
 
-from reconnect_proxy import Proxy
+from reconnect_proxy import wait_until
 from rethought import r
 from rethought.client.resume import heartbeat_action
 from rethought.errors import ReqlDriverError, ReqlTimeoutError
 
 HEARTBEAT = 0.2
-
-
-@pytest.fixture
-def proxy(server):
-    p = Proxy(server.host, server.port)
-    yield p
-    p.close()
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_the_decision():

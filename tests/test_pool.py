@@ -11,24 +11,10 @@ import time
 
 import pytest
 
-from reconnect_proxy import Proxy
+from reconnect_proxy import wait_until
 from rethought import r
 from rethought.client.pool import AsyncPool, BlockingPool
 from rethought.errors import ReqlDriverError, ReqlTimeoutError
-
-
-@pytest.fixture
-def proxy(server):
-    p = Proxy(server.host, server.port)
-    yield p
-    p.close()
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
 
 
 def test_blocking_pool_bound_under_100_threads(proxy):

@@ -11,26 +11,12 @@ import time
 
 import pytest
 
-from reconnect_proxy import Proxy
+from reconnect_proxy import wait_until
 from rethought import r
 from rethought.client.resume import Reconnect
 from rethought.errors import ReqlDriverError, ReqlTimeoutError
 
 FAST = {"initial": 0.02, "maximum": 0.1}
-
-
-@pytest.fixture
-def proxy(server):
-    p = Proxy(server.host, server.port)
-    yield p
-    p.close()
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_policy_backoff_and_bounds():

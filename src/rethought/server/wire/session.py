@@ -264,6 +264,19 @@ class ConnectionSession:
             self.noreply_tasks.add(task)
             task.add_done_callback(self.noreply_tasks.discard)
 
+    def _prepare(
+        self, q: _Query, raw_term: Any, optargs: dict, root: Any, key: bytes | None
+    ) -> tuple[Any, Any]:
+        """Compile a START (or take its cached plan's ``root``), remember the plan under
+        ``key`` when it may be cached, and read its batching options."""
+        if root is None:
+            prepared = self.engine.prepare(raw_term, optargs, self.session)
+        else:  # a cached plan
+            prepared = self.engine.prepare(raw_term, optargs, self.session, root)
+        if key is not None:
+            self.plans.put(key, Plan(raw_term, optargs, prepared.root, q.noreply))
+        return prepared, resp.BatchSpec.of(prepared.ctx.optargs)
+
     def _run_inline(
         self, q: _Query, raw_term: Any, optargs: dict, root: Any, key: bytes | None
     ) -> Any:
@@ -275,14 +288,8 @@ class ConnectionSession:
         (``result`` is then the awaitable of ``suspend.start_sync``). Nothing here yields
         to the loop, so no STOP or close can come between."""
         try:
-            if root is None:
-                prepared = self.engine.prepare(raw_term, optargs, self.session)
-            else:  # a cached plan
-                prepared = self.engine.prepare(raw_term, optargs, self.session, root)
+            prepared, spec = self._prepare(q, raw_term, optargs, root, key)
             ctx = prepared.ctx
-            if key is not None:
-                self.plans.put(key, Plan(raw_term, optargs, prepared.root, q.noreply))
-            spec = resp.BatchSpec.of(ctx.optargs)
             done, result = suspend.start_sync(self.engine.execute, prepared)
             if not done or result.kind != engine_mod.ATOM or ctx.pending_sync:
                 return prepared, spec, done, result
@@ -369,14 +376,8 @@ class ConnectionSession:
                 if not done:
                     result = await result
             else:
-                if root is None:
-                    prepared = self.engine.prepare(raw_term, optargs, self.session)
-                else:  # a cached plan
-                    prepared = self.engine.prepare(raw_term, optargs, self.session, root)
+                prepared, spec = self._prepare(q, raw_term, optargs, root, key)
                 ctx = prepared.ctx
-                if key is not None:
-                    self.plans.put(key, Plan(raw_term, optargs, prepared.root, q.noreply))
-                spec = resp.BatchSpec.of(ctx.optargs)
                 # In a query greenlet, so a term may wait for I/O (r.http, r.js).
                 result = await suspend.run_sync(self.engine.execute, prepared)
             q.ctx = ctx
