@@ -58,6 +58,18 @@ class PlanCache:
         self.hits += 1
         return plan
 
+    def peek(self, payload: bytes) -> Plan | None:
+        """The plan for ``payload``, if cached, without counting or reordering: a caller
+        that may not use it (``get`` follows) looks first, then calls ``hit``."""
+        return self._plans.get(payload)
+
+    def hit(self, payload: bytes, plan: Plan) -> None:
+        """Count a use of the plan ``peek`` returned, as most recently used."""
+        plans = self._plans
+        del plans[payload]
+        plans[payload] = plan
+        self.hits += 1
+
     def put(self, payload: bytes, plan: Plan) -> None:
         if len(payload) > MAX_PAYLOAD:
             return

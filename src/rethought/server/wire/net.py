@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import struct
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,9 @@ SHUTDOWN_LINGER = 2.0  # seconds a client gets to read its shutdown errors and c
 # Seconds a client may leave our answers unread (its socket full) before it is dropped.
 STALLED_CLIENT_SECONDS = float(os.environ.get("RETHOUGHT_STALLED_CLIENT_SECONDS", "60"))
 HANDSHAKE_MESSAGE_LIMIT = 2048
+# Frames waiting for the connection's task (behind one that had to wait) before the socket
+# is no longer read: the client's pipelining is held back as a full StreamReader would.
+BACKLOG_PAUSE = 256
 BAD_MAGIC = (
     "Received an unsupported protocol version. This port is for RethinkDB queries. "
     "Does your client driver version not match the server?"
@@ -42,6 +46,7 @@ BAD_MAGIC = (
 PROTOBUF_GONE = "The PROTOBUF client protocol is no longer supported"
 
 _U32 = struct.Struct("<I")
+_DONE, _DRAIN, _WAIT = 0, 1, 2  # what _write_now did
 
 
 class HandshakeError(auth.AuthError):
@@ -65,13 +70,16 @@ class DriverServer:
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
 
-    async def start(
-        self, hosts: list[str], port: int, ssl: Any = None
-    ) -> list[tuple[str, int]]:
+    async def start(self, hosts: list[str], port: int, ssl: Any = None) -> list[tuple[str, int]]:
         """Listen on every address in ``hosts`` (TLS only with ``ssl``: --driver-tls-*);
         returns the bound (address, port) pairs."""
-        self._server = await asyncio.start_server(
-            self._accept, host=hosts, port=port, reuse_address=True, ssl=ssl
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _FrameProtocol(asyncio.StreamReader(loop=loop), self._accept, loop=loop),
+            host=hosts,
+            port=port,
+            reuse_address=True,
+            ssl=ssl,
         )
         return [s.getsockname()[:2] for s in self._server.sockets]
 
@@ -94,6 +102,32 @@ class DriverServer:
             self.connections.discard(conn)
 
 
+class _FrameProtocol(asyncio.StreamReaderProtocol):
+    """A StreamReaderProtocol (the handshake reads a StreamReader) that, once the connection
+    is authenticated, hands each chunk received to ``frames`` instead: frames are split out
+    of the chunk and most are answered right there, in the loop's callback, without waking
+    a reader task (a loop iteration, a future and a StreamReader per query)."""
+
+    frames: Callable[[bytes], None] | None = None
+    ended: Callable[[], None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self.frames is not None:
+            self.frames(data)
+        else:
+            super().data_received(data)
+
+    def eof_received(self) -> bool:
+        if self.ended is not None:
+            self.ended()
+        return super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.ended is not None:
+            self.ended()
+        super().connection_lost(exc)
+
+
 class _Connection:
     def __init__(
         self, server: DriverServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -106,6 +140,16 @@ class _Connection:
         self._ended = asyncio.Event()  # run() is over (the client closed, or we did)
         self._send_lock = asyncio.Lock()
         self._eof_sent = False
+        self._sends: set[asyncio.Task] = set()  # frames send_now could not finish
+        # Frame mode (after the handshake): bytes received not yet split into frames, how
+        # many bytes the next frame needs, frames waiting for the task, and its wake-up.
+        self._parts: list[bytes] = []
+        self._have = 0
+        self._need = resp.HEADER.size
+        self._backlog: deque[tuple[int, bytes | int]] = deque()
+        self._wake: asyncio.Future | None = None
+        self._eof = False
+        self._paused = False
         sock = writer.get_extra_info("socket")
         if sock is not None:
             try:
@@ -119,20 +163,42 @@ class _Connection:
             async with self._send_lock:
                 pass
 
+    def _write_now(self, data: bytes) -> int:
+        """Write ``data`` if nothing is ahead of it: DONE (the kernel took it all, or the
+        connection is closing: dropped), DRAIN (written, the transport holds some), or WAIT
+        (not written: a frame ahead is still draining)."""
+        writer = self.writer
+        if self._send_lock.locked():
+            return _WAIT
+        if writer.is_closing() or self._eof_sent:
+            return _DONE
+        writer.write(data)
+        return _DRAIN if writer.transport.get_write_buffer_size() else _DONE
+
+    def can_send_now(self) -> bool:
+        """Whether a frame would go out now, with nothing ahead of it."""
+        return not self._send_lock.locked() and not self.writer.transport.get_write_buffer_size()
+
+    def send_now(self, data: bytes) -> None:
+        """``send`` for code that cannot wait (a frame answered in the loop's callback): what
+        is not written whole now is drained by a task (holding the lock, so frames after it
+        wait their turn)."""
+        state = self._write_now(data)
+        if state != _DONE:
+            task = asyncio.ensure_future(self._send_rest(data, state == _DRAIN))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
     async def send(self, data: bytes) -> None:
         # One frame at a time past the transport's high-water mark (so a client that stops
         # reading holds at most one frame more in the server), and a client that reads
         # nothing for STALLED_CLIENT_SECONDS is dropped instead of holding its queries.
+        state = self._write_now(data)
+        if state != _DONE:  # the usual case is DONE: nothing to drain
+            await self._send_rest(data, state == _DRAIN)
+
+    async def _send_rest(self, data: bytes, written: bool) -> None:
         writer = self.writer
-        if self._send_lock.locked():
-            written = False  # behind a frame still draining: in turn
-        elif writer.is_closing() or self._eof_sent:
-            return
-        else:
-            writer.write(data)
-            if not writer.transport.get_write_buffer_size():
-                return  # the kernel took it all: nothing to drain (the usual case)
-            written = True
         async with self._send_lock:
             if not written:
                 if writer.is_closing() or self._eof_sent:
@@ -163,6 +229,8 @@ class _Connection:
                 self.server.engine, self.send, self.server.sync, self.server.server_info, user
             )
             self.session.writable = self.writable
+            self.session.send_now = self.send_now
+            self.session.can_send_now = self.can_send_now
             await self._read_queries()
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass  # the client went away
@@ -291,16 +359,88 @@ class _Connection:
     # -- queries ----------------------------------------------------------------------------
 
     async def _read_queries(self) -> None:
+        """Frame mode: the protocol hands chunks to ``_frames``, which answers what it can
+        at once; this task takes the frames that must wait (in order, behind the first)."""
         assert self.session is not None
-        readexactly = self.reader.readexactly
+        proto = self.writer.transport.get_protocol()
+        if not isinstance(proto, _FrameProtocol):
+            raise TypeError("a driver connection needs its _FrameProtocol")
         handle = self.session.handle
-        unpack, head_size = resp.HEADER.unpack, resp.HEADER.size
+        backlog = self._backlog
+        proto.ended = self._ended_reading
+        proto.frames = self._frames
+        # What the client sent after its handshake, already in the reader's buffer.
+        left = bytes(self.reader._buffer)
+        self.reader._buffer.clear()
+        if left:
+            self._frames(left)
+        loop = asyncio.get_running_loop()
         while True:
-            token, size = unpack(await readexactly(head_size))
-            if size >= MAX_QUERY_SIZE:
-                await self._too_large(token, size)
+            while backlog:
+                token, payload = backlog[0]
+                if type(payload) is int:  # a header announcing a frame too large
+                    proto.frames = None  # the reader gets the rest, swallowed there
+                    await self._too_large(token, payload)
+                    return
+                await handle(token, payload)
+                backlog.popleft()  # only now: later frames queue behind it until then
+                if self._paused and len(backlog) < BACKLOG_PAUSE // 2:
+                    self._paused = False
+                    self.writer.transport.resume_reading()
+            if self._eof:
                 return
-            await handle(token, await readexactly(size))
+            self._wake = loop.create_future()
+            await self._wake
+            self._wake = None
+
+    def _ended_reading(self) -> None:
+        self._eof = True
+        self._wake_task()
+
+    def _frames(self, data: bytes) -> None:
+        """Split the frames out of what arrived (with what came before it): each is answered
+        here when the session can (``handle_now``), else queued for the task, as is every
+        frame after one queued."""
+        self._parts.append(data)
+        self._have += len(data)
+        if self._have < self._need:
+            return  # a large frame arriving: joined once, when whole
+        buf = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+        unpack_from, head_size = resp.HEADER.unpack_from, resp.HEADER.size
+        session, backlog = self.session, self._backlog
+        assert session is not None
+        handle_now = session.handle_now
+        pos, end = 0, len(buf)
+        need = head_size
+        while end - pos >= head_size:
+            token, size = unpack_from(buf, pos)
+            if size >= MAX_QUERY_SIZE:
+                backlog.append((token, size))
+                self._parts, self._have, self._need = [], 0, 1 << 62  # nothing more is read
+                self._wake_task()
+                return
+            start = pos + head_size
+            stop = start + size
+            if stop > end:
+                need = stop - pos
+                break
+            payload = buf[start:stop]
+            pos = stop
+            if backlog or not handle_now(token, payload):
+                backlog.append((token, payload))
+        rest = buf[pos:] if pos else buf
+        self._parts = [rest] if rest else []
+        self._have = len(rest)
+        self._need = need
+        if backlog:
+            self._wake_task()
+            if len(backlog) >= BACKLOG_PAUSE and not self._paused:
+                self._paused = True
+                self.writer.transport.pause_reading()
+
+    def _wake_task(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     async def _too_large(self, token: int, size: int) -> None:
         await self.send(

@@ -180,8 +180,49 @@ class ConnectionSession:
         # Set by the connection: waits while the client is slow to read (server.net), so
         # batches are not computed only to queue up behind a full socket.
         self.writable: Callable[[], Awaitable[None]] | None = None
+        # Set by the connection: send without waiting, and whether that would go out now.
+        self.send_now: Callable[[bytes], None] | None = None
+        self.can_send_now: Callable[[], bool] = lambda: False
 
     # -- dispatch ---------------------------------------------------------------------------
+
+    def handle_now(self, token: int, payload: bytes) -> bool:
+        """Answer a frame right now, from the connection's data callback, when nothing has
+        to wait: a START whose plan is cached, with a free query slot and a socket taking
+        frames. Evaluated inline as ``_begin`` does; a query that must go on (a stream, a
+        feed, an fsync, a wait) continues in its task. False: the caller queues the frame
+        for ``handle`` (in order, with every frame after it)."""
+        if self.closing:
+            return True  # ignored, as handle() would
+        plan = self.plans.peek(payload)
+        if (
+            plan is None
+            or token in self.queries
+            or token in self.running
+            or self.slots.locked()
+            or not self.can_send_now()
+        ):
+            return False
+        self.plans.hit(payload, plan)
+        _take_free_slot(self.slots)
+        COUNTERS.query()
+        noreply = plan.noreply
+        q = _Query(token, False, noreply)
+        begun = self._run_inline(q, plan.raw_term, plan.optargs, plan.root, None)
+        if type(begun) is bytes:
+            self.slots.release()
+            if not noreply:
+                assert self.send_now is not None
+                self.send_now(begun)
+            return True
+        task = q.task = self._spawn(
+            self._start(q, plan.raw_term, plan.optargs, plan.root, None, begun)
+        )
+        self.running[token] = q
+        if noreply:
+            self.noreply_tasks.add(task)
+            task.add_done_callback(self.noreply_tasks.discard)
+        return True
 
     async def handle(self, token: int, payload: bytes) -> None:
         """Parse one frame and start answering it; returns once the query is under way."""
@@ -553,6 +594,18 @@ class ConnectionSession:
                 q.task.cancel()
             self._forget(q)
         return ended
+
+
+def _take_free_slot(slots: asyncio.Semaphore) -> None:
+    """Acquire a semaphore known not to be locked, from plain code: its ``acquire`` then
+    returns without waiting (asyncio has no non-blocking acquire)."""
+    coro = slots.acquire()
+    try:
+        coro.send(None)
+    except StopIteration:
+        return
+    coro.close()
+    raise RuntimeError("an unlocked semaphore waited")
 
 
 def _stopped_here() -> None:
