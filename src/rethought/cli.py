@@ -50,6 +50,14 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-http-admin", action="store_true", help="do not serve the web console")
     p.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="server processes sharing the data directory and driver port, to use N cores; "
+        "'auto': one per core (default 1; see docs/server.md)",
+    )
+    p.add_argument(
         "--changefeed-log-max-changes",
         type=_bound(int),
         default=100_000,
@@ -115,6 +123,17 @@ def _bound(kind: type) -> Callable[[str], float]:
     return parse
 
 
+def _workers(text: str) -> int:
+    if text == "auto":
+        from .workers import auto_workers
+
+        return auto_workers()
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return n
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from .serve_ops import ConfigFileError, run_operational
 
@@ -148,6 +167,10 @@ def _serve(args: argparse.Namespace) -> int:
     from .server.wire.tls import TlsConfigError
 
     try:
+        if args.workers > 1:
+            from .workers import run
+
+            return run(opts, args.workers)
         return asyncio.run(serve(opts))
     except (OSError, TlsConfigError) as e:
         print(f"error: could not start the server: {e}", file=sys.stderr)

@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .feeds.cross_process import CrossProcessFeeds
 from .query.engine import Engine
 from .query.terms.indexes import index_function
 from .runtime.stats import COUNTERS
 from .storage import Storage
 from .storage.changelog import Limits
+from .storage.coherence import Coherence
 from .system import server_info, server_log, users
 from .system.changelog_config import sweep_periodically
 from .system.live import SystemFeedsHub, route
@@ -34,6 +36,7 @@ from .system.names import set_identity
 from .system.stats_sampler import run_sampler
 from .wire import tls
 from .wire.net import DriverServer
+from .wire.shared_listen import SharedDriverServer
 from .wire.tls import TlsOptions
 
 log = logging.getLogger("rethought")
@@ -57,6 +60,9 @@ class ServeOptions:
     tls: TlsOptions = field(default_factory=TlsOptions)  # --driver-tls-*, --http-tls-*, --tls-*
     bind_driver: tuple[str, ...] | None = None  # --bind-driver (else --bind)
     bind_http: tuple[str, ...] | None = None  # --bind-http (else --bind)
+    # One of several worker processes (``rethought.workers.Worker``: index, inherited
+    # listening sockets, wakeup pipes); None: a single process.
+    worker: Any = None
 
 
 class SyncCoalescer:
@@ -141,6 +147,7 @@ class Server:
         self._log_handler: logging.Handler | None = None
         self._early: list[str] = []  # lines said before the log file is open
         self._hub: SystemFeedsHub | None = None
+        self._cross: CrossProcessFeeds | None = None
 
     def _notice(self, line: str) -> None:
         """A startup / shutdown line: printed, and a ``notice`` of the server log."""
@@ -152,7 +159,10 @@ class Server:
 
     def _open_log(self, storage: Storage, directory: str, started: float) -> None:
         """RethinkDB's ``<directory>/log_file``, behind ``rethinkdb.logs``."""
-        log = self._log = server_log.ServerLog(os.path.join(directory, "log_file"), started)
+        name = "log_file"
+        if self.opts.worker is not None and self.opts.worker.index:
+            name = f"log_file.{self.opts.worker.index}"  # one file per worker process
+        log = self._log = server_log.ServerLog(os.path.join(directory, name), started)
         server_log.attach(storage, log)
         for line in self._early:
             log.write("notice", line)
@@ -206,6 +216,10 @@ class Server:
             os.chmod(directory, 0o700)
         say(f"{'Initializing' if fresh else 'Loading data from'} directory {directory}")
         storage = self.storage = Storage(directory, index_compiler=index_function)
+        worker = opts.worker
+        primary = worker is None or worker.index == 0
+        if worker is not None:  # other processes share the environment (storage/coherence.py)
+            storage.coherence = Coherence(storage, primary=primary)
         try:
             self._open_log(storage, directory, started)
             users.ensure_admin(storage, opts.initial_password)
@@ -215,12 +229,15 @@ class Server:
             self._publish_log(storage, hub)
             engine = Engine(storage, hub=hub)
             self._syncer = SyncCoalescer(storage)
-            server = self._driver = DriverServer(
-                engine,
-                storage,
-                self._syncer.sync,
-                {"id": ident["id"], "name": ident["name"], "proxy": False},
-            )
+            facts = {"id": ident["id"], "name": ident["name"], "proxy": False}
+            if worker is None:
+                server = self._driver = DriverServer(engine, storage, self._syncer.sync, facts)
+            else:
+                server = self._driver = SharedDriverServer(
+                    engine, storage, self._syncer.sync, facts, socks=worker.socks
+                )
+                self._cross = CrossProcessFeeds(storage, hub, worker.wake_read, worker.wake_others)
+                self._cross.start()
             hosts = ["0.0.0.0" if b == "all" else b for b in opts.bind]
             driver_hosts = [_host(b) for b in opts.bind_driver] if opts.bind_driver else hosts
             bound = await server.start(driver_hosts, opts.driver_port, ssl=driver_tls)
@@ -231,7 +248,8 @@ class Server:
             storage.changelog.defaults = Limits(
                 opts.changefeed_log_max_changes, opts.changefeed_log_max_age
             )
-            self._log_sweeper = asyncio.ensure_future(sweep_periodically(storage))
+            if primary:  # one sweeper for the shared logs
+                self._log_sweeper = asyncio.ensure_future(sweep_periodically(storage))
             if opts.http_port is not None:
                 from ..console import Console  # aiohttp is imported only when the console runs
 
@@ -271,6 +289,8 @@ class Server:
                 self._log_sweeper.cancel()
             if self._hub is not None:
                 self._hub.close()
+            if self._cross is not None:
+                self._cross.close()
             if self._console is not None:
                 await self._console.close()
             if self._driver is not None:

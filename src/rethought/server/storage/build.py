@@ -117,6 +117,8 @@ class IndexBuild:
         undo = (self._last, self.clear, self.done_rows, idx.stale)
         try:
             with storage.transaction() as txn:
+                if self.finished:  # dropped by another worker, seen as this txn began
+                    return True
                 if self.clear:
                     table._delete_index_entries(txn, idx)
                     self.clear = False

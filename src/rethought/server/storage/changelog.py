@@ -188,6 +188,8 @@ class ChangeLog:
 
     def committed(self, txn: lmdb.Transaction) -> None:
         """``txn`` committed: its byte counts become the logs' (the writer calls this)."""
+        if self.storage.coherence is not None:  # other processes: ``coherence.py``
+            self.storage.coherence.committed(txn)
         if self._pending_txn is txn:
             for table_id, delta in self._pending.items():  # a table or two
                 if table_id in self._bytes:

@@ -28,6 +28,7 @@ import orjson
 
 from ..runtime import suspend
 from . import space
+from .build import IndexBuild
 from .catalog import (
     DB_PREFIX,
     TABLE_PREFIX,
@@ -92,6 +93,9 @@ class Storage:
         # Called with (event, table id or None) after a catalog change commits: the system
         # tables' changefeeds (system/live.py) and the server log (system/server_log.py).
         self.catalog_listeners: list[Callable[[str, str | None], None]] = []
+        # Other processes on this environment (``coherence.py``; set by ``rethought serve
+        # --workers``): None in a single process.
+        self.coherence: Any = None
         self._load()
         for table in self._tables.values():
             table._file_geo_cells()
@@ -144,7 +148,14 @@ class Storage:
         info = self.env.info()
         if (info["last_pgno"] + 1) * self._page_size * 2 > info["map_size"]:
             self.grow()
-        return self.env.begin(write=True)
+        try:
+            txn = self.env.begin(write=True)
+        except lmdb.MapResizedError:  # another process grew the map: adopt its size
+            self.env.set_mapsize(0)
+            txn = self.env.begin(write=True)
+        if self.coherence is not None:
+            self.coherence.write_began(txn)
+        return txn
 
     @contextmanager
     def transaction(self) -> Iterator[lmdb.Transaction]:
@@ -161,12 +172,25 @@ class Storage:
             raise
         else:
             outbox.log(txn, self.changelog)
+            if self.coherence is not None:
+                self.coherence.bump(txn)
             space.commit(txn, self.path)
             self.changelog.committed(txn)
         finally:
             self._txn = None
             self._outbox = None
         outbox.publish(self.commit_listeners)
+
+    def new_build(self, table: TableStore, idx: Index, clear: bool = False) -> Any:
+        """The background build of a new or stale index (the primary's, with workers)."""
+        if self.coherence is not None:
+            return self.coherence.new_build(table, idx, clear)
+        return IndexBuild(table, idx, clear=clear)
+
+    def refresh(self) -> None:
+        """See what other processes committed (catalog, changes); nothing in one process."""
+        if self.coherence is not None:
+            self.coherence.refresh()
 
     def set_index_compiler(self, compiler: IndexCompiler | None) -> None:
         """Set how stored index functions are turned back into row functions."""
@@ -194,9 +218,11 @@ class Storage:
     # -- databases ----------------------------------------------------------------------------
 
     def db_list(self) -> list[str]:
+        self.refresh()
         return sorted(self._dbs)
 
     def db_get(self, name: str) -> DbInfo | None:
+        self.refresh()
         return self._dbs.get(name)
 
     def db_create(self, name: str) -> DbInfo:
@@ -258,10 +284,12 @@ class Storage:
 
     def table_list(self, db: Any) -> list[str]:
         name = _db_name(db)
+        self.refresh()
         return sorted(t.name for t in self._tables.values() if t.db.name == name)
 
     def table_get(self, db: Any, name: str) -> TableStore | None:
         dbname = _db_name(db)
+        self.refresh()
         for t in self._tables.values():
             if t.name == name and t.db.name == dbname:
                 return t
@@ -272,6 +300,7 @@ class Storage:
 
     def tables(self) -> list[TableStore]:
         """Every table of every database (for the system tables)."""
+        self.refresh()
         return sorted(self._tables.values(), key=lambda t: (t.db.name, t.name))
 
     def table_create(

@@ -18,8 +18,11 @@ class Env(Protocol):
     index_db: Any
     geo_db: Any
     index_compiler: Callable[[Any, bool, bool], Any] | None
+    coherence: Any  # coherence.Coherence with several server processes, else None
 
     def transaction(self) -> Any: ...
+
+    def new_build(self, table: Any, idx: Any, clear: bool = False) -> Any: ...
 
     def sync(self) -> None: ...
 

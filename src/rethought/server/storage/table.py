@@ -12,7 +12,6 @@ from ...datum import MAXVAL, MINVAL
 from ...datum.keys import encode_primary
 from ...errors import ReqlOpFailedError
 from ..geo.bounds import WORLD, Box
-from .build import IndexBuild
 from .catalog import (
     COUNT_PREFIX,
     TABLE_PREFIX,
@@ -194,7 +193,7 @@ class TableStore:
         if self._index_fn(idx) is None:
             idx.stale = True
         else:
-            idx.build = IndexBuild(self, idx)
+            idx.build = self._storage.new_build(self, idx)
         try:
             with self._storage.transaction() as txn:
                 self._save(txn)
@@ -297,7 +296,7 @@ class TableStore:
     def _refresh(self, idx: Index) -> None:
         """Rebuild a stale index (in the background) once its row function is known."""
         if idx.stale and idx.build is None and self._index_fn(idx) is not None:
-            idx.build = IndexBuild(self, idx, clear=True)
+            idx.build = self._storage.new_build(self, idx, clear=True)
             idx.build.start()
 
     def _index_built(self, txn: lmdb.Transaction, idx: Index) -> None:
