@@ -130,8 +130,9 @@ class _Supervisor:
             quick = time.monotonic() - self.started[index] < QUICK_DEATH
             self.quick[index] = self.quick.get(index, 0) + 1 if quick else 0
             if self.quick[index] >= QUICK_DEATHS:
-                print(f"Worker {index} keeps failing to start; stopping", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"Worker {index} keeps failing to start; stopping", file=sys.stderr, flush=True
+                )
                 self.code = 1
                 self._stop()
                 continue

@@ -96,8 +96,9 @@ class CrossProcessFeeds:
             rows, first = changelog.read(table, after, upto)
             if not rows:
                 # Trimmed before we read it (a tiny retention bound): never wait on a gap.
-                log.warning("changes %d..%d of %s were trimmed before delivery",
-                            after + 1, upto, table.id)
+                log.warning(
+                    "changes %d..%d of %s were trimmed before delivery", after + 1, upto, table.id
+                )
                 break
             self.hub.publish_to(table.id, [(old, new) for _, old, new in rows], rows[0][0])
             after = rows[-1][0]

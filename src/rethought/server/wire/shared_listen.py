@@ -24,9 +24,7 @@ class SharedDriverServer(DriverServer):
         self._socks = socks
         self._servers: list[asyncio.AbstractServer] = []
 
-    async def start(
-        self, hosts: list[str], port: int, ssl: Any = None
-    ) -> list[tuple[str, int]]:
+    async def start(self, hosts: list[str], port: int, ssl: Any = None) -> list[tuple[str, int]]:
         """Accept on the inherited sockets (``hosts`` / ``port`` were bound by the parent).
 
         ``DriverServer.start`` makes its server with ``loop.create_server(protocol factory,
