@@ -88,9 +88,11 @@ class QueryContext:
     db_name: str  # the default database when the query gives no ``db`` optarg
     now: float = field(default_factory=time.time)  # r.now() is fixed for the whole query
     pending_sync: bool = False  # a hard-durability write committed; fsync before replying
+    pending_commit: Any = None  # a future: the group commit to wait for before replying
     feeds: list = field(default_factory=list)  # changefeeds this query opened (server.feeds)
     array_limit: int = 100_000
     profiler: Profiler | None = None  # set when the query runs with profile=True
+    params: tuple = ()  # this run's literal keys, for a plan shared by a shape (shapes.py)
 
     @property
     def storage(self) -> Any:

@@ -41,13 +41,18 @@ class Plan:
 
 
 class PlanCache:
-    """A bounded least-recently-used map from payload bytes to ``Plan``."""
+    """Bounded least-recently-used maps from payload bytes to ``Plan``, and from a shape's
+    bytes to the ``Plan`` its queries share (its root has ``shapes.Param`` nodes)."""
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
         self._plans: dict[bytes, Plan] = {}
         self.hits = 0
         self.misses = 0
+        # Plans of queries differing only in literal keys, by shape bytes (shapes.py).
+        self._shapes: dict[bytes, Plan] = {}
+        self.shape_hits = 0
+        self.shape_misses = 0
 
     def get(self, payload: bytes) -> Plan | None:
         plan = self._plans.pop(payload, None)
@@ -78,8 +83,27 @@ class PlanCache:
             del plans[next(iter(plans))]  # the least recently used
         plans[payload] = plan
 
+    def get_shape(self, key: bytes) -> Plan | None:
+        """The plan shared by the queries of one shape (shapes.py), by its bytes."""
+        plan = self._shapes.pop(key, None)
+        if plan is None:
+            self.shape_misses += 1
+            return None
+        self._shapes[key] = plan
+        self.shape_hits += 1
+        return plan
+
+    def put_shape(self, key: bytes, plan: Plan) -> None:
+        if len(key) > MAX_PAYLOAD:
+            return
+        shapes = self._shapes
+        if key not in shapes and len(shapes) >= self.capacity:
+            del shapes[next(iter(shapes))]
+        shapes[key] = plan
+
     def clear(self) -> None:
         self._plans.clear()
+        self._shapes.clear()
 
     def __len__(self) -> int:
         return len(self._plans)

@@ -32,8 +32,8 @@ import orjson
 from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ...proto.ql2 import QueryType, ResponseType, TermType
 from ..query import engine as engine_mod
-from ..query import json_dups
-from ..query.plan_cache import Plan, PlanCache
+from ..query import json_dups, shapes
+from ..query.plan_cache import MAX_PAYLOAD, Plan, PlanCache
 from ..runtime import suspend
 from ..runtime.stats import COUNTERS
 from . import net_responses as resp
@@ -183,18 +183,22 @@ class ConnectionSession:
         # Set by the connection: send without waiting, and whether that would go out now.
         self.send_now: Callable[[bytes], None] | None = None
         self.can_send_now: Callable[[], bool] = lambda: False
+        self._parsed: tuple[bytes, Any] | None = None  # handle_now's parse, for handle
 
     # -- dispatch ---------------------------------------------------------------------------
 
     def handle_now(self, token: int, payload: bytes) -> bool:
         """Answer a frame right now, from the connection's data callback, when nothing has
-        to wait: a START whose plan is cached, with a free query slot and a socket taking
-        frames. Evaluated inline as ``_begin`` does; a query that must go on (a stream, a
-        feed, an fsync, a wait) continues in its task. False: the caller queues the frame
-        for ``handle`` (in order, with every frame after it)."""
+        to wait: a START whose plan is cached (by its bytes or its shape), with a free query
+        slot and a socket taking frames. Evaluated inline as ``_begin`` does; a query that
+        must go on (a stream, a feed, an fsync, a wait) continues in its task. False: the
+        caller queues the frame for ``handle`` (in order, with every frame after it)."""
         if self.closing:
             return True  # ignored, as handle() would
         plan = self.plans.peek(payload)
+        params: tuple = ()
+        if plan is None:
+            plan, params = self._shared_plan(payload)
         if (
             plan is None
             or token in self.queries
@@ -203,26 +207,46 @@ class ConnectionSession:
             or not self.can_send_now()
         ):
             return False
-        self.plans.hit(payload, plan)
+        if not params:
+            self.plans.hit(payload, plan)
         _take_free_slot(self.slots)
         COUNTERS.query()
         noreply = plan.noreply
         q = _Query(token, False, noreply)
-        begun = self._run_inline(q, plan.raw_term, plan.optargs, plan.root, None)
+        raw_term = self._parsed[1][1] if params else plan.raw_term
+        begun = self._run_inline(q, raw_term, plan.optargs, plan.root, None, None, params)
         if type(begun) is bytes:
             self.slots.release()
             if not noreply:
                 assert self.send_now is not None
                 self.send_now(begun)
             return True
-        task = q.task = self._spawn(
-            self._start(q, plan.raw_term, plan.optargs, plan.root, None, begun)
-        )
+        task = q.task = self._spawn(self._start(q, raw_term, plan.optargs, plan.root, None, begun))
         self.running[token] = q
         if noreply:
             self.noreply_tasks.add(task)
             task.add_done_callback(self.noreply_tasks.discard)
         return True
+
+    def _shared_plan(self, payload: bytes) -> tuple[Plan | None, tuple]:
+        """The plan this frame shares with others of its shape, and its params; the parse
+        is kept (``_parsed``) for ``handle`` when there is none."""
+        if len(payload) > MAX_PAYLOAD:
+            return None, ()
+        try:
+            query = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return None, ()
+        if json_dups.may_have_duplicates(payload, query):
+            return None, ()
+        self._parsed = (payload, query)
+        if type(query) is not list or len(query) < 2 or query[0] != QueryType.START:
+            return None, ()
+        shape = shapes.shape_of(query)
+        if shape is None:
+            return None, ()
+        plan = self.plans.get_shape(shape.key)
+        return (None, ()) if plan is None else (plan, shape.params)
 
     async def handle(self, token: int, payload: bytes) -> None:
         """Parse one frame and start answering it; returns once the query is under way."""
@@ -232,8 +256,12 @@ class ConnectionSession:
         if plan is not None:  # these bytes compiled before: parse and compile are skipped
             await self._begin(token, plan.raw_term, plan.optargs, plan.noreply, plan.root)
             return
+        parsed, self._parsed = self._parsed, None
         try:
-            query, dups = _parse(payload)
+            if parsed is not None and parsed[0] is payload:
+                query, dups = parsed[1], {}  # parsed by handle_now, no duplicate keys
+            else:
+                query, dups = _parse(payload)
         except RecursionError:
             err = ReqlQueryLogicError("Maximum expression depth exceeded.")
             await self.send(resp.from_exception(token, err))
@@ -263,7 +291,17 @@ class ConnectionSession:
             # Cached once compiled: not profiled queries (their tree is wrapped per run) nor
             # ones whose parse found duplicate keys.
             key = None if profile or dups else payload
-            await self._begin(token, raw_term, optargs, noreply, None, profile, key)
+            shape = None
+            if key is not None and len(payload) <= MAX_PAYLOAD:
+                shape = shapes.shape_of(query)
+                if shape is not None:
+                    plan = self.plans.get_shape(shape.key)
+                    if plan is not None:  # compiled before for another key
+                        await self._begin(
+                            token, raw_term, optargs, noreply, plan.root, params=shape.params
+                        )
+                        return
+            await self._begin(token, raw_term, optargs, noreply, None, profile, key, shape)
         elif qtype == QueryType.CONTINUE:
             self._spawn(self._continue(token))
         elif qtype == QueryType.STOP:
@@ -284,16 +322,21 @@ class ConnectionSession:
         root: Any,
         profile: bool = False,
         key: bytes | None = None,
+        shape: shapes.Shape | None = None,
+        params: tuple = (),
     ) -> None:
-        """Start evaluating a START (compiled already when ``root`` is given; its plan is
-        cached under ``key`` once it compiles)."""
+        """Start evaluating a START (compiled already when ``root`` is given, run with
+        ``params`` when shared by a shape; its plan is cached under ``key``, or ``shape``,
+        once it compiles)."""
         if token in self.queries or token in self.running:
             await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
             return
         await self.slots.acquire()
         COUNTERS.query()
         q = _Query(token, profile, noreply)
-        begun = None if profile else self._run_inline(q, raw_term, optargs, root, key)
+        begun = (
+            None if profile else self._run_inline(q, raw_term, optargs, root, key, shape, params)
+        )
         if type(begun) is bytes:  # answered without a task
             self.slots.release()
             if not noreply:
@@ -306,20 +349,40 @@ class ConnectionSession:
             task.add_done_callback(self.noreply_tasks.discard)
 
     def _prepare(
-        self, q: _Query, raw_term: Any, optargs: dict, root: Any, key: bytes | None
+        self,
+        q: _Query,
+        raw_term: Any,
+        optargs: dict,
+        root: Any,
+        key: bytes | None,
+        shape: shapes.Shape | None = None,
+        params: tuple = (),
     ) -> tuple[Any, Any]:
         """Compile a START (or take its cached plan's ``root``), remember the plan under
-        ``key`` when it may be cached, and read its batching options."""
+        ``key`` when it may be cached (under ``shape`` when it has literal keys to share),
+        and read its batching options."""
         if root is None:
             prepared = self.engine.prepare(raw_term, optargs, self.session)
+            plan = Plan(raw_term, optargs, prepared.root, q.noreply)
+            if shape is not None and shapes.parameterize(prepared.root, shape):
+                self.plans.put_shape(shape.key, plan)
+                params = shape.params
+            elif key is not None:
+                self.plans.put(key, plan)
         else:  # a cached plan
             prepared = self.engine.prepare(raw_term, optargs, self.session, root)
-        if key is not None:
-            self.plans.put(key, Plan(raw_term, optargs, prepared.root, q.noreply))
+        prepared.ctx.params = params
         return prepared, resp.BatchSpec.of(prepared.ctx.optargs)
 
     def _run_inline(
-        self, q: _Query, raw_term: Any, optargs: dict, root: Any, key: bytes | None
+        self,
+        q: _Query,
+        raw_term: Any,
+        optargs: dict,
+        root: Any,
+        key: bytes | None,
+        shape: shapes.Shape | None = None,
+        params: tuple = (),
     ) -> Any:
         """Compile and evaluate a START here and now, up to its first wait. Returns the
         answer's frame when it is done: an atom needing no fsync (a point get, a soft
@@ -329,10 +392,15 @@ class ConnectionSession:
         (``result`` is then the awaitable of ``suspend.start_sync``). Nothing here yields
         to the loop, so no STOP or close can come between."""
         try:
-            prepared, spec = self._prepare(q, raw_term, optargs, root, key)
+            prepared, spec = self._prepare(q, raw_term, optargs, root, key, shape, params)
             ctx = prepared.ctx
             done, result = suspend.start_sync(self.engine.execute, prepared)
-            if not done or result.kind != engine_mod.ATOM or ctx.pending_sync:
+            if (
+                not done
+                or result.kind != engine_mod.ATOM
+                or ctx.pending_sync
+                or ctx.pending_commit is not None
+            ):
                 return prepared, spec, done, result
             return resp.response(q.token, ResponseType.SUCCESS_ATOM, [resp.dumps(result.value)])
         except Exception as e:
@@ -465,6 +533,10 @@ class ConnectionSession:
 
     async def _flush_writes(self, ctx: Any) -> None:
         """Hard durability: acknowledge only what is on disk."""
+        if ctx is not None and ctx.pending_commit is not None:
+            commit, ctx.pending_commit = ctx.pending_commit, None
+            # A group commit (storage/group.py), shared: a STOP here must not cancel it.
+            await asyncio.shield(commit)
         if ctx is not None and ctx.pending_sync:
             ctx.pending_sync = False
             await self.sync()
