@@ -14,6 +14,7 @@ from typing import Any
 
 from . import errors, query
 from .client.handler import Handler, QueryHandle
+from .client.json_codec import ReQLDecoder, ReQLEncoder
 from .client.repl import repl_connection
 from .client.resume import Reconnect
 from .errors import *  # noqa: F403  (the official driver exports its errors at top level)
@@ -70,4 +71,12 @@ class RethinkDB(ReqlNamespace, ErrorClasses):
 
 r = RethinkDB()
 
-__all__ = ["r", "RethinkDB", "Handler", "QueryHandle", *errors.__all__]
+__all__ = [
+    "r",
+    "RethinkDB",
+    "Handler",
+    "QueryHandle",
+    "ReQLEncoder",
+    "ReQLDecoder",
+    *errors.__all__,
+]

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ReqlDriverError
 from .core import ClientCore, Query
+from .json_codec import ReQLDecoder, ReQLEncoder
 from .loops.sync import Connection, Cursor
 from .repl import repl_connection, set_repl_connection
 from .resume import Reconnect
@@ -29,6 +30,8 @@ __all__ = [
     "ClientCore",
     "Query",
     "Reconnect",
+    "ReQLEncoder",
+    "ReQLDecoder",
     "LOOP_TYPES",
 ]
 

@@ -95,7 +95,7 @@ class FutureConnection(ConnectionBase):
 
         ``timeout`` (None: the adapter enforces its own) rejects it with ReqlTimeoutError.
         """
-        self._core = ClientCore(self.user, self._password, self.host, self.port)
+        self._core = self._new_core()
         supervisor = self._supervisor
         if not supervisor.attempting:
             supervisor.reopen()  # opened by the user: reconnect after later drops

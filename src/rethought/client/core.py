@@ -31,6 +31,7 @@ from ..query.ast import expr
 from ..query.encode import standard_dumps
 from .convert import MARKER, NATIVE, Formats, convert
 from .handshake import Handshake
+from .json_codec import NO_CODEC, Codec
 from .resume import FeedResume, heartbeat_action, resumable_term
 
 __all__ = [
@@ -102,6 +103,7 @@ class Query:
         "threshold",
         "waiter",
         "feed",
+        "decoder",
     )
 
     def __init__(self, token: int, term: Any = None, formats: Formats = NATIVE):
@@ -119,6 +121,7 @@ class Query:
         self.threshold = 1
         self.waiter: Any = None
         self.feed: FeedResume | None = None  # a resumable changefeed's resume state
+        self.decoder: Any = None  # a json_decoder instance (json_codec.py), else orjson
 
     @property
     def answered(self) -> bool:
@@ -175,23 +178,36 @@ def build_optargs(optargs: dict | None, default_db: str | None) -> dict:
 
 def start_args(
     term: Any, optargs: dict, default_db: str | None, resumable: bool = False
-) -> tuple[Any, dict, Any, bool, bool | str]:
+) -> tuple[Any, dict, Any, bool, bool | str, tuple | None]:
     """:meth:`ClientCore.start`'s arguments for ``term.run(conn, **optargs)``; ``resumable``
-    is the connection's default for changefeeds (``run(conn, resumable=...)`` overrides it).
+    is the connection's default for changefeeds (``run(conn, resumable=...)`` overrides it);
+    ``json_encoder`` / ``json_decoder`` run options override the connection's classes.
     """
     noreply = bool(optargs.get("noreply", False))
     # True: asked for in run(); "default": the connection's (which may fall back, resume.py)
     resume: bool | str = bool(optargs["resumable"]) if "resumable" in optargs else resumable
     if resume is True and "resumable" not in optargs:
         resume = "default"
-    return term.build(), build_optargs(optargs, default_db), term, noreply, resume
+    json_classes = None
+    if "json_encoder" in optargs or "json_decoder" in optargs:
+        json_classes = (optargs.get("json_encoder"), optargs.get("json_decoder"))
+    built = build_optargs(optargs, default_db)
+    return term.build(), built, term, noreply, resume, json_classes
 
 
 class ClientCore:
     """Protocol state of one connection (not thread-safe: adapters serialise calls)."""
 
-    def __init__(self, user: str = "admin", password: str = "", host: str = "", port: int = 0):
+    def __init__(
+        self,
+        user: str = "admin",
+        password: str = "",
+        host: str = "",
+        port: int = 0,
+        codec: Codec = NO_CODEC,
+    ):
         self.handshake = Handshake(user, password, host, port)
+        self.codec = codec  # the connection's json_encoder / json_decoder classes
         self._out = bytearray(self.handshake.initial_bytes())
         self._in = bytearray()
         self._queries: dict[int, Query] = {}
@@ -230,26 +246,38 @@ class ClientCore:
         if not self.handshake.done:
             raise ReqlDriverError("Connection is not ready: the handshake has not finished.")
 
-    def _frame(self, token: int, message: list) -> None:
-        try:
-            body = orjson.dumps(message)
-        except TypeError:  # values orjson refuses: the official driver's encoder decides
-            body = standard_dumps(message)
+    def _frame(self, token: int, message: list, codec: Codec = NO_CODEC) -> None:
+        if codec.encoder is not None:
+            body = codec.encode(message)
+        else:
+            try:
+                body = orjson.dumps(message)
+            except TypeError:  # values orjson refuses: the official driver's encoder decides
+                body = standard_dumps(message)
         self._out += HEADER.pack(token, len(body))
         self._out += body
 
-    def _send(self, message: list) -> int:
+    def _send(self, message: list, codec: Codec = NO_CODEC) -> int:
         """Frame ``message`` under a fresh token; return the token."""
         if self.closed or not self.handshake.done:
             self._check_open()
         token = self._next_token
         self._next_token = token + 1
-        self._frame(token, message)
+        self._frame(token, message, codec)
         return token
 
     def _new_query(self, message: list, term: Any = None, formats: Formats = NATIVE) -> Query:
         token = self._send(message)
         query = self._queries[token] = Query(token, term, formats)
+        return query
+
+    def _new_coded_query(
+        self, message: list, term: Any, formats: Formats, codec: Codec, optargs: dict | None
+    ) -> Query:
+        decoder = codec.new_decoder(optargs)  # before sending: it may refuse the options
+        token = self._send(message, codec)
+        query = self._queries[token] = Query(token, term, formats)
+        query.decoder = decoder
         return query
 
     def start(
@@ -259,6 +287,7 @@ class ClientCore:
         term: Any = None,
         noreply: bool = False,
         resumable: bool | str = False,
+        json_classes: tuple | None = None,
     ) -> Query | None:
         """Queue a START; ``optargs`` is the built global optargs object.
 
@@ -266,9 +295,11 @@ class ClientCore:
         token but no bookkeeping at all, so None is returned. ``resumable``: a changefeed
         (``...changes()``) opens with positions, to be resumed after a drop (resume.py);
         ``"default"`` (the connection's, not asked for) falls back to a plain feed where the
-        server has no positions for it.
+        server has no positions for it. ``json_classes``: the query's own ``(json_encoder,
+        json_decoder)`` classes, either None for the connection's.
         """
         formats = Formats.from_optargs(optargs)
+        codec = self.codec if json_classes is None else self.codec.override(*json_classes)
         feed = None
         if resumable and not noreply and resumable_term(term_json):
             feed = FeedResume(term_json, optargs, explicit=resumable is True)
@@ -276,9 +307,12 @@ class ClientCore:
         else:
             message = [_START, term_json, optargs] if optargs else [_START, term_json]
         if noreply:
-            self._send(message)
+            self._send(message, codec)
             return None
-        query = self._new_query(message, term, formats)
+        if codec:
+            query = self._new_coded_query(message, term, formats, codec, optargs)
+        else:
+            query = self._new_query(message, term, formats)
         query.feed = feed
         return query
 
@@ -315,6 +349,8 @@ class ClientCore:
     def start_plain(self, term: Any, db: str | None) -> Query:
         """:meth:`start` for ``term.run(conn)`` without run options, on a connection whose
         default database is ``db``: what most queries are, so it takes the shortest path."""
+        if self.codec:
+            return self.start(term.build(), build_optargs(None, db), term)
         if db is None:
             message = [_START, term.build()]
         else:
@@ -432,13 +468,18 @@ class ClientCore:
             self._out += self.handshake.receive(message)
 
     def _dispatch(self, query: Query, body: bytearray) -> None:
+        decoder = query.decoder
         try:
-            doc = orjson.loads(body)
+            doc = orjson.loads(body) if decoder is None else decoder.decode(body.decode())
             rtype = doc["t"]
             data = doc["r"]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        except ReqlError as exc:  # the user's decoder refused a value
+            query.error = exc
+            self._finish(query)
+            return
+        except (ValueError, KeyError, TypeError) as exc:  # orjson's / json's decode errors
             raise ReqlDriverError(f"Malformed response from the server: {exc}") from None
-        if MARKER in body and not query.formats.raw:  # needs_conversion(), inline
+        if MARKER in body and not query.formats.raw and decoder is None:  # needs_conversion()
             try:
                 data = convert(data, query.formats)
             except ReqlError as exc:

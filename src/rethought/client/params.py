@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ReqlDriverError, ReqlTimeoutError
 from .core import ClientCore, Query
+from .json_codec import Codec, ReQLDecoder, ReQLEncoder
 from .repl import set_repl_connection
 from .supervisor import Supervisor
 
@@ -123,6 +124,31 @@ class ConnectionBase(abc.ABC):
         self._core: ClientCore | None = None
         self._supervisor = Supervisor(self, params.get("reconnect"), params.get("heartbeat"))
         self._handler_queries: list[Query] = []  # open queries run with a Handler
+        # The official driver's json_encoder / json_decoder classes (json_codec.py).
+        self._codec = Codec(params.get("json_encoder"), params.get("json_decoder"))
+
+    @property
+    def _json_encoder(self) -> type:
+        return self._codec.encoder or ReQLEncoder
+
+    @property
+    def _json_decoder(self) -> type:
+        return self._codec.decoder or ReQLDecoder
+
+    def _get_json_encoder(self, query: Any = None) -> Any:
+        """An encoder for ``query`` (the official driver's hook): its own class, else the
+        connection's."""
+        cls = getattr(query, "_json_encoder", None) or self._json_encoder
+        return cls()
+
+    def _get_json_decoder(self, query: Any = None) -> Any:
+        """A decoder for ``query`` given its global optargs (the official driver's hook)."""
+        cls = getattr(query, "_json_decoder", None) or self._json_decoder
+        return cls(getattr(query, "global_optargs", None) or {})
+
+    def _new_core(self) -> ClientCore:
+        """A protocol core for a fresh transport, with this connection's JSON classes."""
+        return ClientCore(self.user, self._password, self.host, self.port, self._codec)
 
     # -- what the adapter supplies (the Handler layer uses the last two) -----------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..core import ClientCore
 from ..params import connect_params, connect_timeout_error
 from ..threaded import ThreadedConnection, ThreadedCursor
 from .blocking import BlockingTransport
@@ -30,7 +29,7 @@ class Connection(ThreadedConnection):
 
     def _open(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
-        core = ClientCore(self.user, self._password, self.host, self.port)
+        core = self._new_core()
         heartbeat = self._supervisor.heartbeat
         transport = BlockingTransport(self.host, self.port, timeout, self.ssl, heartbeat)
         try:
