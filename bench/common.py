@@ -41,10 +41,14 @@ def server(extra: list[str] | None = None):
 
 @contextmanager
 def server_process(
-    extra: list[str] | None = None, head: list[str] | None = None, start_timeout: float = 30
+    extra: list[str] | None = None,
+    head: list[str] | None = None,
+    start_timeout: float = 30,
+    pin_server: bool = True,
 ):
     """A fresh `rethought serve` on a temporary directory; yields (port, pid). ``head``
-    replaces ``-m rethought`` (e.g. ``["-c", code]`` to run a patched server)."""
+    replaces ``-m rethought`` (e.g. ``["-c", code]`` to run a patched server);
+    ``pin_server=False`` pins neither side (``--workers`` servers need every core)."""
     with tempfile.TemporaryDirectory(prefix="rethought-bench-") as d:
         port = free_port()
         proc = subprocess.Popen(
@@ -62,8 +66,9 @@ def server_process(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        pin(proc.pid, client=False)
-        pin(0, client=True)  # this process: the benchmark's client
+        if pin_server:
+            pin(proc.pid, client=False)
+            pin(0, client=True)  # this process: the benchmark's client
         try:
             deadline = time.monotonic() + start_timeout
             while True:
