@@ -15,7 +15,8 @@ that own the instructions (inclusive), e.g. orjson, mdb_*, the loop's select.
 prints the Python functions by own time and cumulative time per query (cProfile's own
 overhead inflates small functions; read the shares, not the absolute times).
 
-Workloads: expr (``r.expr(1)``), get (point get), insert (single insert, soft), inflight
+Workloads: expr (``r.expr(1)``), get (point get), insert (single insert, soft),
+insert_batch (one soft insert of 1000 new documents per query: divide by 1000), inflight
 (100 point gets in flight on one asyncio connection), get_all (secondary index, 10 rows),
 between (``between(k, k+10)`` on the primary key).
 """
@@ -79,6 +80,11 @@ def _workload(name: str, port: int):
             ins = r.table("ins")
             for i in range(i0, i0 + k):
                 ins.insert({"id": i, "v": i}).run(c, durability="soft")
+        elif name == "insert_batch":  # one query = 1000 new documents
+            ins = r.table("ins")
+            for i in range(i0, i0 + k):
+                docs = [{"id": i * 1000 + j, "v": j, "name": f"u{j}"} for j in range(1000)]
+                ins.insert(docs).run(c, durability="soft")
         elif name == "get_all":
             for i in range(i0, i0 + k):
                 list(rows.get_all(i % 200, index="v").run(c))

@@ -389,6 +389,10 @@ def compile_term(
             if raw[datum.REQL_TYPE] == "GEOMETRY":
                 return Datum(sanitize_geometry(datum.canonical(raw)), frames)
             return Datum(sanitize_times(datum.canonical(raw)), frames)
+        if _plain_data(raw, MAX_NESTING - depth):
+            # Plain data (a document to insert): its value now, not a MAKE_OBJ term per
+            # object, evaluated field by field (the batch insert's largest cost).
+            return Datum(datum.canonical(raw), frames)
         cls = _REGISTRY[T.MAKE_OBJ]
         opts = {
             k: compile_term(v, frames + (k,), depth + 1, implicit, literal_ok)
@@ -497,6 +501,18 @@ class Spliced(Term):
         node = self.cls(expanded, self.optargs, self.frames)
         node.compiled()
         return node.run(scope)
+
+
+def _plain_data(obj: dict, budget: int) -> bool:
+    """Whether ``obj`` is JSON data only, as MAKE_OBJ would evaluate it to itself: no term
+    (a list) anywhere, no pseudo-type to validate, nested less than ``budget`` deep."""
+    if budget <= 0 or datum.REQL_TYPE in obj:
+        return False
+    for v in obj.values():
+        t = type(v)
+        if t is list or (t is dict and not _plain_data(v, budget - 1)):
+            return False
+    return True
 
 
 def _is_plain(v: Any) -> bool:

@@ -38,6 +38,7 @@ from .catalog import (
     new_id,
 )
 from .changelog import ChangeLog
+from .group import CommitGroup, settle
 from .outbox import Listener, Outbox
 from .table import TableStore
 
@@ -84,6 +85,8 @@ class Storage:
         self._open_txn: lmdb.Transaction | None = None  # the open write transaction, if any
         self._nested_used = False
         self._outbox: Outbox | None = None  # the open transaction's changes (outbox.py)
+        self._group: CommitGroup | None = None  # writes waiting to commit together (group.py)
+        self.group_joins = 0  # writes that joined another's open group (tests, benchmarks)
         # Called with each committed transaction's changes, per table (the changefeed hub).
         self.commit_listeners: list[Listener] = []
         self._dbs: dict[str, DbInfo] = {}
@@ -120,12 +123,15 @@ class Storage:
     def close(self) -> None:
         """Flush to disk and close the environment."""
         if self.env is not None:
+            self.flush_group()
             self.env.sync(True)
             self.env.close()
             self.env = None
 
     def sync(self) -> None:
-        """Block until every committed write is on disk (one fsync for all of them)."""
+        """Block until every committed write is on disk (one fsync for all of them). Runs
+        in a thread (app.SyncCoalescer): an open group of writes is not touched here; its
+        members' answers wait for its commit, then for their fsync."""
         try:
             self.env.sync(True)
         except lmdb.Error as e:
@@ -142,9 +148,35 @@ class Storage:
         except lmdb.Error as e:
             raise space.write_failure(self.path, e) from None
 
+    def flush_group(self) -> None:
+        """Commit the open group of writes (group.py), if any, and publish its changes."""
+        group = self._group
+        if group is None:
+            return
+        self._group = None
+        txn = group.txn
+        try:
+            group.outbox.log(txn, self.changelog)
+            space.commit(txn, self.path)
+        except BaseException as e:
+            txn.abort()
+            settle(group.done, e)
+            return
+        self.changelog.committed(txn)
+        settle(group.done, None)
+        group.outbox.publish(self.commit_listeners)
+
+    def group_has_room(self) -> bool:
+        """Whether a write may still join the open group: the map is not half full (past
+        that, the group commits first and the map grows, as ``begin_write`` does)."""
+        info = self.env.info()
+        return (info["last_pgno"] + 1) * self._page_size * 2 <= info["map_size"]
+
     def begin_write(self) -> lmdb.Transaction:
         """Begin a write transaction, first growing the map when it is half full (so a
-        transaction rarely meets MapFullError)."""
+        transaction rarely meets MapFullError). An open group of writes commits first."""
+        if self._group is not None:
+            self.flush_group()
         info = self.env.info()
         if (info["last_pgno"] + 1) * self._page_size * 2 > info["map_size"]:
             self.grow()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -14,6 +15,7 @@ from ...datum.keys import check_index_key, encode_index_value, encode_primary
 from ...errors import ReqlQueryLogicError
 from .catalog import COUNT_PREFIX, Index, IndexFn
 from .geo_cells import update_cells
+from .group import CommitGroup, grouping_loop
 from .outbox import Outbox, TableChanges
 from .protocols import Table
 from .scan import ENTRY_HEAD, TAG, TAGGED
@@ -75,6 +77,9 @@ class Writer:
         self._nested = False
         self._parent: lmdb.Transaction | None = None
         self._mark: dict[str, int] | None = None
+        self._group: CommitGroup | None = None  # the open group this writer joined
+        # Set when the write waits for its group's commit (group.py): answer after it.
+        self.committed: asyncio.Future | None = None
 
     def __enter__(self) -> Writer:
         if self.table.dropped:
@@ -91,8 +96,18 @@ class Writer:
             self._mark = outbox.mark()
             storage._txn = self._txn = storage.env.begin(write=True, parent=parent)
             storage._nested_used = True
+        elif storage._group is not None and storage.group_has_room():
+            # Another write of this loop turn holds the open group (group.py): join it in a
+            # child transaction, so that a failure here undoes only this write.
+            group = self._group = storage._group
+            group.members += 1
+            storage.group_joins += 1
+            outbox = storage._outbox = group.outbox
+            self._mark = outbox.mark()
+            storage._txn = self._txn = storage.env.begin(write=True, parent=group.txn)
+            storage._nested_used = True
         else:
-            storage._txn = self._txn = storage.begin_write()
+            storage._txn = self._txn = storage.begin_write()  # commits an open group first
             storage._nested_used = False
             outbox = storage._outbox = Outbox()
         self._log = outbox.table(self.table)
@@ -106,9 +121,21 @@ class Writer:
         if self._nested:
             self._exit_nested(txn, exc_type is None)
             return
+        if self._group is not None:
+            self._exit_joined(txn, exc_type is None)
+            return
         try:
             if exc_type is not None:
                 txn.abort()
+                return
+            loop = grouping_loop()
+            if loop is not None:
+                # Others may write in this loop turn: keep the transaction open for them;
+                # it commits at the end of the turn (Storage.flush_group).
+                self._count(txn)
+                group = storage._group = CommitGroup(txn, storage._outbox, loop.create_future())
+                loop.call_soon(storage.flush_group)
+                self.committed = group.done
                 return
             try:
                 self._finish(txn)
@@ -127,6 +154,25 @@ class Writer:
             storage._txn = None
             storage._outbox = None
         outbox.publish(storage.commit_listeners)  # committed: now, and in commit order
+
+    def _exit_joined(self, txn: lmdb.Transaction, ok: bool) -> None:
+        storage = self.table._storage
+        group = self._group
+        try:
+            if ok:
+                self._count(txn)
+                txn.commit()  # into the group's transaction
+                self.committed = group.done
+                return
+            txn.abort()
+            group.outbox.rollback(self._mark)
+        except BaseException:
+            txn.abort()
+            group.outbox.rollback(self._mark)
+            raise
+        finally:
+            storage._txn = None
+            storage._outbox = None
 
     def _exit_nested(self, txn: lmdb.Transaction, ok: bool) -> None:
         storage = self.table._storage
@@ -163,6 +209,21 @@ class Writer:
                 f"Inserted object must have primary key `{self.table.primary_key}`:\n{pretty(row)}"
             )
         return self._run("put", row)
+
+    def insert(self, row: dict, canonical_row: bool = False) -> dict | None:
+        """Write ``row`` only if its primary key is new: None when written, else the row
+        that has the key (nothing is written then). One B-tree lookup instead of a get
+        then a put; ``canonical_row`` says the numbers in ``row`` are canonical already."""
+        self._ops.append(("put", row))  # a replay after a map growth writes it as a put
+        try:
+            old = self._insert(row, canonical_row)
+        except lmdb.MapFullError:
+            self._txn.abort()
+            self._txn = self._grow_and_replay()
+            return None
+        if old is not None:
+            self._ops.pop()
+        return old
 
     def delete(self, key: Any) -> dict | None:
         """Delete the row with primary key ``key``; returns it (None if there was none)."""
@@ -203,6 +264,24 @@ class Writer:
         self.changes.append((old, row))
         return old
 
+    def _insert(self, row: dict, canonical_row: bool) -> dict | None:
+        table, txn = self.table, self._txn
+        if not canonical_row:
+            row = canonical(row)
+        key = table._prefix + encode_primary(row[table.primary_key])
+        data = orjson.dumps(row)
+        if not txn.put(key, data, db=table._rows, overwrite=False):
+            return orjson.loads(txn.get(key, db=table._rows))
+        self._delta += 1
+        if table._indexes:
+            self._update_indexes(txn, key[len(table._prefix) :], None, row)
+        log = self._log
+        log.raws.append((None, data))
+        change = (None, row)
+        log.changes.append(change)
+        self.changes.append(change)
+        return None
+
     def _update_indexes(self, txn: lmdb.Transaction, pk: bytes, old: Any, new: Any) -> None:
         table = self.table
         idb = table._storage.index_db
@@ -241,7 +320,7 @@ class Writer:
 
     def _grow_and_replay(self) -> lmdb.Transaction:
         storage = self.table._storage
-        if self._nested or storage._nested_used:
+        if self._nested or storage._nested_used or self._group is not None:
             raise lmdb.MapFullError("map full during a nested write")  # cannot replay others
         storage.grow()
         storage._txn = self._txn = storage.env.begin(write=True)

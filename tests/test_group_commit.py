@@ -1,0 +1,309 @@
+"""Group commit (storage/group.py): concurrent writes from many connections share one LMDB
+write transaction and one commit, and each still gets exactly its own result.
+
+Through our driver and the official ``rethinkdb`` driver: every result is the one a lone
+write would get (duplicate keys within one group included), a write that fails undoes its
+own rows only, a feed sees each committed change exactly once and in commit order, a hard
+write is acknowledged only after an fsync that began once it was committed, and a slow query
+does not hold back the acknowledgement of writes on other connections. One test runs the
+server in this process to see that groups did form (``Storage.group_joins``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+
+import pytest
+import rethinkdb
+
+from rethought import r
+
+WRITERS = 40
+
+
+@pytest.fixture(params=["ours", "official"])
+def drv(request, official_r):
+    """(r, connect(), table name) with one of the two drivers and a fresh table."""
+    name = "gc_" + uuid.uuid4().hex[:10]
+    rr = r if request.param == "ours" else official_r
+    return rr, name
+
+
+def _connect(rr, server):
+    return rr.connect(host=server.host, port=server.port)
+
+
+def _together(n: int, fn) -> list:
+    """Run fn(i) in n threads released at once; their results (or exceptions) by i."""
+    out: list = [None] * n
+    gate = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        gate.wait()
+        try:
+            out[i] = fn(i)
+        except Exception as e:  # kept: the test asserts on it
+            out[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def test_concurrent_inserts_each_get_their_own_result(server, drv):
+    rr, name = drv
+    c0 = _connect(rr, server)
+    rr.table_create(name).run(c0)
+    conns = [_connect(rr, server) for _ in range(WRITERS)]
+    try:
+
+        def write(i: int):
+            # Pairs of writers insert the same key at once: one wins, one is a duplicate.
+            docs = [{"id": f"k{i // 2}", "w": i}, {"id": f"own{i}", "w": i}]
+            return rr.table(name).insert(docs).run(conns[i], durability="soft")
+
+        results = _together(WRITERS, write)
+        for res in results:
+            assert not isinstance(res, Exception), res
+            assert res["inserted"] + res["errors"] == 2
+            assert res["inserted"] >= 1
+        for pair in range(WRITERS // 2):
+            a, b = results[2 * pair], results[2 * pair + 1]
+            assert sorted([a["errors"], b["errors"]]) == [0, 1]
+            loser = a if a["errors"] else b
+            assert loser["first_error"].startswith(
+                f'Duplicate primary key `id`:\n{{\n\t"id":\t"k{pair}"'
+            )
+        rows = {row["id"]: row["w"] for row in rr.table(name).run(c0)}
+        assert len(rows) == WRITERS + WRITERS // 2
+        for pair in range(WRITERS // 2):
+            a, b = results[2 * pair], results[2 * pair + 1]
+            winner = 2 * pair if a["errors"] == 0 else 2 * pair + 1
+            assert rows[f"k{pair}"] == winner
+        assert all(rows[f"own{i}"] == i for i in range(WRITERS))
+    finally:
+        for c in conns:
+            c.close()
+        rr.table_drop(name).run(c0)
+        c0.close()
+
+
+def test_failed_writes_do_not_poison_the_others(server, drv):
+    """Half the writers fail as a whole (an error while their documents are produced):
+    their rows are gone, every other writer's rows are there, and the feed shows only
+    those, each once."""
+    rr, name = drv
+    c0 = _connect(rr, server)
+    rr.table_create(name).run(c0)
+    feed = rr.table(name).changes().run(_connect(rr, server))
+    conns = [_connect(rr, server) for _ in range(WRITERS)]
+    try:
+
+        def write(i: int):
+            docs = rr.range(3).map(
+                lambda j: rr.branch(
+                    (j == 2) & (i % 2 == 1), rr.error(f"boom {i}"), {"id": i * 10 + j}
+                )
+            )
+            return rr.table(name).insert(docs).run(conns[i], durability="soft")
+
+        results = _together(WRITERS, write)
+        for i, res in enumerate(results):
+            if i % 2:
+                assert isinstance(res, rethinkdb.errors.ReqlRuntimeError) or "boom" in str(res)
+                assert f"boom {i}" in str(res)
+            else:
+                assert res["inserted"] == 3 and res["errors"] == 0, res
+        want = {i * 10 + j for i in range(0, WRITERS, 2) for j in range(3)}
+        assert {row["id"] for row in rr.table(name).run(c0)} == want
+        seen = [feed.next(wait=10)["new_val"]["id"] for _ in want]
+        assert sorted(seen) == sorted(want)  # each once
+        with pytest.raises(Exception):  # noqa: B017 - nothing more: the timeout of either driver
+            feed.next(wait=0.5)
+    finally:
+        for c in conns:
+            c.close()
+        rr.table_drop(name).run(c0)
+        c0.close()
+
+
+def test_feed_sees_commits_in_order(server, drv):
+    """Concurrent increments of one row: each is a separate commit (or a member of a group,
+    applied in order), so the feed's changes chain: every old value is the previous new."""
+    rr, name = drv
+    c0 = _connect(rr, server)
+    rr.table_create(name).run(c0)
+    rr.table(name).insert({"id": 1, "n": 0}).run(c0)
+    feed = rr.table(name).changes().run(_connect(rr, server))
+    conns = [_connect(rr, server) for _ in range(WRITERS)]
+    try:
+        rounds = 5
+
+        def write(i: int):
+            out = []
+            for _ in range(rounds):
+                q = rr.table(name).get(1).update({"n": rr.row["n"] + 1})
+                out.append(q.run(conns[i], durability="soft"))
+            return out
+
+        results = _together(WRITERS, write)
+        for res in results:
+            assert not isinstance(res, Exception), res
+            assert all(x["replaced"] == 1 for x in res)
+        total = WRITERS * rounds
+        assert rr.table(name).get(1)["n"].run(c0) == total
+        changes = [feed.next(wait=10) for _ in range(total)]
+        assert [ch["old_val"]["n"] for ch in changes] == list(range(total))
+        assert [ch["new_val"]["n"] for ch in changes] == list(range(1, total + 1))
+    finally:
+        for c in conns:
+            c.close()
+        rr.table_drop(name).run(c0)
+        c0.close()
+
+
+def test_slow_query_does_not_delay_write_acks(server, drv):
+    """A query that waits a long time (r.js busy for its whole timeout) is running while
+    other connections write: every write is acknowledged before it ends."""
+    rr, name = drv
+    c0 = _connect(rr, server)
+    rr.table_create(name).run(c0)
+    slow_conn = _connect(rr, server)
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def slow() -> None:
+        try:
+            rr.js("var t = Date.now(); while (Date.now() - t < 3000) {}; 1", timeout=4).run(
+                slow_conn
+            )
+        except Exception:
+            pass
+        with lock:
+            order.append("slow")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    try:
+        conns = [_connect(rr, server) for _ in range(8)]
+
+        def write(i: int):
+            res = rr.table(name).insert({"id": i}).run(conns[i], durability="soft")
+            with lock:
+                order.append(f"w{i}")
+            return res
+
+        results = _together(8, write)
+        assert all(res["inserted"] == 1 for res in results), results
+        t.join(30)
+        assert order[-1] == "slow", order
+        assert rr.table(name).count().run(c0) == 8
+        for c in conns:
+            c.close()
+    finally:
+        t.join(30)
+        slow_conn.close()
+        rr.table_drop(name).run(c0)
+        c0.close()
+
+
+# -- in this process: groups form, hard writes are fsynced after their commit ------------------
+
+
+class _InProcess:
+    """``rethought serve`` on a thread of this process, so the test can look inside."""
+
+    def __init__(self, directory: str) -> None:
+        from rethought.server.app import ServeOptions, Server
+
+        self.port = 0
+        self.server: Server | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._opts = ServeOptions(directory=directory, driver_port=0, http_port=None)
+        self._Server = Server
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self.server = self._Server(self._opts, say=lambda line: None)
+        await self.server.start()
+        self.port = self.server.port
+        self._ready.set()
+        await self._stop.wait()
+        await self.server.close()
+
+    def __enter__(self) -> _InProcess:
+        self.thread.start()
+        assert self._ready.wait(30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(30)
+
+
+def test_groups_form_and_hard_writes_are_fsynced_after_commit(tmp_path, official_r):
+    rr = official_r
+    with _InProcess(str(tmp_path / "data")) as srv:
+        storage = srv.server.storage
+        c0 = rr.connect(port=srv.port)
+        rr.table_create("h").run(c0)
+        table = storage.table_get("test", "h")
+        synced: list[set] = []  # the rows committed when each completed fsync began
+        real_sync = storage.sync
+
+        def observed_sync() -> None:
+            with storage.env.begin(db=table._rows) as txn:
+                ids = {bytes(k) for k in txn.cursor().iternext(values=False)}
+            real_sync()
+            synced.append(ids)
+
+        storage.sync = observed_sync
+        r2 = rethinkdb.RethinkDB()
+        r2.set_loop_type("asyncio")
+
+        async def writers(durability: str, base: int) -> list:
+            conns = [await r2.connect(port=srv.port) for _ in range(WRITERS)]
+            try:
+                return await asyncio.gather(
+                    *(
+                        r2.table("h").insert({"id": base + i}).run(c, durability=durability)
+                        for i, c in enumerate(conns)
+                    )
+                )
+            finally:
+                for c in conns:
+                    await c.close()
+
+        joins = storage.group_joins
+        for rnd in range(5):
+            res = asyncio.run(writers("soft", rnd * 1000))
+            assert all(x["inserted"] == 1 for x in res)
+        assert storage.group_joins > joins  # some writes shared another's commit
+
+        def acked_hard(i: int) -> bool:
+            c = rr.connect(port=srv.port)
+            try:
+                res = rr.table("h").insert({"id": 100_000 + i}).run(c, durability="hard")
+                assert res["inserted"] == 1
+                key = table._prefix + _pk(100_000 + i)
+                return any(key in ids for ids in list(synced))  # on disk when acknowledged
+            finally:
+                c.close()
+
+        assert all(_together(WRITERS, acked_hard))
+        assert rr.table("h").count().run(c0) == 5 * WRITERS + WRITERS
+        c0.close()
+
+
+def _pk(v) -> bytes:
+    from rethought.datum.keys import encode_primary
+
+    return encode_primary(v)
