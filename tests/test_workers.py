@@ -289,3 +289,37 @@ def test_sigterm_stops_every_worker(tmp_path):
         c.close()
     finally:
         again.stop()
+
+
+def test_catalog_changes_through_both_workers_merge(ours):
+    r, by = ours
+    (a, *_), (b, *_) = by.values()
+    name = _fresh_table(r, a)
+    r.table(name).insert([{"id": i, "x": i, "y": -i} for i in range(200)]).run(b)
+    errors = []
+
+    def create(c, idx: str) -> None:
+        try:
+            r.table(name).index_create(idx).run(c)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    # indexes created at the same time through both workers, then one right after another
+    pairs = [(a, "x"), (b, "y"), (a, "z0"), (b, "z1")]
+    threads = [threading.Thread(target=create, args=p) for p in pairs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for i in range(4):
+        r.table(name).index_create(f"s{i}").run((a, b)[i % 2])
+    r.table(name).config().update({"durability": "soft"}).run(b)
+    r.table(name).index_rename("s0", "s0r").run(a)
+    want = sorted(["x", "y", "z0", "z1", "s0r", "s1", "s2", "s3"])
+    for c in (a, b):
+        r.table(name).index_wait().run(c)
+        assert r.table(name).index_list().run(c) == want
+        assert r.table(name).config()["durability"].run(c) == "soft"
+        assert r.table(name).get_all(5, index="x").count().run(c) == 1
+        assert r.table(name).get_all(-5, index="y").count().run(c) == 1

@@ -27,10 +27,11 @@ it; a build interrupted by the primary's death is redone by its replacement.
 
 The reload keeps the objects already handed out (a ``TableStore`` keeps its identity, its
 indexes keep their compiled functions) and updates them in place; a table gone from the
-catalog is marked dropped and its feeds end, as after a local drop. Known limit: two workers
-changing the *same* table's catalog record at the same instant (e.g. two ``index_create`` on
-one table, issued through different workers within microseconds) can lose one change, since a
-catalog change is prepared in memory before its transaction begins.
+catalog is marked dropped and its feeds end, as after a local drop. A catalog change is
+prepared in memory before its transaction begins (``index_create`` adds the index, then
+saves the table), so the reload is a three-way merge against the catalog as this process
+last knew it committed: what differs in memory from that is this process's pending change
+and stays, the rest comes from disk (``_apply``).
 """
 
 from __future__ import annotations
@@ -87,12 +88,14 @@ class Coherence:
         # and others' once caught up with); None: none yet.
         self._known: int | None = None
         self._open: tuple[lmdb.Transaction, int] | None = None  # our write being made
-        self._records: dict[str, bytes] = {}  # table id -> its record as last applied
+        # The catalog as last committed that this process knows of (the base of the
+        # three-way merge in ``_apply``): table id -> record, database id -> name.
+        self._records: dict[str, bytes] = {}
+        self._db_names: dict[str, str] = {}
         storage.env.reader_check()  # a killed worker's reader slots
         with storage.env.begin(db=storage.catalog_db) as txn:
             self._version = txn.get(VERSION_KEY)
-            for key, raw in _prefixed(txn.cursor(), TABLE_PREFIX):
-                self._records[key[len(TABLE_PREFIX) :].decode()] = bytes(raw)
+            self._snapshot(txn)
         for table in list(storage._tables.values()):
             for idx in table._indexes.values():
                 if idx.stale and idx.build is None:
@@ -125,6 +128,18 @@ class Coherence:
         version = str((int(raw) if raw else 0) + 1).encode()
         txn.put(VERSION_KEY, version, db=cdb)
         self._version = version  # if the commit fails, the next look reloads (harmless)
+        self._snapshot(txn)
+
+    def _snapshot(self, txn: lmdb.Transaction) -> None:
+        cdb = self.storage.catalog_db
+        self._records = {
+            key[len(TABLE_PREFIX) :].decode(): bytes(raw)
+            for key, raw in _prefixed(txn.cursor(db=cdb), TABLE_PREFIX)
+        }
+        self._db_names = {
+            (d := orjson.loads(raw))["id"]: d["name"]
+            for _, raw in _prefixed(txn.cursor(db=cdb), DB_PREFIX)
+        }
 
     def refresh(self) -> None:
         """Before a query uses the catalog: apply what other processes committed since."""
@@ -175,18 +190,28 @@ class Coherence:
         self._version = version
         events: list[tuple[str, str | None]] = [("meta", None)]  # users, permissions, hooks
         cdb = storage.catalog_db
-        by_id = {db.id: db for db in storage._dbs.values()}
+        disk = {
+            (d := orjson.loads(raw))["id"]: d["name"]
+            for _, raw in _prefixed(txn.cursor(db=cdb), DB_PREFIX)
+        }
+        base = self._db_names
         dbs: dict[str, DbInfo] = {}
-        for _, raw in _prefixed(txn.cursor(db=cdb), DB_PREFIX):
-            d = orjson.loads(raw)
-            db = by_id.pop(d["id"], None) or DbInfo(d["name"], d["id"])
-            if db.name != d["name"] or d["id"] not in {x.id for x in storage._dbs.values()}:
+        for key, db in storage._dbs.items():  # keys kept: a rename here re-keys after commit
+            if db.id not in disk:
+                if db.id in base:
+                    events.append(("db_drop", None))  # dropped elsewhere
+                    continue
+            elif db.name == base.get(db.id, db.name) and db.name != disk[db.id]:
+                db.name = key = disk[db.id]  # renamed elsewhere (not here, pending)
+                events.append(("db_rename", None))
+            dbs[key] = db
+        known = {db.id for db in dbs.values()}
+        for ident, name in disk.items():
+            if ident not in known:  # created elsewhere
+                dbs[name] = DbInfo(name, ident)
                 events.append(("db_create", None))
-            db.name = d["name"]
-            dbs[db.name] = db
-        if by_id:
-            events.append(("db_drop", None))
         storage._dbs = dbs
+        self._db_names = disk
         ids = {db.id: db for db in dbs.values()}
         seen: dict[str, bytes] = {}
         dropped = []
@@ -201,7 +226,8 @@ class Coherence:
                 table = self._new_table(rec, ids)
                 events.append(("table_create", tid))
             else:
-                self._apply(table, rec, ids)
+                was = self._records.get(tid)
+                self._apply(table, rec, None if was is None else orjson.loads(was), ids)
                 events.append(("table_save", tid))
         for tid in list(storage._tables):
             if tid not in seen:
@@ -235,21 +261,34 @@ class Coherence:
                 self._pending_build(table, idx)
         return table
 
-    def _apply(self, table: Any, rec: dict, ids: dict[str, DbInfo]) -> None:
-        table.name = rec["name"]
-        table.durability = rec["durability"]
-        table.db = ids.get(rec["db_id"], table.db)
-        old = {idx.id: idx for idx in table._indexes.values()}
+    def _apply(self, table: Any, rec: dict, base: dict | None, ids: dict[str, DbInfo]) -> None:
+        """A three-way merge: what differs in memory from ``base`` (the record as last
+        committed that we knew) was changed here and is not committed yet (a rename, an
+        index created or dropped: prepared before their transaction begins), so it stays;
+        everything else is taken from ``rec`` (committed elsewhere)."""
+        base = base or rec
+
+        def pick(local: Any, field: str) -> Any:
+            return local if local != base[field] else rec[field]
+
+        table.name = pick(table.name, "name")
+        table.durability = pick(table.durability, "durability")
+        table.db = ids.get(pick(table.db.id, "db_id"), table.db)
+        base_ids = {d["id"]: n for n, d in base["indexes"].items()}
+        local = {idx.id: idx for idx in table._indexes.values()}
         indexes: dict[str, Index] = {}
         for name, d in rec["indexes"].items():
-            idx = old.pop(d["id"], None)
+            idx = local.pop(d["id"], None)
             stale = d.get("stale", False)
             if idx is None:
-                idx = Index.from_json(name, d)
+                if d["id"] in base_ids:
+                    continue  # dropped here, not committed yet
+                idx = Index.from_json(name, d)  # created elsewhere
                 if stale:
                     self._pending_build(table, idx)
             else:
-                idx.name = name
+                if idx.name == base_ids.get(idx.id, idx.name):
+                    idx.name = name
                 idx.cells = d.get("cells", idx.cells)
                 if not stale:
                     if isinstance(idx.build, ForeignBuild):
@@ -259,9 +298,11 @@ class Coherence:
                 elif idx.build is None:
                     idx.stale = True  # marked stale elsewhere: rebuilt by the primary
                     self._pending_build(table, idx)
-            indexes[name] = idx
-        for idx in old.values():  # dropped elsewhere
-            if idx.build is not None:
+            indexes[idx.name] = idx
+        for idx in local.values():
+            if idx.id not in base_ids:
+                indexes[idx.name] = idx  # created here, not committed yet
+            elif idx.build is not None:  # dropped elsewhere
                 idx.build.cancel()
                 idx.build = None
         table._indexes = indexes
