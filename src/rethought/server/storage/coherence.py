@@ -110,7 +110,7 @@ class Coherence:
         self._known = tid - 1
         self._open = (txn, tid)
         if foreign:
-            self._forget_log_ends()
+            self.forget_log_ends()
             version = txn.get(VERSION_KEY, db=self.storage.catalog_db)
             if version != self._version:
                 self._reconcile(txn, version)
@@ -150,7 +150,7 @@ class Coherence:
         if last == self._known:
             return
         self._known = last  # read before the snapshot below: it sees at least that much
-        self._forget_log_ends()
+        self.forget_log_ends()
         with storage.env.begin(db=storage.catalog_db) as txn:
             version = txn.get(VERSION_KEY)
             if version != self._version:
@@ -166,7 +166,8 @@ class Coherence:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _forget_log_ends(self) -> None:
+    def forget_log_ends(self) -> None:
+        """Drop the change log's cached figures: read again from the log when next used."""
         log = self.storage.changelog
         log._ends.clear()
         log._bytes.clear()

@@ -147,6 +147,10 @@ class Storage:
             self.env.set_mapsize(size * 2)
         except lmdb.Error as e:
             raise space.write_failure(self.path, e) from None
+        if self.coherence is not None:
+            # The writer's replay begins its transaction directly: another process may
+            # commit first, so its change numbers are read again from the log.
+            self.coherence.forget_log_ends()
 
     def flush_group(self) -> None:
         """Commit the open group of writes (group.py), if any, and publish its changes."""
