@@ -11,7 +11,7 @@ from itertools import product
 from typing import Any
 
 from .... import datum
-from ....errors import ReqlNonExistenceError, ReqlQueryLogicError
+from ....errors import ReqlNonExistenceError, ReqlQueryLogicError, ReqlResourceLimitError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from .. import seq
@@ -302,6 +302,7 @@ class Group(Term):
         multi = self.optarg(scope, "multi", False, values.as_bool)
         seq.check_finite(src)
         groups: dict[tuple, tuple[Any, list]] = {}
+        limit = scope.ctx.array_limit
         for index_value, row in entries:
             parts = [_group_values(f, row, multi) for f in funcs]
             if with_index:
@@ -312,9 +313,11 @@ class Group(Term):
                 group = groups.get(k)
                 if group is None:
                     group = groups[k] = (key, [])
+                    if len(groups) > limit:  # shards.cc grouped accumulation
+                        raise ReqlResourceLimitError(f"Too many groups (> {limit}).")
                 group[1].append(row)
         # Even an array's groups are a grouped stream (RethinkDB streams arrays to group).
-        return seq.GroupedStream(seq.sort_groups(groups.values()), scope.ctx.array_limit)
+        return seq.GroupedStream(seq.sort_groups(groups.values()), limit)
 
 
 def _group_values(f: values.Func, row: Any, multi: bool) -> list:
