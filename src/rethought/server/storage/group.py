@@ -41,14 +41,18 @@ class CommitGroup:
 
 
 def grouping_loop() -> asyncio.AbstractEventLoop | None:
-    """The running loop when a write should stay open for others to join: other callbacks
-    are ready in this turn (another connection's query may be a write). None otherwise (no
-    loop, or nothing else to run: committing at once costs less than waiting)."""
+    """The running loop when a write should stay open for others to join: a socket read is
+    ready in this turn (another connection's query, which may be a write). None otherwise:
+    no loop, or only other work (feed batches, tasks) to run, which a write would wait
+    behind for nothing (100 feeds' sends made the change-to-feed p99 3x longer)."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return None
-    return loop if getattr(loop, "_ready", None) else None
+    for handle in getattr(loop, "_ready", ()):
+        if getattr(getattr(handle, "_callback", None), "__name__", None) == "_read_ready":
+            return loop
+    return None
 
 
 def settle(done: asyncio.Future, error: BaseException | None) -> None:
