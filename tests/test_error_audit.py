@@ -186,3 +186,18 @@ def test_val_multiple_betweens_and_order_bys(rc, geo_table):
 
 def test_arith_modulo_zero(rc):
     fails(rc, lambda r: r.expr(5).mod(0), "ReqlQueryLogicError", "Cannot take a number modulo 0.")
+
+
+# -- artificial_table/artificial_table.cc ------------------------------------------------
+
+
+def test_artificial_table_sync(rc, geo_table):
+    fails(
+        rc,
+        lambda r: r.db("rethinkdb").table("stats").sync(),
+        "ReqlOpFailedError",
+        "Artificial tables don't support `sync()`.",
+        frames=[],
+    )
+    rr, c = rc
+    assert rr.table("audit_geo").sync().run(c) == {"synced": 1}

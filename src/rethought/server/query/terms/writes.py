@@ -21,6 +21,7 @@ from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
 from ...storage.writer import Writer
+from ...system import SystemTable
 from ...system.access import require
 from .. import determinism
 from ..compile import Datum, Scope, Term, blame, term
@@ -523,6 +524,8 @@ class Sync(Term):
     nondeterminism = determinism.NO
 
     def eval(self, scope: Scope) -> dict:
-        self.arg(scope, 0, as_table)
+        table = self.arg(scope, 0, as_table)
+        if isinstance(table.store, SystemTable):  # artificial_table_t::sync
+            raise ReqlOpFailedError("Artificial tables don't support `sync()`.")
         scope.ctx.pending_sync = True  # the server fsyncs before it replies
         return {"synced": 1}
