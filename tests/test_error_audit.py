@@ -201,3 +201,18 @@ def test_artificial_table_sync(rc, geo_table):
     )
     rr, c = rc
     assert rr.table("audit_geo").sync().run(c) == {"synced": 1}
+
+
+# -- pseudo_literal.cc (JSON objects may hold literals, checked as they are read) ---------
+
+
+def test_pseudo_literal_illegal_key_in_json(rc):
+    fails(
+        rc,
+        lambda r: r.json('{"$reql_type$": "LITERAL", "value": 1, "x": 2}'),
+        "ReqlQueryLogicError",
+        "Invalid literal term with illegal key `x`.",
+    )
+    rr, c = rc
+    doc = rr.expr({"a": 1, "b": 2}).merge(rr.json('{"a": {"$reql_type$": "LITERAL"}}'))
+    assert doc.run(c) == {"b": 2}

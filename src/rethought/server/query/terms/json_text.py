@@ -87,6 +87,9 @@ def _pseudo(obj: dict) -> Any:
         return sanitize_geometry(obj)
     if kind == "BINARY":
         return binary_literal(obj)
-    if kind == "LITERAL":
+    if kind == "LITERAL":  # pseudo_literal.cc rcheck_literal_valid
+        for key in obj:
+            if key != datum.REQL_TYPE and key != "value":
+                raise ReqlQueryLogicError(f"Invalid literal term with illegal key `{key}`.")
         return obj
     raise ReqlQueryLogicError(f"Unknown $reql_type$ `PTYPE<{kind}>`.")
