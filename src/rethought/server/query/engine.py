@@ -60,6 +60,7 @@ class Result:
     kind: str
     value: Any
     notes: list[int] = field(default_factory=list)
+    source: Any = None  # a stream's sequence (table_slices.raw_rows may read it faster)
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Engine:
                     return Result(FEED, cursor, cursor.notes)
                 self._close_feeds(ctx)  # e.g. changes().type_of(): the feed was never read
             if isinstance(value, values.Sequence) and value.type_name != "SELECTION<ARRAY>":
-                return Result(STREAM, iter(value))
+                return Result(STREAM, iter(value), source=value)
             if isinstance(value, (values.Func, values.Database)):
                 kind = "FUNCTION" if isinstance(value, values.Func) else "DATABASE"
                 raise ReqlQueryLogicError(

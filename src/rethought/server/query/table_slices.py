@@ -96,3 +96,25 @@ class TableSlice(values.Selection):
             self.index, self.lo, self.hi, self.lo_open, self.hi_open, self.reverse
         )
         return (row for _, row in rows)
+
+
+def raw_rows(value: Any) -> Iterator[Any] | None:
+    """A stream's rows as stored (their JSON bytes), for a client reading a whole
+    table or a primary-key range with nothing applied; None for anything else."""
+    t = type(value)
+    if t is values.TableValue:
+        return value.store.scan(raw=True) if _takes_raw(value.store) else None
+    if t is TableSlice and _takes_raw(value.table.store):
+        store = value.table.store
+        if value.index is None or value.index == store.primary_key:
+            if datum.compare(value.lo, value.hi) > 0:
+                return iter(())
+            return store.scan(
+                value.lo, value.hi, value.lo_open, value.hi_open, value.reverse, raw=True
+            )
+    return None
+
+
+def _takes_raw(store: Any) -> bool:
+    # LMDB tables (also behind their permission guard); not system tables.
+    return getattr(store, "RAW_SCAN", False) is True

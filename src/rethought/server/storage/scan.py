@@ -20,6 +20,7 @@ import orjson
 from ...datum.keys import INDEX_VALUE_CAP, encode_key
 from ..runtime.suspend import checkpoint
 
+loads = orjson.loads
 FIRST_CHUNK = 32  # small first chunk: many queries stop early (limit, get_all of one key)
 MAX_CHUNK = 1024
 
@@ -60,8 +61,11 @@ def scan_rows(
     lo_open: bool,
     hi_open: bool,
     reverse: bool,
-) -> Iterator[dict]:
-    """Rows whose primary key lies between ``lo`` and ``hi``, in key order, chunk by chunk."""
+    raw: bool = False,
+) -> Iterator[Any]:
+    """Rows whose primary key lies between ``lo`` and ``hi``, in key order, chunk by chunk;
+    ``raw``: the stored JSON bytes themselves (rows are stored as ``orjson.dumps(row)``, so
+    a client reading them whole gets the bytes decoding and encoding again would give)."""
     lo_key = prefix + encode_key(lo)
     hi_key = prefix + encode_key(hi)
     if reverse:
@@ -101,7 +105,7 @@ def scan_rows(
         txn = cur = it = None
         for val in batch:
             checkpoint()  # a long scan lets other queries run (and can be stopped)
-            yield orjson.loads(val)
+            yield val if raw else loads(val)
         if done:
             return
         size = min(size * 2, MAX_CHUNK)

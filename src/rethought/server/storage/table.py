@@ -36,6 +36,8 @@ class TableStore:
     key range is a scan in ReQL primary-key order.
     """
 
+    RAW_SCAN = True  # scan(raw=True) gives the stored JSON (query.table_slices.raw_rows)
+
     def __init__(
         self,
         storage: Env,
@@ -85,12 +87,22 @@ class TableStore:
         lo_open: bool = False,
         hi_open: bool = True,
         reverse: bool = False,
-    ) -> Iterator[dict]:
-        """Rows with primary key between ``lo`` and ``hi`` in ReQL order, lazily."""
+        raw: bool = False,
+    ) -> Iterator[Any]:
+        """Rows with primary key between ``lo`` and ``hi`` in ReQL order, lazily (``raw``:
+        their stored JSON bytes)."""
         if self.dropped:
             return iter(())
         return scan_rows(
-            self._storage.env, self._rows, self._prefix, lo, hi, lo_open, hi_open, reverse
+            self._storage.env,
+            self._rows,
+            self._prefix,
+            lo,
+            hi,
+            lo_open,
+            hi_open,
+            reverse,
+            raw,
         )
 
     def index_scan(

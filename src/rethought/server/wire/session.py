@@ -32,7 +32,7 @@ import orjson
 from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ...proto.ql2 import QueryType, ResponseType, TermType
 from ..query import engine as engine_mod
-from ..query import json_dups, shapes
+from ..query import json_dups, shapes, table_slices
 from ..query.plan_cache import MAX_PAYLOAD, Plan, PlanCache
 from ..runtime import suspend
 from ..runtime.stats import COUNTERS
@@ -492,7 +492,10 @@ class ConnectionSession:
             q.ctx = ctx
             q.notes = result.notes
             if result.kind == engine_mod.STREAM:
-                q.batcher = StreamBatches(result.value, spec)
+                raw = table_slices.raw_rows(result.source)
+                q.batcher = StreamBatches(
+                    result.value if raw is None else raw, spec, raw is not None
+                )
                 rtype, rows = await self._stream_batch(q)
             elif result.kind == engine_mod.FEED:
                 q.feed = result.value

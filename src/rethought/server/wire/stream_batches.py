@@ -32,12 +32,14 @@ class StreamBatches:
     one (not when the deadline cut the look-ahead)."""
 
     __slots__ = (
-        "_it", "_spec", "_first", "_ahead", "_rows", "_size", "_limits", "_full", "_job",
+        "_it", "_encode", "_spec", "_first", "_ahead", "_rows", "_size", "_limits", "_full", "_job",
         "_was_empty",
     )  # fmt: skip
 
-    def __init__(self, it: Iterator[Any], spec: BatchSpec) -> None:
+    def __init__(self, it: Iterator[Any], spec: BatchSpec, encoded: bool = False) -> None:
+        """``encoded``: ``it`` gives rows as JSON bytes already (table_slices.raw_rows)."""
         self._it = it
+        self._encode = None if encoded else encode_row
         self._spec = spec
         self._first = True
         self._ahead: Any = _END
@@ -75,6 +77,7 @@ class StreamBatches:
     def _fill(self) -> bool:
         """The job: fill the current batch; True when the stream has run out."""
         it = self._it
+        encode = self._encode
         clock = suspend.clock
         while True:
             row, self._ahead = self._ahead, _END
@@ -85,7 +88,7 @@ class StreamBatches:
             if self._full:  # the batch is complete: this row opens the next one
                 self._ahead = row
                 return False
-            enc = encode_row(row)
+            enc = row if encode is None else encode(row)
             rows = self._rows
             rows.append(enc)
             self._size += len(enc)
