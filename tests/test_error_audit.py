@@ -216,3 +216,28 @@ def test_pseudo_literal_illegal_key_in_json(rc):
     rr, c = rc
     doc = rr.expr({"a": 1, "b": 2}).merge(rr.json('{"a": {"$reql_type$": "LITERAL"}}'))
     assert doc.run(c) == {"b": 2}
+
+
+def test_datum_literal_object_in_a_query_is_a_stray_literal(rc):
+    # term_walker.cc rewrites a JSON object to MAKE_OBJ; its datum_t(map) allows no literal
+    stray = (
+        "Stray literal keyword found: literal is only legal inside of the object passed to "
+        "merge or update and cannot nest inside other literals."
+    )
+    fails(
+        rc,
+        lambda r: r.expr({"$reql_type$": "LITERAL", "value": 1}),
+        "ReqlQueryLogicError",
+        stray,
+        frames=[],
+    )
+    fails(
+        rc,
+        lambda r: r.expr({"a": 1}).merge({"a": {"$reql_type$": "LITERAL", "value": 2}}),
+        "ReqlQueryLogicError",
+        stray,
+        frames=[1, "a"],
+    )
+    rr, c = rc
+    assert rr.expr({"a": 1}).merge({"a": rr.literal(2)}).run(c) == {"a": 2}
+    assert rr.branch(False, {"$reql_type$": "LITERAL"}, 5).run(c) == 5  # only when evaluated

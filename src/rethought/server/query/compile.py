@@ -382,7 +382,9 @@ def compile_term(
         return node
     if t is dict:
         # An object literal: values may themselves be terms (MAKE_OBJ semantics).
-        if datum.REQL_TYPE in raw and all(_is_plain(v) for v in raw.values()):
+        # A LITERAL object stays a MAKE_OBJ: its evaluation fails (datum_t's ptype check).
+        kind = raw.get(datum.REQL_TYPE)
+        if kind is not None and kind != "LITERAL" and all(_is_plain(v) for v in raw.values()):
             # RethinkDB validates every pseudo-type it is sent (and rounds TIMEs).
             if raw[datum.REQL_TYPE] == "BINARY":
                 return Datum(binary_literal(raw), frames)

@@ -26,7 +26,7 @@ from ..seq import array_limit_error, is_datum
 from . import pathspec
 from .http import link_next
 from .logic import NOT_DATUM, condition
-from .objects import field
+from .objects import STRAY_LITERAL, field
 
 
 class EmptyUserError(ReqlQueryLogicError):
@@ -63,6 +63,8 @@ class MakeObj(Term):
             return sanitize_time(obj)
         if ptype == "GEOMETRY":
             return sanitize_geometry(obj)
+        if ptype == "LITERAL":  # datum_t(map) allows no literal: only r.literal() makes one
+            raise ReqlQueryLogicError(STRAY_LITERAL)
         return obj
 
 
