@@ -268,6 +268,9 @@ class Contains(seq.SeqTerm):
         return not pending
 
 
+_GROUP_BATCH = 1000  # rows of a batch, for the groups-per-batch limit (see Group.eval)
+
+
 @term(T.GROUP, arity=(1, None), optargs=("index", "multi"))
 class Group(Term):
     """``group``: rows by key (fields, functions, an index), ``multi`` splitting arrays."""
@@ -303,7 +306,16 @@ class Group(Term):
         seq.check_finite(src)
         groups: dict[tuple, tuple[Any, list]] = {}
         limit = scope.ctx.array_limit
+        # shards.cc fails a batch holding more than array_limit groups. A batch is up to
+        # 1 MB of rows, taken here as _GROUP_BATCH rows: only a small array_limit can fail.
+        window: set | None = set() if limit < _GROUP_BATCH else None
+        seen = 0
         for index_value, row in entries:
+            if window is not None:
+                seen += 1
+                if seen > _GROUP_BATCH:
+                    window.clear()
+                    seen = 1
             parts = [_group_values(f, row, multi) for f in funcs]
             if with_index:
                 parts.append([index_value])
@@ -313,7 +325,9 @@ class Group(Term):
                 group = groups.get(k)
                 if group is None:
                     group = groups[k] = (key, [])
-                    if len(groups) > limit:  # shards.cc grouped accumulation
+                if window is not None:
+                    window.add(k)
+                    if len(window) > limit:
                         raise ReqlResourceLimitError(f"Too many groups (> {limit}).")
                 group[1].append(row)
         # Even an array's groups are a grouped stream (RethinkDB streams arrays to group).
