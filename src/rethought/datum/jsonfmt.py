@@ -1,7 +1,8 @@
 """Datums printed as RethinkDB prints them.
 
 RethinkDB writes JSON with rapidjson: keys in sorted order, integral numbers within 2**53 as
-integers, other numbers as the shortest round-trip digits laid out by rapidjson's rules
+integers, other numbers with rapidjson's Grisu2 digits (``grisu.dtoa``: round-trip, not always
+the shortest: ``0.1 + 0.2`` -> ``0.30000000000000007``) laid out by its rules
 (``1e20`` -> ``100000000000000000000.0``, ``1e21`` -> ``1e21``, ``1e-7`` -> ``1e-7``).
 ``dumps`` is the compact form (``coerce_to('string')``, ``to_json_string``); ``pretty`` the
 tab-indented form error messages embed (``No attribute `x` in object:\\n{...}``).
@@ -9,11 +10,11 @@ tab-indented form error messages embed (``No attribute `x` in object:\\n{...}``)
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from ..errors import ReqlQueryLogicError
 from . import MAX_EXACT, MAXVAL, MINVAL
+from .grisu import dtoa
 
 _ESCAPES = {
     '"': '\\"',
@@ -36,25 +37,7 @@ def fmt_number(x: int | float) -> str:
 
 
 def _fmt_double(x: float) -> str:
-    if x == 0:
-        return "-0.0" if str(x).startswith("-") else "0.0"
-    sign = "-" if x < 0 else ""
-    dec = Decimal(repr(abs(x))).normalize()
-    _, digit_tuple, k = dec.as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    n = len(digits)
-    kk = n + k  # 10**(kk-1) <= |x| < 10**kk
-    if 0 <= k and kk <= 21:
-        body = digits + "0" * k + ".0"
-    elif 0 < kk <= 21:
-        body = digits[:kk] + "." + digits[kk:]
-    elif -6 < kk <= 0:
-        body = "0." + "0" * (-kk) + digits
-    elif n == 1:
-        body = f"{digits}e{kk - 1}"
-    else:
-        body = f"{digits[0]}.{digits[1:]}e{kk - 1}"
-    return sign + body
+    return dtoa(x)
 
 
 def _fmt_string(s: str) -> str:

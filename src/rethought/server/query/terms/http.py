@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .... import datum
-from ....datum.jsonfmt import dumps, pretty
+from ....datum.jsonfmt import pretty
 from ....errors import ReqlError, ReqlNonExistenceError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import suspend, values
@@ -145,8 +145,9 @@ class Http(Term):
                 req.data = data.encode()
             else:
                 # A JSON body; a later `header` may still override the Content-Type.
+                # http.cc writes it with datum_t::print(): the tab-indented form.
                 req.header.append(("Content-Type", "application/json"))
-                req.data = dumps(data).encode()
+                req.data = pretty(data).encode()
         elif req.method == "POST":
             if type(data) is str:
                 req.data = data.encode()

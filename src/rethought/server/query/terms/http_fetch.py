@@ -17,7 +17,6 @@ from urllib.parse import quote
 import re2
 
 from .... import datum
-from ....datum.jsonfmt import fmt_number
 from ....version import __version__
 
 USER_AGENT = f"Rethought/{__version__} (RethinkDB-compatible)"
@@ -69,12 +68,16 @@ class Response:
 
 
 def param_text(v: Any) -> str:
-    """A NUMBER, STRING or NULL as RethinkDB writes it into a URL or form."""
+    """A NUMBER, STRING or NULL as RethinkDB writes it into a URL or form.
+
+    Numbers are C's ``%.20g`` (http.cc print_http_param, http_job.cc form fields): ``0.1``
+    goes out as ``0.10000000000000000555``, ``1e21`` as ``1e+21``.
+    """
     if v is None:
         return ""
     if type(v) is str:
         return v
-    return fmt_number(v)
+    return f"{float(v):.20g}"
 
 
 def _encode_fields(fields: dict[str, Any]) -> str:
