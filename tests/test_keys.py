@@ -48,6 +48,16 @@ datums = st.recursive(
     ),
     max_leaves=10,
 )
+# ReQL's order of a GEOMETRY is not transitive (it compares as an object, except against
+# BINARY and TIME: see rethought.datum), so no byte encoding can follow it; a geometry is
+# never a primary or secondary index key, so the order tests leave it out.
+ordered_datums = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(strings, inner, max_size=3)
+    ),
+    max_leaves=10,
+)
 
 
 def _sign(x: int) -> int:
@@ -55,7 +65,7 @@ def _sign(x: int) -> int:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(datums, datums)
+@given(ordered_datums, ordered_datums)
 def test_order_matches_sort_key(a, b):
     ka, kb = sort_key(a), sort_key(b)
     expected = _sign((ka > kb) - (ka < kb))
@@ -64,7 +74,7 @@ def test_order_matches_sort_key(a, b):
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(datums, max_size=8))
+@given(st.lists(ordered_datums, max_size=8))
 def test_sorting_many(xs):
     assert [sort_key(x) for x in sorted(xs, key=encode_key)] == sorted(map(sort_key, xs))
 

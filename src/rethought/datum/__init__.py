@@ -8,9 +8,14 @@ Numbers are canonical: ``int`` when integral and within +-2**53, ``float`` other
 numbers are doubles; RethinkDB prints ``2`` for ``4 / 2``). Use :func:`num` on every
 arithmetic result and :func:`canonical` on values decoded from JSON.
 
-Ordering follows RethinkDB: values of different types order by type name (ARRAY < BOOL <
-NULL < NUMBER < OBJECT < PTYPE<BINARY> < PTYPE<GEOMETRY> < PTYPE<TIME> < STRING), with
-``r.minval`` below and ``r.maxval`` above everything. :func:`sort_key` maps a datum to a
+Ordering follows RethinkDB (datum.cc ``cmp_unchecked_stack``): values of different types
+order by type name (ARRAY < BOOL < NULL < NUMBER < OBJECT < PTYPE<BINARY> < PTYPE<TIME> <
+STRING), with ``r.minval`` below and ``r.maxval`` above everything. A GEOMETRY compares as
+the object it is (``pseudo_compares_as_obj``: key by key with other objects, so
+``r.point(0, 0) < {'a': 1}`` but ``{'#': 1} < r.point(0, 0)``), except against BINARY and
+TIME, where the type names decide (PTYPE<BINARY> < PTYPE<GEOMETRY> < PTYPE<TIME>). That
+order is not transitive (``{'z': 1} < binary < point < {'z': 1}``); RethinkDB sorts with it
+all the same, and so do we. :func:`sort_key` maps a datum to a
 Python value whose natural order is ReQL's, so ``sorted(xs, key=sort_key)`` is ReQL's order
 and ``sort_key(a) == sort_key(b)`` is ReQL equality (``1 == 1.0``, ``True != 1``).
 """
@@ -38,6 +43,37 @@ class _Extreme:
         return f"r.{self.name}"
 
 
+class _GeometryRank(int):
+    """A GEOMETRY's rank: OBJECT's (4) except against PTYPE<BINARY> (5), which it follows.
+
+    ``datum_t::cmp`` compares a geometry with a binary by type name and with anything else
+    as an object. Python compares ``5 < g`` through this subclass's reflected ``__gt__``
+    first, so every tuple comparison of sort keys gets RethinkDB's answer.
+    """
+
+    __slots__ = ()
+
+    def __lt__(self, other: object) -> bool:
+        if other == 5 and type(other) is int:
+            return False
+        return int.__lt__(self, other)  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        if other == 5 and type(other) is int:
+            return False
+        return int.__le__(self, other)  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        if other == 5 and type(other) is int:
+            return True
+        return int.__gt__(self, other)  # type: ignore[operator]
+
+    def __ge__(self, other: object) -> bool:
+        if other == 5 and type(other) is int:
+            return True
+        return int.__ge__(self, other)  # type: ignore[operator]
+
+
 MINVAL = _Extreme("minval", -1)
 MAXVAL = _Extreme("maxval", 100)
 
@@ -48,7 +84,7 @@ RANK_NULL = 2
 RANK_NUMBER = 3
 RANK_OBJECT = 4
 RANK_BINARY = 5
-RANK_GEOMETRY = 6
+RANK_GEOMETRY = _GeometryRank(RANK_OBJECT)
 RANK_TIME = 7
 RANK_STRING = 8
 

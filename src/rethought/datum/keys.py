@@ -3,7 +3,8 @@
 
 Layout: one type tag byte, then a type-specific body. Tags follow ReQL's cross-type order
 (ARRAY < BOOL < NULL < NUMBER < OBJECT < BINARY < GEOMETRY < TIME < STRING), with ``r.minval``
-below and ``r.maxval`` above them all. Every encoding is self-delimiting (no encoding is a
+below and ``r.maxval`` above them all. (A GEOMETRY's ReQL order is not transitive and no
+encoding follows it; geometries are never keys, their encoding only round-trips.) Every encoding is self-delimiting (no encoding is a
 prefix of another), which is what lets arrays, objects and ``(index value, primary key)``
 pairs be plain concatenations.
 
