@@ -284,3 +284,11 @@ def test_shared_plans_concurrently(srv, keyed):
         return got
 
     assert asyncio.run(many()) == list(range(30))
+
+
+def test_integer_beyond_64_bits_beside_a_key_is_answered(c, keyed):
+    # Found by bench/fuzz.py: the shape key could not encode such an integer, and the
+    # connection was closed with its queries unanswered. RethinkDB reads it as a double.
+    for key in (1, 2):
+        assert keyed.get(key).merge({"a": 10**30}).run(c)["a"] == 1e30
+    assert r.expr(7).run(c) == 7  # the connection is still open

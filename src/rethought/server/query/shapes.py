@@ -72,7 +72,10 @@ def shape_of(query: list) -> Shape | None:
         return None
     if not params:
         return None
-    key = orjson.dumps([query[0], template, query[2] if len(query) > 2 else {}])
+    try:
+        key = orjson.dumps([query[0], template, query[2] if len(query) > 2 else {}])
+    except TypeError:  # an integer beyond 64 bits: compiled the usual way, never shared
+        return None
     return Shape(key, tuple(params), tuple(paths))
 
 
