@@ -143,6 +143,31 @@ def test_many_queries_and_feeds_share_a_connection(server, table_name):
     run(scenario)
 
 
+def test_write_while_another_task_is_blocked_reading_is_sent(server, conn, test_table):
+    # A noreply query is written and not awaited; the only task reading is waiting on an
+    # idle feed. The bytes must reach the server without any later read (a resumed feed
+    # after a reconnect and a heartbeat ping are written the same way).
+    async def scenario():
+        c = await connect(server)
+        feed = await test_table.changes().run(c)
+        async with trio.open_nursery() as nursery:
+
+            async def wait_on_the_feed():
+                await feed.next()
+
+            nursery.start_soon(wait_on_the_feed)
+            await trio.sleep(0.1)  # it is now blocked in receive_some
+            await test_table.insert({"id": 1}).run(c, noreply=True)
+            with trio.move_on_after(5):
+                while test_table.count().run(conn) == 0:
+                    await trio.sleep(0.02)
+            assert test_table.count().run(conn) == 1  # seen through another connection
+            nursery.cancel_scope.cancel()
+        await c.close()
+
+    run(scenario)
+
+
 def test_cancellation_stops_the_query(server, table_name):
     async def scenario():
         conn = await connect(server)

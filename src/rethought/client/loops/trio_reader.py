@@ -3,7 +3,9 @@
 Trio has no background callbacks, so whichever task awaits a result while nobody reads
 becomes the reader: it feeds what it gets to the core (which routes frames by token and
 settles every affected promise) and wakes the others. Writes are awaited in trio, so bytes
-wait in an outbox for the next waiter to send. Timers (per-query and ``next(wait=...)``
+wait in an outbox for the next waiter to send; a write made while a task is blocked reading
+(a noreply query, a feed resumed after a reconnect, a heartbeat ping) cancels that read, so
+the reader sends it before it reads again. Timers (per-query and ``next(wait=...)``
 timeouts) are a heap the waiters honour.
 
 Handler queries have nobody awaiting them, so while one is open a pump task takes part in
@@ -46,6 +48,7 @@ class SharedReader(AwaitableConnection):
         self._callbacks = CallbackQueue()
         self._pumping = False
         self._kick: trio.CancelScope | None = None
+        self._receiving: trio.CancelScope | None = None  # the read a write interrupts
 
     # -- loop primitives -----------------------------------------------------------------
 
@@ -64,6 +67,9 @@ class SharedReader(AwaitableConnection):
 
     def _write(self, data: bytes) -> None:
         self._outbox += data  # sent by the next waiter or the pump (writes in trio are awaited)
+        receiving = self._receiving
+        if receiving is not None:
+            receiving.cancel()  # whoever is blocked reading sends it first
         self._wake_pump()
 
     # -- the shared reader ---------------------------------------------------------------
@@ -99,14 +105,20 @@ class SharedReader(AwaitableConnection):
             await self._changed.wait()
             return
         self._reading = True
+        data = None
         try:
-            data = await self._stream.receive_some(RECV_SIZE)
+            # Cancelling a receive_some loses no bytes (trio's guarantee once TLS is up).
+            with trio.CancelScope() as self._receiving:
+                data = await self._stream.receive_some(RECV_SIZE)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             self._lost(str(recv_error(self.host, self.port, exc)))
             return
         finally:
+            self._receiving = None
             self._reading = False
             self._notify()
+        if data is None:
+            return  # interrupted by a write: the caller sends the outbox, then reads again
         if data:
             self._feed(data)
         else:
