@@ -129,3 +129,22 @@ def test_decoder_errors_fail_the_query_not_the_connection(server):
             r.expr(1).run(conn, time_format="x")
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{"$reql_type$": "TIME", "x": 1}, {"$reql_type$": "BINARY"}, {"$reql_type$": "GROUPED_DATA"}],
+)
+def test_malformed_pseudo_types_read_as_the_official_driver_says(broken):
+    # Both of our decoding paths (the fast one without user classes, and ReQLDecoder)
+    # against the official driver's ReQLDecoder as the reference.
+    from rethinkdb.net import ReQLDecoder as OfficialDecoder
+
+    from rethought.client.convert import NATIVE, convert
+
+    with pytest.raises(Exception) as official:
+        OfficialDecoder().convert_pseudotype(dict(broken))
+    for decode in (lambda o: convert(o, NATIVE), ReQLDecoder().convert_pseudotype):
+        with pytest.raises(ReqlDriverError) as ours:
+            decode(dict(broken))
+        assert str(ours.value) == str(official.value)

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 from typing import Any
 
 from ..errors import ReqlDriverError
 
-__all__ = ["MARKER", "Formats", "convert", "make_hashable", "tzinfo_for"]
+__all__ = [
+    "MARKER",
+    "Formats",
+    "convert",
+    "make_hashable",
+    "tzinfo_for",
+    "time_value",
+    "binary_value",
+    "grouped_pairs",
+]
 
 MARKER = b"$reql_type$"
 _OPTIONS = ("time_format", "binary_format", "group_format")
@@ -73,23 +83,37 @@ def tzinfo_for(offset: str) -> datetime.tzinfo:
     return tz
 
 
-def _time(obj: dict) -> Any:
+def _missing(kind: str, obj: dict, field: str, the: str = "the ") -> ReqlDriverError:
+    # The official driver's ReQLDecoder wording, the object shown as JSON.
+    shown = json.dumps(obj, default=repr)
+    return ReqlDriverError(
+        f'pseudo-type {kind} object {shown} does not have {the}expected field "{field}".'
+    )
+
+
+def time_value(obj: dict) -> datetime.datetime:
+    """A TIME pseudo-type as an aware ``datetime`` (its offset kept)."""
     epoch = obj.get("epoch_time")
     if epoch is None:
-        raise ReqlDriverError(
-            f'pseudo-type TIME object {obj!r} does not have expected field "epoch_time".'
-        )
+        raise _missing("TIME", obj, "epoch_time", the="")
     tz = obj.get("timezone")
     return datetime.datetime.fromtimestamp(epoch, tzinfo_for(tz) if tz else datetime.UTC)
 
 
-def _binary(obj: dict) -> bytes:
+def binary_value(obj: dict) -> bytes:
+    """A BINARY pseudo-type as ``bytes``."""
     data = obj.get("data")
     if data is None:
-        raise ReqlDriverError(
-            f'pseudo-type BINARY object {obj!r} does not have the expected field "data".'
-        )
+        raise _missing("BINARY", obj, "data")
     return base64.b64decode(data)
+
+
+def grouped_pairs(obj: dict) -> list:
+    """The ``[key, value]`` pairs of a GROUPED_DATA pseudo-type."""
+    data = obj.get("data")
+    if data is None:
+        raise _missing("GROUPED_DATA", obj, "data")
+    return data
 
 
 def make_hashable(value: Any) -> Any:
@@ -102,12 +126,8 @@ def make_hashable(value: Any) -> Any:
 
 
 def _grouped(obj: dict, formats: Formats) -> dict:
-    data = obj.get("data")
-    if data is None:
-        raise ReqlDriverError(
-            f'pseudo-type GROUPED_DATA object {obj!r} does not have the expected field "data".'
-        )
-    return {make_hashable(convert(k, formats)): convert(v, formats) for k, v in data}
+    pairs = grouped_pairs(obj)
+    return {make_hashable(convert(k, formats)): convert(v, formats) for k, v in pairs}
 
 
 def convert(value: Any, formats: Formats) -> Any:
@@ -124,9 +144,9 @@ def convert(value: Any, formats: Formats) -> Any:
     kind = value.get("$reql_type$")
     if kind is not None:
         if kind == "TIME":
-            return _time(value) if formats.time else value
+            return time_value(value) if formats.time else value
         if kind == "BINARY":
-            return _binary(value) if formats.binary else value
+            return binary_value(value) if formats.binary else value
         if kind == "GROUPED_DATA":
             if formats.group:
                 return _grouped(value, formats)

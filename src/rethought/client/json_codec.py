@@ -15,15 +15,13 @@ query takes the standard library's speed.
 
 from __future__ import annotations
 
-import base64
-import datetime
 import json
 from typing import Any
 
 from ..errors import ReqlDriverError
 from ..query.ast import RqlQuery
 from ..query.encode import Opaque
-from .convert import make_hashable, tzinfo_for
+from .convert import binary_value, grouped_pairs, make_hashable, time_value
 
 __all__ = ["ReQLEncoder", "ReQLDecoder", "Codec", "unwrap_opaque"]
 
@@ -55,33 +53,15 @@ class ReQLDecoder(json.JSONDecoder):
         self.reql_format_opts = reql_format_opts or {}
 
     def convert_time(self, obj: dict) -> Any:
-        if "epoch_time" not in obj:
-            raise ReqlDriverError(
-                f"pseudo-type TIME object {json.dumps(obj)} does not have expected field "
-                '"epoch_time".'
-            )
-        tz = obj.get("timezone")
-        return datetime.datetime.fromtimestamp(
-            obj["epoch_time"], tzinfo_for(tz) if tz else datetime.UTC
-        )
+        return time_value(obj)
 
     @staticmethod
     def convert_grouped_data(obj: dict) -> dict:
-        if "data" not in obj:
-            raise ReqlDriverError(
-                f"pseudo-type GROUPED_DATA object {json.dumps(obj)} does not have the "
-                'expected field "data".'
-            )
-        return {make_hashable(k): v for k, v in obj["data"]}
+        return {make_hashable(k): v for k, v in grouped_pairs(obj)}
 
     @staticmethod
     def convert_binary(obj: dict) -> bytes:
-        if "data" not in obj:
-            raise ReqlDriverError(
-                f"pseudo-type BINARY object {json.dumps(obj)} does not have the expected "
-                'field "data".'
-            )
-        return base64.b64decode(obj["data"].encode("utf-8"))
+        return binary_value(obj)
 
     def _format(self, name: str) -> bool:
         value = self.reql_format_opts.get(name)
