@@ -12,6 +12,7 @@ server in this process to see that groups did form (``Storage.group_joins``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 
@@ -33,6 +34,21 @@ def drv(request, official_r):
 
 def _connect(rr, server):
     return rr.connect(host=server.host, port=server.port)
+
+
+@contextlib.contextmanager
+def _writers(rr, server, name: str):
+    """A fresh table ``name`` and WRITERS connections to write to it; (c0, conns)."""
+    c0 = _connect(rr, server)
+    rr.table_create(name).run(c0)
+    conns = [_connect(rr, server) for _ in range(WRITERS)]
+    try:
+        yield c0, conns
+    finally:
+        for c in conns:
+            c.close()
+        rr.table_drop(name).run(c0)
+        c0.close()
 
 
 def _together(n: int, fn) -> list:
@@ -57,10 +73,7 @@ def _together(n: int, fn) -> list:
 
 def test_concurrent_inserts_each_get_their_own_result(server, drv):
     rr, name = drv
-    c0 = _connect(rr, server)
-    rr.table_create(name).run(c0)
-    conns = [_connect(rr, server) for _ in range(WRITERS)]
-    try:
+    with _writers(rr, server, name) as (c0, conns):
 
         def write(i: int):
             # Pairs of writers insert the same key at once: one wins, one is a duplicate.
@@ -86,11 +99,6 @@ def test_concurrent_inserts_each_get_their_own_result(server, drv):
             winner = 2 * pair if a["errors"] == 0 else 2 * pair + 1
             assert rows[f"k{pair}"] == winner
         assert all(rows[f"own{i}"] == i for i in range(WRITERS))
-    finally:
-        for c in conns:
-            c.close()
-        rr.table_drop(name).run(c0)
-        c0.close()
 
 
 def test_failed_writes_do_not_poison_the_others(server, drv):
@@ -98,11 +106,8 @@ def test_failed_writes_do_not_poison_the_others(server, drv):
     their rows are gone, every other writer's rows are there, and the feed shows only
     those, each once."""
     rr, name = drv
-    c0 = _connect(rr, server)
-    rr.table_create(name).run(c0)
-    feed = rr.table(name).changes().run(_connect(rr, server))
-    conns = [_connect(rr, server) for _ in range(WRITERS)]
-    try:
+    with _writers(rr, server, name) as (c0, conns):
+        feed = rr.table(name).changes().run(_connect(rr, server))
 
         def write(i: int):
             docs = rr.range(3).map(
@@ -125,23 +130,15 @@ def test_failed_writes_do_not_poison_the_others(server, drv):
         assert sorted(seen) == sorted(want)  # each once
         with pytest.raises(Exception):  # noqa: B017 - nothing more: the timeout of either driver
             feed.next(wait=0.5)
-    finally:
-        for c in conns:
-            c.close()
-        rr.table_drop(name).run(c0)
-        c0.close()
 
 
 def test_feed_sees_commits_in_order(server, drv):
     """Concurrent increments of one row: each is a separate commit (or a member of a group,
     applied in order), so the feed's changes chain: every old value is the previous new."""
     rr, name = drv
-    c0 = _connect(rr, server)
-    rr.table_create(name).run(c0)
-    rr.table(name).insert({"id": 1, "n": 0}).run(c0)
-    feed = rr.table(name).changes().run(_connect(rr, server))
-    conns = [_connect(rr, server) for _ in range(WRITERS)]
-    try:
+    with _writers(rr, server, name) as (c0, conns):
+        rr.table(name).insert({"id": 1, "n": 0}).run(c0)
+        feed = rr.table(name).changes().run(_connect(rr, server))
         rounds = 5
 
         def write(i: int):
@@ -160,11 +157,6 @@ def test_feed_sees_commits_in_order(server, drv):
         changes = [feed.next(wait=10) for _ in range(total)]
         assert [ch["old_val"]["n"] for ch in changes] == list(range(total))
         assert [ch["new_val"]["n"] for ch in changes] == list(range(1, total + 1))
-    finally:
-        for c in conns:
-            c.close()
-        rr.table_drop(name).run(c0)
-        c0.close()
 
 
 def test_slow_query_does_not_delay_write_acks(server, drv):

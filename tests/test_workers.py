@@ -67,26 +67,25 @@ def wserver(tmp_path_factory):
     srv.stop()
 
 
+def _driver_on_every_worker(r, wserver):
+    by = _spread(lambda: r.connect(host=wserver.host, port=wserver.port), r)
+    yield r, by
+    for c in _all(by):
+        c.close()
+
+
 @pytest.fixture(scope="module")
 def ours(wserver):
     from rethought import r
 
-    by = _spread(lambda: r.connect(host=wserver.host, port=wserver.port), r)
-    yield r, by
-    for cs in by.values():
-        for c in cs:
-            c.close()
+    yield from _driver_on_every_worker(r, wserver)
 
 
 @pytest.fixture(scope="module")
 def theirs(wserver):
     from rethinkdb import r
 
-    by = _spread(lambda: r.connect(host=wserver.host, port=wserver.port), r)
-    yield r, by
-    for cs in by.values():
-        for c in cs:
-            c.close()
+    yield from _driver_on_every_worker(r, wserver)
 
 
 def _all(by: dict[int, list]) -> list:
