@@ -35,7 +35,9 @@ from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ..runtime import values
 from ..storage.catalog import id_bytes
 from ..storage.table import TableStore
+from . import cursor, limit, options
 from . import feed as feeds
+from .hub import ChangefeedHub
 
 VERSION = 1
 PART = struct.Struct(">16sQB")  # table id, change number, flags
@@ -94,11 +96,11 @@ def decode(text: Any) -> list[Part]:
     return parts
 
 
-def feed_class(base: type, opts: feeds.FeedOptions) -> type:
+def feed_class(base: type, opts: options.FeedOptions) -> type:
     """The class of a feed of kind ``base`` for these options (positioned when asked)."""
     if not opts.include_positions:
         return base
-    if base is feeds.OrderByLimitFeed:
+    if base is limit.OrderByLimitFeed:
         return PositionedTopFeed
     cls = _VARIANTS.get(base)
     if cls is None:
@@ -106,7 +108,7 @@ def feed_class(base: type, opts: feeds.FeedOptions) -> type:
     return cls
 
 
-def prepare(made: list[feeds.Feed], opts: feeds.FeedOptions) -> None:
+def prepare(made: list[feeds.Feed], opts: options.FeedOptions) -> None:
     """Check that these feeds can have positions and give each its resume point."""
     if opts.squash:
         raise ReqlQueryLogicError(SQUASH)
@@ -133,7 +135,7 @@ def merged(made: list[feeds.Feed]) -> Iterator[Any]:
         for doc in feed:
             yield i, doc
 
-    for i, doc in feeds.interleave([tagged(i, f) for i, f in enumerate(made)]):
+    for i, doc in cursor.interleave([tagged(i, f) for i, f in enumerate(made)]):
         pos = doc.get("position") if type(doc) is dict else None
         if pos is not None:
             vector[i] = decode(pos)[0]
@@ -151,8 +153,8 @@ class _Positions:
     resume: Part | None = None
     resume_text = ""
     store: Any
-    opts: feeds.FeedOptions
-    hub: feeds.ChangefeedHub
+    opts: options.FeedOptions
+    hub: ChangefeedHub
 
     def _open(self) -> int:
         """Trim the log, subscribe, then read ``S``; checks the resume point against the
@@ -305,7 +307,7 @@ class PositionedFeed(_Positions):
         return None  # squash is refused with positions
 
 
-class PositionedTopFeed(_Positions, feeds.OrderByLimitFeed):
+class PositionedTopFeed(_Positions, limit.OrderByLimitFeed):
     """``order_by(index=).limit(n).changes(include_positions=True)``.
 
     A top-n set is state, not a sequence of events to replay: resuming re-sends the current
