@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ... import datum
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ..runtime import values
 from ..storage.catalog import id_bytes
@@ -337,29 +336,10 @@ class PositionedTopFeed(_Positions, limit.OrderByLimitFeed):
         no = first_no + len(changes) - 1
         if no <= self.upto:
             return
-        self.commit_no = no
-        self._diff_into_pending()
-        self._wake()
-
-    def _diff_into_pending(self) -> None:
-        new_top = self._top()
-        pk = self.store.primary_key
-        no = self.commit_no
-        old_keys = {datum.sort_key(r[pk]): (i, r) for i, r in enumerate(self.sent)}
-        new_keys = {datum.sort_key(r[pk]): (i, r) for i, r in enumerate(new_top)}
-        removed = [(i, r) for k, (i, r) in old_keys.items() if k not in new_keys]
-        added = [(i, r) for k, (i, r) in new_keys.items() if k not in old_keys]
-        for k, (i, r) in new_keys.items():
-            if k in old_keys and old_keys[k][1] != r:
-                self.pending.append((old_keys[k], (i, r), no))
-        while removed or added:
-            old = removed.pop(0) if removed else None
-            new = added.pop(0) if added else None
+        for old, new in self.apply_changes(changes):
             self.pending.append((old, new, no))
-        self.sent = new_top
-        while len(self.pending) > self.opts.queue_size:
-            self.pending.popleft()
-            self.skipped += 1
+        self._bound_pending()
+        self._wake()
 
     def take(self) -> Any:
         while True:
@@ -369,12 +349,9 @@ class PositionedTopFeed(_Positions, limit.OrderByLimitFeed):
             if not self.pending:
                 return feeds.WAIT
             old, new, no = self.pending.popleft()
-            doc = self.change_doc(old and old[1], new and new[1])
+            doc = self.item_doc(old, new)
             if doc is None:
                 continue
-            if self.opts.include_offsets:
-                doc["old_offset"] = old[0] if old else None
-                doc["new_offset"] = new[0] if new else None
             doc["position"] = self._pos(no)
             return doc
 

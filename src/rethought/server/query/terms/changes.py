@@ -9,7 +9,6 @@ to each change's old and new value; terms written after it run on the feed strea
 from __future__ import annotations
 
 import copy
-from itertools import islice
 from typing import Any
 
 from .... import datum
@@ -17,6 +16,7 @@ from ....errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError, ReqlRe
 from ....proto.ql2 import TermType as T
 from ... import feeds
 from ...feeds import resume as feed_resume
+from ...feeds.limit import TopSpec, order_key
 from ...runtime import values
 from ...system import SystemTable
 from .. import determinism
@@ -245,12 +245,30 @@ class Changes(Term):
                     return False
             return all(f(row) is not None for f in filters)
 
-        def top() -> list:
-            rows = (row for row in values.iterate(order.run(scope)) if passes(row))
-            return list(islice(rows, n))
+        def rows():
+            return (row for row in values.iterate(order.run(scope)) if passes(row))
 
+        if index_node.tt in (T.ASC, T.DESC):
+            desc, index_node = index_node.tt == T.DESC, index_node.args[0]
+        else:
+            desc = False
+        index = values.as_string(values.to_datum(index_node.run(scope)))
+        primary = index == store.primary_key
+        info = None if primary else store.index_info(index)
+        multi = info is not None and info.multi
+
+        def index_value(row: Any) -> Any:
+            if not passes(row):
+                return None
+            found = _index_values(store, index, row)
+            return min(found, key=datum.sort_key) if found else None
+
+        # A secondary index commits each row change on its own (btree.cc); a multi index
+        # (a row at several places) is followed by re-reading its top n per batch.
+        spec = TopSpec(n, rows, order_key(index_value, store.primary_key), desc,
+                       per_change=not primary, reread=multi)  # fmt: skip
         top_feed = _cls(feeds.OrderByLimitFeed, opts)
-        return top_feed(scope.ctx.engine.hub, store, opts, mid, top)
+        return top_feed(scope.ctx.engine.hub, store, opts, mid, spec)
 
 
 def _check_not_a_row(top: Term, scope: Scope) -> None:
