@@ -92,7 +92,7 @@ def test_config_file_errors(tmp_path, text, message):
 
 
 def test_port_offset_and_bind_driver(tmp_path, official_r):
-    base = free_port()
+    base = free_port() - 3  # the port that must be free is the offset one
     proc = _start("--directory", str(tmp_path / "d"), "--driver-port", str(base),
                   "--port-offset", "3", "--bind", "127.0.0.2", "--bind-driver", "127.0.0.1",
                   "--no-http-admin")  # fmt: skip
