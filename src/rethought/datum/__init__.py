@@ -168,17 +168,8 @@ def sort_key(v: Any) -> tuple:
         return (RANK_STRING, v)
     if t is int or t is float:
         return (RANK_NUMBER, v)
-    if t is dict:
-        p = v.get(REQL_TYPE)
-        if p == "TIME":
-            return (RANK_TIME, v.get("epoch_time", 0))
-        if p == "BINARY":
-            return (RANK_BINARY, binary_bytes(v))
-        if p == "GEOMETRY":
-            return (RANK_GEOMETRY, _object_key(v))
-        return (RANK_OBJECT, _object_key(v))
-    if t is list:
-        return (RANK_ARRAY, tuple(sort_key(x) for x in v))
+    if t is dict or t is list:
+        return _deep_key(v, {})
     if t is bool:
         return (RANK_BOOL, v)
     if v is None:
@@ -188,18 +179,98 @@ def sort_key(v: Any) -> tuple:
     raise TypeError(f"not a datum: {v!r}")
 
 
-def _object_key(v: dict) -> tuple:
-    return tuple((k, sort_key(v[k])) for k in sorted(v))
+def _deep_key(v: Any, memo: dict[int, tuple]) -> tuple:
+    """The key of a container, one tuple per distinct container object (``memo``: id -> key).
+
+    A query can build a value that shares sub-values (``fold`` with ``[acc, acc]`` doubles it
+    at every step), so its tree can be exponentially larger than its memory; one key per
+    object keeps the key as small as the value, and a shared sub-value shares one tuple,
+    which Python's tuple comparison skips by identity.
+    """
+    t = type(v)
+    if t is str:
+        return (RANK_STRING, v)
+    if t is int or t is float:
+        return (RANK_NUMBER, v)
+    if t is list:
+        k = memo.get(id(v))
+        if k is None:
+            k = memo[id(v)] = (RANK_ARRAY, tuple([_deep_key(x, memo) for x in v]))
+        return k
+    if t is dict:
+        p = v.get(REQL_TYPE)
+        if p == "TIME":
+            return (RANK_TIME, v.get("epoch_time", 0))
+        if p == "BINARY":
+            return (RANK_BINARY, binary_bytes(v))
+        k = memo.get(id(v))
+        if k is None:
+            rank = RANK_GEOMETRY if p == "GEOMETRY" else RANK_OBJECT
+            k = memo[id(v)] = (rank, tuple([(f, _deep_key(v[f], memo)) for f in sorted(v)]))
+        return k
+    return sort_key(v)
 
 
 def compare(a: Any, b: Any) -> int:
-    """-1, 0 or 1 as ReQL orders ``a`` and ``b``."""
+    """-1, 0 or 1 as ReQL orders ``a`` and ``b``.
+
+    Two containers are compared walking both, once per pair of sub-values (a memo of pairs):
+    values that share sub-values (``fold`` with ``[acc, acc]``) compare in time linear in
+    their size in memory, not in their exponentially larger trees; otherwise it is the
+    order of the sort keys.
+    """
+    if a is b:
+        return 0
+    if _is_container(a) and _is_container(b):
+        return _compare_deep(a, b, {})
     ka, kb = sort_key(a), sort_key(b)
     return (ka > kb) - (ka < kb)
+
+
+def _is_container(v: Any) -> bool:
+    """A list, or an object compared field by field (not a TIME or a BINARY)."""
+    t = type(v)
+    return t is list or (t is dict and v.get(REQL_TYPE) not in ("TIME", "BINARY"))
+
+
+def _compare_deep(a: Any, b: Any, memo: dict[tuple[int, int], int]) -> int:
+    if a is b:
+        return 0
+    if not (_is_container(a) and _is_container(b)):
+        ka, kb = sort_key(a), sort_key(b)
+        return (ka > kb) - (ka < kb)
+    pair = (id(a), id(b))
+    c = memo.get(pair)
+    if c is not None:
+        return c
+    ta, tb = type(a), type(b)
+    c = 0
+    if ta is not tb:  # an array against an object: the type order decides
+        c = -1 if ta is list else 1
+    elif ta is list:
+        for x, y in zip(a, b, strict=False):
+            c = _compare_deep(x, y, memo)
+            if c:
+                break
+        else:
+            c = (len(a) > len(b)) - (len(a) < len(b))
+    else:  # objects (GEOMETRY too): key by key in sorted order, the key before its value
+        for fa, fb in zip(sorted(a), sorted(b), strict=False):
+            c = (fa > fb) - (fa < fb) or _compare_deep(a[fa], b[fb], memo)
+            if c:
+                break
+        else:
+            c = (len(a) > len(b)) - (len(a) < len(b))
+    memo[pair] = c
+    return c
 
 
 def equal(a: Any, b: Any) -> bool:
     """ReQL equality (``r.expr(1).eq(1.0)`` is true, ``True`` is not ``1``)."""
     if type(a) is str and type(b) is str:
         return a == b
+    if a is b:
+        return True
+    if _is_container(a) and _is_container(b):
+        return _compare_deep(a, b, {}) == 0
     return sort_key(a) == sort_key(b)

@@ -153,7 +153,7 @@ class Min(_FieldAggregate):
     sorting = "asc"
 
     def beats(self, a: Any, b: Any) -> bool:
-        return datum.sort_key(a) < datum.sort_key(b)
+        return datum.compare(a, b) < 0  # not two sort keys: a value shared by both is skipped
 
     def finish(self, pairs: list) -> Any:
         best = None
@@ -184,7 +184,7 @@ class Max(Min):
     sorting = "desc"
 
     def beats(self, a: Any, b: Any) -> bool:
-        return datum.sort_key(a) > datum.sort_key(b)
+        return datum.compare(a, b) > 0
 
 
 @term(T.REDUCE, arity=(2, 2), optargs=("base",))
