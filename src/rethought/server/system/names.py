@@ -71,9 +71,9 @@ def special(action: str) -> ReqlOpFailedError:
     return ReqlOpFailedError(f"Database `{SYSTEM_DB}` is special; {action}")
 
 
-def table_config(store: Any, write_hook: Any = None) -> dict:
+def table_config(store: Any, write_hook: Any = None, shards: int = 1) -> dict:
     """``table.config()``: RethinkDB's ``table_config`` row for a one-server cluster
-    (``write_hook`` as ``get_write_hook`` shows it)."""
+    (``write_hook`` as ``get_write_hook`` shows it; ``shards`` from system/shards.py)."""
     server = server_name()
     return {
         **config_field(store),
@@ -83,14 +83,18 @@ def table_config(store: Any, write_hook: Any = None) -> dict:
         "indexes": sorted(store.index_list()),
         "name": store.name,
         "primary_key": store.primary_key,
-        "shards": [{"nonvoting_replicas": [], "primary_replica": server, "replicas": [server]}],
+        "shards": [
+            {"nonvoting_replicas": [], "primary_replica": server, "replicas": [server]}
+            for _ in range(shards)
+        ],
         "write_acks": "majority",
         "write_hook": write_hook,
     }
 
 
-def table_status(store: Any) -> dict:
-    """``table.status()``: every replica is this server, always ready."""
+def table_status(store: Any, shards: int = 1) -> dict:
+    """``table.status()``: every replica of each of the ``shards`` is this server, always
+    ready."""
     server = server_name()
     return {
         "db": store.db.name,
@@ -99,6 +103,7 @@ def table_status(store: Any) -> dict:
         "raft_leader": server,
         "shards": [
             {"primary_replicas": [server], "replicas": [{"server": server, "state": "ready"}]}
+            for _ in range(shards)
         ],
         "status": {
             "all_replicas_ready": True,

@@ -21,6 +21,7 @@ from . import access as system_auth
 from . import changelog_config, server_info, server_log
 from .base import SystemTable
 from .names import SYSTEM_DB, check_name, server_id, server_name, table_config, table_status
+from .shards import set_shard_count, shard_count
 from .write_hooks import hook_datum
 
 
@@ -67,7 +68,8 @@ class TableConfig(_CatalogTable):
         return [self._row(store) for store in self.stores()]
 
     def _row(self, store: Any) -> dict:
-        row = table_config(store, hook_datum(self.storage, store.id))
+        storage = self.storage
+        row = table_config(store, hook_datum(storage, store.id), shard_count(storage, store.id))
         return self.uuid_names(row)
 
     def get(self, key: Any) -> dict | None:
@@ -116,6 +118,9 @@ class TableConfig(_CatalogTable):
         if durability != store.durability:
             store.durability = durability
             storage.table_save(store)
+        shards = new.get("shards")
+        if type(shards) is list and 0 < len(shards) <= 64 and shards != old.get("shards"):
+            set_shard_count(storage, store.id, len(shards))  # each is this server's
         changelog_config.apply(store, old, new)
         return self._row(store)
 
@@ -138,7 +143,11 @@ class TableStatus(_CatalogTable):
     name = "table_status"
 
     def rows(self) -> list[dict]:
-        return [self.uuid_names(table_status(store)) for store in self.stores()]
+        storage = self.storage
+        return [
+            self.uuid_names(table_status(store, shard_count(storage, store.id)))
+            for store in self.stores()
+        ]
 
 
 class DbConfig(SystemTable):

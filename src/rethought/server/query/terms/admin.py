@@ -21,12 +21,12 @@ from ...system.names import (
     SYSTEM_DB_ID,
     check_name,
     database_name,
-    server_name,
     special,
     table_config,
     table_name,
     table_status,
 )
+from ...system.shards import set_shard_count, shard_count
 from ...system.write_hooks import hook_datum
 from ..compile import Scope, Term, term
 from ..determinism import NO
@@ -226,7 +226,7 @@ def _placement(t: Term, scope: Scope, required: bool) -> int | None:
 )
 class TableCreate(_Admin):
     def eval(self, scope: Scope) -> dict:
-        _placement(self, scope, required=False)
+        shards = _placement(self, scope, required=False) or 1
         pk = self.optarg(scope, "primary_key")
         pk = "id" if pk is None else values.as_string(values.to_datum(pk))
         durability = parse_durability(self, scope) or "hard"
@@ -238,7 +238,9 @@ class TableCreate(_Admin):
         if storage.table_get(db.name, name) is not None:
             raise ReqlOpFailedError(f"Table `{db.name}.{name}` already exists.")
         store = storage.table_create(db.name, name, primary_key=pk, durability=durability)
-        return {"config_changes": _pair(None, table_config(store)), "tables_created": 1}
+        set_shard_count(storage, store.id, shards)
+        config = table_config(store, shards=shards)
+        return {"config_changes": _pair(None, config), "tables_created": 1}
 
 
 @term(T.TABLE_DROP, arity=(1, 2))
@@ -249,8 +251,10 @@ class TableDrop(_Admin):
             raise special("you can't drop tables in it.")
         store = open_table(scope.ctx, db, name).store
         _require(scope, "config", db.id, store.id)
-        old = table_config(store, hook_datum(scope.ctx.storage, store.id))
-        scope.ctx.storage.table_drop(db.name, name)
+        storage = scope.ctx.storage
+        old = table_config(store, hook_datum(storage, store.id), shard_count(storage, store.id))
+        storage.table_drop(db.name, name)
+        set_shard_count(storage, store.id, 1)
         return {"config_changes": _pair(old, None), "tables_dropped": 1}
 
 
@@ -305,7 +309,10 @@ class Config(_Admin):
         if _is_system(v):
             raise special("you can't configure the tables in it.")
         _require(scope, "config", v.store.db.id, v.store.id)
-        row = table_config(v.store, hook_datum(scope.ctx.storage, v.store.id))
+        storage = scope.ctx.storage
+        row = table_config(
+            v.store, hook_datum(storage, v.store.id), shard_count(storage, v.store.id)
+        )
         return _config_row(scope, "table_config", v.store.id, row)
 
 
@@ -322,7 +329,7 @@ class Status(_Admin):
             raise expected_val(v, "TABLE")
         if _is_system(v):
             raise special("the system tables in it don't have meaningful status information.")
-        return table_status(v.store)
+        return table_status(v.store, shard_count(scope.ctx.storage, v.store.id))
 
 
 _READINESS = (
@@ -381,16 +388,16 @@ class Reconfigure(_Admin):
         stores = _stores(scope, v)
         config_changes: list[dict] = []
         status_changes: list[dict] = []
-        server = server_name()
+        storage = scope.ctx.storage
         for store in stores:
-            old = table_config(store)
-            new = dict(old)
-            new["shards"] = [
-                {"nonvoting_replicas": [], "primary_replica": server, "replicas": [server]}
-            ] * shards
-            config_changes += _pair(old, new)
-            status = table_status(store)
-            status_changes += _pair(status, status)
+            before = shard_count(storage, store.id)
+            hook = hook_datum(storage, store.id)
+            config_changes += _pair(
+                table_config(store, hook, before), table_config(store, hook, shards)
+            )
+            status_changes += _pair(table_status(store, before), table_status(store, shards))
+            if not dry_run:
+                set_shard_count(storage, store.id, shards)
         hub = scope.ctx.engine.hub
         if hub is not None and not dry_run:
             # Feeds on the system tables see the reconfiguration, as RethinkDB's do.
@@ -438,7 +445,7 @@ class Rebalance(_Admin):
         stores = _stores(scope, v)
         changes: list[dict] = []
         for store in stores:
-            status = table_status(store)
+            status = table_status(store, shard_count(scope.ctx.storage, store.id))
             changes += _pair(status, status)
         return {"rebalanced": len(stores), "status_changes": changes}
 
