@@ -241,3 +241,138 @@ def test_datum_literal_object_in_a_query_is_a_stray_literal(rc):
     rr, c = rc
     assert rr.expr({"a": 1}).merge({"a": rr.literal(2)}).run(c) == {"a": 2}
     assert rr.branch(False, {"$reql_type$": "LITERAL"}, 5).run(c) == 5  # only when evaluated
+
+
+# -- the eight texts left unchecked by the first audit -------------------------------------------
+
+
+def test_geo_traversal_past_the_array_limit(rc, server):
+    # datum_stream.cc intersecting_reader_t: the (pk, tag) pairs emitted are kept in a set
+    # bounded by array_limit (rcheck_toplevel: no backtrace)
+    rr, c = rc
+    name = "audit_geo_limit"
+    if name not in rr.db("test").table_list().run(c):
+        rr.db("test").table_create(name).run(c)
+        rr.table(name).index_create("g", geo=True).run(c)
+        rr.table(name).index_wait().run(c)
+        rr.table(name).insert([{"id": i, "g": rr.point(0, i / 100)} for i in range(5)]).run(c)
+    near = rr.table(name).get_intersecting(rr.circle(rr.point(0, 0), 100000), index="g")
+    fails(
+        rc,
+        lambda r: near.count(),
+        "ReqlResourceLimitError",
+        "Array size limit exceeded during geospatial index traversal.",
+        frames=[],
+        array_limit=4,
+    )
+    assert near.count().run(c, array_limit=5) == 5
+
+
+def test_datum_warnings_past_the_array_limit(rc, test_table):
+    # insert_term_t: the merge's warning (changes truncated), then the generated keys' one;
+    # datum_object_builder_t::add_warning refuses a warning past array_limit
+    rr, c = rc
+    t = rr.db("test").table(test_table._args[1].data)
+    docs = rr.range(3).map(lambda i: {"x": i})
+    res = t.insert(docs, return_changes=True).run(c, array_limit=2)
+    assert res["warnings"] == [
+        "Too many changes, array truncated to 2.",
+        "Too many generated keys (3), array truncated to 2.",
+    ]
+    assert len(res["changes"]) == len(res["generated_keys"]) == 2
+    fails(
+        rc,
+        lambda r: t.insert(r.range(2).map(lambda i: {"x": i}), return_changes=True),
+        "ReqlResourceLimitError",
+        "Warnings would exceed array size limit 1; increase it to see warnings",
+        frames=[],
+        array_limit=1,
+    )
+    assert t.count().run(c) == 5  # the rows were written before the result was built
+
+
+def _raw(rr, js):
+    """A query whose wire JSON is ``js``."""
+
+    class Raw(type(rr.expr(1))):
+        def build(self):
+            return js
+
+    return Raw(1)
+
+
+def test_term_storage_datum_term_sizes(rc):
+    # term_storage.cc raw_term_t: a DATUM term is [1, value] plus the backtrace the term
+    # walker appended, so 3 items; its value is data, not terms
+    rr, c = rc
+    assert _raw(rr, [1, 5]).run(c) == 5
+    assert _raw(rr, [1, {"a": [2, [1]]}]).run(c) == {"a": [2, [1]]}
+    assert _raw(rr, [2, [[1, "x"], 3]]).run(c) == ["x", 3]
+    for js, found, frames in (([1], 2, []), ([1, 5, {}], 4, []), ([2, [7, [1]]], 2, [1])):
+        fails(
+            rc,
+            lambda r, js=js: _raw(r, js),
+            "ReqlServerCompileError",
+            f"Expected 3 items in array, but found {found}.",
+            frames=frames,
+        )
+    fails(
+        rc,
+        lambda r: _raw(r, [1, 5, 6]),
+        "ReqlServerCompileError",
+        "Third element in a Term is not optional arguments.",
+    )
+
+
+def test_datum_stream_infinite_ordered_union(rc):
+    # ordered_union_datum_stream_t (interleave false, a field, a function) refuses a
+    # terminal read of an infinite input with its own text; union_datum_stream_t does not
+    rr, c = rc
+    ordered = "Cannot use an infinite stream with an ordered `union`."
+    for interleave in (False, "a", lambda x: x, [rr.asc("a")]):
+        fails(
+            rc,
+            lambda r, i=interleave: r.range().union(r.range(3), interleave=i).count(),
+            "ReqlQueryLogicError",
+            ordered,
+        )
+    fails(
+        rc,
+        lambda r: r.range().union(r.range(3), interleave=False).map(lambda x: x).coerce_to("array"),
+        "ReqlQueryLogicError",
+        ordered,
+    )
+    aggregation = (
+        "Cannot use an infinite stream with an aggregation function (`reduce`, `count`, etc.) "
+        "or coerce it to an array."
+    )
+    fails(rc, lambda r: r.range().union(r.range(3)).count(), "ReqlQueryLogicError", aggregation)
+    fails(
+        rc,
+        lambda r: r.range().union(r.range(3), interleave=True).count(),
+        "ReqlQueryLogicError",
+        aggregation,
+    )
+    assert list(rr.range().union(rr.range(3), interleave=False).limit(3).run(c)) == [0, 1, 2]
+
+
+def test_pseudo_time_date_errors_before_the_zone(rc):
+    # pseudo_time.cc iso8601_to_time: boost parses the date (bad_month, bad_day_of_month)
+    # before boost_to_time checks the zone it read
+    for s, msg in (
+        ("2012-02-30", "Day of month is not valid for year"),
+        ("2012-13-01", "Month number is out of range 1..12"),
+        ("2012-000", "Day of year value is out of range 1..366"),
+    ):
+        fails(
+            rc, lambda r, s=s: r.iso8601(s), "ReqlQueryLogicError", f"Error in time logic: {msg}."
+        )
+    fails(
+        rc,
+        lambda r: r.iso8601("2012-02-01"),
+        "ReqlQueryLogicError",
+        "ISO 8601 string has no time zone, and no default time zone was provided.",
+    )
+    rr, c = rc
+    # hours, minutes and seconds are not range checked: boost adds them up
+    assert rr.iso8601("2012-01-01T25:00:00Z").to_iso8601().run(c) == "2012-01-02T01:00:00+00:00"

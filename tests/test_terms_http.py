@@ -288,6 +288,12 @@ def test_pagination(base):
         f"Error in HTTP GET of `{url}`: Expected `page` to return an OBJECT, but found NUMBER..\n"
         "Error occurred during `page` called with:\n"
     )
+    # http.cc handle_depage_result: a pseudo-type is an R_OBJECT, looked up for url / params
+    err = error_of(r.http(url, page=lambda info: r.epoch_time(0), page_limit=3))
+    assert err.message.startswith(
+        f"Error in HTTP GET of `{url}`: OBJECT returned by `page` must contain `url` and/or "
+        "`params` fields..\n"
+    )
 
 
 def test_http_does_not_block_the_server(server, base):

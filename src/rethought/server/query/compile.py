@@ -316,6 +316,8 @@ def compile_term(
                 f"Expected a term type (integer) but found {_describe(raw)}.", frames=list(frames)
             )
         tt = raw[0]
+        if tt == T.DATUM and (len(raw) != 2 or type(raw[1]) is not list):
+            return _datum_term(raw, frames)
         if len(raw) > 3:
             raise ReqlCompileError("Term has more than three elements.", frames=list(frames))
         raw_args = raw[1] if len(raw) > 1 else []
@@ -406,6 +408,26 @@ def compile_term(
     if raw is None or t is bool or t is str or t is int or t is float:
         return Datum(datum.num(raw) if t is int or t is float else raw, frames)
     raise ReqlCompileError(f"Unexpected value in query: {raw!r}.")
+
+
+def _datum_term(raw: list, frames: tuple) -> Datum:
+    """``[DATUM, value]`` (raw_term_t, term_storage.cc): the term walker appended a backtrace,
+    so it must then have 3 items; its value is JSON data, not terms. (``[DATUM, [x]]``, a
+    value in an argument array, is taken as ``x``.)"""
+    if len(raw) != 2:
+        raise ReqlCompileError(
+            f"Expected 3 items in array, but found {len(raw) + 1}.", frames=list(frames)
+        )
+    value = raw[1]
+    if type(value) is dict:
+        kind = value.get(datum.REQL_TYPE)
+        if kind == "BINARY":
+            return Datum(binary_literal(value), frames)
+        if kind == "GEOMETRY":
+            return Datum(sanitize_geometry(datum.canonical(value)), frames)
+        return Datum(sanitize_times(datum.canonical(value)), frames)
+    t = type(value)
+    return Datum(datum.num(value) if t is int or t is float else value, frames)
 
 
 # Terms that are not op_term_t in RethinkDB check their own shape, in their own words,

@@ -190,11 +190,17 @@ def iterate(v: Any) -> Iterator[Any]:
 
 #: The ``infinite`` attribute of a stream fed by a changefeed (``r.range()`` uses True).
 FEED = "changefeed"
+# An ordered union (``interleave`` false, a field, a function) of an infinite stream: its
+# own check comes first when it is read eagerly (ordered_union_datum_stream_t).
+ORDERED_UNION = "ordered union"
 
 
 def infinite_error(v: Any) -> ReqlQueryLogicError:
     """RethinkDB's error for consuming an infinite stream eagerly (its text differs for feeds)."""
-    if getattr(v, "infinite", False) == FEED:
+    kind = getattr(v, "infinite", False)
+    if kind == ORDERED_UNION:
+        return ReqlQueryLogicError("Cannot use an infinite stream with an ordered `union`.")
+    if kind == FEED:
         return ReqlQueryLogicError(
             "Cannot call a terminal (`reduce`, `count`, etc.) on an infinite stream "
             "(such as a changefeed)."

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .... import datum
-from ....errors import ReqlError, ReqlQueryLogicError
+from ....errors import ReqlError, ReqlQueryLogicError, ReqlResourceLimitError
 from ....proto.ql2 import TermType as T
 from ...geo import bounds as geo_bounds
 from ...geo import geometry as geo
@@ -37,6 +37,7 @@ from ..table_slices import TableSlice, require_index
 from . import geo as geo_terms
 from .catalog import as_table
 
+GEO_TRAVERSAL_LIMIT = "Array size limit exceeded during geospatial index traversal."
 INITIAL_RADIUS_FRACTION = 10.0 / 6378137.0  # the first batch searches 10 m on earth
 MAX_GROWTH_FACTOR = 2.0
 GOAL_BATCH_SIZE = 100.0
@@ -103,10 +104,18 @@ class GetIntersecting(Term):
         query = geo.shape_of(self.args[1].run(scope))
         index = _geo_index(self, scope, table, "get_intersecting")
 
+        limit = scope.ctx.array_limit
+
         def rows() -> Iterator[dict]:
             box = geo_bounds.shape_box(query)
+            emitted = 0
             for _, shape, row in _indexed_shapes(table.store, index, box):
                 if pred.intersects(shape, query):  # each entry (pk, tag) is read once
+                    # intersecting_reader_t keeps the (pk, tag) pairs it emitted, as a set
+                    # bounded by the array limit (datum_stream.cc, rcheck_toplevel)
+                    if emitted >= limit:
+                        raise ReqlResourceLimitError(GEO_TRAVERSAL_LIMIT, frames=[])
+                    emitted += 1
                     yield row
 
         return values.Selection(table, rows())

@@ -281,7 +281,7 @@ def link_next(info: Any) -> Any:
 def _apply_page(req: hf.Request, result: Any, frames: tuple) -> bool:
     if result is None or type(result) is str:
         return _apply_url(req, result)
-    if type(result) is dict and datum.REQL_TYPE not in result:
+    if type(result) is dict:  # a pseudo-type is an R_OBJECT too (http.cc get_type)
         if "url" not in result and "params" not in result:
             raise ReqlQueryLogicError(
                 "OBJECT returned by `page` must contain `url` and/or `params` fields."

@@ -114,13 +114,8 @@ def parse_iso8601(s: str, default_tz: str = "") -> dict:
     date_s, kind, time_s, tz = _sanitize(s, default_tz)
     if kind == "week":
         raise ReqlQueryLogicError(_WEEK_DATES)
-    if tz == "":
-        raise ReqlQueryLogicError(
-            "ISO 8601 string has no time zone, and no default time zone was provided."
-        )
-    canon = tz_valid(tz)
-    if canon is None:
-        raise ReqlQueryLogicError(f"Invalid ISO 8601 timezone: `{tz}`.")
+    # Boost parses the date (and throws for a bad one) before boost_to_time looks at the
+    # zone it read (sanitize_boost_tz): date errors come first.
     year = int(date_s[:4])
     if kind == "doy":
         doy = int(date_s[5:])
@@ -129,6 +124,13 @@ def parse_iso8601(s: str, default_tz: str = "") -> dict:
         days = date_days(year, 1, 1) + doy - 1
     else:
         days = date_days(year, int(date_s[5:7]), int(date_s[8:10]))
+    if tz == "":
+        raise ReqlQueryLogicError(
+            "ISO 8601 string has no time zone, and no default time zone was provided."
+        )
+    canon = tz_valid(tz)
+    if canon is None:
+        raise ReqlQueryLogicError(f"Invalid ISO 8601 timezone: `{tz}`.")
     hms, _, frac = time_s.partition(".")
     h, m, sec = (int(x) for x in hms.split(":"))
     micros = int((frac + "000000")[:6])  # Boost keeps microseconds, dropping further digits

@@ -249,13 +249,16 @@ class Union(Term):
         iters = [values.iterate(s) for s in sources]
         node = self.optargs.get("interleave")
         spec = None
+        ordered = False  # ordered_union_datum_stream_t rather than union_datum_stream_t
         if node is not None:
             if node.tt == T.MAKE_ARRAY:
                 spec = seq.sort_spec(scope, node.args)
+                ordered = True
             else:
                 v = node.run(scope)
                 if type(v) is not bool:
                     spec = seq.sort_spec(scope, [node])
+                ordered = v is not True
         if spec is not None:
             rows: Iterator[Any] = _ordered_merge(iters, spec)
         else:
@@ -264,6 +267,8 @@ class Union(Term):
             return seq.materialise(rows, scope.ctx)
         out = values.Stream(seq.guarded(rows, self.frames))
         out.infinite = next((i for s in sources if (i := seq.is_infinite(s))), False)
+        if out.infinite and ordered:
+            out.infinite = values.ORDERED_UNION
         return out
 
 

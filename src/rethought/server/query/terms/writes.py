@@ -16,7 +16,12 @@ from typing import Any
 
 from .... import datum
 from ....datum.jsonfmt import pretty
-from ....errors import ReqlOpFailedError, ReqlQueryLogicError, ReqlRuntimeError
+from ....errors import (
+    ReqlOpFailedError,
+    ReqlQueryLogicError,
+    ReqlResourceLimitError,
+    ReqlRuntimeError,
+)
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
@@ -118,14 +123,21 @@ class WriteStats:
             out["first_error"] = self.first_check_error or self.first_error
         if self.generated_keys:
             out["generated_keys"] = self.generated_keys
+        # insert_term_t: the merge's conditions first, then the generated keys' warning;
+        # datum_object_builder_t::add_warning fails a warning past the array limit.
         warnings = []
+        if self.changes_truncated:
+            warnings.append(f"Too many changes, array truncated to {self.array_limit}.")
         if self.keys_skipped:
             total = self.keys_skipped + len(self.generated_keys)
             warnings.append(
                 f"Too many generated keys ({total}), array truncated to {len(self.generated_keys)}."
             )
-        if self.changes_truncated:
-            warnings.append(f"Too many changes, array truncated to {self.array_limit}.")
+        if len(warnings) > self.array_limit:
+            raise ReqlResourceLimitError(
+                f"Warnings would exceed array size limit {self.array_limit}; "
+                "increase it to see warnings"
+            )
         if warnings:
             out["warnings"] = warnings
         return out
