@@ -1,5 +1,5 @@
 """Soak run (loopback only, bounded in time): ``python bench/soak.py [--minutes 10]
-[--connections 1000] [--feeds 100] [--rate 800]``.
+[--connections 1000] [--feeds 100] [--rate 800] [--server-cpu 0 --client-cpu 1]``.
 
 One `rethought serve` on a fresh directory; ``--connections`` raw protocol connections (SCRAM,
 V1_0) of which ``--feeds`` hold a changefeed on the table (some filtered) read as it comes,
@@ -222,6 +222,8 @@ async def stalled_client(host: str, port: int, report: dict) -> None:
             drained += len(chunk)
     except TimeoutError:
         report["stalled_client"] = "still connected"
+    except ConnectionError as e:  # the server closed with data unread: a reset
+        report["stalled_client"] = f"disconnected by the server ({type(e).__name__})"
     c.close()
 
 
@@ -234,6 +236,10 @@ def proc_figures(pid: int) -> tuple[int, int]:
 async def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="soak-") as base:
         srv = ServerProcess(f"{base}/data").start()
+        if args.server_cpu is not None:  # server and clients on separate cores
+            os.sched_setaffinity(srv.proc.pid, {args.server_cpu})
+        if args.client_cpu is not None:
+            os.sched_setaffinity(0, {args.client_cpu})
         host, port = srv.host, srv.port
         setup = await Client.open(host, port)
         for term in ([60, [TABLE]], [75, [q_table(), "grp"]]):
@@ -310,6 +316,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=800, help="queries per second, all clients")
     ap.add_argument("--deadline", type=float, default=30, help="seconds a query may take")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--server-cpu", type=int, help="pin the server to this CPU")
+    ap.add_argument("--client-cpu", type=int, help="pin this client process to this CPU")
     return asyncio.run(run(ap.parse_args()))
 
 
