@@ -16,8 +16,8 @@ from typing import Any
 from ...datum.jsonfmt import dumps
 from ...errors import ReqlOpFailedError, ReqlPermissionError
 from . import users
-from .base import SystemTable, table_by_id, table_id
-from .names import SYSTEM_DB, SYSTEM_DB_ID
+from .base import TABLE_NAMES, SystemTable, old_table_id, table_by_id, table_id
+from .names import OLD_SYSTEM_DB_ID, SYSTEM_DB, SYSTEM_DB_ID
 
 ADMIN = "admin"
 PERM_PREFIX = "permissions/"
@@ -29,11 +29,17 @@ _KEYS = ("read", "write", "config", "connect")
 
 def _record(storage: Any, user: str) -> dict:
     rec = storage.meta_get(PERM_PREFIX + user) or {}
-    return {
-        "global": rec.get("global", {}),
-        "dbs": rec.get("dbs", {}),
-        "tables": rec.get("tables", {}),
-    }
+    dbs = rec.get("dbs", {})
+    tables = rec.get("tables", {})
+    if OLD_SYSTEM_DB_ID in dbs or any(e.get("db") == OLD_SYSTEM_DB_ID for e in tables.values()):
+        # grants stored before the system ids became RethinkDB's
+        dbs = {SYSTEM_DB_ID if k == OLD_SYSTEM_DB_ID else k: v for k, v in dbs.items()}
+        old = {old_table_id(n): table_id(n) for n in TABLE_NAMES}
+        tables = {
+            old.get(k, k): {**e, "db": SYSTEM_DB_ID if e.get("db") == OLD_SYSTEM_DB_ID else e["db"]}
+            for k, e in tables.items()
+        }
+    return {"global": rec.get("global", {}), "dbs": dbs, "tables": tables}
 
 
 def _save(storage: Any, user: str, rec: dict) -> None:
@@ -235,7 +241,7 @@ class Users(SystemTable):
         return None if rec is None else {"id": key, "password": not rec.get("empty", False)}
 
     def apply(self, key: Any, old: Any, new: Any) -> Any:
-        if type(key) is not str:
+        if type(key) is not str or self.pkey_generated:
             raise ReqlOpFailedError(f"Expected a username as the primary key, got {dumps(key)}.")
         storage = self.storage
         if new is None:
@@ -252,7 +258,10 @@ class Users(SystemTable):
         if extra:
             raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(extra)}`.")
         password = new["password"]
-        if type(password) is str:
+        if type(password) is dict:  # a pseudo-type too: R_OBJECT (user.cc merge)
+            text, iterations = _password_object(password)
+            storage.meta_put(users.USER_PREFIX + key, users.make_password_record(text, iterations))
+        elif type(password) is str:
             users.set_password(storage, key, password)
         elif password is False:
             users.set_password(storage, key, "")
@@ -267,6 +276,29 @@ class Users(SystemTable):
                 f"Expected an object, string or boolean for `password`, got {dumps(password)}."
             )
         return self.get(key)
+
+
+def _password_object(d: dict) -> tuple[str, int]:
+    """``{"iterations": n, "password": s}`` as password_t(datum) reads it (password.cc): the
+    PBKDF2 iteration count to hash ``s`` with."""
+    keys = set(d)
+    if "iterations" not in d:
+        raise ReqlOpFailedError("Expected a field named `iterations`.")
+    n = d["iterations"]
+    if type(n) not in (int, float) or n != int(n) or abs(n) > 2**53 or n < 1:
+        raise ReqlOpFailedError(
+            f"Expected `iterations` to be an integer greater than zero, got {dumps(n)}."
+        )
+    keys.discard("iterations")
+    if "password" not in d:
+        raise ReqlOpFailedError("Expected a field named `password`.")
+    text = d["password"]
+    if type(text) is not str:
+        raise ReqlOpFailedError(f"Expected `password` to be a string, got {dumps(text)}.")
+    keys.discard("password")
+    if keys:
+        raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(sorted(keys))}`.")
+    return text, int(n)
 
 
 # -- the permissions table ----------------------------------------------------------------------

@@ -16,7 +16,12 @@ from .changelog_config import config_field  # the change log's own setting, if a
 
 SYSTEM_DB = "rethinkdb"
 # A stable id for the system database (RethinkDB derives it the same way: it never changes).
-SYSTEM_DB_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "rethought:system-db"))
+# RethinkDB's own: uuid_u::from_hash (a version-5 uuid) of this base and "rethinkdb"
+# (artificial_reql_cluster_interface.cc), so rethinkdb.permissions rows and
+# r.db("rethinkdb").config() show the ids RethinkDB shows.
+SYSTEM_DB_ID = str(uuid.uuid5(uuid.UUID("39a24924-14ec-4deb-99f1-742eda7aba5e"), "rethinkdb"))
+# The ids earlier versions of this server used: grants stored under them are read as the above.
+OLD_SYSTEM_DB_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "rethought:system-db"))
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
 

@@ -15,7 +15,7 @@ from ....errors import ReqlError, ReqlNonExistenceError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
-from ...system.names import database_name, table_name
+from ...system.names import SYSTEM_DB, database_name, table_name
 from ..compile import Scope, Term, term
 from ..determinism import NO
 from ..table_slices import TableSlice, check_primary_key, require_index
@@ -67,7 +67,11 @@ class Table(Term):
 class Get(Term):
     def eval(self, scope: Scope) -> values.SingleSelection:
         table = self.arg(scope, 0, as_table)
-        key = check_primary_key(self.datum_arg(scope, 1))
+        key = self.datum_arg(scope, 1)
+        if table.db.name != SYSTEM_DB:
+            key = check_primary_key(key)
+        # artificial_table_t::read_row hands any key to its backend: no row, null (a write
+        # through it checks the key: unread)
         return values.SingleSelection(table, key, table.store.get(key))
 
     def unread(self, scope: Scope) -> values.SingleSelection:

@@ -438,6 +438,9 @@ class Insert(Term):
                     key = str(uuid.uuid4())
                     doc = {**doc, pk: key}
                     stats.generated(key)
+                    note = getattr(writer, "generated", None)  # a system table's writer
+                    if note is not None:
+                        note(key)
                 self.insert_one(writer, pk, doc, conflict, stats)
             stats.end_insert()
 
