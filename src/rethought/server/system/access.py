@@ -11,9 +11,11 @@ The ``rethinkdb`` database never inherits from the global scope, as in RethinkDB
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
-from ...datum.jsonfmt import dumps
+from ...datum.jsonfmt import pretty
 from ...errors import ReqlOpFailedError, ReqlPermissionError
 from . import users
 from .base import TABLE_NAMES, SystemTable, old_table_id, table_by_id, table_id
@@ -53,7 +55,7 @@ def user_names(storage: Any) -> list[str]:
 def merge_permissions(perms: dict, new: Any, global_scope: bool) -> dict:
     """``perms`` updated by the object ``new`` (null unsets a key), with RethinkDB's errors."""
     if type(new) is not dict:
-        raise ReqlOpFailedError(f"Expected an object, got {dumps(new)}.")
+        raise ReqlOpFailedError(f"Expected an object, got {pretty(new)}.")
     out = dict(perms)
     for key in _KEYS:
         if key not in new:
@@ -66,7 +68,7 @@ def merge_permissions(perms: dict, new: Any, global_scope: bool) -> dict:
         elif type(v) is bool:
             out[key] = v
         else:
-            raise ReqlOpFailedError(f"Expected a boolean or null for `{key}`, got {dumps(v)}.")
+            raise ReqlOpFailedError(f"Expected a boolean or null for `{key}`, got {pretty(v)}.")
     extra = sorted(set(new) - set(_KEYS))
     if extra:
         raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(extra)}`.")
@@ -242,7 +244,7 @@ class Users(SystemTable):
 
     def apply(self, key: Any, old: Any, new: Any) -> Any:
         if type(key) is not str or self.pkey_generated:
-            raise ReqlOpFailedError(f"Expected a username as the primary key, got {dumps(key)}.")
+            raise ReqlOpFailedError(f"Expected a username as the primary key, got {pretty(key)}.")
         storage = self.storage
         if new is None:
             if key == ADMIN:
@@ -273,7 +275,7 @@ class Users(SystemTable):
                 )
         else:
             raise ReqlOpFailedError(
-                f"Expected an object, string or boolean for `password`, got {dumps(password)}."
+                f"Expected an object, string or boolean for `password`, got {pretty(password)}."
             )
         return self.get(key)
 
@@ -287,14 +289,14 @@ def _password_object(d: dict) -> tuple[str, int]:
     n = d["iterations"]
     if type(n) not in (int, float) or n != int(n) or abs(n) > 2**53 or n < 1:
         raise ReqlOpFailedError(
-            f"Expected `iterations` to be an integer greater than zero, got {dumps(n)}."
+            f"Expected `iterations` to be an integer greater than zero, got {pretty(n)}."
         )
     keys.discard("iterations")
     if "password" not in d:
         raise ReqlOpFailedError("Expected a field named `password`.")
     text = d["password"]
     if type(text) is not str:
-        raise ReqlOpFailedError(f"Expected `password` to be a string, got {dumps(text)}.")
+        raise ReqlOpFailedError(f"Expected `password` to be a string, got {pretty(text)}.")
     keys.discard("password")
     if keys:
         raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(sorted(keys))}`.")
@@ -328,17 +330,20 @@ class Permissions(SystemTable):
         shown = _shown(perms)
         if shown is None:
             return None
+        # permissions_artificial_table_backend.cc: a grant on a dropped database stays, shown
+        # as `__deleted_database__`; one on a dropped table is not shown; a table's row is
+        # under the database the table is in now
+        if len(ident) > 2:
+            store = self.storage.table_by_id(ident[2]) or table_by_id(self.ctx, ident[2])
+            if store is None:
+                return None
+            ident = [ident[0], store.db.id, ident[2]]
         row: dict[str, Any] = {"id": ident, "permissions": shown, "user": ident[0]}
         if len(ident) > 1:
             db = self._db_name(ident[1])
-            if db is None:
-                return None
-            row["database"] = ident[1] if self.id_format == "uuid" else db
+            row["database"] = ident[1] if self.id_format == "uuid" else db or "__deleted_database__"
         if len(ident) > 2:
-            table = self._table_name(ident[2])
-            if table is None:
-                return None
-            row["table"] = ident[2] if self.id_format == "uuid" else table
+            row["table"] = ident[2] if self.id_format == "uuid" else store.name
         return row
 
     def _db_name(self, db_id: str) -> str | None:
@@ -354,6 +359,9 @@ class Permissions(SystemTable):
         return None if store is None else store.name
 
     def apply(self, key: Any, old: Any, new: Any) -> Any:
+        # permissions_artificial_table_backend.cc write_row, check by check
+        if self.pkey_generated:
+            raise ReqlOpFailedError("You must specify a primary key.")
         user, db_id, tbl_id = self._parse_key(key)
         if user == ADMIN:
             raise ReqlOpFailedError(f"The permissions of the user `{user}` can't be modified.")
@@ -365,37 +373,86 @@ class Permissions(SystemTable):
             _update(rec, dict.fromkeys(_KEYS[: 4 if db_id is None else 3]), db_id, tbl_id)
             _save(storage, user, rec)
             return None
-        extra = set(new) - {"id", "permissions", "user", "database", "table"}
-        if "user" in new and new["user"] != user:
-            raise ReqlOpFailedError("The key `user` does not match the primary key.")
-        if db_id is None:
-            extra |= {"database", "table"} & set(new)
-        elif tbl_id is None:
-            extra |= {"table"} & set(new)
+        keys = set(new) - {"id"}
+        if "user" in new:
+            keys.discard("user")
+            if new["user"] != user:
+                raise ReqlOpFailedError("The key `user` does not match the primary key.")
+        if db_id is not None and "database" in new:
+            keys.discard("database")
+            self._matches(new["database"], "database", db_id, self._db_name(db_id))
+        if tbl_id is not None and "table" in new:
+            keys.discard("table")
+            self._matches(new["table"], "table", tbl_id, self._table_name(tbl_id))
         if "permissions" not in new:
             raise ReqlOpFailedError("Expected a field `permissions`.")
+        keys.discard("permissions")
         if old is not None:  # a replace starts from nothing: keys left out are unset
             _update(rec, dict.fromkeys(_KEYS[: 4 if db_id is None else 3]), db_id, tbl_id)
         _update(rec, new["permissions"], db_id, tbl_id)
-        if extra:
-            raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(sorted(extra))}`.")
+        if keys:
+            raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(sorted(keys))}`.")
         _save(storage, user, rec)
         return self.get(key)
 
+    def _matches(self, given: Any, field: str, ident: str, name: str | None) -> None:
+        """A row's ``database`` / ``table`` must name (or, with identifier_format uuid, be the
+        id of) what its primary key says (datum_adapter.cc's conversions, their texts)."""
+        if self.id_format == "uuid":
+            if type(given) is not str or not _is_uuid(given):
+                raise ReqlOpFailedError(f"Expected a UUID; got {pretty(given)}")
+            same = given.lower() == ident.lower()
+        else:
+            what = f"{field} name"
+            if type(given) is not str:
+                raise ReqlOpFailedError(f"Expected a {what}; got {pretty(given)}")
+            if not _NAME.fullmatch(given):
+                raise ReqlOpFailedError(
+                    f"{pretty(given)} is not a valid {what}; Use A-Z, a-z, 0-9, _ and - only"
+                )
+            same = given == name
+        if not same:
+            raise ReqlOpFailedError(f"The key `{field}` does not match the primary key.")
+
     def _parse_key(self, key: Any) -> tuple[str, str | None, str | None]:
-        if type(key) is not list or not 1 <= len(key) <= 3 or type(key[0]) is not str:
+        """parse_primary_key: [user], [user, db id] or [user, db id, table id]."""
+        if type(key) is not list or not 1 <= len(key) <= 3:
             raise ReqlOpFailedError(
-                f"Expected an array of one to three items in the primary key, got {dumps(key)}."
+                f"Expected an array of one to three items in the primary key, got {pretty(key)}."
             )
-        if not all(type(k) is str for k in key):
-            raise ReqlOpFailedError(f"Expected a UUID; got {dumps(key)}.")
-        db_id = key[1] if len(key) > 1 else None
-        tbl_id = key[2] if len(key) > 2 else None
-        if db_id is not None and self._db_name(db_id) is None:
-            raise ReqlOpFailedError(f"No database with UUID `{db_id}` exists.")
-        if tbl_id is not None and self._table_name(tbl_id) is None:
-            raise ReqlOpFailedError(f"No table with UUID `{tbl_id}` exists.")
+        if type(key[0]) is not str:
+            raise ReqlOpFailedError(f"Expected a string as the username, got {pretty(key[0])}.")
+        db_id = tbl_id = None
+        if len(key) > 1:
+            db_id = key[1]
+            if type(db_id) is not str or not _is_uuid(db_id):
+                raise ReqlOpFailedError(f"Expected a UUID as the database, got {pretty(db_id)}.")
+            db_id = str(uuid.UUID(db_id))
+            if self._db_name(db_id) is None:
+                raise ReqlOpFailedError(f"No database with UUID `{db_id}` exists.")
+        if len(key) > 2:
+            tbl_id = key[2]
+            if type(tbl_id) is not str or not _is_uuid(tbl_id):
+                raise ReqlOpFailedError(f"Expected a UUID as the table, got {pretty(tbl_id)}.")
+            tbl_id = str(uuid.UUID(tbl_id))
+            store = self.storage.table_by_id(tbl_id) or table_by_id(self.ctx, tbl_id)
+            if store is None or store.db.id != db_id:
+                raise ReqlOpFailedError(f"No table with UUID `{tbl_id}` exists.")
         return key[0], db_id, tbl_id
+
+
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _is_uuid(s: str) -> bool:
+    """str_to_uuid: the 36-character hyphenated form."""
+    if len(s) != 36:
+        return False
+    try:
+        uuid.UUID(s)
+    except ValueError:
+        return False
+    return True
 
 
 TABLES = [Users, Permissions]

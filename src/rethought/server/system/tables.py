@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any
 
-from ...datum.jsonfmt import dumps
+from ...datum.jsonfmt import dumps, pretty
 from ...errors import ReqlOpFailedError
 from ..runtime.stats import COUNTERS
 from . import access as system_auth
@@ -78,14 +78,16 @@ class TableConfig(_CatalogTable):
 
     def apply(self, key: Any, old: Any, new: Any) -> Any:
         storage = self.storage
-        system_auth.require(self.ctx, "config")
+        store = storage.table_by_id(key) if old is not None else None
+        if store is None:
+            system_auth.require(self.ctx, "config")
+        else:  # table_config.cc write_row: config on the table (its database, itself)
+            system_auth.require(self.ctx, "config", store.db.id, store.id)
         if new is None:
-            store = storage.table_by_id(key)
             storage.table_drop(store.db, store.name)  # its feeds end (Storage.drop_listeners)
             return None
         if old is None:
             return self._create(new)
-        store = storage.table_by_id(key)
         for field, msg in (
             ("primary_key", "It's illegal to change a table's primary key"),
             (
@@ -100,15 +102,27 @@ class TableConfig(_CatalogTable):
         ):
             if new.get(field) != old.get(field):
                 raise ReqlOpFailedError(msg)
-        if new.get("db") != old.get("db"):
-            raise ReqlOpFailedError("It's illegal to change a table's database.")
+        target = store.db
+        if new.get("db") != old.get("db"):  # a move to another database
+            target = self._database(new.get("db"))
+            system_auth.require(self.ctx, "config", target.id)
         name = check_name(new.get("name"), "Table")
         durability = new.get("durability")
         if durability not in ("hard", "soft"):
             raise ReqlOpFailedError(
                 f'In `durability`: Expected "soft" or "hard", got: {dumps(durability)}'
             )
-        if name != store.name:
+        if target is not store.db:
+            if storage.table_get(target, name) is not None:
+                raise ReqlOpFailedError(
+                    f"Can't rename table `{store.db.name}.{store.name}` to "
+                    f"`{target.name}.{name}` because table `{target.name}.{name}` already "
+                    "exists."
+                )
+            store.db = target
+            store.name = name
+            storage.table_save(store)
+        elif name != store.name:
             if storage.table_get(store.db, name) is not None:
                 raise ReqlOpFailedError(
                     f"Can't rename table `{store.db.name}.{store.name}` to `{name}` because "
@@ -123,6 +137,28 @@ class TableConfig(_CatalogTable):
             set_shard_count(storage, store.id, len(shards))  # each is this server's
         changelog_config.apply(store, old, new)
         return self._row(store)
+
+    def _database(self, given: Any) -> Any:
+        """The database a table_config row names (convert_database_id_from_datum: a name,
+        or with identifier_format uuid an id)."""
+        wrong = (
+            "The change you're trying to make to `rethinkdb.table_config` has the wrong format. "
+        )
+        storage = self.storage
+        if self.id_format == "uuid":
+            for db_name in storage.db_list():
+                info = storage.db_get(db_name)
+                if type(given) is str and info.id == given.lower():
+                    return info
+            if type(given) is not str:
+                raise ReqlOpFailedError(f"{wrong}Expected a UUID; got {pretty(given)}")
+            raise ReqlOpFailedError(f"{wrong}There is no database with UUID `{given}`.")
+        if type(given) is not str:
+            raise ReqlOpFailedError(f"{wrong}Expected a database name; got {pretty(given)}")
+        info = storage.db_get(given)
+        if info is None:
+            raise ReqlOpFailedError(f"{wrong}Database `{given}` does not exist.")
+        return info
 
     def _create(self, new: dict) -> Any:
         db_name = new.get("db")
