@@ -66,6 +66,9 @@ class GlobalOptargs(dict):
 
 def evaluate_global(ctx: Any, raw: Any) -> Any:
     """One global optarg's value (a datum, or a database for ``db``); errors have no frames."""
+    t = type(raw)
+    if t is str or t is bool or raw is None:  # what its compiled literal evaluates to
+        return raw
     try:
         node = compile_term(raw, ())
     except ReqlCompileError as e:  # compiled at run time in RethinkDB: a runtime error

@@ -29,15 +29,19 @@ CAPACITY = 1024
 
 class Plan:
     """A START query compiled once: its term (for profiles and errors), global optargs as
-    sent, compiled root, and the ``noreply`` flag read from them."""
+    sent, compiled root, the ``noreply`` flag read from them, and ``direct``: whether it
+    may run without a query greenlet (direct.py)."""
 
-    __slots__ = ("raw_term", "optargs", "root", "noreply")
+    __slots__ = ("raw_term", "optargs", "root", "noreply", "direct")
 
-    def __init__(self, raw_term: Any, optargs: dict, root: Any, noreply: bool) -> None:
+    def __init__(
+        self, raw_term: Any, optargs: dict, root: Any, noreply: bool, direct: bool = False
+    ) -> None:
         self.raw_term = raw_term
         self.optargs = optargs
         self.root = root
         self.noreply = noreply
+        self.direct = direct
 
 
 class PlanCache:

@@ -33,6 +33,7 @@ from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ...proto.ql2 import QueryType, ResponseType, TermType
 from ..query import engine as engine_mod
 from ..query import json_dups, shapes, table_slices
+from ..query.direct import inline_safe, optargs_safe
 from ..query.plan_cache import MAX_PAYLOAD, Plan, PlanCache
 from ..runtime import suspend
 from ..runtime.stats import COUNTERS
@@ -214,7 +215,9 @@ class ConnectionSession:
         noreply = plan.noreply
         q = _Query(token, False, noreply)
         raw_term = self._parsed[1][1] if params else plan.raw_term
-        begun = self._run_inline(q, raw_term, plan.optargs, plan.root, None, None, params)
+        begun = self._run_inline(
+            q, raw_term, plan.optargs, plan.root, None, None, params, plan.direct
+        )
         if type(begun) is bytes:
             self.slots.release()
             if not noreply:
@@ -254,7 +257,9 @@ class ConnectionSession:
             return  # the server is shutting down; its errors are sent
         plan = self.plans.get(payload)
         if plan is not None:  # these bytes compiled before: parse and compile are skipped
-            await self._begin(token, plan.raw_term, plan.optargs, plan.noreply, plan.root)
+            await self._begin(
+                token, plan.raw_term, plan.optargs, plan.noreply, plan.root, direct=plan.direct
+            )
             return
         parsed, self._parsed = self._parsed, None
         try:
@@ -298,7 +303,13 @@ class ConnectionSession:
                     plan = self.plans.get_shape(shape.key)
                     if plan is not None:  # compiled before for another key
                         await self._begin(
-                            token, raw_term, optargs, noreply, plan.root, params=shape.params
+                            token,
+                            raw_term,
+                            optargs,
+                            noreply,
+                            plan.root,
+                            params=shape.params,
+                            direct=plan.direct,
                         )
                         return
             await self._begin(token, raw_term, optargs, noreply, None, profile, key, shape)
@@ -324,10 +335,11 @@ class ConnectionSession:
         key: bytes | None = None,
         shape: shapes.Shape | None = None,
         params: tuple = (),
+        direct: bool = False,
     ) -> None:
         """Start evaluating a START (compiled already when ``root`` is given, run with
-        ``params`` when shared by a shape; its plan is cached under ``key``, or ``shape``,
-        once it compiles)."""
+        ``params`` when shared by a shape, without a greenlet when ``direct``; its plan is
+        cached under ``key``, or ``shape``, once it compiles)."""
         if token in self.queries or token in self.running:
             await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
             return
@@ -335,7 +347,9 @@ class ConnectionSession:
         COUNTERS.query()
         q = _Query(token, profile, noreply)
         begun = (
-            None if profile else self._run_inline(q, raw_term, optargs, root, key, shape, params)
+            None
+            if profile
+            else self._run_inline(q, raw_term, optargs, root, key, shape, params, direct)
         )
         if type(begun) is bytes:  # answered without a task
             self.slots.release()
@@ -364,7 +378,9 @@ class ConnectionSession:
         if root is None:
             prepared = self.engine.prepare(raw_term, optargs, self.session)
             plan = Plan(raw_term, optargs, prepared.root, q.noreply)
-            if shape is not None and shapes.parameterize(prepared.root, shape):
+            shared = shape is not None and shapes.parameterize(prepared.root, shape)
+            plan.direct = inline_safe(prepared.root) and optargs_safe(optargs)
+            if shared:
                 self.plans.put_shape(shape.key, plan)
                 params = shape.params
             elif key is not None:
@@ -383,8 +399,10 @@ class ConnectionSession:
         key: bytes | None,
         shape: shapes.Shape | None = None,
         params: tuple = (),
+        direct: bool = False,
     ) -> Any:
-        """Compile and evaluate a START here and now, up to its first wait. Returns the
+        """Compile and evaluate a START here and now, up to its first wait (on this stack
+        when ``direct``: its cached plan never waits, see query/direct.py). Returns the
         answer's frame when it is done: an atom needing no fsync (a point get, a soft
         insert, ``r.expr``) or an error; a task then costs more than the query did. Else
         ``(prepared, spec, done, result)`` for the task that goes on (``_evaluate``): a
@@ -394,7 +412,10 @@ class ConnectionSession:
         try:
             prepared, spec = self._prepare(q, raw_term, optargs, root, key, shape, params)
             ctx = prepared.ctx
-            done, result = suspend.start_sync(self.engine.execute, prepared)
+            if direct:
+                done, result = True, self.engine.execute(prepared)
+            else:
+                done, result = suspend.start_sync(self.engine.execute, prepared)
             if (
                 not done
                 or result.kind != engine_mod.ATOM

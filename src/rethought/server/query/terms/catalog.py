@@ -67,13 +67,20 @@ def default_db(ctx: Any) -> values.Database:
 
 
 def open_table(
-    ctx: Any, db: values.Database, name: str, read_mode: str = "single", id_format: str = "name"
+    ctx: Any,
+    db: values.Database,
+    name: str,
+    read_mode: str = "single",
+    id_format: str = "name",
+    checked: bool = False,
 ) -> Any:
     """A ``TableValue`` for ``db.name`` or RethinkDB's "does not exist" error.
 
-    ``id_format`` ("name" / "uuid") only changes how system tables name dbs and tables.
+    ``id_format`` ("name" / "uuid") only changes how system tables name dbs and tables;
+    ``checked``: the name is known valid.
     """
-    check_name(name, "Table")
+    if not checked:
+        check_name(name, "Table")
     system = system_module()
     if db.name == SYSTEM_DB:
         store = system.open_table(ctx, db, name, id_format) if system else None

@@ -15,8 +15,8 @@ from ....errors import ReqlError, ReqlNonExistenceError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
-from ...system.names import SYSTEM_DB, database_name, table_name
-from ..compile import Scope, Term, term
+from ...system.names import _NAME_RE, SYSTEM_DB, database_name, table_name
+from ..compile import Datum, Scope, Term, term
 from ..determinism import NO
 from ..table_slices import TableSlice, check_primary_key, require_index
 from .argcheck import bound
@@ -31,11 +31,35 @@ class Db(Term):
         return get_db(scope.ctx, self.datum_arg(scope, 0, database_name))
 
 
+_TABLE_OPTARGS = frozenset({"read_mode", "use_outdated", "identifier_format"})
+
+
 @term(T.TABLE, arity=(1, 2), optargs=("read_mode", "use_outdated", "identifier_format"))
 class Table(Term):
     nondeterminism = NO
+    __slots__ = ("_name",)
+
+    def compiled(self) -> None:
+        # A valid literal name and no optargs of its own: most queries' r.table('t'), whose
+        # checks can then be skipped each run (the same name, valid once, stays valid).
+        self._name = None
+        name = self.args[-1]
+        if (
+            not self.optargs
+            and type(name) is Datum
+            and type(name.value) is str
+            and _NAME_RE.match(name.value)
+        ):
+            self._name = name.value
 
     def eval(self, scope: Scope) -> values.TableValue:
+        name = self._name
+        if name is not None:
+            given = scope.ctx.optargs
+            if not given or _TABLE_OPTARGS.isdisjoint(given):
+                ctx = scope.ctx
+                db = default_db(ctx) if len(self.args) == 1 else self.arg(scope, 0, as_db)
+                return open_table(ctx, db, name, "single", "name", checked=True)
         # Like every term optarg, these fall back to the query's global optargs.
         if "use_outdated" in self.optargs or "use_outdated" in scope.ctx.optargs:
             raise ReqlQueryLogicError(

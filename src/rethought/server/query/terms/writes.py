@@ -31,6 +31,7 @@ from ...system.access import require
 from .. import determinism
 from ..compile import Datum, Scope, Term, blame, term
 from ..seq import truthy  # as val_t::as_bool reads a boolean optarg (return_changes=1)
+from ..shapes import DocParam
 from ..table_slices import check_primary_key
 from .catalog import as_table
 from .control import MakeArray
@@ -473,8 +474,10 @@ class Insert(Term):
         check; anything unusual takes ``insert_one``. Same results, less per document."""
         # Documents straight from the query's literals are canonical already (compile.py).
         arg = self.args[1]
-        known = type(arg) is Datum or (
-            type(arg) is MakeArray and all(type(a) is Datum for a in arg.args)
+        known = (
+            type(arg) is Datum
+            or type(arg) is DocParam
+            or (type(arg) is MakeArray and all(type(a) is Datum for a in arg.args))
         )
         to_datum, counts, uuid4 = values.to_datum, stats.counts, uuid.uuid4
         for doc in docs:
