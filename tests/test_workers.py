@@ -322,3 +322,69 @@ def test_catalog_changes_through_both_workers_merge(ours):
         assert r.table(name).config()["durability"].run(c) == "soft"
         assert r.table(name).get_all(5, index="x").count().run(c) == 1
         assert r.table(name).get_all(-5, index="y").count().run(c) == 1
+
+
+# -- a write racing a table_drop in another process (storage level, two real processes) ----
+
+_DROP_ELSEWHERE = """
+import sys
+from rethought.server.storage.coherence import Coherence
+from rethought.server.storage.lmdb_store import Storage
+st = Storage(sys.argv[1])
+st.coherence = Coherence(st, primary=False)
+st.table_drop("test", sys.argv[2])
+st.close()
+"""
+
+
+def _drop_in_another_process(directory: str, name: str) -> None:
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", _DROP_ELSEWHERE, directory, name], check=True)
+
+
+def _rows_under(st, table) -> int:
+    with st.env.begin(db=st.rows_db) as txn:
+        cur = txn.cursor()
+        if not cur.set_range(table._prefix):
+            return 0
+        return sum(1 for k in cur.iternext(values=False) if k.startswith(table._prefix))
+
+
+@pytest.mark.parametrize("grow", [False, True])
+def test_write_after_a_drop_in_another_worker_writes_nothing(tmp_path, grow):
+    """This process looked the table up before another worker dropped it: its write's
+    transaction sees the drop (the catalog check as it begins, or again after growing the
+    map mid-write) and fails as RethinkDB does for a missing table, leaving no rows."""
+    from rethought.errors import ReqlOpFailedError
+    from rethought.server.storage.coherence import Coherence
+    from rethought.server.storage.lmdb_store import Storage
+
+    d = str(tmp_path / "data")
+    st = Storage(d, map_size=1 << 20)
+    st.coherence = Coherence(st, primary=True)
+    table = st.table_create("test", "race")
+    with table.write() as w:
+        w.put({"id": 0})
+    rows = [{"id": i, "pad": "x" * 2000} for i in range(1, 2000)]  # more than the map holds
+    if grow:
+        grow_now = st.grow
+
+        def grow_then_drop_elsewhere() -> None:  # the map grows with the lock let go
+            grow_now()
+            st.grow = grow_now
+            _drop_in_another_process(d, "race")
+
+        st.grow = grow_then_drop_elsewhere
+    else:
+        _drop_in_another_process(d, "race")
+    assert not table.dropped  # nothing in this process has looked at the catalog since
+    with pytest.raises(ReqlOpFailedError, match=r"Table `test\.race` does not exist\."):
+        with table.write() as w:
+            for row in rows if grow else rows[:1]:
+                w.put(row)
+    assert table.dropped
+    assert _rows_under(st, table) == 0
+    assert st.table_get("test", "race") is None
+    st.close()

@@ -12,7 +12,7 @@ import orjson
 from ...datum import canonical
 from ...datum.jsonfmt import pretty
 from ...datum.keys import check_index_key, encode_index_value, encode_primary
-from ...errors import ReqlQueryLogicError
+from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from .catalog import COUNT_PREFIX, Index, IndexFn
 from .geo_cells import update_cells
 from .group import CommitGroup, grouping_loop
@@ -110,8 +110,22 @@ class Writer:
             storage._txn = self._txn = storage.begin_write()  # commits an open group first
             storage._nested_used = False
             outbox = storage._outbox = Outbox()
+            self._check_live()
         self._log = outbox.table(self.table)
         return self
+
+    def _check_live(self) -> None:
+        """The write transaction just began: with ``--workers`` its catalog check may have
+        found the table dropped by another process since the query looked it up. Then
+        nothing is written (rows under a dropped table's prefix would be orphans)."""
+        table = self.table
+        if table.dropped:
+            storage = table._storage
+            txn, self._txn = self._txn, None
+            storage._txn = None
+            storage._outbox = None
+            txn.abort()
+            raise ReqlOpFailedError(f"Table `{table.db.name}.{table.name}` does not exist.")
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         txn, self._txn = self._txn, None
@@ -323,8 +337,11 @@ class Writer:
         if self._nested or storage._nested_used or self._group is not None:
             raise lmdb.MapFullError("map full during a nested write")  # cannot replay others
         storage.grow()
-        storage._txn = self._txn = storage.env.begin(write=True)
+        # Begun as any write (other processes' commits seen, the catalog re-checked): the
+        # lock was let go while the map grew, and another worker may have dropped the table.
+        storage._txn = self._txn = storage.begin_write()
         outbox = storage._outbox = Outbox()  # no other writer shared the transaction
+        self._check_live()
         self._log = outbox.table(self.table)
         self.changes, self._delta = [], 0
         for op, arg in self._ops:
