@@ -15,7 +15,7 @@ that own the instructions (inclusive), e.g. orjson, mdb_*, the loop's select.
 prints the Python functions by own time and cumulative time per query (cProfile's own
 overhead inflates small functions; read the shares, not the absolute times).
 
-Workloads: expr (``r.expr(1)``), get (point get), insert (single insert, soft),
+Workloads: expr (``r.expr(1)``), get (point get), get_same (one key every time), insert (single insert, soft),
 insert_batch (one soft insert of 1000 new documents per query: divide by 1000), inflight
 (100 point gets in flight on one asyncio connection), get_all (secondary index, 10 rows),
 between (``between(k, k+10)`` on the primary key).
@@ -76,6 +76,10 @@ def _workload(name: str, port: int):
         elif name == "get":
             for i in range(i0, i0 + k):
                 rows.get(i * 7 % ROWS).run(c)
+        elif name == "get_same":  # one row polled: the same bytes every time
+            q = rows.get(7)
+            for _ in range(k):
+                q.run(c)
         elif name == "insert":
             ins = r.table("ins")
             for i in range(i0, i0 + k):

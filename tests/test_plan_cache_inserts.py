@@ -197,3 +197,23 @@ def test_plans_that_may_wait_keep_their_greenlet(rc, tbl, plans):
     assert direct[rethinkdb.ql2_pb2.Term.TermType.INSERT] is True
     assert direct[rethinkdb.ql2_pb2.Term.TermType.INDEX_WAIT] is False
     assert direct[rethinkdb.ql2_pb2.Term.TermType.JAVASCRIPT] is False
+
+
+def test_same_point_get_twice_running_is_cached_by_its_bytes(rc, tbl, plans):
+    rr, c = rc
+    tbl.insert([{"id": i, "v": i * 2} for i in range(5)]).run(c)
+    tbl.get(0).run(c)  # the shape's plan
+    hits = plans.hits
+    for _ in range(4):
+        assert tbl.get(3).run(c) == {"id": 3, "v": 6}  # twice running: then by its bytes
+    assert plans.hits >= hits + 2
+    assert [tbl.get(i).run(c) for i in (1, 3, 4, 3)] == [
+        {"id": 1, "v": 2},
+        {"id": 3, "v": 6},
+        {"id": 4, "v": 8},
+        {"id": 3, "v": 6},
+    ]
+    for _ in range(3):  # the same document again and again: one insert, then errors
+        got = tbl.insert({"id": 9, "v": 1}).run(c)
+    assert got["errors"] == 1 and got["first_error"].startswith("Duplicate primary key `id`")
+    assert tbl.get(9).run(c) == {"id": 9, "v": 1}

@@ -32,16 +32,26 @@ class Plan:
     sent, compiled root, the ``noreply`` flag read from them, and ``direct``: whether it
     may run without a query greenlet (direct.py)."""
 
-    __slots__ = ("raw_term", "optargs", "root", "noreply", "direct")
+    __slots__ = ("raw_term", "optargs", "root", "noreply", "direct", "params", "last")
 
     def __init__(
-        self, raw_term: Any, optargs: dict, root: Any, noreply: bool, direct: bool = False
+        self,
+        raw_term: Any,
+        optargs: dict,
+        root: Any,
+        noreply: bool,
+        direct: bool = False,
+        params: tuple = (),
     ) -> None:
         self.raw_term = raw_term
         self.optargs = optargs
         self.root = root
         self.noreply = noreply
         self.direct = direct
+        # A shape's plan cached for one payload's bytes: that payload's params.
+        self.params = params
+        # A shape's plan: the payload it served last (seen twice running: cached by bytes).
+        self.last: bytes | None = None
 
 
 class PlanCache:

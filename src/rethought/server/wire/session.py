@@ -197,8 +197,10 @@ class ConnectionSession:
         if self.closing:
             return True  # ignored, as handle() would
         plan = self.plans.peek(payload)
-        params: tuple = ()
-        if plan is None:
+        exact = plan is not None
+        if exact:
+            params = plan.params
+        else:
             plan, params = self._shared_plan(payload)
         if (
             plan is None
@@ -208,13 +210,13 @@ class ConnectionSession:
             or not self.can_send_now()
         ):
             return False
-        if not params:
+        if exact:
             self.plans.hit(payload, plan)
         _take_free_slot(self.slots)
         COUNTERS.query()
         noreply = plan.noreply
         q = _Query(token, False, noreply)
-        raw_term = self._parsed[1][1] if params else plan.raw_term
+        raw_term = plan.raw_term if exact else self._parsed[1][1]
         begun = self._run_inline(
             q, raw_term, plan.optargs, plan.root, None, None, params, plan.direct
         )
@@ -249,7 +251,18 @@ class ConnectionSession:
         if shape is None:
             return None, ()
         plan = self.plans.get_shape(shape.key)
-        return (None, ()) if plan is None else (plan, shape.params)
+        if plan is None:
+            return None, ()
+        if plan.last == payload:
+            # The same bytes twice running (a poll of one row): cached by its bytes too,
+            # so its next runs skip the shape. Only then, or varying keys would fill the
+            # byte cache with payloads never seen again.
+            self.plans.put(
+                payload,
+                Plan(query[1], plan.optargs, plan.root, plan.noreply, plan.direct, shape.params),
+            )
+        plan.last = payload
+        return plan, shape.params
 
     async def handle(self, token: int, payload: bytes) -> None:
         """Parse one frame and start answering it; returns once the query is under way."""
@@ -258,7 +271,13 @@ class ConnectionSession:
         plan = self.plans.get(payload)
         if plan is not None:  # these bytes compiled before: parse and compile are skipped
             await self._begin(
-                token, plan.raw_term, plan.optargs, plan.noreply, plan.root, direct=plan.direct
+                token,
+                plan.raw_term,
+                plan.optargs,
+                plan.noreply,
+                plan.root,
+                params=plan.params,
+                direct=plan.direct,
             )
             return
         parsed, self._parsed = self._parsed, None
