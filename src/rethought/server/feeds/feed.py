@@ -21,6 +21,7 @@ from .options import FeedOptions
 
 if TYPE_CHECKING:
     from .hub import ChangefeedHub
+    from .splice import SpliceRead
 
 WAIT = object()  # a feed switched out: nothing to deliver yet
 
@@ -52,6 +53,9 @@ class Feed(values.Sequence):
 
     # -- set-up ---------------------------------------------------------------------------
 
+    splice: SpliceRead | None = None  # initial values read batch by batch (splice.py)
+    initializing = False  # a splice read is under way
+
     def start(self) -> Feed:
         """Subscribe first, then read initial values: no change can fall in between."""
         self.hub.subscribe(self.store.id, self)
@@ -59,6 +63,9 @@ class Feed(values.Sequence):
         # include_initial a feed is ready at once and its only state is 'ready'.
         if self.opts.include_states and self.opts.include_initial:
             self.ready.append(self._typed({"state": "initializing"}, "state"))
+        if self.opts.include_initial and self.splice is not None:
+            self.initializing = True  # take() reads the batches
+            return self
         if self.opts.include_initial:
             for row in self.initial_rows():
                 t = self.transform(row, strict=True)
@@ -175,6 +182,11 @@ class Feed(values.Sequence):
             urgent = self._urgent()
             if urgent is not None:
                 return urgent
+            if self.initializing:
+                doc = self._splice_step()
+                if doc is not None:
+                    return doc
+                continue
             if not self.pending:
                 self.first_pending_at = None
                 self.flushing = False
@@ -191,6 +203,39 @@ class Feed(values.Sequence):
             doc = self.change_doc(old, new)
             if doc is not None:
                 return doc
+
+    def _splice_step(self) -> dict | None:
+        """splice_stream_t::next_stream_batch: the changes that came in first (each side
+        kept only where it was already read), then the next batch of initial values."""
+        splice = self.splice
+        assert splice is not None
+        if self.pending:
+            if self.opts.squash:
+                _, (old, new) = self.pending.popitem(last=False)
+            else:
+                old, new = self.pending.popleft()
+            if not self.pending:
+                self.first_pending_at = None
+            drop_old = old is not None and splice.ahead(old)
+            drop_new = new is not None and splice.ahead(new)
+            old_t = None if drop_old else self.transform(old)
+            new_t = None if drop_new else self.transform(new)
+            if drop_old and not drop_new:
+                return None if new_t is None else self._typed({"new_val": new_t}, "initial")
+            if drop_new and not drop_old:
+                return None if old_t is None else self._typed({"old_val": old_t}, "uninitial")
+            if drop_old and drop_new:
+                return None
+            return self.change_doc(old, new)
+        for row in splice.next_batch():
+            t = self.transform(row, strict=True)
+            if t is not None:
+                self.ready.append(self._typed({"new_val": t}, "initial"))
+        if splice.done:
+            self.initializing = False
+            if self.opts.include_states:
+                self.ready.append(self._typed({"state": "ready"}, "state"))
+        return None
 
     def __iter__(self) -> Iterator[Any]:
         while True:

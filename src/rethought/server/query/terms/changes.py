@@ -17,6 +17,7 @@ from ....proto.ql2 import TermType as T
 from ... import feeds
 from ...feeds import resume as feed_resume
 from ...feeds.limit import TopSpec, order_key
+from ...feeds.splice import SpliceRead
 from ...runtime import values
 from ...system import SystemTable
 from .. import determinism
@@ -191,7 +192,9 @@ class Changes(Term):
                 k < khi or (not right_open and k == khi)
             )
 
-        return _range_feed(node, scope, opts, transforms, store, index, inside)
+        feed = _range_feed(node, scope, opts, transforms, store, index, inside)
+        _splice(feed, opts, store, index, lo, hi, left_open, right_open)
+        return feed
 
     def _get_all(self, node: Term, scope: Scope, opts, transforms):
         store = _store(node.args[0].run(scope))
@@ -208,8 +211,12 @@ class Changes(Term):
         index_node = node.optargs["index"]
         if index_node.tt in (T.ASC, T.DESC):
             index_node = index_node.args[0]
+        desc = node.optargs["index"].tt == T.DESC
         index = values.as_string(values.to_datum(index_node.run(scope)))
-        return _range_feed(node, scope, opts, transforms, store, index, lambda v: True)
+        feed = _range_feed(node, scope, opts, transforms, store, index, lambda v: True)
+        if not desc:
+            _splice(feed, opts, store, index, datum.MINVAL, datum.MAXVAL, False, False)
+        return feed
 
     def _order_by_limit(self, node: Term, scope: Scope, opts, transforms):
         # Row transforms between order_by and limit (``order_by(index=).pluck().limit()``)
@@ -335,6 +342,44 @@ def _range_feed(node, scope, opts, transforms, store, index: str, wanted) -> fee
 
 
 _cls = feed_resume.feed_class
+
+
+def _splice(feed, opts, store, index: str, lo, hi, lo_open: bool, hi_open: bool) -> None:
+    """Initial values of a secondary index range read batch by batch, changes spliced in
+    between (feeds/splice.py), as RethinkDB's splice_stream_t; not with positions (their
+    initial values are one snapshot, feeds/resume.py) nor on a multi index."""
+    if not opts.include_initial or opts.include_positions or index == store.primary_key:
+        return
+    if isinstance(store, SystemTable):
+        return
+    info = store.index_info(index)
+    if info is None or info.multi or info.geo:
+        return
+    pk = store.primary_key
+
+    def at(value: Any, row: dict) -> tuple:
+        return (datum.sort_key(value), datum.sort_key(row.get(pk)))
+
+    def position(row: dict) -> Any:
+        found = _index_values(store, index, row)
+        return at(found[0], row) if found else None
+
+    def read_after(value: Any, after: Any, n: int) -> list:
+        if after is None:
+            entries = store.index_scan(index, lo, hi, lo_open, hi_open)
+        else:
+            entries = store.index_scan(index, value, hi, False, hi_open)
+        out = []
+        for v, row in entries:
+            p = at(v, row)
+            if after is not None and p <= after:
+                continue
+            out.append((p, v, row))
+            if len(out) >= n:
+                break
+        return out
+
+    feed.splice = SpliceRead(read_after, position)
 
 
 def _store(table: Any) -> Any:
