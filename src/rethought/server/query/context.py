@@ -39,9 +39,9 @@ class GlobalOptargs(dict):
     in one surfaces when it is read, as a runtime error."""
 
     def __init__(self, raw: dict[str, Any]) -> None:
-        super().__init__((k, v) for k, v in raw.items() if k != "db")
-        self.has_db = "db" in raw
-        self.raw_db = raw.get("db")
+        super().__init__(raw)
+        self.has_db = has_db = "db" in raw
+        self.raw_db = self.pop("db") if has_db else None
         self.db_value: Any = None  # the evaluated ``db`` (terms.catalog.default_db)
         self.done: set[str] = set()
         self.ctx: Any = None

@@ -66,7 +66,7 @@ class _Query:
     """A START whose result is still open: a stream being batched or a feed."""
 
     __slots__ = (
-        "token", "ctx", "batcher", "feed", "notes", "profile", "lock", "task", "stopped", "noreply"
+        "token", "ctx", "batcher", "feed", "notes", "profile", "_lock", "task", "stopped", "noreply"
     )  # fmt: skip
 
     def __init__(self, token: int, profile: bool = False, noreply: bool = False) -> None:
@@ -77,9 +77,17 @@ class _Query:
         self.batcher: StreamBatches | None = None
         self.feed: Any = None
         self.notes: list[int] = []
-        self.lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None  # made when first needed (most never need it)
         self.task: asyncio.Task | None = None  # the task evaluating it now, for STOP
         self.stopped = False
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a START or CONTINUE answers, so a STOP waits for it."""
+        lock = self._lock
+        if lock is None:
+            lock = self._lock = asyncio.Lock()
+        return lock
 
 
 def _reject_constant(name: str) -> Any:
@@ -212,20 +220,21 @@ class ConnectionSession:
             return False
         if exact:
             self.plans.hit(payload, plan)
-        _take_free_slot(self.slots)
         COUNTERS.query()
         noreply = plan.noreply
         q = _Query(token, False, noreply)
         raw_term = plan.raw_term if exact else self._parsed[1][1]
+        # The query slot is free (checked above) and nothing here yields to the loop: it is
+        # taken only by a query that goes on in a task, not by one answered right here.
         begun = self._run_inline(
             q, raw_term, plan.optargs, plan.root, None, None, params, plan.direct
         )
         if type(begun) is bytes:
-            self.slots.release()
             if not noreply:
                 assert self.send_now is not None
                 self.send_now(begun)
             return True
+        _take_free_slot(self.slots)
         task = q.task = self._spawn(self._start(q, raw_term, plan.optargs, plan.root, None, begun))
         self.running[token] = q
         if noreply:
