@@ -228,9 +228,15 @@ async def stalled_client(host: str, port: int, report: dict) -> None:
 
 
 def proc_figures(pid: int) -> tuple[int, int]:
+    return proc_memory(pid)["VmRSS"], len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def proc_memory(pid: int) -> dict[str, int]:
+    """VmRSS and its parts in KiB: RssAnon (the heap: Python and native) and RssFile (the
+    pages of data.mdb the server touched, which grow with the data and the kernel may drop)."""
     with open(f"/proc/{pid}/status") as f:
-        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+        parts = (line.partition(":") for line in f)
+        return {k: int(v.split()[0]) for k, _, v in parts if k in ("VmRSS", "RssAnon", "RssFile")}
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -267,15 +273,17 @@ async def run(args: argparse.Namespace) -> int:
                                                     stop, args.deadline)) for c in loaders]  # fmt: skip
         extra = [asyncio.ensure_future(slow_feed(await Client.open(host, port), report)),
                  asyncio.ensure_future(stalled_client(host, port, report))]  # fmt: skip
-        samples: list[tuple[float, int, int]] = []
+        samples: list[tuple[float, int, int, int]] = []
         while time.monotonic() < stop:
             await asyncio.sleep(10)
             rss, fds = proc_figures(srv.proc.pid)
-            samples.append((time.monotonic() - started, rss, fds))
+            mem = proc_memory(srv.proc.pid)
+            samples.append((time.monotonic() - started, rss, fds, mem["RssAnon"]))
             done = sum(len(v) for v in stats.lat.values())
             print(f"{samples[-1][0]:.0f}s: {done} queries answered, {stats.unanswered} "
                   f"unanswered, {len(stats.errors)} errors, {stats.feed_changes} feed changes, "
-                  f"RSS {rss} KiB, {fds} fds", flush=True)  # fmt: skip
+                  f"RSS {rss} KiB (anon {mem['RssAnon']}, file {mem['RssFile']}), {fds} fds",
+                  flush=True)  # fmt: skip
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.wait(extra, timeout=120)
         for c in clients:
@@ -286,6 +294,7 @@ async def run(args: argparse.Namespace) -> int:
     plateau_rss = statistics.median(s[1] for s in half)
     plateau_fds = statistics.median(s[2] for s in half)
     end_rss, end_fds = samples[-1][1], samples[-1][2]
+    plateau_anon, end_anon = statistics.median(s[3] for s in half), samples[-1][3]
     print("\nlatency (ms)   count     p50     p99     max")
     for kind, xs in sorted(stats.lat.items()):
         xs.sort()
@@ -298,6 +307,8 @@ async def run(args: argparse.Namespace) -> int:
     print(f"server RSS: start {rss0} KiB, plateau {plateau_rss:.0f}, end {end_rss} "
           f"({(end_rss - plateau_rss) / plateau_rss * 100:+.1f}%); fds: start {fds0}, plateau "
           f"{plateau_fds:.0f}, end {end_fds}")  # fmt: skip
+    print(f"server RssAnon (heap): plateau {plateau_anon:.0f} KiB, end {end_anon} "
+          f"({(end_anon - plateau_anon) / plateau_anon * 100:+.1f}%)")  # fmt: skip
     print(f"slow feed reader: {report.get('slow_feed')}")
     print(f"stalled client: {report.get('stalled_client')}")
     for e in stats.errors[:10]:
