@@ -9,7 +9,7 @@ storage or feeds (index functions compiled for storage).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -81,21 +81,34 @@ def evaluate_global(ctx: Any, raw: Any) -> Any:
         raise
 
 
-@dataclass
 class QueryContext:
-    """Everything a term may need while one query runs."""
+    """Everything a term may need while one query runs (a plain slotted class: one is made
+    per query, and a dataclass's generated ``__init__`` with factories cost more)."""
 
-    engine: Any  # the Engine (or DETACHED): what terms reach as ctx.storage / ctx.hub
-    session: Session
-    optargs: dict[str, Any]  # the global optargs (a ``GlobalOptargs`` for a START query)
-    db_name: str  # the default database when the query gives no ``db`` optarg
-    now: float = field(default_factory=time.time)  # r.now() is fixed for the whole query
-    pending_sync: bool = False  # a hard-durability write committed; fsync before replying
-    pending_commit: Any = None  # a future: the group commit to wait for before replying
-    feeds: list = field(default_factory=list)  # changefeeds this query opened (server.feeds)
-    array_limit: int = 100_000
-    profiler: Profiler | None = None  # set when the query runs with profile=True
-    params: tuple = ()  # this run's literal keys, for a plan shared by a shape (shapes.py)
+    __slots__ = (
+        "engine", "session", "optargs", "db_name", "now", "pending_sync", "pending_commit",
+        "feeds", "array_limit", "profiler", "params",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        engine: Any,
+        session: Session,
+        optargs: dict[str, Any],
+        db_name: str,
+        now: float | None = None,
+    ) -> None:
+        self.engine = engine  # the Engine (or DETACHED): what terms reach as ctx.storage / hub
+        self.session = session
+        self.optargs = optargs  # the global optargs (a ``GlobalOptargs`` for a START query)
+        self.db_name = db_name  # the default database when the query gives no ``db`` optarg
+        self.now = time.time() if now is None else now  # r.now() is fixed for the whole query
+        self.pending_sync = False  # a hard-durability write committed; fsync before replying
+        self.pending_commit: Any = None  # a future: the group commit to wait for first
+        self.feeds: list = []  # changefeeds this query opened (server.feeds)
+        self.array_limit = 100_000
+        self.profiler: Profiler | None = None  # set when the query runs with profile=True
+        self.params: tuple = ()  # this run's literal keys / documents (shapes.py)
 
     @property
     def storage(self) -> Any:
