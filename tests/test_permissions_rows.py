@@ -121,3 +121,28 @@ def test_table_config_moves_a_table_with_config_on_both(rq, server):
         "The change you're trying to make to `rethinkdb.table_config` has the wrong format. "
         "Database `nowhere` does not exist."
     )
+
+
+def test_config_tables_create_with_the_generated_key(rq):
+    # table_config.cc / db_config.cc write_row: a row that is not there is created only when
+    # the insert generated its key, and the new table / database takes that key as its id
+    r, conn, _, (db, _) = rq
+    tc = r.db("rethinkdb").table("table_config")
+    res = tc.insert({"id": "11111111-1111-1111-1111-111111111111", "db": db, "name": "x"})
+    assert res.run(conn)["first_error"] == (
+        "There is no existing table with the given ID. To create a new table by inserting "
+        "into `rethinkdb.table_config`, you must let the database generate the primary key "
+        "automatically."
+    )
+    res = tc.insert({"db": db, "name": "made"}).run(conn)
+    assert res["inserted"] == 1
+    assert r.db(db).table("made").config()["id"].run(conn) == res["generated_keys"][0]
+    dc = r.db("rethinkdb").table("db_config")
+    res = dc.insert({"id": "11111111-1111-1111-1111-111111111111", "name": db + "_c"}).run(conn)
+    assert res["first_error"] == (
+        "If you want to create a new table by inserting into `rethinkdb.db_config`, you must "
+        "use an auto-generated primary key."
+    )
+    res = dc.insert({"name": db + "_c"}).run(conn)
+    assert r.db(db + "_c").config()["id"].run(conn) == res["generated_keys"][0]
+    r.db_drop(db + "_c").run(conn)

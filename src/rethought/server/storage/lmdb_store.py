@@ -261,10 +261,11 @@ class Storage:
         self.refresh()
         return self._dbs.get(name)
 
-    def db_create(self, name: str) -> DbInfo:
+    def db_create(self, name: str, ident: str | None = None) -> DbInfo:
+        """``ident``: the new database's id (an insert into ``db_config`` names it)."""
         if name in self._dbs:
             raise ValueError(f"database {name} exists")
-        db = DbInfo(name, new_id())
+        db = DbInfo(name, ident or new_id())
         with self.transaction() as txn:
             txn.put(DB_PREFIX + name.encode(), db.record(), db=self.catalog_db)
         self._dbs[name] = db
@@ -340,12 +341,18 @@ class Storage:
         return sorted(self._tables.values(), key=lambda t: (t.db.name, t.name))
 
     def table_create(
-        self, db: Any, name: str, primary_key: str = "id", durability: str = "hard"
+        self,
+        db: Any,
+        name: str,
+        primary_key: str = "id",
+        durability: str = "hard",
+        ident: str | None = None,
     ) -> TableStore:
+        """``ident``: the new table's id (an insert into ``table_config`` names it)."""
         info = self._dbs[_db_name(db)]
         if self.table_get(info.name, name) is not None:
             raise ValueError(f"table {info.name}.{name} exists")
-        table = TableStore(self, new_id(), info, name, primary_key, durability)
+        table = TableStore(self, ident or new_id(), info, name, primary_key, durability)
         with self.transaction() as txn:
             table._save(txn)
         self._tables[table.id] = table

@@ -87,7 +87,7 @@ class TableConfig(_CatalogTable):
             storage.table_drop(store.db, store.name)  # its feeds end (Storage.drop_listeners)
             return None
         if old is None:
-            return self._create(new)
+            return self._create(key, new)
         for field, msg in (
             ("primary_key", "It's illegal to change a table's primary key"),
             (
@@ -160,7 +160,14 @@ class TableConfig(_CatalogTable):
             raise ReqlOpFailedError(f"{wrong}Database `{given}` does not exist.")
         return info
 
-    def _create(self, new: dict) -> Any:
+    def _create(self, key: Any, new: dict) -> Any:
+        # table_config.cc write_row: a new table takes the key the insert generated
+        if not self.pkey_generated:
+            raise ReqlOpFailedError(
+                "There is no existing table with the given ID. To create a new table by "
+                "inserting into `rethinkdb.table_config`, you must let the database generate "
+                "the primary key automatically."
+            )
         db_name = new.get("db")
         info = self.storage.db_get(db_name) if type(db_name) is str else None
         if info is None:
@@ -170,7 +177,7 @@ class TableConfig(_CatalogTable):
             raise ReqlOpFailedError(f"Table `{info.name}.{name}` already exists.")
         pk = new.get("primary_key", "id")
         store = self.storage.table_create(
-            info.name, name, primary_key=pk, durability=new.get("durability", "hard")
+            info.name, name, primary_key=pk, durability=new.get("durability", "hard"), ident=key
         )
         return self._row(store)
 
@@ -201,6 +208,11 @@ class DbConfig(SystemTable):
         if new is None:
             storage.db_drop(old["name"])
             return None
+        if old is None and not self.pkey_generated:  # db_config.cc write_row (its words)
+            raise ReqlOpFailedError(
+                "If you want to create a new table by inserting into `rethinkdb.db_config`, "
+                "you must use an auto-generated primary key."
+            )
         extra = sorted(set(new) - {"id", "name"})
         if extra:
             raise ReqlOpFailedError(f"Unexpected key(s) `{'`, `'.join(extra)}`.")
@@ -210,7 +222,7 @@ class DbConfig(SystemTable):
         ):
             raise ReqlOpFailedError(f"Database `{name}` already exists.")
         if old is None:
-            info = storage.db_create(name)
+            info = storage.db_create(name, ident=key)
             return {"id": info.id, "name": info.name}
         if name != old["name"]:
             storage.db_rename(old["name"], name)
