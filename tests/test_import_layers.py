@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("rethought.server.wire",),
     # the process: serve, the web console, hot backups of the LMDB environment, the command line
     ("rethought.server.app", "rethought.console", "rethought.server", "rethought.backup",
-     "rethought.serve_ops", "rethought.workers"),
+     "rethought.serve_ops", "rethought.workers", "rethought.event_loop"),
     ("rethought.cli",),
     # the driver sits beside the server on the shared base and never imports it
     ("rethought.query",),
@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
 # The server and the driver are separate towers: neither imports the other.
 TOWERS = (
     ("rethought.server", "rethought.console", "rethought.backup", "rethought.serve_ops",
-     "rethought.workers", "rethought.cli"),
+     "rethought.workers", "rethought.event_loop", "rethought.cli"),
     (
         "rethought.query",
         "rethought.client",

@@ -137,3 +137,40 @@ def test_bad_cache_size_and_version(tmp_path):
     out = subprocess.run([sys.executable, "-m", "rethought", "--version"],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0 and out.stdout.startswith("rethought ")
+
+
+@pytest.mark.parametrize("choice", ["auto", "asyncio", "uvloop"])
+def test_event_loop_choice(tmp_path, official_r, choice):
+    # --event-loop picks the asyncio loop; the server says which at start, and both drivers
+    # (ours through a feed too) work on each.
+    pytest.importorskip("uvloop")
+    from rethought import r
+
+    port = free_port()
+    proc = _start("--directory", str(tmp_path / "d"), "--driver-port", str(port),
+                  "--no-http-admin", "--event-loop", choice)  # fmt: skip
+    try:
+        _wait_listening(port)
+        theirs = official_r.connect(port=port)
+        assert official_r.expr([1, "a"]).run(theirs) == [1, "a"]
+        ours = r.connect(port=port)
+        r.table_create("t").run(ours)
+        feed = r.table("t").changes().run(ours)
+        official_r.table("t").insert({"id": 1}).run(theirs)
+        assert feed.next(wait=10)["new_val"] == {"id": 1}
+        ours.close()
+        theirs.close()
+    finally:
+        out = _stop(proc)
+    want = "asyncio" if choice == "asyncio" else "uvloop"
+    assert f"(event loop: {want})" in out
+
+
+def test_event_loop_from_the_environment(tmp_path):
+    env = dict(os.environ, RETHOUGHT_EVENT_LOOP="nonsense")
+    proc = subprocess.run(
+        [sys.executable, "-m", "rethought", "serve", "--directory", str(tmp_path / "d")],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "unknown event loop 'nonsense' (choose from auto, uvloop, asyncio)" in proc.stderr

@@ -11,12 +11,13 @@ can be added beside ``serve``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from . import event_loop
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +50,13 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
         help="port of the web console, on the --bind addresses (default 8080)",
     )
     p.add_argument("--no-http-admin", action="store_true", help="do not serve the web console")
+    p.add_argument(
+        "--event-loop",
+        choices=event_loop.CHOICES,
+        default=os.environ.get("RETHOUGHT_EVENT_LOOP", "auto"),
+        help="the asyncio loop to run on: uvloop where installed ('auto', the default, or "
+        "$RETHOUGHT_EVENT_LOOP), or the standard one ('asyncio'); see docs/server.md",
+    )
     p.add_argument(
         "--workers",
         type=_workers,
@@ -163,16 +171,18 @@ def _serve(args: argparse.Namespace) -> int:
         changefeed_log_max_changes=args.changefeed_log_max_changes or None,
         changefeed_log_max_age=args.changefeed_log_max_age or None,
         tls=_tls_options(args),
+        event_loop=args.event_loop,
     )
     from .server.wire.tls import TlsConfigError
 
     try:
+        event_loop.loop_name(args.event_loop)  # uvloop asked for and missing: say so first
         if args.workers > 1:
             from .workers import run
 
             return run(opts, args.workers)
-        return asyncio.run(serve(opts))
-    except (OSError, TlsConfigError) as e:
+        return event_loop.run(serve(opts), args.event_loop)
+    except (OSError, TlsConfigError, ValueError) as e:
         print(f"error: could not start the server: {e}", file=sys.stderr)
         return 1
 

@@ -37,6 +37,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from . import event_loop
 from .server import app
 from .server.query.terms.indexes import index_function
 from .server.storage import Storage
@@ -208,7 +209,7 @@ def _child(opts: app.ServeOptions, w: Worker) -> None:
         own = dataclasses.replace(
             opts, worker=w, http_port=opts.http_port if w.index == 0 else None
         )
-        code = asyncio.run(_serve(own))
+        code = event_loop.run(_serve(own), own.event_loop)
     except BaseException as e:  # noqa: BLE001 - the worker's exit code says it failed
         print(f"worker {w.index}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
     finally:

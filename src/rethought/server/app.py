@@ -63,6 +63,7 @@ class ServeOptions:
     # One of several worker processes (``rethought.workers.Worker``: index, inherited
     # listening sockets, wakeup pipes); None: a single process.
     worker: Any = None
+    event_loop: str = "auto"  # --event-loop (rethought.event_loop)
 
 
 class SyncCoalescer:
@@ -207,7 +208,8 @@ class Server:
         started = time.time()
         driver_tls, http_tls = tls.driver_context(opts.tls), tls.http_context(opts.tls)
         say(f"Running rethought {_version()} (Python {platform.python_version()})...")
-        say(f"Running on {platform.platform()}")
+        loop_kind = type(asyncio.get_running_loop()).__module__.partition(".")[0]
+        say(f"Running on {platform.platform()} (event loop: {loop_kind})")
         directory = os.path.abspath(opts.directory)
         fresh = not os.path.isdir(directory) or not os.listdir(directory)
         # The data holds password hashes: owner-only, as a new directory and its files.
