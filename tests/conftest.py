@@ -128,6 +128,34 @@ def official_r():
     return rethinkdb.r
 
 
+def _driver(which: str):
+    """(r, errors module) of our driver ("ours") or the official one ("official")."""
+    if which == "ours":
+        from rethought import errors, r
+    else:
+        import rethinkdb.errors as errors
+        from rethinkdb import r
+    return r, errors
+
+
+@pytest.fixture(params=["ours", "official"])
+def rq(request, server):
+    """(r, conn) through each of the two drivers in turn."""
+    r, _ = _driver(request.param)
+    conn = r.connect(host=server.host, port=server.port)
+    yield r, conn
+    conn.close()
+
+
+@pytest.fixture(params=["ours", "official"])
+def rqe(request, server):
+    """(r, conn, errors module) through each of the two drivers in turn."""
+    r, errors = _driver(request.param)
+    conn = r.connect(host=server.host, port=server.port)
+    yield r, conn, errors
+    conn.close()
+
+
 @pytest.fixture
 def official_conn(server, official_r):
     """A blocking connection through the official `rethinkdb` driver."""

@@ -15,19 +15,6 @@ The rules, read from the source (expected values below are derived from them by 
 
 from __future__ import annotations
 
-import pytest
-
-
-@pytest.fixture(params=["ours", "official"])
-def rq(request, server):
-    if request.param == "ours":
-        from rethought import r
-    else:
-        from rethinkdb import r
-    conn = r.connect(host=server.host, port=server.port)
-    yield r, conn
-    conn.close()
-
 
 def _types(r, conn, values):
     return r.expr(values).order_by(lambda x: x).map(lambda x: x.type_of()).run(conn)

@@ -194,20 +194,8 @@ def test_json_round_trip_matches_compiled_rapidjson(oracle, conn):
                 r.json(t).run(conn)
 
 
-@pytest.fixture(params=["ours", "official"])
-def rq(request, server):
-    if request.param == "ours":
-        from rethought import errors, r
-    else:
-        import rethinkdb.errors as errors
-        from rethinkdb import r
-    conn = r.connect(host=server.host, port=server.port)
-    yield r, conn, errors
-    conn.close()
-
-
-def test_coerce_to_string(rq):
-    r, conn, _ = rq
+def test_coerce_to_string(rqe):
+    r, conn, _ = rqe
     for value, text in DTOA:
         assert r.expr(value).coerce_to("string").run(conn) == text
     # integral doubles within 2**53 are integers; 2**53 + 1 arrives as 2**53
@@ -216,8 +204,8 @@ def test_coerce_to_string(rq):
         assert r.expr(value).coerce_to("string").run(conn) == text
 
 
-def test_to_json_and_json_round_trip(rq):
-    r, conn, _ = rq
+def test_to_json_and_json_round_trip(rqe):
+    r, conn, _ = rqe
     values = [v for v, _ in DTOA]
     joined = "[" + ",".join(t for _, t in DTOA) + "]"
     assert r.expr(values).to_json_string().run(conn) == joined
@@ -232,8 +220,8 @@ def test_to_json_and_json_round_trip(rq):
     )  # fmt: skip
 
 
-def test_error_messages_print_values_with_write_json(rq):
-    r, conn, errors = rq
+def test_error_messages_print_values_with_write_json(rqe):
+    r, conn, errors = rqe
     with pytest.raises(errors.ReqlNonExistenceError) as info:
         r.expr({"a": 0.1 + 0.2, "b": [1e23, 2.0]}).get_field("c").run(conn)
     assert info.value.message == (
@@ -251,9 +239,9 @@ def test_error_messages_print_values_with_write_json(rq):
     assert info.value.message == "Expected type STRING but found NUMBER."
 
 
-def test_not_an_integer_is_percent_20g(rq):
+def test_not_an_integer_is_percent_20g(rqe):
     """checked_convert_to_int prints ``%.20g``, not the JSON form."""
-    r, conn, errors = rq
+    r, conn, errors = rqe
     for value, text in [(0.1 + 0.2, "0.30000000000000004441"), (1.5, "1.5"),
                         (1e-7, "9.9999999999999995475e-08")]:  # fmt: skip
         with pytest.raises(errors.ReqlQueryLogicError) as info:
