@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import shape_bytes
+
 #: Payloads above this many bytes are not cached: large frames are writes of data that
 #: rarely repeat, and holding them would cost memory for nothing.
 MAX_PAYLOAD = 4096
@@ -32,7 +34,7 @@ class Plan:
     sent, compiled root, the ``noreply`` flag read from them, and ``direct``: whether it
     may run without a query greenlet (direct.py)."""
 
-    __slots__ = ("raw_term", "optargs", "root", "noreply", "direct", "params", "last")
+    __slots__ = ("raw_term", "optargs", "root", "noreply", "direct", "params", "last", "learned")
 
     def __init__(
         self,
@@ -52,6 +54,8 @@ class Plan:
         self.params = params
         # A shape's plan: the payload it served last (seen twice running: cached by bytes).
         self.last: bytes | None = None
+        # A shape's plan: whether its byte template was looked for (shape_bytes.py).
+        self.learned = False
 
 
 class PlanCache:
@@ -67,6 +71,8 @@ class PlanCache:
         self._shapes: dict[bytes, Plan] = {}
         self.shape_hits = 0
         self.shape_misses = 0
+        # Byte templates of one-key shapes, most recent first (shape_bytes.py).
+        self.templates: list = []
 
     def get(self, payload: bytes) -> Plan | None:
         plan = self._plans.pop(payload, None)
@@ -115,9 +121,15 @@ class PlanCache:
             del shapes[next(iter(shapes))]
         shapes[key] = plan
 
+    def add_template(self, template: Any) -> None:
+        """Keep a shape's byte template (the oldest goes when full)."""
+        self.templates.insert(0, template)
+        del self.templates[shape_bytes.CAPACITY :]
+
     def clear(self) -> None:
         self._plans.clear()
         self._shapes.clear()
+        self.templates.clear()
 
     def __len__(self) -> int:
         return len(self._plans)

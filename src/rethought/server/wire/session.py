@@ -32,7 +32,7 @@ import orjson
 from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ...proto.ql2 import QueryType, ResponseType, TermType
 from ..query import engine as engine_mod
-from ..query import json_dups, shapes, table_slices
+from ..query import json_dups, shape_bytes, shapes, table_slices
 from ..query.direct import inline_safe, optargs_safe
 from ..query.plan_cache import MAX_PAYLOAD, Plan, PlanCache
 from ..runtime import suspend
@@ -207,9 +207,9 @@ class ConnectionSession:
         plan = self.plans.peek(payload)
         exact = plan is not None
         if exact:
-            params = plan.params
+            params, raw_term = plan.params, plan.raw_term
         else:
-            plan, params = self._shared_plan(payload)
+            plan, params, raw_term = self._shared_plan(payload)
         if (
             plan is None
             or token in self.queries
@@ -223,7 +223,6 @@ class ConnectionSession:
         COUNTERS.query()
         noreply = plan.noreply
         q = _Query(token, False, noreply)
-        raw_term = plan.raw_term if exact else self._parsed[1][1]
         # The query slot is free (checked above) and nothing here yields to the loop: it is
         # taken only by a query that goes on in a task, not by one answered right here.
         begun = self._run_inline(
@@ -242,36 +241,47 @@ class ConnectionSession:
             task.add_done_callback(self.noreply_tasks.discard)
         return True
 
-    def _shared_plan(self, payload: bytes) -> tuple[Plan | None, tuple]:
-        """The plan this frame shares with others of its shape, and its params; the parse
+    def _shared_plan(self, payload: bytes) -> tuple[Plan | None, tuple, Any]:
+        """The plan this frame shares with others of its shape, its params and its term
+        (the plan's, when matched by its bytes: a cached root never reads it); the parse
         is kept (``_parsed``) for ``handle`` when there is none."""
         if len(payload) > MAX_PAYLOAD:
-            return None, ()
-        try:
-            query = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return None, ()
-        if json_dups.may_have_duplicates(payload, query):
-            return None, ()
-        self._parsed = (payload, query)
-        if type(query) is not list or len(query) < 2 or query[0] != QueryType.START:
-            return None, ()
-        shape = shapes.shape_of(query)
-        if shape is None:
-            return None, ()
-        plan = self.plans.get_shape(shape.key)
-        if plan is None:
-            return None, ()
+            return None, (), None
+        plans = self.plans
+        if plans.templates and (hit := shape_bytes.match(plans.templates, payload)):
+            plan, params = hit
+            plans.shape_hits += 1
+            raw_term = plan.raw_term
+        else:
+            try:
+                query = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                return None, (), None
+            if json_dups.may_have_duplicates(payload, query):
+                return None, (), None
+            self._parsed = (payload, query)
+            if type(query) is not list or len(query) < 2 or query[0] != QueryType.START:
+                return None, (), None
+            shape = shapes.shape_of(query)
+            if shape is None:
+                return None, (), None
+            plan = plans.get_shape(shape.key)
+            if plan is None:
+                return None, (), None
+            if not plan.learned:  # its second query: one-key shapes get a byte template
+                plan.learned = True
+                if template := shape_bytes.learn(payload, query, shape, plan):
+                    plans.add_template(template)
+            params, raw_term = shape.params, query[1]
         if plan.last == payload:
             # The same bytes twice running (a poll of one row): cached by its bytes too,
             # so its next runs skip the shape. Only then, or varying keys would fill the
             # byte cache with payloads never seen again.
-            self.plans.put(
-                payload,
-                Plan(query[1], plan.optargs, plan.root, plan.noreply, plan.direct, shape.params),
+            plans.put(
+                payload, Plan(raw_term, plan.optargs, plan.root, plan.noreply, plan.direct, params)
             )
         plan.last = payload
-        return plan, shape.params
+        return plan, params, raw_term
 
     async def handle(self, token: int, payload: bytes) -> None:
         """Parse one frame and start answering it; returns once the query is under way."""
