@@ -52,9 +52,8 @@ from ... import datum
 from ...errors import ReqlCompileError, ReqlError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from ..runtime import values
-from ..runtime.times_calc import sanitize_times
 from .determinism import ALWAYS
-from .pseudo import binary_literal, sanitize_geometry
+from .pseudo import sanitize_deep
 
 MAX_NESTING = 1000  # RethinkDB rejects deeper term trees rather than overflowing the stack
 
@@ -388,11 +387,7 @@ def compile_term(
         kind = raw.get(datum.REQL_TYPE)
         if kind is not None and kind != "LITERAL" and all(_is_plain(v) for v in raw.values()):
             # RethinkDB validates every pseudo-type it is sent (and rounds TIMEs).
-            if raw[datum.REQL_TYPE] == "BINARY":
-                return Datum(binary_literal(raw), frames)
-            if raw[datum.REQL_TYPE] == "GEOMETRY":
-                return Datum(sanitize_geometry(datum.canonical(raw)), frames)
-            return Datum(sanitize_times(datum.canonical(raw)), frames)
+            return Datum(sanitize_deep(datum.canonical(raw)), frames)
         if _plain_data(raw, MAX_NESTING - depth):
             # Plain data (a document to insert): its value now, not a MAKE_OBJ term per
             # object, evaluated field by field (the batch insert's largest cost).
@@ -419,13 +414,8 @@ def _datum_term(raw: list, frames: tuple) -> Datum:
             f"Expected 3 items in array, but found {len(raw) + 1}.", frames=list(frames)
         )
     value = raw[1]
-    if type(value) is dict:
-        kind = value.get(datum.REQL_TYPE)
-        if kind == "BINARY":
-            return Datum(binary_literal(value), frames)
-        if kind == "GEOMETRY":
-            return Datum(sanitize_geometry(datum.canonical(value)), frames)
-        return Datum(sanitize_times(datum.canonical(value)), frames)
+    if type(value) is dict or type(value) is list:
+        return Datum(sanitize_deep(datum.canonical(value)), frames)
     t = type(value)
     return Datum(datum.num(value) if t is int or t is float else value, frames)
 

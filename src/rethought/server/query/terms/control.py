@@ -18,15 +18,14 @@ from ....errors import (
 )
 from ....proto.ql2 import TermType as T
 from ...runtime import values
-from ...runtime.times_calc import sanitize_time
 from ...runtime.values import expected_val
 from ..compile import Datum, Scope, Term, blame, term
-from ..pseudo import sanitize_geometry
+from ..pseudo import sanitize_ptype
 from ..seq import array_limit_error, is_datum
 from . import pathspec
 from .http import link_next
 from .logic import NOT_DATUM, condition
-from .objects import STRAY_LITERAL, field
+from .objects import field
 
 
 class EmptyUserError(ReqlQueryLogicError):
@@ -58,14 +57,8 @@ class MakeObj(Term):
         obj = {
             k: blame(None, values.to_datum, v.run(scope), v.frames) for k, v in self.optargs.items()
         }
-        ptype = obj.get(datum.REQL_TYPE)
-        if ptype == "TIME":
-            return sanitize_time(obj)
-        if ptype == "GEOMETRY":
-            return sanitize_geometry(obj)
-        if ptype == "LITERAL":  # datum_t(map) allows no literal: only r.literal() makes one
-            raise ReqlQueryLogicError(STRAY_LITERAL)
-        return obj
+        # datum_t(map) checks a pseudo-type; it allows no literal: only r.literal() makes one.
+        return sanitize_ptype(obj) if datum.REQL_TYPE in obj else obj
 
 
 @term(T.VAR, arity=(1, 1))

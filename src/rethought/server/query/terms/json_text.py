@@ -14,13 +14,12 @@ from typing import Any
 
 from .... import datum
 from ....datum import rjson
-from ....datum.jsonfmt import dumps, pretty, trunc_pretty
+from ....datum.jsonfmt import dumps, pretty
 from ....errors import ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
 from ...runtime import values
-from ...runtime.times_calc import sanitize_time
 from ..compile import Scope, Term, term
-from ..pseudo import binary_literal, sanitize_geometry
+from ..pseudo import sanitize_ptype
 from ..seq import array_limit_error
 from .types import finite
 
@@ -75,21 +74,4 @@ def _to_datum(v: Any, limit: int) -> Any:
 
 def _pseudo(obj: dict) -> Any:
     """``maybe_sanitize_ptype`` with LITERAL allowed (RethinkDB's pts for JSON)."""
-    kind = obj[datum.REQL_TYPE]
-    if type(kind) is not str:
-        raise ReqlQueryLogicError(
-            f"Error: Field `{datum.REQL_TYPE}` must be a string (got `{trunc_pretty(kind)}` of "
-            f"type {datum.type_name(kind)}):\n{trunc_pretty(obj)}"
-        )
-    if kind == "TIME":
-        return sanitize_time(obj)
-    if kind == "GEOMETRY":
-        return sanitize_geometry(obj)
-    if kind == "BINARY":
-        return binary_literal(obj)
-    if kind == "LITERAL":  # pseudo_literal.cc rcheck_literal_valid
-        for key in obj:
-            if key != datum.REQL_TYPE and key != "value":
-                raise ReqlQueryLogicError(f"Invalid literal term with illegal key `{key}`.")
-        return obj
-    raise ReqlQueryLogicError(f"Unknown $reql_type$ `PTYPE<{kind}>`.")
+    return sanitize_ptype(obj, literal_ok=True)

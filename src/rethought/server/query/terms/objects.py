@@ -19,6 +19,7 @@ from ...runtime import values
 from ...runtime.values import expected_val
 from ..compile import Scope, Term, term
 from ..obj_or_seq import _poly, cannot_call, field, non_object_error  # noqa: F401  (objects.X)
+from ..pseudo import STRAY_LITERAL
 from ..seq import is_datum, within_limit
 from . import pathspec
 from .slicing import nth
@@ -27,12 +28,6 @@ LITERAL = "LITERAL"
 
 
 # -- merge and literals -----------------------------------------------------------------------
-
-
-STRAY_LITERAL = (
-    "Stray literal keyword found: literal is only legal inside of the object passed to merge "
-    "or update and cannot nest inside other literals."
-)
 
 
 def is_literal(v: Any) -> bool:

@@ -30,13 +30,14 @@ from ...system import SystemTable
 from ...system.access import require
 from .. import determinism
 from ..compile import Datum, Scope, Term, blame, term
+from ..pseudo import STRAY_LITERAL
 from ..seq import truthy  # as val_t::as_bool reads a boolean optarg (return_changes=1)
 from ..shapes import DocParam
 from ..table_slices import check_primary_key
 from .catalog import as_table
 from .control import MakeArray
 from .hooks import ignore_hook, with_hook
-from .objects import LITERAL, STRAY_LITERAL, merge, merge_patch
+from .objects import LITERAL, merge, merge_patch
 from .tables import Get
 
 NO, YES, ALWAYS = 0, 1, 2  # return_changes
