@@ -144,9 +144,12 @@ async def load_worker(c: Client, rng: random.Random, stats: Stats, rate: float, 
         seq += 1
         kind, term, opts = _query(rng, seq * 1000 + rng.randrange(1000))
         t0 = time.monotonic()
-        _, fut = c.start(term, **opts)
+        token, fut = c.start(term, **opts)
         try:
             resp = await asyncio.wait_for(fut, deadline)
+            if resp["t"] == PARTIAL:  # a batch cut by time: close the cursor, as a driver's
+                # cursor.close() does (left open, each holds its suspended scan in the server)
+                await asyncio.wait_for(c.send(token, [STOP]), deadline)
         except TimeoutError:
             stats.unanswered += 1
             continue
