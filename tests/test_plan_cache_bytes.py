@@ -87,3 +87,21 @@ def test_match_reads_only_whole_tokens():
 def test_no_template_for_several_keys_or_documents():
     assert _template(b'[1,[78,[[15,[[14,["test"]],"x"]],1,2]],{}]') is None  # get_all
     assert _template(b'[1,[56,[[15,[[14,["test"]],"x"]],{"id":1}]],{}]') is None  # insert
+
+
+def test_new_keys_through_both_drivers(rqe):
+    rr, conn, errors = rqe
+    name = "pcb_drivers"
+    rr.db("test").table_create(name).run(conn)
+    try:
+        keys = [5, -5, 0, "k", "ключ", "a b", 10**15 - 1]
+        rr.table(name).insert([{"id": k, "n": i} for i, k in enumerate(keys)]).run(conn)
+        for _ in range(3):
+            for i, k in enumerate(keys):
+                assert rr.table(name).get(k).run(conn) == {"id": k, "n": i}
+                assert rr.table(name).get(k)["n"].run(conn) == i
+            assert rr.table(name).get(6).run(conn) is None
+        with pytest.raises(errors.ReqlQueryLogicError, match="Primary key too long"):
+            rr.table(name).get("y" * 300).run(conn)
+    finally:
+        rr.db("test").table_drop(name).run(conn)
