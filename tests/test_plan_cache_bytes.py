@@ -78,8 +78,21 @@ def test_match_reads_only_whole_tokens():
             "plan",
             (value,),
         )
-    for token in (b"-0", b"1.5", b"1e3", b"01", b"1234567890123456", b'"a\\n"', b'"\t"',
-                  b'"\xff"', b"null", b"true", b"[1]", b'"a","b"', b"1,2"):
+    for token in (
+        b"-0",
+        b"1.5",
+        b"1e3",
+        b"01",
+        b"1234567890123456",
+        b'"a\\n"',
+        b'"\t"',
+        b'"\xff"',
+        b"null",
+        b"true",
+        b"[1]",
+        b'"a","b"',
+        b"1,2",
+    ):
         payload = b'[1,[16,[[15,[[14,["test"]],"x"]],' + token + b"]],{}]"
         assert shape_bytes.match([t], payload) is None, token
 
