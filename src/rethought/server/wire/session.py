@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
-from ...proto.ql2 import QueryType, ResponseType, TermType
+from ...proto.ql2 import QueryType, ResponseType
 from ..query import engine as engine_mod
 from ..query import json_dups, shape_bytes, shapes, table_slices
 from ..query.direct import inline_safe, optargs_safe
@@ -38,28 +38,20 @@ from ..query.plan_cache import MAX_PAYLOAD, Plan, PlanCache
 from ..runtime import suspend
 from ..runtime.stats import COUNTERS
 from . import net_responses as resp
+from .query_frame import (
+    UNPARSEABLE,
+    BadQuery,
+    check_query,
+    parse_query,
+    profile_doc,
+    static_bool,
+)
 from .stream_batches import StreamBatches
 
 log = logging.getLogger("rethought.net")
 
 #: Queries one connection may run at once before the reader waits (RethinkDB: 1024).
 MAX_CONCURRENT_QUERIES = 1024
-UNPARSEABLE = "Client is buggy (failed to deserialize query)."
-_QUERY_TYPES = frozenset(int(t) for t in QueryType)
-
-_JSON_TYPE_NAMES = {
-    type(None): "NULL",
-    bool: "BOOL",
-    dict: "OBJECT",
-    list: "ARRAY",
-    str: "STRING",
-    int: "NUMBER",
-    float: "NUMBER",
-}
-
-
-class _BadQuery(Exception):
-    """The frame is not a well-formed query: answered with CLIENT_ERROR."""
 
 
 class _Query:
@@ -88,78 +80,6 @@ class _Query:
         if lock is None:
             lock = self._lock = asyncio.Lock()
         return lock
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _parse_int(text: str) -> int:
-    value = int(text)
-    if len(text) > 300:
-        float(value)  # OverflowError (a ValueError's sibling) beyond a double, as below
-    return value
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if value - value != 0.0:
-        raise ValueError(f"{text} is beyond a double")
-    return value
-
-
-def _parse(payload: bytes) -> tuple[Any, json_dups.Duplicates]:
-    """The query's JSON, and the objects in it that had a duplicate key (json_dups). orjson
-    is fast but stops at 1024 levels of nesting and 64-bit integers and keeps the last of
-    duplicate keys; the standard parser takes the rare query beyond those or whose bytes
-    are not orjson's own. A number beyond a double (10**400, 1e400) fails as RethinkDB's
-    parser fails it (rapidjson's NumberTooBig: the query is unparseable).
-    """
-    try:
-        value = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        pass  # beyond orjson: the standard parser below
-    else:
-        if not json_dups.may_have_duplicates(payload, value):
-            return value, {}
-    try:
-        return json_dups.loads_recording_duplicates(
-            payload,
-            parse_constant=_reject_constant,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-        )
-    except OverflowError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _static_bool(optargs: dict, name: str) -> bool:
-    """``noreply`` / ``profile`` as RethinkDB reads them before compiling: a bool or a DATUM."""
-    v = optargs.get(name)
-    if type(v) is bool:
-        return v
-    if type(v) is list and len(v) == 2 and v[0] == TermType.DATUM and type(v[1]) is bool:
-        return v[1]
-    return False
-
-
-def _profile_doc(raw_term: Any, seconds: float) -> list[dict[str, Any]]:
-    """A one-level profile in RethinkDB's shape (description, duration(ms), sub_tasks)."""
-    name = "datum"
-    if type(raw_term) is list and raw_term and type(raw_term[0]) is int:
-        try:
-            name = TermType(raw_term[0]).name.lower()
-        except ValueError:
-            name = str(raw_term[0])
-    elif type(raw_term) is dict:
-        name = "make_obj"
-    return [
-        {
-            "description": f"Evaluating {name}.",
-            "duration(ms)": round(seconds * 1000, 6),
-            "sub_tasks": [],
-        }
-    ]
 
 
 class ConnectionSession:
@@ -304,7 +224,7 @@ class ConnectionSession:
             if parsed is not None and parsed[0] is payload:
                 query, dups = parsed[1], {}  # parsed by handle_now, no duplicate keys
             else:
-                query, dups = _parse(payload)
+                query, dups = parse_query(payload)
         except RecursionError:
             err = ReqlQueryLogicError("Maximum expression depth exceeded.")
             await self.send(resp.from_exception(token, err))
@@ -313,12 +233,12 @@ class ConnectionSession:
             await self.send(resp.client_error(token, UNPARSEABLE))
             return
         try:
-            qtype, raw_term, optargs = self._check_query(query)
-        except _BadQuery as e:
+            qtype, raw_term, optargs = check_query(query)
+        except BadQuery as e:
             await self.send(resp.client_error(token, f"Server could not parse query: {e}"))
             return
         if qtype == QueryType.START:
-            noreply = _static_bool(optargs, "noreply")
+            noreply = static_bool(optargs, "noreply")
             if dups:
                 if token in self.queries or token in self.running:
                     await self.send(resp.client_error(token, f"ERROR: duplicate token {token}"))
@@ -330,7 +250,7 @@ class ConnectionSession:
                     if not noreply:
                         await self.send(resp.from_exception(token, err))
                     return
-            profile = _static_bool(optargs, "profile")
+            profile = static_bool(optargs, "profile")
             # Cached once compiled: not profiled queries (their tree is wrapped per run) nor
             # ones whose parse found duplicate keys.
             key = None if profile or dups else payload
@@ -471,33 +391,6 @@ class ConnectionSession:
         task.add_done_callback(self.tasks.discard)
         return task
 
-    @staticmethod
-    def _check_query(query: Any) -> tuple[int, Any, dict]:
-        if type(query) is not list:
-            raise _BadQuery(
-                f"Expected a query to be an array, but found {_JSON_TYPE_NAMES[type(query)]}."
-            )
-        if not 1 <= len(query) <= 3:
-            raise _BadQuery(
-                f"Expected 1 to 3 elements in the top-level query, but found {len(query)}."
-            )
-        qtype = query[0]
-        if type(qtype) not in (int, float) or type(qtype) is bool:
-            raise _BadQuery(
-                f"Expected a query type as a number, but found {_JSON_TYPE_NAMES[type(qtype)]}."
-            )
-        if qtype not in _QUERY_TYPES:
-            raise _BadQuery(f"Unrecognized QueryType: {int(qtype)}.")
-        optargs = query[2] if len(query) > 2 else {}
-        if type(optargs) is not dict:
-            raise _BadQuery(
-                "Expected global optargs as an object, but found "
-                f"{_JSON_TYPE_NAMES[type(optargs)]}."
-            )
-        if qtype == QueryType.START and len(query) < 2:
-            raise _BadQuery("Expected a term in a START query.")
-        return int(qtype), query[1] if len(query) > 1 else None, optargs
-
     # -- START ------------------------------------------------------------------------------
 
     async def _start(
@@ -568,7 +461,7 @@ class ConnectionSession:
                 if ctx.profiler is not None and ctx.profiler.tasks:
                     profile = ctx.profiler.tasks  # the term tree, as RethinkDB reports it
                 else:
-                    profile = _profile_doc(raw_term, time.perf_counter() - started)
+                    profile = profile_doc(raw_term, time.perf_counter() - started)
             frame = resp.response(token, rtype, rows, notes=q.notes, profile=profile)
         except (Exception, asyncio.CancelledError) as e:
             frame = self._failed(q, e)
@@ -658,7 +551,7 @@ class ConnectionSession:
                     await self._flush_writes(q.ctx)
                     profile = None
                     if q.profile:
-                        profile = _profile_doc(None, time.perf_counter() - started)
+                        profile = profile_doc(None, time.perf_counter() - started)
                     frame = resp.response(token, rtype, rows, notes=q.notes, profile=profile)
         except (Exception, asyncio.CancelledError) as e:
             frame = self._failed(q, e)
