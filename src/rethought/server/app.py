@@ -25,6 +25,7 @@ from typing import Any
 from .feeds.cross_process import CrossProcessFeeds
 from .query.engine import Engine
 from .query.terms.indexes import index_function
+from .runtime.memtrim import trim_periodically
 from .runtime.stats import COUNTERS
 from .storage import Storage
 from .storage.changelog import Limits
@@ -144,6 +145,7 @@ class Server:
         self._syncer: SyncCoalescer | None = None
         self._sampler: asyncio.Future | None = None
         self._log_sweeper: asyncio.Future | None = None
+        self._trimmer: asyncio.Future | None = None
         self._log: server_log.ServerLog | None = None
         self._log_handler: logging.Handler | None = None
         self._early: list[str] = []  # lines said before the log file is open
@@ -247,6 +249,7 @@ class Server:
             say(f"Listening for client driver connections on port {self.port}")
             COUNTERS.connections = lambda: len(server.connections)
             self._sampler = asyncio.ensure_future(run_sampler(storage, engine.hub))
+            self._trimmer = asyncio.ensure_future(trim_periodically())  # runtime/memtrim.py
             storage.changelog.defaults = Limits(
                 opts.changefeed_log_max_changes, opts.changefeed_log_max_age
             )
@@ -287,6 +290,8 @@ class Server:
                 self._notice("Shutting down client connections...")
             if self._sampler is not None:
                 self._sampler.cancel()
+            if self._trimmer is not None:
+                self._trimmer.cancel()
             if self._log_sweeper is not None:
                 self._log_sweeper.cancel()
             if self._hub is not None:
