@@ -113,7 +113,10 @@ def encode_row(row: Any) -> bytes:
     if t is not dict and t is not list and t is not str and t is not int and t is not float:
         if row is not None and t is not bool:
             row = values.to_datum(row)
-    return dumps(row)
+    # Copied to its own size: orjson's bytes keep their ~4 KiB buffer (orjson 3.13: 4,097
+    # bytes held for `1`), and rows wait in batches and cursors (a get_all cut by time under
+    # overload held ~0.8 MB for 200 rows until its cursor closed).
+    return memoryview(dumps(row)).tobytes()
 
 
 _BATCH_OPTARGS = frozenset(
