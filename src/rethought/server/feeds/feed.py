@@ -194,15 +194,20 @@ class Feed(values.Sequence):
             due = self.due_in()
             if due is not None and due > 0:
                 return WAIT
-            if self.opts.squash:
-                _, (old, new) = self.pending.popitem(last=False)
-            else:
-                old, new = self.pending.popleft()
-            if not self.pending:
-                self.first_pending_at = None
+            old, new = self._pop_pending()
             doc = self.change_doc(old, new)
             if doc is not None:
                 return doc
+
+    def _pop_pending(self) -> tuple[Any, Any]:
+        """The oldest waiting change (squashed: the oldest key's), as (old, new)."""
+        if self.opts.squash:
+            _, (old, new) = self.pending.popitem(last=False)
+        else:
+            old, new = self.pending.popleft()
+        if not self.pending:
+            self.first_pending_at = None
+        return old, new
 
     def _splice_step(self) -> dict | None:
         """splice_stream_t::next_stream_batch: the changes that came in first (each side
@@ -210,12 +215,7 @@ class Feed(values.Sequence):
         splice = self.splice
         assert splice is not None
         if self.pending:
-            if self.opts.squash:
-                _, (old, new) = self.pending.popitem(last=False)
-            else:
-                old, new = self.pending.popleft()
-            if not self.pending:
-                self.first_pending_at = None
+            old, new = self._pop_pending()
             drop_old = old is not None and splice.ahead(old)
             drop_new = new is not None and splice.ahead(new)
             old_t = None if drop_old else self.transform(old)
