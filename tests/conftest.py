@@ -128,6 +128,22 @@ def official_r():
     return rethinkdb.r
 
 
+@pytest.fixture(scope="module")
+def srv():
+    """A server in this process (``rethought.testing.start_server``), one per test module,
+    for tests that look inside it (its engine, its plan cache)."""
+    from rethought.testing import start_server
+
+    with start_server() as handle:
+        yield handle
+
+
+@pytest.fixture
+def plans(srv):
+    """The in-process server's plan cache (server/query/plan_cache.py)."""
+    return srv._server._driver.engine.plans
+
+
 def _driver(which: str):
     """(r, errors module) of our driver ("ours") or the official one ("official")."""
     if which == "ours":

@@ -16,20 +16,8 @@ import rethinkdb
 from rethinkdb.errors import ReqlOpFailedError, ReqlPermissionError, ReqlResourceLimitError
 
 from rethought.server.query.plan_cache import MAX_PAYLOAD, Plan, PlanCache
-from rethought.testing import start_server
 
 r = rethinkdb.r
-
-
-@pytest.fixture(scope="module")
-def srv():
-    with start_server() as handle:
-        yield handle
-
-
-@pytest.fixture
-def plans(srv):
-    return srv._server._driver.engine.plans
 
 
 @pytest.fixture

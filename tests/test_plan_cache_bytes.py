@@ -10,15 +10,8 @@ import pytest
 import rethinkdb
 
 from rethought.server.query import shape_bytes, shapes
-from rethought.testing import start_server
 
 r = rethinkdb.r
-
-
-@pytest.fixture(scope="module")
-def srv():
-    with start_server() as handle:
-        yield handle
 
 
 @pytest.fixture

@@ -17,18 +17,6 @@ from rethinkdb import errors as official_errors
 from rethought import errors as our_errors
 from rethought import r as ours
 from rethought.server.query.shapes import MARK
-from rethought.testing import start_server
-
-
-@pytest.fixture(scope="module")
-def srv():
-    with start_server() as handle:
-        yield handle
-
-
-@pytest.fixture
-def plans(srv):
-    return srv._server._driver.engine.plans
 
 
 @pytest.fixture(params=["ours", "official"])
