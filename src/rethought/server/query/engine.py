@@ -28,6 +28,7 @@ from .compile import Scope, Term, blame, compile_term
 from .context import GlobalOptargs, QueryContext, Session, evaluate_global  # noqa: F401  (engine.Session etc. for the wire)
 from .plan_cache import PlanCache
 from .profile import Profiler, instrument
+from .terms.tables import Get
 from .walker import walk_term
 
 ATOM, STREAM, FEED = "atom", "stream", "feed"
@@ -63,10 +64,21 @@ class Result:
     source: Any = None  # a stream's sequence (table_slices.raw_rows may read it faster)
 
 
-@dataclass
 class Prepared:
-    root: Term
-    ctx: QueryContext
+    """A compiled query with its context; ``wire``: its answer goes to the wire as it is
+    (the session's cached plans), so a point get may answer with the stored row's bytes."""
+
+    __slots__ = ("root", "ctx", "wire")
+
+    def __init__(self, root: Term, ctx: QueryContext, wire: bool = False) -> None:
+        self.root = root
+        self.ctx = ctx
+        self.wire = wire
+
+
+#: The global optargs of every cached plan run with none (nothing is ever stored in them:
+#: ``__getitem__`` evaluates only names present, and ``db_value`` only with ``db``).
+_NO_OPTARGS = GlobalOptargs({})
 
 
 class Engine:
@@ -84,7 +96,13 @@ class Engine:
         self, raw_term: Any, raw_optargs: dict[str, Any], session: Session, root: Any = None
     ) -> Prepared:
         """Compile a START query, or take ``root`` already compiled from the same bytes (a
-        cached plan, which passed the walk and the optarg checks when it was compiled)."""
+        cached plan, which passed the walk and the optarg checks when it was compiled).
+        A cached plan's answer is ``wire``: ``Result.value`` may then be an
+        ``orjson.Fragment`` (a point get's stored row), which only dumping reads."""
+        if root is not None and not raw_optargs:  # most cached plans: nothing to evaluate
+            return Prepared(
+                root, QueryContext(self, session, _NO_OPTARGS, session.default_db), True
+            )
         if root is None:
             # query_cache_t::create: the term walker over the query, then each global optarg
             # in turn is walked and its name checked (add_optarg's rcheck_toplevel).
@@ -96,6 +114,9 @@ class Engine:
                         f"Unrecognized global optional argument `{name}`.", frames=[]
                     )
             root = compile_term(raw_term)
+            wire = False
+        else:
+            wire = True
         ctx = QueryContext(self, session, GlobalOptargs(raw_optargs), session.default_db)
         ctx.optargs.ctx = ctx
         if "array_limit" in ctx.optargs:
@@ -109,10 +130,14 @@ class Engine:
         if _static_true(raw_optargs.get("profile")):
             ctx.profiler = Profiler()
             root = instrument(root, ctx.profiler)
-        return Prepared(root, ctx)
+            return Prepared(root, ctx)
+        return Prepared(root, ctx, wire)
 
     def execute(self, prepared: Prepared) -> Result:
         ctx = prepared.ctx
+        root = prepared.root
+        if prepared.wire and type(root) is Get:  # a point get: no feed, no sequence
+            return Result(ATOM, root.run_wire(Scope(ctx)))
         try:
             value = prepared.root.run(Scope(ctx))
             if ctx.feeds:

@@ -74,6 +74,13 @@ class TableStore:
             raw = txn.get(k)
         return None if raw is None else orjson.loads(raw)
 
+    def get_raw(self, key: Any) -> bytes | None:
+        """``get``, the row as its stored JSON bytes (orjson's dump of it, which is what
+        dumping ``get``'s row gives again), or None."""
+        k = self._prefix + encode_primary(key)
+        with self._storage.env.begin(db=self._rows) as txn:
+            return txn.get(k)
+
     def count(self) -> int:
         """The number of rows (kept in the catalog by every write, so O(1))."""
         with self._storage.env.begin(db=self._storage.catalog_db) as txn:

@@ -142,6 +142,10 @@ class GuardedStore:
         self._check("read")
         return self._store.get(key)
 
+    def get_raw(self, key: Any) -> Any:
+        self._check("read")
+        return self._store.get_raw(key)
+
     def count(self) -> int:
         self._check("read")
         return self._store.count()
