@@ -59,6 +59,16 @@ def response(
     return frame(token, b"".join(parts))
 
 
+_ATOM_OPENING = _OPENINGS[ResponseType.SUCCESS_ATOM]
+_pack_header = HEADER.pack
+
+
+def atom(token: int, value: Any) -> bytes:
+    """A SUCCESS_ATOM frame of one datum (``response`` for the commonest answer)."""
+    body = b"".join((_ATOM_OPENING, dumps(value), b"]}"))
+    return _pack_header(token, len(body)) + body
+
+
 def _unencodable(value: Any) -> Any:
     # r.minval / r.maxval are datums only inside a query (between bounds); RethinkDB refuses
     # to send them back (datum_t::write_json).

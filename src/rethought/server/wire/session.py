@@ -32,7 +32,7 @@ import orjson
 from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ...proto.ql2 import QueryType, ResponseType
 from ..query import engine as engine_mod
-from ..query import json_dups, shape_bytes, shapes, table_slices
+from ..query import json_dups, plan_lookup, shapes, table_slices
 from ..query.direct import inline_safe, optargs_safe
 from ..query.plan_cache import MAX_PAYLOAD, Plan, PlanCache
 from ..runtime import suspend
@@ -49,6 +49,7 @@ from .query_frame import (
 from .stream_batches import StreamBatches
 
 log = logging.getLogger("rethought.net")
+_ATOM = engine_mod.ATOM
 
 #: Queries one connection may run at once before the reader waits (RethinkDB: 1024).
 MAX_CONCURRENT_QUERIES = 1024
@@ -118,23 +119,21 @@ class ConnectionSession:
 
     def handle_now(self, token: int, payload: bytes) -> bool:
         """Answer a frame right now, from the connection's data callback, when nothing has
-        to wait: a START whose plan is cached (by its bytes or its shape), with a free query
-        slot and a socket taking frames. Evaluated inline as ``_begin`` does; a query that
-        must go on (a stream, a feed, an fsync, a wait) continues in its task. False: the
-        caller queues the frame for ``handle`` (in order, with every frame after it)."""
+        to wait: a START whose plan is cached (by its bytes or its shape, plan_lookup.py),
+        with a free query slot and a socket taking frames. Evaluated inline as ``_begin``
+        does; a query that must go on (a stream, a feed, an fsync, a wait) continues in its
+        task. False: the caller queues the frame for ``handle`` (in order, with every frame
+        after it)."""
         if self.closing:
             return True  # ignored, as handle() would
-        plan = self.plans.peek(payload)
-        exact = plan is not None
-        if exact:
-            params, raw_term = plan.params, plan.raw_term
-        else:
-            plan, params, raw_term = self._shared_plan(payload)
+        plan, params, raw_term, parsed, exact = plan_lookup.lookup(self.plans, payload)
+        if parsed is not None:
+            self._parsed = (payload, parsed)  # for handle(), when it is not answered here
         if (
             plan is None
             or token in self.queries
             or token in self.running
-            or self.slots.locked()
+            or self.slots._value <= 0  # locked() walks its waiters in Python
             or not self.can_send_now()
         ):
             return False
@@ -142,11 +141,10 @@ class ConnectionSession:
             self.plans.hit(payload, plan)
         COUNTERS.query()
         noreply = plan.noreply
-        q = _Query(token, False, noreply)
         # The query slot is free (checked above) and nothing here yields to the loop: it is
         # taken only by a query that goes on in a task, not by one answered right here.
         begun = self._run_inline(
-            q, raw_term, plan.optargs, plan.root, None, None, params, plan.direct
+            token, noreply, raw_term, plan.optargs, plan.root, None, None, params, plan.direct
         )
         if type(begun) is bytes:
             if not noreply:
@@ -154,54 +152,8 @@ class ConnectionSession:
                 self.send_now(begun)
             return True
         _take_free_slot(self.slots)
-        task = q.task = self._spawn(self._start(q, raw_term, plan.optargs, plan.root, None, begun))
-        self.running[token] = q
-        if noreply:
-            self.noreply_tasks.add(task)
-            task.add_done_callback(self.noreply_tasks.discard)
+        self._go_on(token, noreply, raw_term, plan.optargs, plan.root, begun)
         return True
-
-    def _shared_plan(self, payload: bytes) -> tuple[Plan | None, tuple, Any]:
-        """The plan this frame shares with others of its shape, its params and its term
-        (the plan's, when matched by its bytes: a cached root never reads it); the parse
-        is kept (``_parsed``) for ``handle`` when there is none."""
-        if len(payload) > MAX_PAYLOAD:
-            return None, (), None
-        plans = self.plans
-        if plans.templates and (hit := shape_bytes.match(plans.templates, payload)):
-            plan, params = hit
-            plans.shape_hits += 1
-            raw_term = plan.raw_term
-        else:
-            try:
-                query = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                return None, (), None
-            if json_dups.may_have_duplicates(payload, query):
-                return None, (), None
-            self._parsed = (payload, query)
-            if type(query) is not list or len(query) < 2 or query[0] != QueryType.START:
-                return None, (), None
-            shape = shapes.shape_of(query)
-            if shape is None:
-                return None, (), None
-            plan = plans.get_shape(shape.key)
-            if plan is None:
-                return None, (), None
-            if not plan.learned:  # its second query: one-key shapes get a byte template
-                plan.learned = True
-                if template := shape_bytes.learn(payload, query, shape, plan):
-                    plans.add_template(template)
-            params, raw_term = shape.params, query[1]
-        if plan.last == payload:
-            # The same bytes twice running (a poll of one row): cached by its bytes too,
-            # so its next runs skip the shape. Only then, or varying keys would fill the
-            # byte cache with payloads never seen again.
-            plans.put(
-                payload, Plan(raw_term, plan.optargs, plan.root, plan.noreply, plan.direct, params)
-            )
-        plan.last = payload
-        return plan, params, raw_term
 
     async def handle(self, token: int, payload: bytes) -> None:
         """Parse one frame and start answering it; returns once the query is under way."""
@@ -303,17 +255,33 @@ class ConnectionSession:
             return
         await self.slots.acquire()
         COUNTERS.query()
-        q = _Query(token, profile, noreply)
         begun = (
             None
             if profile
-            else self._run_inline(q, raw_term, optargs, root, key, shape, params, direct)
+            else self._run_inline(
+                token, noreply, raw_term, optargs, root, key, shape, params, direct
+            )
         )
         if type(begun) is bytes:  # answered without a task
             self.slots.release()
             if not noreply:
                 await self.send(begun)
             return
+        self._go_on(token, noreply, raw_term, optargs, root, begun, profile, key)
+
+    def _go_on(
+        self,
+        token: int,
+        noreply: bool,
+        raw_term: Any,
+        optargs: dict,
+        root: Any,
+        begun: Any,
+        profile: bool = False,
+        key: bytes | None = None,
+    ) -> None:
+        """Carry a START on in its own task (holding the query slot taken for it)."""
+        q = _Query(token, profile, noreply)
         task = q.task = self._spawn(self._start(q, raw_term, optargs, root, key, begun))
         self.running[token] = q
         if noreply:
@@ -322,7 +290,7 @@ class ConnectionSession:
 
     def _prepare(
         self,
-        q: _Query,
+        noreply: bool,
         raw_term: Any,
         optargs: dict,
         root: Any,
@@ -335,7 +303,7 @@ class ConnectionSession:
         and read its batching options."""
         if root is None:
             prepared = self.engine.prepare(raw_term, optargs, self.session)
-            plan = Plan(raw_term, optargs, prepared.root, q.noreply)
+            plan = Plan(raw_term, optargs, prepared.root, noreply)
             shared = shape is not None and shapes.parameterize(prepared.root, shape)
             plan.direct = inline_safe(prepared.root) and optargs_safe(optargs)
             if shared:
@@ -350,7 +318,8 @@ class ConnectionSession:
 
     def _run_inline(
         self,
-        q: _Query,
+        token: int,
+        noreply: bool,
         raw_term: Any,
         optargs: dict,
         root: Any,
@@ -368,7 +337,7 @@ class ConnectionSession:
         (``result`` is then the awaitable of ``suspend.start_sync``). Nothing here yields
         to the loop, so no STOP or close can come between."""
         try:
-            prepared, spec = self._prepare(q, raw_term, optargs, root, key, shape, params)
+            prepared, spec = self._prepare(noreply, raw_term, optargs, root, key, shape, params)
             ctx = prepared.ctx
             if direct:
                 done, result = True, self.engine.execute(prepared)
@@ -376,14 +345,14 @@ class ConnectionSession:
                 done, result = suspend.start_sync(self.engine.execute, prepared)
             if (
                 not done
-                or result.kind != engine_mod.ATOM
+                or result.kind is not _ATOM
                 or ctx.pending_sync
                 or ctx.pending_commit is not None
             ):
                 return prepared, spec, done, result
-            return resp.response(q.token, ResponseType.SUCCESS_ATOM, [resp.dumps(result.value)])
+            return resp.atom(token, result.value)
         except Exception as e:
-            return self._failed(q, e)
+            return self._error_frame(token, e)  # nothing opened yet: nothing to forget
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
@@ -437,7 +406,7 @@ class ConnectionSession:
                 if not done:
                     result = await result
             else:
-                prepared, spec = self._prepare(q, raw_term, optargs, root, key)
+                prepared, spec = self._prepare(q.noreply, raw_term, optargs, root, key)
                 ctx = prepared.ctx
                 # In a query greenlet, so a term may wait for I/O (r.http, r.js).
                 result = await suspend.run_sync(self.engine.execute, prepared)
@@ -479,6 +448,11 @@ class ConnectionSession:
             # STOP interrupted the evaluation, a batch being computed or a waiting feed:
             # RethinkDB answers the interrupted request with an empty SUCCESS_SEQUENCE.
             return resp.response(token, ResponseType.SUCCESS_SEQUENCE, [], notes=q.notes)
+        return self._error_frame(token, exc)
+
+    @staticmethod
+    def _error_frame(token: int, exc: Exception) -> bytes:
+        """The error answer to a query whose evaluation raised ``exc``."""
         if isinstance(exc, RecursionError):
             exc = ReqlQueryLogicError("Maximum expression depth exceeded.")
         if isinstance(exc, ReqlError):
