@@ -47,6 +47,7 @@ PROTOBUF_GONE = "The PROTOBUF client protocol is no longer supported"
 
 _U32 = struct.Struct("<I")
 _DONE, _DRAIN, _WAIT = 0, 1, 2  # what _write_now did
+_unpack_head, _HEAD_SIZE = resp.HEADER.unpack_from, resp.HEADER.size
 
 
 class HandshakeError(auth.AuthError):
@@ -140,6 +141,7 @@ class _Connection:
         self.peer = writer.get_extra_info("peername")
         self._ended = asyncio.Event()  # run() is over (the client closed, or we did)
         self._send_lock = asyncio.Lock()
+        self._queued = 0  # frames a task is sending or waiting to send (_send_rest)
         self._eof_sent = False
         self._sends: set[asyncio.Task] = set()  # frames send_now could not finish
         # Frame mode (after the handshake): bytes received not yet split into frames, how
@@ -168,9 +170,9 @@ class _Connection:
         """Write ``data`` if nothing is ahead of it: DONE (the kernel took it all, or the
         connection is closing: dropped), DRAIN (written, the transport holds some), or WAIT
         (not written: a frame ahead is still draining)."""
-        transport = self._transport
-        if self._send_lock.locked():
+        if self._queued:
             return _WAIT
+        transport = self._transport
         if transport.is_closing() or self._eof_sent:
             return _DONE
         transport.write(data)  # what StreamWriter.write does, one call less
@@ -178,7 +180,7 @@ class _Connection:
 
     def can_send_now(self) -> bool:
         """Whether a frame would go out now, with nothing ahead of it."""
-        return not self._send_lock.locked() and not self._transport.get_write_buffer_size()
+        return not self._queued and not self._transport.get_write_buffer_size()
 
     def send_now(self, data: bytes) -> None:
         """``send`` for code that cannot wait (a frame answered in the loop's callback): what
@@ -186,6 +188,7 @@ class _Connection:
         wait their turn)."""
         state = self._write_now(data)
         if state != _DONE:
+            self._queued += 1  # now: the task starts later, and frames after it wait for it
             task = asyncio.ensure_future(self._send_rest(data, state == _DRAIN))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
@@ -196,9 +199,16 @@ class _Connection:
         # nothing for STALLED_CLIENT_SECONDS is dropped instead of holding its queries.
         state = self._write_now(data)
         if state != _DONE:  # the usual case is DONE: nothing to drain
+            self._queued += 1
             await self._send_rest(data, state == _DRAIN)
 
     async def _send_rest(self, data: bytes, written: bool) -> None:
+        try:
+            await self._drain_in_turn(data, written)
+        finally:
+            self._queued -= 1
+
+    async def _drain_in_turn(self, data: bytes, written: bool) -> None:
         writer = self.writer
         async with self._send_lock:
             if not written:
@@ -402,6 +412,17 @@ class _Connection:
         """Split the frames out of what arrived (with what came before it): each is answered
         here when the session can (``handle_now``), else queued for the task, as is every
         frame after one queued."""
+        if not self._have and not self._backlog and len(data) >= _HEAD_SIZE:
+            # The commonest chunk: one whole frame, nothing before it.
+            token, size = _unpack_head(data, 0)
+            if size + _HEAD_SIZE == len(data) and size < MAX_QUERY_SIZE:
+                payload = data[_HEAD_SIZE:]
+                session = self.session
+                assert session is not None
+                if not session.handle_now(token, payload):
+                    self._backlog.append((token, payload))
+                    self._wake_task()
+                return
         self._parts.append(data)
         self._have += len(data)
         if self._have < self._need:
