@@ -14,7 +14,11 @@ children) before and after each workload, divided by the operations.
     python bench/bench_peer.py --peer-port 28015 --peer-pid 1234
 
 A floor is measured in the same run: a bare Python TCP echo (a blocking socket round trip
-of a point-get-sized frame against an echo server on the servers' CPU).
+of a point-get-sized frame against an echo server on the servers' CPU). So is the client's
+ceiling: the official driver running ``r.expr(1)`` sequentially against an instant server
+(a blocking Python loop on the servers' CPU answering every frame with ``[1]``, after our
+server did the handshake through it): no server can be faster than that for this client,
+which bounds what a ratio of sequential rates can show.
 """
 
 from __future__ import annotations
@@ -142,6 +146,56 @@ def _wait_listening(port: int, proc: subprocess.Popen, probe: bool = True) -> No
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("server did not start") from None
             time.sleep(0.05)
+
+
+@contextmanager
+def instant_server(upstream: int):
+    """A server answering every query frame at once with ``[1]`` (the client's ceiling). The
+    handshake is relayed to ``upstream`` (a real server) until it has sent its three
+    messages; from then on frames are answered here, on the servers' CPU."""
+    port = free_port()
+    code = (
+        "import socket,struct,select\n"
+        "s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+        f"s.bind(('127.0.0.1',{port}));s.listen()\n"
+        "while True:\n"
+        " c,_=s.accept();c.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1)\n"
+        f" u=socket.create_connection(('127.0.0.1',{upstream}));nul=0\n"
+        " while nul<3:\n"
+        "  for x in select.select([c,u],[],[])[0]:\n"
+        "   d=x.recv(65536)\n"
+        "   if x is u: nul+=d.count(0); c.sendall(d)\n"
+        "   else: u.sendall(d)\n"
+        " u.close();h=struct.Struct('<qI');body=b'{\"t\":1,\"r\":[1]}';buf=b''\n"
+        " while (d:=c.recv(65536)):\n"
+        "  buf+=d;out=[]\n"
+        "  while len(buf)>=12:\n"
+        "   t,n=h.unpack_from(buf)\n"
+        "   if len(buf)<12+n: break\n"
+        "   buf=buf[12+n:];out.append(h.pack(t,len(body))+body)\n"
+        "  if out: c.sendall(b''.join(out))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    pin(proc.pid, client=False)
+    try:
+        _wait_listening(port, proc, probe=False)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def ceiling(port: int, seconds: float) -> float:
+    """The official driver's sequential ``r.expr(1)`` rate against the instant server."""
+    c = rethinkdb.r.connect(port=port)
+    q = rethinkdb.r.expr(1)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        q.run(c)
+        n += 1
+    rate = n / (time.perf_counter() - t0)
+    c.close()
+    return rate
 
 
 def floor(port: int, seconds: float) -> float:
@@ -355,6 +409,8 @@ def run(args: argparse.Namespace) -> str:
             t.setup()
         echo = stack.enter_context(echo_server())
         floor_rate = floor(echo, 1.0 if quick else 2.0)
+        instant = stack.enter_context(instant_server(targets[0].port))
+        ceiling_rate = ceiling(instant, 1.0 if quick else 2.0)
         results: dict[tuple[str, str], list[float]] = {}
         work = workloads(sizes, budget)
         if args.only:
@@ -401,7 +457,11 @@ def run(args: argparse.Namespace) -> str:
             "CPU ours/peer",
         ],
     )
-    return out + f"\n\nFloor (bare Python TCP echo, same pinning): {floor_rate:,.0f} round trips/s"
+    return out + (
+        f"\n\nFloor (bare Python TCP echo, same pinning): {floor_rate:,.0f} round trips/s"
+        f"\nCeiling (the official driver's r.expr(1) against an instant server): "
+        f"{ceiling_rate:,.0f} q/s"
+    )
 
 
 if __name__ == "__main__":
