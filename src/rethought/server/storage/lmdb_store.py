@@ -332,6 +332,20 @@ class Storage:
                 return t
         return None
 
+    def table_named(self, table: TableStore, db_name: str, name: str) -> bool:
+        """Whether ``table`` is what ``db_get(db_name)`` and ``table_get(db_name, name)``
+        find now: a cheap check of a lookup remembered by a compiled plan (names are
+        unique within a database, so if ``table`` is still there under them it is the one;
+        a drop, rename, move, or another process's change read by ``refresh`` fails it)."""
+        self.refresh()
+        db = table.db
+        return (
+            self._tables.get(table.id) is table
+            and table.name == name
+            and db.name == db_name
+            and self._dbs.get(db_name) is db
+        )
+
     def table_by_id(self, ident: str) -> TableStore | None:
         return self._tables.get(ident)
 

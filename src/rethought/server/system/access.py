@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import weakref
 from typing import Any
 
 from ...datum.jsonfmt import pretty
@@ -109,15 +110,39 @@ def require(ctx: Any, perm: str, db_id: str | None = None, tbl_id: str | None = 
     user = _user(ctx)
     if user == ADMIN:
         return
-    storage = ctx.storage
-    ok = users.get_user(storage, user) is not None
-    if ok:
-        rec = _record(storage, user)
-        ok = _lookup(rec, perm, db_id, tbl_id)
-        if ok and perm == "write":
-            ok = _lookup(rec, "read", db_id, tbl_id)
+    rec = _current_record(ctx.storage, user)
+    ok = rec is not None and _lookup(rec, perm, db_id, tbl_id)
+    if ok and perm == "write":
+        ok = _lookup(rec, "read", db_id, tbl_id)
     if not ok:
         raise ReqlPermissionError(f"User `{user}` does not have the required `{perm}` permission.")
+
+
+#: Per storage: user -> (last committed transaction id, the user's permission record or
+#: None when the user does not exist), read by ``require`` for every read and write.
+_SEEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SEEN_USERS = 256  # users remembered per storage (forgotten all at once past that)
+
+
+def _current_record(storage: Any, user: str) -> dict | None:
+    """``user``'s permission record as committed now, or None if there is no such user.
+
+    Users and grants are meta records: they change only by a commit, here or in another
+    process, and every commit moves LMDB's last transaction id (one shared counter), so
+    a record read after seeing id N stays true until the id moves (meta reads see the
+    committed state, never an open write's)."""
+    stamp = storage.env.info()["last_txnid"]  # before the reads: they see at least that
+    seen = _SEEN.get(storage)
+    if seen is None:
+        seen = _SEEN[storage] = {}
+    hit = seen.get(user)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    rec = _record(storage, user) if users.get_user(storage, user) is not None else None
+    if len(seen) >= _SEEN_USERS:
+        seen.clear()
+    seen[user] = (stamp, rec)
+    return rec
 
 
 class GuardedStore:

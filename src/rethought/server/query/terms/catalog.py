@@ -79,18 +79,25 @@ def open_table(
     ``id_format`` ("name" / "uuid") only changes how system tables name dbs and tables;
     ``checked``: the name is known valid.
     """
+    store = find_table(ctx, db, name, id_format, checked)
+    if system is not None:
+        store = system.guard(ctx, store)  # permission checks for users other than admin
+    return values.TableValue(db, name, store, read_mode)
+
+
+def find_table(
+    ctx: Any, db: values.Database, name: str, id_format: str = "name", checked: bool = False
+) -> Any:
+    """``open_table``'s store before its permission guard, or "does not exist"."""
     if not checked:
         check_name(name, "Table")
-    system = system_module()
     if db.name == SYSTEM_DB:
         store = system.open_table(ctx, db, name, id_format) if system else None
     else:
         store = ctx.storage.table_get(db.name, name)
     if store is None:
         raise ReqlOpFailedError(f"Table `{db.name}.{name}` does not exist.")
-    if system is not None:
-        store = system.guard(ctx, store)  # permission checks for users other than admin
-    return values.TableValue(db, name, store, read_mode)
+    return store
 
 
 def system_module() -> Any:

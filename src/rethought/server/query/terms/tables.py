@@ -18,12 +18,13 @@ from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
 from ...storage.table import TableStore
+from ...system import guard
 from ...system.names import _NAME_RE, SYSTEM_DB, database_name, table_name
 from ..compile import Datum, Scope, Term, term
 from ..determinism import NO
 from ..table_slices import TableSlice, check_primary_key, require_index
 from .argcheck import bound
-from .catalog import as_db, as_table, default_db, get_db, open_table
+from .catalog import as_db, as_table, default_db, find_table, get_db, open_table
 
 
 @term(T.DB, arity=(1, 1))
@@ -40,7 +41,7 @@ _TABLE_OPTARGS = frozenset({"read_mode", "use_outdated", "identifier_format"})
 @term(T.TABLE, arity=(1, 2), optargs=("read_mode", "use_outdated", "identifier_format"))
 class Table(Term):
     nondeterminism = NO
-    __slots__ = ("_name",)
+    __slots__ = ("_name", "_db", "_memo")
 
     def compiled(self) -> None:
         # A valid literal name and no optargs of its own: most queries' r.table('t'), whose
@@ -54,15 +55,43 @@ class Table(Term):
             and _NAME_RE.match(name.value)
         ):
             self._name = name.value
+        # r.db('literal').table(...): the database's name is known before the run.
+        self._db = None
+        if len(self.args) == 2:
+            db = self.args[0]
+            if type(db) is Db and type(db.args[0]) is Datum and type(db.args[0].value) is str:
+                self._db = db.args[0].value
+        # The last lookup: (storage, database name, Database value, table store). A plan is
+        # shared by every connection, so it is checked each run against the catalog as it
+        # is now (``Storage.table_named``), never trusted: dropped, renamed, moved or
+        # recreated tables and databases (here or in another worker) fail the check.
+        self._memo: tuple | None = None
 
     def eval(self, scope: Scope) -> values.TableValue:
         name = self._name
         if name is not None:
-            given = scope.ctx.optargs
+            ctx = scope.ctx
+            given = ctx.optargs
             if not given or _TABLE_OPTARGS.isdisjoint(given):
-                ctx = scope.ctx
+                if len(self.args) == 1:
+                    db_name = None if getattr(given, "has_db", False) else ctx.db_name
+                else:
+                    db_name = self._db
+                memo = self._memo
+                if (
+                    memo is not None
+                    and db_name == memo[1]
+                    and memo[0] is ctx.storage
+                    and memo[0].table_named(memo[3], db_name, name)
+                ):
+                    # The permission guard is made per query (for its user): admin's is
+                    # the store itself, another user's checks each read (system/access.py).
+                    return values.TableValue(memo[2], name, guard(ctx, memo[3]), "single")
                 db = default_db(ctx) if len(self.args) == 1 else self.arg(scope, 0, as_db)
-                return open_table(ctx, db, name, "single", "name", checked=True)
+                store = find_table(ctx, db, name, "name", checked=True)
+                if db_name is not None and type(store) is TableStore and db.name == db_name:
+                    self._memo = (ctx.storage, db_name, db, store)
+                return values.TableValue(db, name, guard(ctx, store), "single")
         # Like every term optarg, these fall back to the query's global optargs.
         if "use_outdated" in self.optargs or "use_outdated" in scope.ctx.optargs:
             raise ReqlQueryLogicError(
