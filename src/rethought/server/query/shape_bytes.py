@@ -1,4 +1,5 @@
-"""Byte templates of one-key shapes: a point get with a new key, matched without a parse.
+"""Byte templates of one-position shapes: a point get with a new key, or a single insert of
+a new document, matched without parsing the whole frame.
 
 A shape plan (shapes.py) is found by parsing the payload, checking it for duplicate keys
 (its bytes must be orjson's own dump of it) and walking it for the shape's bytes. When a
@@ -8,6 +9,12 @@ payload ``prefix + token + suffix`` whose token is a whole JSON integer or a pla
 (what orjson dumps for that value) then parses to the same query with that key, dumps to
 itself (no duplicates) and has the same shape, with that key as its one param: so it is
 matched by ``startswith``/``endswith`` and its param read from the token alone.
+
+A shape whose one position is an inserted document is the same with the document's marker
+object in the place of the key's token: any payload ``prefix + doc + suffix`` whose middle
+parses as one JSON object (so everything around it is the template's own tokens), dumps to
+itself and is plain data (what shapes.py would have made a param) is that shape with that
+document: only the document is parsed, and it is checked as the shape walk checks it.
 """
 
 from __future__ import annotations
@@ -17,9 +24,13 @@ from typing import Any
 
 import orjson
 
-from .shapes import MARK, Shape
+from ...datum import canonical
+from . import json_dups
+from .compile import MAX_NESTING, _plain_data
+from .shapes import DOC_MARK, MARK, Shape
 
 _MARK_BYTES = orjson.dumps(MARK)
+_DOC_MARK_BYTES = orjson.dumps(DOC_MARK)
 # What orjson dumps for an int within 2**53 (no "-0") or a string with nothing escaped.
 _TOKEN = re.compile(rb'0|-?[1-9][0-9]{0,14}|"[^"\\\x00-\x1f]*"')
 #: Templates kept (scanned most recent first: a miss costs one startswith each).
@@ -27,15 +38,17 @@ CAPACITY = 8
 
 
 class Template:
-    """The bytes around the one key of a shape, and the plan that shape shares."""
+    """The bytes around the one position of a shape, and the plan that shape shares;
+    ``depth``: for a document position, the nesting its document may have (else None)."""
 
-    __slots__ = ("prefix", "suffix", "plan", "size")
+    __slots__ = ("prefix", "suffix", "plan", "size", "depth")
 
-    def __init__(self, prefix: bytes, suffix: bytes, plan: Any) -> None:
+    def __init__(self, prefix: bytes, suffix: bytes, plan: Any, depth: int | None = None) -> None:
         self.prefix = prefix
         self.suffix = suffix
         self.plan = plan
         self.size = len(prefix) + len(suffix)
+        self.depth = depth
 
 
 def learn(payload: bytes, query: list, shape: Shape, plan: Any) -> Template | None:
@@ -44,13 +57,19 @@ def learn(payload: bytes, query: list, shape: Shape, plan: Any) -> Template | No
     if len(shape.params) != 1 or len(query) != 3:
         return None
     key = shape.key
-    at = key.find(_MARK_BYTES)
-    if at < 0 or key.find(_MARK_BYTES, at + 1) >= 0:
-        return None  # a document marker, or the marker's text elsewhere
-    prefix, suffix = key[:at], key[at + len(_MARK_BYTES) :]
+    doc = type(shape.params[0]) is dict
+    mark = _DOC_MARK_BYTES if doc else _MARK_BYTES
+    at = key.find(mark)
+    if at < 0 or key.count(_MARK_BYTES) != 1:
+        return None  # the marker's text elsewhere too
+    prefix, suffix = key[:at], key[at + len(mark) :]
     if not (payload.startswith(prefix) and payload.endswith(suffix)):
         return None
-    if _TOKEN.fullmatch(payload, len(prefix), len(payload) - len(suffix)) is None:
+    start, stop = len(prefix), len(payload) - len(suffix)
+    if doc:
+        # The budget the shape walk gave this document (shapes._positions).
+        return Template(prefix, suffix, plan, MAX_NESTING - len(shape.paths[0]))
+    if _TOKEN.fullmatch(payload, start, stop) is None:
         return None
     return Template(prefix, suffix, plan)
 
@@ -61,6 +80,8 @@ def match(templates: list[Template], payload: bytes) -> tuple[Any, tuple] | None
     for t in templates:
         if n > t.size and payload.startswith(t.prefix) and payload.endswith(t.suffix):
             start, stop = len(t.prefix), n - len(t.suffix)
+            if t.depth is not None:
+                return _document(t, payload[start:stop])
             if _TOKEN.fullmatch(payload, start, stop) is None:
                 return None
             if payload[start] == 34:  # '"'
@@ -70,3 +91,19 @@ def match(templates: list[Template], payload: bytes) -> tuple[Any, tuple] | None
                     return None  # not valid UTF-8: the parse reports it
             return t.plan, (int(payload[start:stop]),)
     return None
+
+
+def _document(t: Template, middle: bytes) -> tuple[Any, tuple] | None:
+    """The plan and params of a payload whose document position holds ``middle``, or None
+    when it is not one plain, duplicate-free JSON object (the parse then decides)."""
+    if middle[:1] != b"{":
+        return None
+    try:
+        doc = orjson.loads(middle)
+    except orjson.JSONDecodeError:
+        return None
+    if type(doc) is not dict or json_dups.may_have_duplicates(middle, doc):
+        return None
+    if not _plain_data(doc, t.depth):
+        return None
+    return t.plan, (canonical(doc),)
