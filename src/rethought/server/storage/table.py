@@ -78,8 +78,11 @@ class TableStore:
         """``get``, the row as its stored JSON bytes (orjson's dump of it, which is what
         dumping ``get``'s row gives again), or None."""
         k = self._prefix + encode_primary(key)
-        with self._storage.env.begin(db=self._rows) as txn:
+        txn = self._storage.env.begin(db=self._rows)
+        try:
             return txn.get(k)
+        finally:
+            txn.abort()  # a read: what ``with`` does at its end, without the protocol calls
 
     def count(self) -> int:
         """The number of rows (kept in the catalog by every write, so O(1))."""

@@ -18,9 +18,9 @@ from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
 from ...storage.table import TableStore
-from ...system import guard
+from ...system.access import guard
 from ...system.names import _NAME_RE, SYSTEM_DB, database_name, table_name
-from ..compile import Datum, Scope, Term, term
+from ..compile import Datum, Scope, Term, blame, term
 from ..determinism import NO
 from ..table_slices import TableSlice, check_primary_key, require_index
 from .argcheck import bound
@@ -121,7 +121,7 @@ class Table(Term):
 
 #: Keys ``encode_primary`` checks itself with RethinkDB's messages (a number's serialization
 #: is never too long; a string's length and NUL bytes are checked there).
-_PLAIN_KEYS = (int, float, str)
+_PLAIN_KEYS = frozenset((int, float, str))
 
 
 @term(T.GET, arity=(2, 2))
@@ -140,16 +140,23 @@ class Get(Term):
     def run_wire(self, scope: Scope) -> Any:
         """``run`` as a query's answer: the row as a datum, or (a user table's) as its
         stored bytes in an ``orjson.Fragment``, which dumps to what dumping the row gives
-        (rows are stored as orjson's dump of them), without the parse and the re-dump."""
+        (rows are stored as orjson's dump of them), without the parse and the re-dump.
+        Its arguments are evaluated and blamed as ``arg`` / ``datum_arg`` do."""
         if self.group_probe:
             return values.to_datum(self.run(scope))
         try:
-            table = self.arg(scope, 0, as_table)
-            key = self.datum_arg(scope, 1)
-            if table.db.name == SYSTEM_DB:
-                return table.store.get(key)
+            node, key_node = self.args
+            table = node.run(scope)
+            if type(table) is not values.TableValue:
+                table = blame(as_table, None, table, node.frames)
+            key = key_node.run(scope)
+            plain = type(key) in _PLAIN_KEYS
+            if not plain:
+                key = blame(None, values.to_datum, key, key_node.frames)
             store = table.store
-            if type(store) is not TableStore or type(key) not in _PLAIN_KEYS:
+            if table.db.name == SYSTEM_DB:
+                return store.get(key)
+            if not plain or type(store) is not TableStore:
                 key = check_primary_key(key)
             raw = store.get_raw(key)
         except ReqlError as e:
