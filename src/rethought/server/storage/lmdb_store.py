@@ -337,7 +337,8 @@ class Storage:
         find now: a cheap check of a lookup remembered by a compiled plan (names are
         unique within a database, so if ``table`` is still there under them it is the one;
         a drop, rename, move, or another process's change read by ``refresh`` fails it)."""
-        self.refresh()
+        if self.coherence is not None:  # ``refresh``, inline: a check made every query
+            self.coherence.refresh()
         db = table.db
         return (
             self._tables.get(table.id) is table

@@ -68,24 +68,35 @@ class Table(Term):
         self._memo: tuple | None = None
 
     def eval(self, scope: Scope) -> values.TableValue:
+        ctx = scope.ctx
+        memo = self._memo
+        if memo is not None and not ctx.optargs:
+            # Remembered only for a literal name and database name (``_db``, else the
+            # connection's default: no ``db`` optarg here, the optargs are empty).
+            db_name = self._db or ctx.db_name
+            storage = memo[0]
+            if (
+                db_name == memo[1]
+                and storage is ctx.engine.storage
+                and storage.table_named(memo[3], db_name, self._name)
+            ):
+                # The permission guard is made per query (for its user): admin's is the
+                # store itself, another user's checks each read (system/access.py).
+                return values.TableValue(memo[2], self._name, guard(ctx, memo[3]), "single")
         name = self._name
         if name is not None:
-            ctx = scope.ctx
             given = ctx.optargs
             if not given or _TABLE_OPTARGS.isdisjoint(given):
                 if len(self.args) == 1:
                     db_name = None if getattr(given, "has_db", False) else ctx.db_name
                 else:
                     db_name = self._db
-                memo = self._memo
                 if (
                     memo is not None
                     and db_name == memo[1]
                     and memo[0] is ctx.storage
                     and memo[0].table_named(memo[3], db_name, name)
                 ):
-                    # The permission guard is made per query (for its user): admin's is
-                    # the store itself, another user's checks each read (system/access.py).
                     return values.TableValue(memo[2], name, guard(ctx, memo[3]), "single")
                 db = default_db(ctx) if len(self.args) == 1 else self.arg(scope, 0, as_db)
                 store = find_table(ctx, db, name, "name", checked=True)
@@ -146,7 +157,10 @@ class Get(Term):
             return values.to_datum(self.run(scope))
         try:
             node, key_node = self.args
-            table = node.run(scope)
+            if type(node) is Table and not node.group_probe:
+                table = _run_table(node, scope)
+            else:
+                table = node.run(scope)
             if type(table) is not values.TableValue:
                 table = blame(as_table, None, table, node.frames)
             key = key_node.run(scope)
@@ -176,6 +190,16 @@ class Get(Term):
                 e.frames = list(self.frames)
             raise
         return values.SingleSelection(table, key, None)
+
+
+def _run_table(node: Table, scope: Scope) -> Any:
+    """``node.run(scope)`` for a TABLE, which never groups: its errors get its frames."""
+    try:
+        return node.eval(scope)
+    except ReqlError as e:
+        if e.frames is None:
+            e.frames = list(node.frames)
+        raise
 
 
 @term(T.GET_ALL, arity=(1, None), optargs=("index",))
