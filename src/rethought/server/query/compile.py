@@ -46,6 +46,8 @@ implicit variable is bound, or rejected as RethinkDB does, at compile time.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from ... import datum
@@ -86,14 +88,18 @@ def term(tt: int, arity: tuple[int, int | None] = (0, None), optargs: tuple[str,
     return register
 
 
+_NO_VARS: Mapping[int, Any] = MappingProxyType({})
+
+
 class Scope:
     """Variables bound by enclosing functions, plus the query context."""
 
     __slots__ = ("ctx", "vars")
 
-    def __init__(self, ctx: Any, vars: dict[int, Any] | None = None) -> None:
+    def __init__(self, ctx: Any, vars: Mapping[int, Any] | None = None) -> None:
         self.ctx = ctx
-        self.vars = vars or {}
+        # Never changed in place (``bind`` makes a new one): one empty map serves every query.
+        self.vars = _NO_VARS if vars is None else vars
 
     def bind(self, ids: tuple[int, ...], args: tuple[Any, ...]) -> Scope:
         new = dict(self.vars)

@@ -16,7 +16,6 @@ hard-durability write (``QueryContext.pending_sync``) and feeds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import ReqlCompileError, ReqlQueryLogicError
@@ -56,12 +55,20 @@ def _static_true(raw: Any) -> bool:
     return raw is True or (type(raw) is list and raw[:1] == [T.DATUM] and raw[1:] == [True])
 
 
-@dataclass
 class Result:
-    kind: str
-    value: Any
-    notes: list[int] = field(default_factory=list)
-    source: Any = None  # a stream's sequence (table_slices.raw_rows may read it faster)
+    """What a query evaluated to: ``kind`` (ATOM, STREAM or FEED), its value, the notes
+    of its first response, and for a stream the sequence it reads (table_slices.raw_rows
+    may read it faster). A plain slotted class: one is made per query."""
+
+    __slots__ = ("kind", "value", "notes", "source")
+
+    def __init__(
+        self, kind: str, value: Any, notes: list[int] | None = None, source: Any = None
+    ) -> None:
+        self.kind = kind
+        self.value = value
+        self.notes = [] if notes is None else notes
+        self.source = source
 
 
 class Prepared:
@@ -79,6 +86,9 @@ class Prepared:
 #: The global optargs of every cached plan run with none (nothing is ever stored in them:
 #: ``__getitem__`` evaluates only names present, and ``db_value`` only with ``db``).
 _NO_OPTARGS = GlobalOptargs({})
+
+
+_DATUM_TYPES = values.DATUM_TYPES
 
 
 class Engine:
@@ -140,6 +150,8 @@ class Engine:
             return Result(ATOM, root.run_wire(Scope(ctx)))
         try:
             value = prepared.root.run(Scope(ctx))
+            if type(value) in _DATUM_TYPES and not ctx.feeds:
+                return Result(ATOM, value)  # a datum already: skips the ABC checks below
             if ctx.feeds:
                 if isinstance(value, values.Sequence):
                     cursor = FeedCursor(value, ctx.feeds)

@@ -211,7 +211,8 @@ def infinite_error(v: Any) -> ReqlQueryLogicError:
     )
 
 
-_DATUM_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
+#: The Python types of datums (arrays are lists, objects dicts): a value of one is a datum.
+DATUM_TYPES = frozenset({dict, list, str, int, float, bool, type(None)})
 
 
 def to_datum(v: Any) -> Any:
@@ -219,7 +220,7 @@ def to_datum(v: Any) -> Any:
     row; a table, selection or stream is not a datum (``Expected type DATUM but found
     SELECTION``). Terms that read a sequence use ``iterate`` / ``materialize`` instead.
     """
-    if type(v) in _DATUM_TYPES:  # most calls: skip the isinstance checks (Sequence is an ABC)
+    if type(v) in DATUM_TYPES:  # most calls: skip the isinstance checks (Sequence is an ABC)
         return v
     if isinstance(v, (Sequence, Func, Database)):
         # val_t::as_datum: only a DATUM or a SINGLE_SELECTION is one. A stream, selection,
