@@ -79,18 +79,28 @@ def match(templates: list[Template], payload: bytes) -> tuple[Any, tuple] | None
     n = len(payload)
     for t in templates:
         if n > t.size and payload.startswith(t.prefix) and payload.endswith(t.suffix):
-            start, stop = len(t.prefix), n - len(t.suffix)
+            middle = payload[len(t.prefix) : n - len(t.suffix)]
             if t.depth is not None:
-                return _document(t, payload[start:stop])
-            if _TOKEN.fullmatch(payload, start, stop) is None:
-                return None
-            if payload[start] == 34:  # '"'
-                try:
-                    return t.plan, (payload[start + 1 : stop - 1].decode(),)
-                except UnicodeDecodeError:
-                    return None  # not valid UTF-8: the parse reports it
-            return t.plan, (int(payload[start:stop]),)
+                return _document(t, middle)
+            return _key(t, middle)
     return None
+
+
+def _key(t: Template, token: bytes) -> tuple[Any, tuple] | None:
+    """The plan and params of a payload whose key position holds ``token``, or None when
+    it is not what orjson dumps for an integer within 2**53 or a plain string (``_TOKEN``;
+    integers are checked without the regex: the commonest key)."""
+    if token[0] == 34:  # '"'
+        if _TOKEN.fullmatch(token) is None:
+            return None
+        try:
+            return t.plan, (token[1:-1].decode(),)
+        except UnicodeDecodeError:
+            return None  # not valid UTF-8: the parse reports it
+    digits = token[1:] if token[0] == 45 else token  # '-'
+    if not digits.isdigit() or len(digits) > 15 or (digits[0] == 48 and token != b"0"):
+        return None  # not a digit string, beyond 2**53's 16 digits, a leading 0, or -0
+    return t.plan, (int(token),)
 
 
 def _document(t: Template, middle: bytes) -> tuple[Any, tuple] | None:
