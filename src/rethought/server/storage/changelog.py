@@ -153,6 +153,9 @@ class ChangeLog:
         else:
             value = encode_entry(now, raws)
         txn.put(key, value, db=self.db)
+        # What the transaction may have added to the map (lmdb_store ``_room_left``): the
+        # B-tree paths of each row and of the entry, and the bytes twice (rows and log).
+        self.storage.room -= 16 + 2 * len(raws) + (len(value) >> 11)
         pending = self._pending
         pending[tid] = pending.get(tid, 0) + len(key) + len(value)
         if oldest_first is None:

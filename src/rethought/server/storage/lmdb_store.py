@@ -82,6 +82,12 @@ class Storage:
         self.geo_db = self.env.open_db(b"geo", dupsort=True)
         self.changelog = ChangeLog(self)  # per-table change logs (sub-database ``changelog``)
         self._page_size = self.env.stat()["psize"]
+        # Pages writes may still add before the map's fill is looked at again (env.info()
+        # costs more than a small write's own LMDB calls): see ``_room_left``.
+        self.room = 0
+        # (committed txn id, table, row count) of the last top-level write: the count the
+        # next write of that table starts from when nothing committed in between (writer.py).
+        self.last_count: tuple[int, Any, int] | None = None
         self._open_txn: lmdb.Transaction | None = None  # the open write transaction, if any
         self._nested_used = False
         self._outbox: Outbox | None = None  # the open transaction's changes (outbox.py)
@@ -173,17 +179,30 @@ class Storage:
     def group_has_room(self) -> bool:
         """Whether a write may still join the open group: the map is not half full (past
         that, the group commits first and the map grows, as ``begin_write`` does)."""
+        return self.room > 0 and self.coherence is None or self._room_left() > 0
+
+    def _room_left(self) -> int:
+        """Look at the map's fill: sets and returns ``room``, a quarter of the pages left
+        below half the map (<= 0 when the map is half full or more).
+
+        Writes charge what they may have added (``ChangeLog.record``: a generous count of
+        pages per change and per logged byte), and the fill is read again only once the
+        charges use the room up: a write transaction rarely meets MapFullError, without an
+        ``env.info()`` per write. Other processes' writes are not charged here, so with
+        ``--workers`` the fill is read at every write as before."""
         info = self.env.info()
-        return (info["last_pgno"] + 1) * self._page_size * 2 <= info["map_size"]
+        half = info["map_size"] // (2 * self._page_size)
+        self.room = (half - info["last_pgno"] - 1) // 4
+        return self.room
 
     def begin_write(self) -> lmdb.Transaction:
         """Begin a write transaction, first growing the map when it is half full (so a
         transaction rarely meets MapFullError). An open group of writes commits first."""
         if self._group is not None:
             self.flush_group()
-        info = self.env.info()
-        if (info["last_pgno"] + 1) * self._page_size * 2 > info["map_size"]:
+        if (self.room <= 0 or self.coherence is not None) and self._room_left() <= 0:
             self.grow()
+            self._room_left()
         try:
             txn = self.env.begin(write=True)
         except lmdb.MapResizedError:  # another process grew the map: adopt its size
@@ -215,6 +234,7 @@ class Storage:
         finally:
             self._txn = None
             self._outbox = None
+            self.room = 0  # index builds, drops...: not charged, so look at the map again
         outbox.publish(self.commit_listeners)
 
     def new_build(self, table: TableStore, idx: Index, clear: bool = False) -> Any:

@@ -19,6 +19,7 @@ class Env(Protocol):
     geo_db: Any
     index_compiler: Callable[[Any, bool, bool], Any] | None
     coherence: Any  # coherence.Coherence with several server processes, else None
+    room: int  # pages writes may add before the map's fill is read again (lmdb_store)
 
     def transaction(self) -> Any: ...
 

@@ -66,6 +66,13 @@ class Writer:
     """
 
     publishes_on_commit = True  # the write terms leave publishing to the commit
+    # What only a nested or joined write sets (class defaults: a plain write pays nothing).
+    _nested = False
+    _parent: lmdb.Transaction | None = None
+    _mark: dict[str, int] | None = None
+    _group: CommitGroup | None = None  # the open group this writer joined
+    # Set when the write waits for its group's commit (group.py): answer after it.
+    committed: asyncio.Future | None = None
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -74,18 +81,13 @@ class Writer:
         self._ops: list[tuple[str, Any]] = []  # replayed if the map has to grow mid-write
         self._log: TableChanges | None = None  # the transaction's changes of this table
         self._delta = 0
-        self._nested = False
-        self._parent: lmdb.Transaction | None = None
-        self._mark: dict[str, int] | None = None
-        self._group: CommitGroup | None = None  # the open group this writer joined
-        # Set when the write waits for its group's commit (group.py): answer after it.
-        self.committed: asyncio.Future | None = None
 
     def __enter__(self) -> Writer:
-        if self.table.dropped:
-            raise KeyError(f"table {self.table.name} was dropped")
-        storage = self.table._storage
-        parent = storage._txn
+        table = self.table
+        if table.dropped:
+            raise KeyError(f"table {table.name} was dropped")
+        storage = table._storage
+        parent = storage._open_txn
         if parent is not None:
             # A write inside another write (a global optarg evaluated in the outer write's
             # function): LMDB has one writer, so it runs in a child transaction of the open
@@ -110,8 +112,9 @@ class Writer:
             storage._txn = self._txn = storage.begin_write()  # commits an open group first
             storage._nested_used = False
             outbox = storage._outbox = Outbox()
-            self._check_live()
-        self._log = outbox.table(self.table)
+            if table.dropped:
+                self._check_live()
+        self._log = outbox.table(table)
         return self
 
     def _check_live(self) -> None:
@@ -151,19 +154,26 @@ class Writer:
                 loop.call_soon(storage.flush_group)
                 self.committed = group.done
                 return
+            outbox = storage._outbox
             try:
-                self._finish(txn)
-                commit(txn, storage.path)
+                outbox.log(txn, storage.changelog)  # log order is commit order
+                count = self._count(txn, not storage._nested_used)
+                txn.commit()
             except lmdb.MapFullError:
                 txn.abort()
                 txn = self._grow_and_replay()
-                self._finish(txn)
+                outbox = storage._outbox
+                outbox.log(txn, storage.changelog)
+                count = self._count(txn, False)
                 try:
                     commit(txn, storage.path)
                 except lmdb.MapFullError as e:
                     raise write_failure(storage.path, e) from None
+            except lmdb.Error as e:
+                txn.abort()
+                raise write_failure(storage.path, e) from None
+            storage.last_count = count
             storage.changelog.committed(txn)  # the log's byte counts follow the commit
-            outbox = storage._outbox
         finally:
             storage._txn = None
             storage._outbox = None
@@ -228,16 +238,30 @@ class Writer:
         """Write ``row`` only if its primary key is new: None when written, else the row
         that has the key (nothing is written then). One B-tree lookup instead of a get
         then a put; ``canonical_row`` says the numbers in ``row`` are canonical already."""
-        self._ops.append(("put", row))  # a replay after a map growth writes it as a put
+        table, txn = self.table, self._txn
+        if not canonical_row:
+            row = canonical(row)
+        key = table._prefix + encode_primary(row[table.primary_key])
+        data = orjson.dumps(row)
+        ops = self._ops
+        ops.append(("put", row))  # a replay after a map growth writes it as a put
         try:
-            old = self._insert(row, canonical_row)
+            if not txn.put(key, data, db=table._rows, overwrite=False):
+                ops.pop()
+                return orjson.loads(txn.get(key, db=table._rows))
+            if table._indexes:
+                self._update_indexes(txn, key[len(table._prefix) :], None, row)
         except lmdb.MapFullError:
             self._txn.abort()
             self._txn = self._grow_and_replay()
             return None
-        if old is not None:
-            self._ops.pop()
-        return old
+        self._delta += 1
+        log = self._log
+        log.raws.append((None, data))
+        change = (None, row)
+        log.changes.append(change)
+        self.changes.append(change)
+        return None
 
     def delete(self, key: Any) -> dict | None:
         """Delete the row with primary key ``key``; returns it (None if there was none)."""
@@ -278,24 +302,6 @@ class Writer:
         self.changes.append((old, row))
         return old
 
-    def _insert(self, row: dict, canonical_row: bool) -> dict | None:
-        table, txn = self.table, self._txn
-        if not canonical_row:
-            row = canonical(row)
-        key = table._prefix + encode_primary(row[table.primary_key])
-        data = orjson.dumps(row)
-        if not txn.put(key, data, db=table._rows, overwrite=False):
-            return orjson.loads(txn.get(key, db=table._rows))
-        self._delta += 1
-        if table._indexes:
-            self._update_indexes(txn, key[len(table._prefix) :], None, row)
-        log = self._log
-        log.raws.append((None, data))
-        change = (None, row)
-        log.changes.append(change)
-        self.changes.append(change)
-        return None
-
     def _update_indexes(self, txn: lmdb.Transaction, pk: bytes, old: Any, new: Any) -> None:
         table = self.table
         idb = table._storage.index_db
@@ -310,27 +316,39 @@ class Writer:
             after = index_entries(idx, fn, new, pk) if new is not None else {}
             for key in before.keys() - after.keys():
                 txn.delete(key, db=idb)
+            table._storage.room -= len(after)  # a page each, counted generously
             for key, data in after.items():
                 if before.get(key) != data:
                     txn.put(key, data, db=idb)
             if idx.geo:
                 update_cells(txn, table._storage.geo_db, idx.prefix, before, after)
 
-    def _finish(self, txn: lmdb.Transaction) -> None:
-        """The outermost writer, about to commit: log every table's changes (in this same
-        transaction: log order is commit order), and count this writer's rows."""
-        storage = self.table._storage
-        storage._outbox.log(txn, storage.changelog)
-        self._count(txn)
+    def _count(self, txn: lmdb.Transaction, cached: bool = False) -> tuple | None:
+        """Add this writer's rows to the table's count; ``(txn id, table, count)`` when
+        ``cached`` (a top-level write that no other writer shared), for ``last_count``.
 
-    def _count(self, txn: lmdb.Transaction) -> None:
-        if self._delta:
-            table = self.table
-            cdb = table._storage.catalog_db
-            ckey = COUNT_PREFIX + table._prefix
-            raw = txn.get(ckey, db=cdb)
-            count = (COUNT.unpack(raw)[0] if raw else 0) + self._delta
-            txn.put(ckey, COUNT.pack(count), db=cdb)
+        The count the last top-level write committed is the one stored as long as no
+        other transaction (of this process or another) committed since: LMDB numbers the
+        write transactions, so that is when this one's id follows the stored one's."""
+        delta = self._delta
+        if not delta:
+            return None
+        table = self.table
+        storage = table._storage
+        ckey = COUNT_PREFIX + table._prefix
+        tid = 0
+        if cached:
+            tid = txn.id()
+            last = storage.last_count
+            if last is not None and last[0] == tid - 1 and last[1] is table:
+                count = last[2] + delta
+                txn.put(ckey, COUNT.pack(count), db=storage.catalog_db)
+                return (tid, table, count)
+        cdb = storage.catalog_db
+        raw = txn.get(ckey, db=cdb)
+        count = (COUNT.unpack(raw)[0] if raw else 0) + delta
+        txn.put(ckey, COUNT.pack(count), db=cdb)
+        return (tid, table, count) if cached else None
 
     def _grow_and_replay(self) -> lmdb.Transaction:
         storage = self.table._storage

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from .... import datum
 from ....errors import ReqlError, ReqlOpFailedError, ReqlQueryLogicError
 from ....proto.ql2 import TermType as T
@@ -100,8 +102,25 @@ def _system(table: values.TableValue) -> bool:
 _COMPILED: dict[str, tuple[Any, Any]] = {}
 
 
-def _hook_term(storage: Any, table_id: str) -> Any:
-    hook = stored_hook(storage, table_id)
+# ``write_hooks/<table id>`` as LMDB keys, by table id.
+_HOOK_KEYS: dict[str, bytes] = {}
+
+
+def _write_hook(storage: Any, table_id: str, txn: Any) -> Any:
+    """The table's stored hook as the write's own transaction ``txn`` sees it (what any
+    process last committed): one get in the open transaction instead of a read
+    transaction of its own per write. Without a transaction (a system table), meta_get."""
+    if txn is None:
+        return stored_hook(storage, table_id)
+    key = _HOOK_KEYS.get(table_id)
+    if key is None:
+        key = _HOOK_KEYS[table_id] = (HOOK_PREFIX + table_id).encode()
+    raw = txn.get(key, db=storage.meta_db)
+    return None if raw is None else orjson.loads(raw)
+
+
+def _hook_term(storage: Any, table_id: str, txn: Any = None) -> Any:
+    hook = _write_hook(storage, table_id, txn)
     if hook is None:
         return None
     cached = _COMPILED.get(table_id)
@@ -148,7 +167,7 @@ def with_hook(scope: Scope, store: Any, writer: Any, ignore: bool = False) -> An
     """``writer``, or a ``HookedWriter`` when ``store``'s table has a write hook."""
     if ignore or store.db.name == SYSTEM_DB:
         return writer
-    node = _hook_term(scope.ctx.storage, store.id)
+    node = _hook_term(scope.ctx.storage, store.id, getattr(writer, "_txn", None))
     if node is None:
         return writer
     fn = values.as_func(node.run(Scope(scope.ctx)))

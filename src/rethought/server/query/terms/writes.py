@@ -180,6 +180,22 @@ def parse_return_changes(t: Term, scope: Scope) -> int:
     return YES if truthy(v) else NO
 
 
+# Global optargs an insert reads (``run(c, return_changes=True)`` reaches every term).
+_INSERT_GLOBALS = ("return_changes", "return_vals", "conflict", "ignore_write_hook")
+
+
+def _plain_globals(given: Any) -> bool:
+    """Whether a query's global optargs leave an insert its defaults, but for a valid
+    literal ``durability`` (anything else is parsed, with its errors)."""
+    for name in _INSERT_GLOBALS:
+        if name in given:
+            return False
+    if "durability" in given:
+        d = dict.get(given, "durability")  # the raw value: a literal string is itself
+        return type(d) is str and (d == "soft" or d == "hard")
+    return True
+
+
 # -- row validation and merging -----------------------------------------------------------------
 
 
@@ -264,16 +280,22 @@ def run_write(
         require(ctx, "config", store.db.id, store.id)
     with store.write() as writer:
         body(with_hook(scope, store, writer, ignore_hook))
-    changes = list(getattr(writer, "changes", ()))
-    committed = getattr(writer, "committed", None)
+    if type(writer) is Writer:  # a table's: publishes on commit, its list is its own
+        changes = writer.changes
+        committed = writer.committed
+    else:
+        changes = list(getattr(writer, "changes", ()))
+        committed = getattr(writer, "committed", None)
     if committed is not None:  # committed with others at the end of this loop turn
         ctx.pending_commit = committed
+    if not changes:
+        return
     if durability is None:
         durability = ctx.optargs.get("durability") or getattr(store, "durability", "hard")
-    if durability == "hard" and changes:
+    if durability == "hard":
         ctx.pending_sync = True
     hub = ctx.engine.hub
-    if hub is not None and changes and not getattr(writer, "publishes_on_commit", False):
+    if hub is not None and not getattr(writer, "publishes_on_commit", False):
         # A system table's writer. A table's writer publishes through the storage, once the
         # outermost transaction commits (storage/outbox.py): never before, never an abort.
         hub.publish(store, changes)
@@ -419,9 +441,15 @@ class Delete(_RowWrite):
 class Insert(Term):
     def eval(self, scope: Scope) -> dict:
         table = self.arg(scope, 0, as_table)
-        return_changes = parse_return_changes(self, scope)
-        conflict = self.conflict(scope)
-        durability = parse_durability(self, scope)
+        given = getattr(scope.ctx, "optargs", None)
+        parsed = bool(self.optargs) or bool(given and not _plain_globals(given))
+        if parsed:
+            return_changes = parse_return_changes(self, scope)
+            conflict = self.conflict(scope)
+            durability = parse_durability(self, scope)
+        else:  # no optarg of its own nor a global one but durability: nothing to parse
+            return_changes, conflict = NO, "error"
+            durability = given.get("durability") if given else None
         docs = self.args[1].run(scope)
         if isinstance(docs, values.SingleSelection):
             docs = docs.row
@@ -446,7 +474,7 @@ class Insert(Term):
                 self.insert_one(writer, pk, doc, conflict, stats)
             stats.end_insert()
 
-        run_write(scope, store, durability, body, ignore_hook(self, scope))
+        run_write(scope, store, durability, body, parsed and ignore_hook(self, scope))
         return stats.result()
 
     def conflict(self, scope: Scope) -> Any:
@@ -480,10 +508,17 @@ class Insert(Term):
             or type(arg) is DocParam
             or (type(arg) is MakeArray and all(type(a) is Datum for a in arg.args))
         )
+        # Nor can they hold anything _unstorable finds: a literal object with an array or
+        # a pseudo-type in it is a MAKE_OBJ term (compile.py ``_plain_data``), not a Datum.
         to_datum, counts, uuid4 = values.to_datum, stats.counts, uuid.uuid4
+        insert, changes = writer.insert, stats.return_changes
         for doc in docs:
-            doc = to_datum(doc)
-            if type(doc) is not dict or datum.REQL_TYPE in doc:
+            if type(doc) is not dict:
+                doc = to_datum(doc)
+                if type(doc) is not dict:
+                    self.insert_one(writer, pk, doc, "error", stats)
+                    continue
+            if datum.REQL_TYPE in doc:
                 self.insert_one(writer, pk, doc, "error", stats)
                 continue
             key = doc.get(pk, _NO_KEY)
@@ -494,14 +529,14 @@ class Insert(Term):
             t = type(key)
             if not (
                 t is int or t is float or (t is str and len(key) < 32 and "\x00" not in key)
-            ) or _unstorable(doc):
+            ) or (not known and _unstorable(doc)):
                 self.insert_one(writer, pk, doc, "error", stats)  # its checks, its errors
                 continue
             stats.valid_docs += 1
-            old = writer.insert(doc, known)
+            old = insert(doc, known)
             if old is None:
                 counts["inserted"] += 1
-                if stats.return_changes:
+                if changes:
                     stats._change({"new_val": doc, "old_val": None})
             else:
                 stats.error(f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}", old)
