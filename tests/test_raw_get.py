@@ -99,3 +99,26 @@ def test_point_get_key_errors_are_a_fresh_compiles(rqe, raw_table):
             t.get("a\x00b").run(conn)
         with pytest.raises(errors.ReqlQueryLogicError, match="Primary keys must be"):
             t.get(None).run(conn)
+
+
+def test_point_get_of_a_user_without_rights_checks_the_key_first(rqe, server, raw_table):
+    rr, admin, errors = rqe
+    user = "u_" + raw_table
+    users = rr.db("rethinkdb").table("users")
+    users.insert({"id": user, "password": "pw"}).run(admin)
+    conn = rr.connect(host=server.host, port=server.port, user=user, password="pw")
+    try:
+        t = rr.table(raw_table)
+        for _ in range(3):  # compiled, then cached plans (whose lookup admin warmed too)
+            assert t.get(1).run(admin)["id"] == 1
+            with pytest.raises(errors.ReqlQueryLogicError, match="Primary key too long"):
+                t.get("x" * 200).run(conn)
+            with pytest.raises(errors.ReqlPermissionError, match=f"User `{user}` does not"):
+                t.get(1).run(conn)
+        t.grant(user, {"read": True}).run(admin)
+        for _ in range(3):
+            assert t.get(2.5).run(conn)["id"] == 2.5
+            assert t.get(404).run(conn) is None
+    finally:
+        conn.close()
+        users.get(user).delete().run(admin)

@@ -18,7 +18,7 @@ from ....proto.ql2 import TermType as T
 from ...runtime import values
 from ...runtime.values import expected_val
 from ...storage.table import TableStore
-from ...system.access import guard
+from ...system.access import ADMIN, guard
 from ...system.names import _NAME_RE, SYSTEM_DB, database_name, table_name
 from ..compile import Datum, Scope, Term, blame, term
 from ..determinism import NO
@@ -67,8 +67,9 @@ class Table(Term):
         # recreated tables and databases (here or in another worker) fail the check.
         self._memo: tuple | None = None
 
-    def eval(self, scope: Scope) -> values.TableValue:
-        ctx = scope.ctx
+    def remembered(self, ctx: Any) -> Any:
+        """The table store this term's last lookup found, if it is still the one a lookup
+        would find now (None: look it up), before its permission guard."""
         memo = self._memo
         if memo is not None and not ctx.optargs:
             # Remembered only for a literal name and database name (``_db``, else the
@@ -80,9 +81,17 @@ class Table(Term):
                 and storage is ctx.engine.storage
                 and storage.table_named(memo[3], db_name, self._name)
             ):
-                # The permission guard is made per query (for its user): admin's is the
-                # store itself, another user's checks each read (system/access.py).
-                return values.TableValue(memo[2], self._name, guard(ctx, memo[3]), "single")
+                return memo[3]
+        return None
+
+    def eval(self, scope: Scope) -> values.TableValue:
+        ctx = scope.ctx
+        store = self.remembered(ctx)
+        if store is not None:
+            # The permission guard is made per query (for its user): admin's is the store
+            # itself, another user's checks each read (system/access.py).
+            return values.TableValue(self._memo[2], self._name, guard(ctx, store), "single")
+        memo = self._memo
         name = self._name
         if name is not None:
             given = ctx.optargs
@@ -158,6 +167,10 @@ class Get(Term):
         try:
             node, key_node = self.args
             if type(node) is Table and not node.group_probe:
+                ctx = scope.ctx
+                store = node.remembered(ctx)
+                if store is not None:  # a user table (never a system one): no TableValue
+                    return _get_wire(ctx, store, key_node, scope)
                 table = _run_table(node, scope)
             else:
                 table = node.run(scope)
@@ -190,6 +203,22 @@ class Get(Term):
                 e.frames = list(self.frames)
             raise
         return values.SingleSelection(table, key, None)
+
+
+def _get_wire(ctx: Any, store: Any, key_node: Term, scope: Scope) -> Any:
+    """``Get.run_wire`` of a remembered user table (its caller blames errors)."""
+    key = key_node.run(scope)
+    session = ctx.session
+    if session is not None and session.user == ADMIN:  # what ``guard`` gives admin
+        if type(key) not in _PLAIN_KEYS:
+            key = check_primary_key(blame(None, values.to_datum, key, key_node.frames))
+    else:
+        if type(key) not in _PLAIN_KEYS:
+            key = blame(None, values.to_datum, key, key_node.frames)
+        store = guard(ctx, store)  # its read checks the permission, after the key check
+        key = check_primary_key(key)
+    raw = store.get_raw(key)
+    return None if raw is None else orjson.Fragment(raw)
 
 
 def _run_table(node: Table, scope: Scope) -> Any:
