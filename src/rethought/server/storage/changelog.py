@@ -136,7 +136,7 @@ class ChangeLog:
         # On every write's path: kept lean (the commit's second B-tree costs enough).
         tid = table.id
         if self._pending_txn is not txn:
-            self._join(txn)
+            self._pending_txn, self._pending, self._pending_ends = txn, {}, {}
         pending_ends = self._pending_ends
         ends = pending_ends.get(tid) or self._ends.get(tid)
         if ends is None:
@@ -144,23 +144,27 @@ class ChangeLog:
         first, oldest_first, oldest_time = ends
         now = time.time()
         key = ENTRY + table._prefix + NO.pack(first)
-        if len(raws) == 1:
+        n = len(raws)
+        if n == 1:
             old, new = raws[0]
-            lo = NONE if old is None else len(old)
-            value = ONE.pack(now, 1, lo, NONE if new is None else len(new)) + (old or b"")
+            if old is None:
+                value = ONE.pack(now, 1, NONE, NONE if new is None else len(new))
+            else:
+                value = ONE.pack(now, 1, len(old), NONE if new is None else len(new)) + old
             if new is not None:
                 value += new
         else:
             value = encode_entry(now, raws)
         txn.put(key, value, db=self.db)
+        size = len(value)
         # What the transaction may have added to the map (lmdb_store ``_room_left``): the
         # B-tree paths of each row and of the entry, and the bytes twice (rows and log).
-        self.storage.room -= 16 + 2 * len(raws) + (len(value) >> 11)
+        self.storage.room -= 16 + 2 * n + (size >> 11)
         pending = self._pending
-        pending[tid] = pending.get(tid, 0) + len(key) + len(value)
+        pending[tid] = pending.get(tid, 0) + len(key) + size
         if oldest_first is None:
             oldest_first, oldest_time = first, now
-        next_no = first + len(raws)
+        next_no = first + n
         pending_ends[tid] = (next_no, oldest_first, oldest_time)
         trigger = self._triggers.get(tid)
         if trigger is None:
@@ -198,7 +202,7 @@ class ChangeLog:
                 if table_id in self._bytes:
                     self._bytes[table_id] += delta
             self._ends.update(self._pending_ends)
-            self._pending_txn, self._pending, self._pending_ends = None, {}, {}
+            self._pending_txn = None  # the next transaction's record starts afresh
 
     def _join(self, txn: lmdb.Transaction) -> None:
         """Figures from here on belong to ``txn`` (an earlier transaction that never

@@ -79,7 +79,12 @@ class Outbox:
 
     def publish(self, listeners: list[Listener]) -> None:
         """The transaction committed: hand its changes to ``listeners``."""
-        committed = [tc for tc in self.tables.values() if tc.changes and not tc.table.dropped]
+        tables = self.tables
+        if len(tables) == 1:  # the usual write: one table
+            (tc,) = tables.values()
+            committed = [tc] if tc.changes and not tc.table.dropped else None
+        else:
+            committed = [tc for tc in tables.values() if tc.changes and not tc.table.dropped]
         if committed:
             for listener in listeners:
                 listener(committed)

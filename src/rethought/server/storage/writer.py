@@ -13,6 +13,7 @@ from ...datum import canonical
 from ...datum.jsonfmt import pretty
 from ...datum.keys import check_index_key, encode_index_value, encode_primary
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError
+from ..runtime.suspend import pin
 from .catalog import COUNT_PREFIX, Index, IndexFn
 from .geo_cells import update_cells
 from .group import CommitGroup, grouping_loop
@@ -109,7 +110,9 @@ class Writer:
             storage._txn = self._txn = storage.env.begin(write=True, parent=group.txn)
             storage._nested_used = True
         else:
-            storage._txn = self._txn = storage.begin_write()  # commits an open group first
+            txn = self._txn = storage.begin_write()  # commits an open group first
+            storage._open_txn = txn  # what ``storage._txn = txn`` does, without the property
+            pin(True)
             storage._nested_used = False
             outbox = storage._outbox = Outbox()
             if table.dropped:
@@ -175,7 +178,9 @@ class Writer:
             storage.last_count = count
             storage.changelog.committed(txn)  # the log's byte counts follow the commit
         finally:
-            storage._txn = None
+            if storage._open_txn is not None:
+                storage._open_txn = None
+                pin(False)
             storage._outbox = None
         outbox.publish(storage.commit_listeners)  # committed: now, and in commit order
 

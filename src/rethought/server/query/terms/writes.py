@@ -47,6 +47,12 @@ _NO_KEY = object()
 class WriteStats:
     """The result document of a write, built row by row."""
 
+    __slots__ = (
+        "counts", "first_error", "first_check_error", "return_changes", "changes",
+        "generated_keys", "keys_skipped", "changes_truncated", "array_limit", "valid_docs",
+        "trivial_changes",
+    )  # fmt: skip
+
     def __init__(self, return_changes: int, array_limit: int) -> None:
         self.counts = dict.fromkeys(
             ("deleted", "errors", "inserted", "replaced", "skipped", "unchanged"), 0
@@ -125,6 +131,8 @@ class WriteStats:
             out["first_error"] = self.first_check_error or self.first_error
         if self.generated_keys:
             out["generated_keys"] = self.generated_keys
+        if not (self.changes_truncated or self.keys_skipped):
+            return out
         # insert_term_t: the merge's conditions first, then the generated keys' warning;
         # datum_object_builder_t::add_warning fails a warning past the array limit.
         warnings = []
