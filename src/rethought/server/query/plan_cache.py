@@ -6,12 +6,15 @@ byte for byte one already compiled, its parse, protocol checks, term walk and co
 skipped and only evaluation runs.
 
 What a plan holds is a pure function of the bytes: the term tree compiled from them (no
-node keeps state between runs; evaluation state lives in the ``Scope`` and the
-``QueryContext`` made for each run) and the global optargs as sent. Nothing in it depends
-on the catalog or on permissions: tables, indexes and databases are looked up by name, and
-permissions checked, when the plan runs, so a table dropped, renamed or recreated, an index
-dropped, or a grant revoked after a plan was cached is seen by its next run exactly as by a
-fresh compile (tests/test_plan_cache.py). Queries are only cached once they compiled; a
+node keeps evaluation state between runs: it lives in the ``Scope`` and the
+``QueryContext`` made for each run; a ``Table``'s remembered lookup is only a checked
+hint, below) and the global optargs as sent. Nothing in it is
+trusted about the catalog or permissions: indexes and databases are looked up by name, and
+permissions checked, when the plan runs; a ``Table`` node remembers the table it found last
+only as a hint checked every run (``Storage.table_named``), so a table dropped, renamed or
+recreated, an index dropped, or a grant revoked after a plan was cached, here or in another
+worker, is seen by its next run exactly as by a fresh compile (tests/test_plan_cache.py,
+tests/test_plan_cache_invalidation*.py). Queries are only cached once they compiled; a
 compile error is raised afresh each time, as are profiled queries (their tree is wrapped
 per run) and frames with duplicate object keys (their error depends on the parse).
 """
