@@ -214,3 +214,33 @@ def test_write_hook_set_through_another_worker(tmp_path):
             c.close()
     finally:
         srv.stop()
+
+
+def test_literal_batches_as_evaluated(rqe, table_name):
+    """A MAKE_ARRAY of literal documents is read straight from the plan: the array limit,
+    generated keys, nested objects and a second run of the same (cached) plan behave as
+    the evaluated array does."""
+    r, conn, errors = rqe
+    r.db("test").table_create(table_name).run(conn)
+    tbl = r.db("test").table(table_name)
+    try:
+        with pytest.raises(errors.ReqlResourceLimitError, match="Array over size limit `3`"):
+            tbl.insert([{"id": i} for i in range(5)]).run(conn, array_limit=3)
+        assert tbl.count().run(conn) == 0
+        batch = [{"v": i, "o": {"a": {"b": i}}} for i in range(4)]
+        first = tbl.insert(batch).run(conn)
+        second = tbl.insert(batch).run(conn)  # the same bytes: the cached plan again
+        assert first["inserted"] == second["inserted"] == 4
+        keys = first["generated_keys"] + second["generated_keys"]
+        assert len(set(keys)) == 8
+        rows = tbl.run(conn)
+        assert sorted((row["v"], row["o"]["a"]["b"]) for row in rows) == [
+            (i // 2, i // 2) for i in range(8)
+        ]
+        docs = [{"id": i, "o": {"x": [1, {"y": i}]}} for i in range(3)]
+        out = tbl.insert(docs, return_changes=True).run(conn)
+        assert [c["new_val"] for c in out["changes"]] == docs
+        again = tbl.insert(docs).run(conn)
+        assert again["errors"] == 3 and again["first_error"].startswith("Duplicate primary key")
+    finally:
+        r.db("test").table_drop(table_name).run(conn)

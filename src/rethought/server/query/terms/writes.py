@@ -29,7 +29,7 @@ from ...storage.writer import Writer
 from ...system import SystemTable
 from ...system.access import require
 from .. import determinism
-from ..compile import Datum, Scope, Term, blame, term
+from ..compile import Datum, Scope, Term, _deep_copy, blame, term
 from ..pseudo import STRAY_LITERAL
 from ..seq import truthy  # as val_t::as_bool reads a boolean optarg (return_changes=1)
 from ..shapes import DocParam
@@ -202,6 +202,27 @@ def _plain_globals(given: Any) -> bool:
         d = dict.get(given, "durability")  # the raw value: a literal string is itself
         return type(d) is str and (d == "soft" or d == "hard")
     return True
+
+
+def _all_datums(args: list) -> bool:
+    for a in args:
+        if type(a) is not Datum:
+            return False
+    return True
+
+
+def _copy_plain(v: Any) -> Any:
+    """A literal's value as ``Datum.eval`` gives it: containers copied, so that nothing
+    holding the inserted rows can change the cached plan's literal (one call per
+    container, none per scalar)."""
+    t = type(v)
+    if t is dict:
+        return {
+            k: _copy_plain(x) if type(x) is dict or type(x) is list else x for k, x in v.items()
+        }
+    if t is list:
+        return _deep_copy(v)
+    return v
 
 
 # -- row validation and merging -----------------------------------------------------------------
@@ -458,17 +479,23 @@ class Insert(Term):
         else:  # no optarg of its own nor a global one but durability: nothing to parse
             return_changes, conflict = NO, "error"
             durability = given.get("durability") if given else None
-        docs = self.args[1].run(scope)
-        if isinstance(docs, values.SingleSelection):
-            docs = docs.row
-        docs = [docs] if _is_object(docs) else values.iterate(docs)
+        arg = self.args[1]
+        literal = type(arg) is MakeArray and _all_datums(arg.args)
+        if literal and len(arg.args) <= scope.ctx.array_limit:
+            # What the MAKE_ARRAY of literals evaluates to, without a term run per element.
+            docs = [_copy_plain(a.value) for a in arg.args]
+        else:
+            docs = arg.run(scope)
+            if isinstance(docs, values.SingleSelection):
+                docs = docs.row
+            docs = [docs] if _is_object(docs) else values.iterate(docs)
         store = table.store
         pk = store.primary_key
         stats = WriteStats(return_changes, scope.ctx.array_limit)
 
         def body(writer: Any) -> None:
             if conflict == "error" and type(writer) is Writer:
-                self.insert_new(writer, pk, docs, stats)
+                self.insert_new(writer, pk, docs, stats, literal)
                 return
             for doc in docs:
                 doc = values.to_datum(doc)
@@ -505,17 +532,16 @@ class Insert(Term):
             f'Conflict option `{v}` unrecognized (options are "error", "replace" and "update").'
         )
 
-    def insert_new(self, writer: Writer, pk: str, docs: Iterable[Any], stats: WriteStats) -> None:
+    def insert_new(
+        self, writer: Writer, pk: str, docs: Iterable[Any], stats: WriteStats, literal: bool
+    ) -> None:
         """``conflict='error'`` into a table without a write hook: a document with a plain
         key is written in one step (``Writer.insert``), with what ``insert_one`` would
-        check; anything unusual takes ``insert_one``. Same results, less per document."""
+        check; anything unusual takes ``insert_one``. Same results, less per document.
+        ``literal``: the documents are a MAKE_ARRAY of literals."""
         # Documents straight from the query's literals are canonical already (compile.py).
         arg = self.args[1]
-        known = (
-            type(arg) is Datum
-            or type(arg) is DocParam
-            or (type(arg) is MakeArray and all(type(a) is Datum for a in arg.args))
-        )
+        known = literal or type(arg) is Datum or type(arg) is DocParam
         # Nor can they hold anything _unstorable finds: a literal object with an array or
         # a pseudo-type in it is a MAKE_OBJ term (compile.py ``_plain_data``), not a Datum.
         to_datum, counts, uuid4 = values.to_datum, stats.counts, uuid.uuid4
