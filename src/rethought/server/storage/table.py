@@ -78,7 +78,7 @@ class TableStore:
         """``get``, the row as its stored JSON bytes (orjson's dump of it, which is what
         dumping ``get``'s row gives again), or None."""
         k = self._prefix + encode_primary(key)
-        txn = self._storage.env.begin(db=self._rows)
+        txn = self._storage.env.begin(self._rows)  # positional: py-lmdb parses it faster
         try:
             return txn.get(k)
         finally:
