@@ -244,3 +244,30 @@ def test_literal_batches_as_evaluated(rqe, table_name):
         assert again["errors"] == 3 and again["first_error"].startswith("Duplicate primary key")
     finally:
         r.db("test").table_drop(table_name).run(conn)
+
+
+def test_literal_numbers_canonical(rqe, table_name):
+    """Numbers in literal documents are stored as RethinkDB keeps them: an integral float
+    is an integer, an integer past 2^53 a float, -0.0 keeps its sign; also in an object
+    literal that holds a term (compiled as MAKE_OBJ after its plain fields were read)."""
+    import math
+
+    r, conn, _ = rqe
+    r.db("test").table_create(table_name).run(conn)
+    tbl = r.db("test").table(table_name)
+    try:
+        tbl.insert(
+            [
+                {"id": 1, "f": 1.0, "big": 2**60, "o": {"g": 2.0, "h": -0.0}},
+                {"id": 2, "f": 3.0, "t": r.expr(5), "o": {"g": 4.0}},
+            ]
+        ).run(conn)
+        one, two = tbl.get(1).run(conn), tbl.get(2).run(conn)
+        assert type(one["f"]) is int and one["f"] == 1
+        assert type(one["big"]) is float and one["big"] == float(2**60)
+        assert type(one["o"]["g"]) is int
+        assert one["o"]["h"] == 0 and math.copysign(1.0, one["o"]["h"]) < 0
+        assert type(two["f"]) is int and type(two["o"]["g"]) is int and two["t"] == 5
+        assert tbl.filter({"f": 1}).count().run(conn) == 1
+    finally:
+        r.db("test").table_drop(table_name).run(conn)

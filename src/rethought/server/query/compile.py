@@ -394,10 +394,10 @@ def compile_term(
         if kind is not None and kind != "LITERAL" and all(_is_plain(v) for v in raw.values()):
             # RethinkDB validates every pseudo-type it is sent (and rounds TIMEs).
             return Datum(sanitize_deep(datum.canonical(raw)), frames)
-        if _plain_data(raw, MAX_NESTING - depth):
+        if _plain_canonical(raw, MAX_NESTING - depth):
             # Plain data (a document to insert): its value now, not a MAKE_OBJ term per
             # object, evaluated field by field (the batch insert's largest cost).
-            return Datum(datum.canonical(raw), frames)
+            return Datum(raw, frames)
         cls = _REGISTRY[T.MAKE_OBJ]
         opts = {
             k: compile_term(v, frames + (k,), depth + 1, implicit, literal_ok)
@@ -531,6 +531,27 @@ def _plain_data(obj: dict, budget: int) -> bool:
     for v in obj.values():
         t = type(v)
         if t is list or (t is dict and not _plain_data(v, budget - 1)):
+            return False
+    return True
+
+
+def _plain_canonical(obj: dict, budget: int) -> bool:
+    """``_plain_data`` and ``datum.canonical`` in one walk: whether ``obj`` is plain data,
+    its numbers made canonical in place as it goes (a walk that stops at a term leaves
+    some canonical already, which compiling them as MAKE_OBJ values does again)."""
+    if budget <= 0 or datum.REQL_TYPE in obj:
+        return False
+    for k, v in obj.items():  # only values are replaced: the dict keeps its size
+        t = type(v)
+        if t is int:
+            if not -datum.MAX_EXACT <= v <= datum.MAX_EXACT:
+                obj[k] = float(v)
+        elif t is float:
+            obj[k] = datum.num(v)
+        elif t is dict:
+            if not _plain_canonical(v, budget - 1):
+                return False
+        elif t is list:
             return False
     return True
 
