@@ -280,3 +280,41 @@ def test_integer_beyond_64_bits_beside_a_key_is_answered(c, keyed):
     for key in (1, 2):
         assert keyed.get(key).merge({"a": 10**30}).run(c)["a"] == 1e30
     assert r.expr(7).run(c) == 7  # the connection is still open
+
+
+def test_string_and_boolean_global_optargs_are_read_each_run(srv, c, plans):
+    """A cached plan whose global optargs are all strings / booleans shares them between
+    runs (query/context.py ConstantOptargs): each run still reads them, errors included,
+    as a fresh compile does."""
+    r.db("test").table_create("pc_opt").run(c)
+    try:
+        t = r.db("test").table("pc_opt")
+        for i in range(3):
+            assert t.insert({"id": i}).run(c, durability="soft")["inserted"] == 1
+        plans.clear()
+        plans.templates.clear()
+        for i in range(3, 6):  # the same bytes each time: the byte-cached plan's path
+            got = t.insert({"id": 100}).run(c, durability="soft", read_mode="outdated")
+            assert got["inserted"] == (1 if i == 3 else 0)
+            assert got["errors"] == (0 if i == 3 else 1)
+        answers = []
+        for _ in range(3):
+            with pytest.raises(rethinkdb.errors.ReqlQueryLogicError) as e:
+                t.insert({"id": 200}).run(c, durability="nope")
+            answers.append(str(e.value))
+            with pytest.raises(rethinkdb.errors.ReqlQueryLogicError) as e:
+                t.get(1).run(c, read_mode="nope")
+            answers.append(str(e.value))
+        plans.clear()
+        plans.templates.clear()
+        with pytest.raises(rethinkdb.errors.ReqlQueryLogicError) as e:
+            t.insert({"id": 200}).run(c, durability="nope")
+        assert answers[0::2] == [str(e.value)] * 3
+        assert "nope" in str(e.value)
+        with pytest.raises(rethinkdb.errors.ReqlQueryLogicError) as e:
+            t.get(1).run(c, read_mode="nope")
+        assert answers[1::2] == [str(e.value)] * 3
+        assert t.get(200).run(c) is None
+        assert t.count().run(c, read_mode="outdated") == 4
+    finally:
+        r.db("test").table_drop("pc_opt").run(c)

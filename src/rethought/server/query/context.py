@@ -64,6 +64,36 @@ class GlobalOptargs(dict):
         return [self[k] for k in self]
 
 
+class ConstantOptargs(GlobalOptargs):
+    """Global optargs that are all strings, booleans or null (``durability="soft"``,
+    ``read_mode="outdated"``): each is its own value (``evaluate_global``), so one object,
+    evaluated once, serves every run of a cached plan, and reads are dict's own."""
+
+    __getitem__ = dict.__getitem__  # type: ignore[assignment]
+    get = dict.get  # type: ignore[assignment]
+    items = dict.items  # type: ignore[assignment]
+    values = dict.values  # type: ignore[assignment]
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__(raw)
+        self.done.update(self)
+
+
+# Read before evaluation (configured limits, the profiler) or through ``default_db``.
+_NOT_CONSTANT = frozenset({"db", "array_limit", "profile"})
+
+
+def constant_optargs(raw: dict[str, Any]) -> dict[str, Any]:
+    """A cached plan's global optargs: ``raw`` as ``ConstantOptargs`` when it can be one
+    (``Engine.prepare`` then shares it), else ``raw`` itself."""
+    if not raw or not _NOT_CONSTANT.isdisjoint(raw):
+        return raw
+    for v in raw.values():
+        if v is not None and type(v) is not str and type(v) is not bool:
+            return raw
+    return ConstantOptargs(raw)
+
+
 def evaluate_global(ctx: Any, raw: Any) -> Any:
     """One global optarg's value (a datum, or a database for ``db``); errors have no frames."""
     t = type(raw)

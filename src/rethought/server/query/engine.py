@@ -24,7 +24,7 @@ from ..feeds import FeedCursor
 from ..runtime import values
 from . import terms  # noqa: F401  (registers every term family)
 from .compile import Scope, Term, blame, compile_term
-from .context import GlobalOptargs, QueryContext, Session, evaluate_global  # noqa: F401  (engine.Session etc. for the wire)
+from .context import ConstantOptargs, GlobalOptargs, QueryContext, Session, evaluate_global  # noqa: F401  (engine.Session etc. for the wire)
 from .plan_cache import PlanCache
 from .profile import Profiler, instrument
 from .terms.tables import Get
@@ -112,6 +112,10 @@ class Engine:
         if root is not None and not raw_optargs:  # most cached plans: nothing to evaluate
             return Prepared(
                 root, QueryContext(self, session, _NO_OPTARGS, session.default_db), True
+            )
+        if root is not None and type(raw_optargs) is ConstantOptargs:  # evaluated once
+            return Prepared(
+                root, QueryContext(self, session, raw_optargs, session.default_db), True
             )
         if root is None:
             # query_cache_t::create: the term walker over the query, then each global optarg

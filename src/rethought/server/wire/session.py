@@ -33,6 +33,7 @@ from ...errors import ReqlError, ReqlOpIndeterminateError, ReqlQueryLogicError
 from ...proto.ql2 import QueryType, ResponseType
 from ..query import engine as engine_mod
 from ..query import json_dups, plan_lookup, shapes, table_slices
+from ..query.context import constant_optargs
 from ..query.direct import inline_safe, optargs_safe
 from ..query.plan_cache import MAX_PAYLOAD, Plan, PlanCache
 from ..runtime import suspend
@@ -303,7 +304,7 @@ class ConnectionSession:
         and read its batching options."""
         if root is None:
             prepared = self.engine.prepare(raw_term, optargs, self.session)
-            plan = Plan(raw_term, optargs, prepared.root, noreply)
+            plan = Plan(raw_term, constant_optargs(optargs), prepared.root, noreply)
             shared = shape is not None and shapes.parameterize(prepared.root, shape)
             plan.direct = inline_safe(prepared.root) and optargs_safe(optargs)
             if shared:
