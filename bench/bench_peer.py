@@ -121,11 +121,18 @@ def echo_server():
         "c,_=s.accept();c.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1)\n"
         "while (d:=c.recv(65536)):c.sendall(d)\n"
     )
+    with _pinned_script(code, port):
+        yield port
+
+
+@contextmanager
+def _pinned_script(code: str, port: int):
+    """Run a small Python server (``code``, listening on ``port``) on the servers' CPU."""
     proc = subprocess.Popen([sys.executable, "-c", code])
     pin(proc.pid, client=False)
     try:
         _wait_listening(port, proc, probe=False)
-        yield port
+        yield
     finally:
         proc.kill()
         proc.wait()
@@ -175,14 +182,8 @@ def instant_server(upstream: int):
         "   buf=buf[12+n:];out.append(h.pack(t,len(body))+body)\n"
         "  if out: c.sendall(b''.join(out))\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    pin(proc.pid, client=False)
-    try:
-        _wait_listening(port, proc, probe=False)
+    with _pinned_script(code, port):
         yield port
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def ceiling(port: int, seconds: float) -> float:
