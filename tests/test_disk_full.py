@@ -133,6 +133,67 @@ def test_disk_full_fails_writes_cleanly_and_recovers(small_fs, official_r):
     assert "Traceback" not in srv.log()
 
 
+def test_disk_full_fails_every_write_of_a_group(small_fs, official_r):
+    """Concurrent soft writes share a commit (storage/group.py); when that commit meets the
+    full disk, each of them gets the error, none is lost or hangs, and exactly the
+    acknowledged rows are there after a restart."""
+    import asyncio
+
+    errors = official_r.errors
+    srv = ServerProcess(str(small_fs / "data"))
+    srv.log_path = str(small_fs.parent / "server.log")
+    srv.start()
+    r2 = official_r.__class__()
+    r2.set_loop_type("asyncio")
+    acked: set[int] = set()
+    failures: list[str] = []
+
+    async def round_of(conns: list, base: int) -> None:
+        pad = "x" * 3000
+        res = await asyncio.gather(
+            *(
+                r2.table("g").insert({"id": base + i, "pad": pad}).run(c, durability="soft")
+                for i, c in enumerate(conns)
+            ),
+            return_exceptions=True,
+        )
+        for i, x in enumerate(res):
+            if isinstance(x, errors.ReqlOpFailedError):
+                failures.append(str(x))
+            else:
+                assert x["inserted"] == 1, x
+                acked.add(base + i)
+
+    async def main() -> None:
+        c0 = await r2.connect(host=srv.host, port=srv.port)
+        await r2.table_create("g").run(c0)
+        conns = [await r2.connect(host=srv.host, port=srv.port) for _ in range(30)]
+        _fill(str(small_fs / "filler"))
+        for rnd in range(60):
+            await asyncio.wait_for(round_of(conns, rnd * 100), 30)
+            if len(failures) >= 30:
+                break
+        assert await r2.table("g").count().run(c0) == len(acked)
+        for c in [c0, *conns]:
+            await c.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        srv.stop()
+    assert failures, "the full disk never failed a write"
+    assert all(FULL in f for f in failures), failures[:3]
+    os.remove(small_fs / "filler")
+    srv.start()
+    try:
+        conn = official_r.connect(host=srv.host, port=srv.port)
+        assert set(official_r.table("g")["id"].run(conn)) == acked
+        conn.close()
+    finally:
+        srv.stop()
+    assert "Traceback" not in srv.log()
+
+
 MAP_CHILD = textwrap.dedent(
     """
     import resource, sys

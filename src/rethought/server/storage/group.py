@@ -2,9 +2,9 @@
 
 LMDB has one writer at a time and a write query runs to its end without yielding (the write
 transaction pins its query greenlet), so writes from many connections arrive one after the
-other within one turn of the event loop. When other callbacks are ready in that turn (other
-connections' queries), the first write does not commit: its transaction stays open as the
-*group*, and each write that comes before the end of the turn joins it in an LMDB child
+other within one turn of the event loop. When another query may still be read in that
+turn (a driver connection has bytes unread: wire/pending_input.py), the first write does
+not commit: its transaction stays open as the *group*, and each write that comes before the end of the turn joins it in an LMDB child
 transaction, so a write that fails undoes its own rows and nothing else (its outbox entries
 go with it). At the end of the turn (``loop.call_soon``) the group commits once: its change
 log entries are written in the same transaction (one entry per table, in the order the
@@ -21,6 +21,7 @@ commits at the end of the loop turn whatever else is running.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import lmdb
@@ -40,19 +41,23 @@ class CommitGroup:
         self.members = 1
 
 
-def grouping_loop() -> asyncio.AbstractEventLoop | None:
-    """The running loop when a write should stay open for others to join: a socket read is
-    ready in this turn (another connection's query, which may be a write). None otherwise:
-    no loop, or only other work (feed batches, tasks) to run, which a write would wait
-    behind for nothing (100 feeds' sends made the change-to-feed p99 3x longer)."""
+def grouping_loop(more_input: Callable[[], bool]) -> asyncio.AbstractEventLoop | None:
+    """The running loop when a write should stay open for others to join: ``more_input()``
+    says another query may be read in this turn (the driver port's sockets,
+    wire/pending_input.py). None otherwise: no loop, or only other work (feed batches,
+    tasks) to run, which a write would wait behind for nothing (100 feeds' sends made the
+    change-to-feed p99 3x longer)."""
+    if not more_input():
+        return None
     try:
-        loop = asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:
         return None
-    for handle in getattr(loop, "_ready", ()):
-        if getattr(getattr(handle, "_callback", None), "__name__", None) == "_read_ready":
-            return loop
-    return None
+
+
+def no_more_input() -> bool:
+    """``Storage.more_input`` until a driver port sets its own: nothing to group with."""
+    return False
 
 
 def settle(done: asyncio.Future, error: BaseException | None) -> None:

@@ -38,7 +38,7 @@ from .catalog import (
     new_id,
 )
 from .changelog import ChangeLog
-from .group import CommitGroup, settle
+from .group import CommitGroup, no_more_input, settle
 from .outbox import Listener, Outbox
 from .table import TableStore
 
@@ -93,6 +93,8 @@ class Storage:
         self._outbox: Outbox | None = None  # the open transaction's changes (outbox.py)
         self._group: CommitGroup | None = None  # writes waiting to commit together (group.py)
         self.group_joins = 0  # writes that joined another's open group (tests, benchmarks)
+        # Whether another query may be read in this loop turn (set by the driver port).
+        self.more_input: Callable[[], bool] = no_more_input
         # Called with each committed transaction's changes, per table (the changefeed hub).
         self.commit_listeners: list[Listener] = []
         self._dbs: dict[str, DbInfo] = {}

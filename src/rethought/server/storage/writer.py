@@ -148,7 +148,7 @@ class Writer:
             if exc_type is not None:
                 txn.abort()
                 return
-            loop = grouping_loop()
+            loop = grouping_loop(storage.more_input)
             if loop is not None:
                 # Others may write in this loop turn: keep the transaction open for them;
                 # it commits at the end of the turn (Storage.flush_group).

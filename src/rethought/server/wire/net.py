@@ -26,6 +26,7 @@ import orjson
 from ...proto.ql2 import Protocol, Version
 from . import auth
 from . import net_responses as resp
+from .pending_input import PendingInput
 from .session import ConnectionSession
 
 log = logging.getLogger("rethought.net")
@@ -70,6 +71,9 @@ class DriverServer:
         self.server_info = server_info
         self.connections: set[_Connection] = set()
         self._server: asyncio.AbstractServer | None = None
+        # The clients' sockets, asked by group commit whether more queries are coming.
+        self.pending = PendingInput()
+        storage.more_input = self.pending.waiting
 
     async def start(self, hosts: list[str], port: int, ssl: Any = None) -> list[tuple[str, int]]:
         """Listen on every address in ``hosts`` (TLS only with ``ssl``: --driver-tls-*);
@@ -93,6 +97,7 @@ class DriverServer:
             await asyncio.gather(*(c.shutdown(grace) for c in conns), return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+        self.pending.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = _Connection(self, reader, writer)
@@ -153,8 +158,11 @@ class _Connection:
         self._wake: asyncio.Future | None = None
         self._eof = False
         self._paused = False
+        self._pending = server.pending
+        self._fd = -1  # the socket's number, watched by ``pending`` in frame mode
         sock = writer.get_extra_info("socket")
         if sock is not None:
+            self._fd = sock.fileno()
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError:
@@ -250,6 +258,7 @@ class _Connection:
         except Exception:
             log.exception("unexpected error on connection from %s", self.peer)
         finally:
+            self._pending.forget(self._fd, self)
             if self.session is not None:
                 self.session.abort()
             self._close()
@@ -384,6 +393,7 @@ class _Connection:
         # set, so it is set again): one Python call less per chunk than the class's method.
         proto.data_received = self._frames  # type: ignore[method-assign]
         self._transport.set_protocol(proto)
+        self._pending.watch(self._fd, self)
         # What the client sent after its handshake, already in the reader's buffer.
         left = bytes(self.reader._buffer)
         self.reader._buffer.clear()
@@ -394,16 +404,24 @@ class _Connection:
             while backlog:
                 token, payload = backlog[0]
                 if type(payload) is int:  # a header announcing a frame too large
+                    self._pending.forget(self._fd, self)  # what it sends is not queries
                     proto.frames = None  # the reader gets the rest, swallowed there
                     del proto.data_received  # the class's again: it feeds the reader
                     self._transport.set_protocol(proto)
                     await self._too_large(token, payload)
                     return
-                await handle(token, payload)
+                # Frames behind this one: a write here may keep its commit open for them.
+                self._pending.frames_behind = len(backlog) > 1
+                try:
+                    await handle(token, payload)
+                finally:
+                    self._pending.frames_behind = 0
                 backlog.popleft()  # only now: later frames queue behind it until then
                 if self._paused and len(backlog) < BACKLOG_PAUSE // 2:
                     self._paused = False
                     self.writer.transport.resume_reading()
+                    if not self._eof:
+                        self._pending.watch(self._fd, self)
             if self._eof:
                 return
             self._wake = loop.create_future()
@@ -412,6 +430,7 @@ class _Connection:
 
     def _ended_reading(self) -> None:
         self._eof = True
+        self._pending.forget(self._fd, self)  # an ended input is always readable
         self._wake_task()
 
     def _frames(self, data: bytes) -> None:
@@ -438,24 +457,33 @@ class _Connection:
         session, backlog = self.session, self._backlog
         assert session is not None
         handle_now = session.handle_now
+        pending = self._pending
         pos, end = 0, len(buf)
         need = head_size
-        while end - pos >= head_size:
-            token, size = unpack_from(buf, pos)
-            if size >= MAX_QUERY_SIZE:
-                backlog.append((token, size))
-                self._parts, self._have, self._need = [], 0, 1 << 62  # nothing more is read
-                self._wake_task()
-                return
-            start = pos + head_size
-            stop = start + size
-            if stop > end:
-                need = stop - pos
-                break
-            payload = buf[start:stop]
-            pos = stop
-            if backlog or not handle_now(token, payload):
-                backlog.append((token, payload))
+        try:
+            while end - pos >= head_size:
+                token, size = unpack_from(buf, pos)
+                if size >= MAX_QUERY_SIZE:
+                    backlog.append((token, size))
+                    self._parts, self._have, self._need = [], 0, 1 << 62  # no more is read
+                    self._wake_task()
+                    return
+                start = pos + head_size
+                stop = start + size
+                if stop > end:
+                    need = stop - pos
+                    break
+                payload = buf[start:stop]
+                pos = stop
+                if backlog:
+                    backlog.append((token, payload))
+                    continue
+                # A frame follows this one: a write here may keep its commit open for it.
+                pending.frames_behind = end - pos >= head_size
+                if not handle_now(token, payload):
+                    backlog.append((token, payload))
+        finally:
+            pending.frames_behind = 0
         rest = buf[pos:] if pos else buf
         self._parts = [rest] if rest else []
         self._have = len(rest)
@@ -465,6 +493,7 @@ class _Connection:
             if len(backlog) >= BACKLOG_PAUSE and not self._paused:
                 self._paused = True
                 self.writer.transport.pause_reading()
+                self._pending.forget(self._fd, self)  # not read until resumed
 
     def _wake_task(self) -> None:
         if self._wake is not None and not self._wake.done():

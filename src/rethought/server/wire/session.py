@@ -84,6 +84,17 @@ class _Query:
         return lock
 
 
+class _AfterCommit:
+    """A soft write's answer, evaluated inline, that may go out once its group commits."""
+
+    __slots__ = ("token", "frame", "commit")
+
+    def __init__(self, token: int, frame: bytes, commit: asyncio.Future) -> None:
+        self.token = token
+        self.frame = frame
+        self.commit = commit
+
+
 class ConnectionSession:
     """Query state of one authenticated connection."""
 
@@ -153,6 +164,9 @@ class ConnectionSession:
                 self.send_now(begun)
             return True
         _take_free_slot(self.slots)
+        if type(begun) is _AfterCommit:
+            self._answer_after_commit(begun)
+            return True
         self._go_on(token, noreply, raw_term, plan.optargs, plan.root, begun)
         return True
 
@@ -268,6 +282,9 @@ class ConnectionSession:
             if not noreply:
                 await self.send(begun)
             return
+        if type(begun) is _AfterCommit:
+            self._answer_after_commit(begun)
+            return
         self._go_on(token, noreply, raw_term, optargs, root, begun, profile, key)
 
     def _go_on(
@@ -344,16 +361,32 @@ class ConnectionSession:
                 done, result = True, self.engine.execute(prepared)
             else:
                 done, result = suspend.start_sync(self.engine.execute, prepared)
-            if (
-                not done
-                or result.kind is not _ATOM
-                or ctx.pending_sync
-                or ctx.pending_commit is not None
-            ):
+            if not done or result.kind is not _ATOM or ctx.pending_sync:
                 return prepared, spec, done, result
+            commit = ctx.pending_commit
+            if commit is not None:
+                if noreply:  # noreply_wait waits for its task
+                    return prepared, spec, done, result
+                return _AfterCommit(token, resp.atom(token, result.value), commit)
             return resp.atom(token, result.value)
         except Exception as e:
             return self._error_frame(token, e)  # nothing opened yet: nothing to forget
+
+    def _answer_after_commit(self, begun: _AfterCommit) -> None:
+        """Send a soft write's answer once the group it joined has committed (or its
+        error if the commit failed), holding its query slot until then: a callback on the
+        group's future, where a task would cost more than the write did."""
+
+        def answer(commit: asyncio.Future) -> None:
+            self.slots.release()
+            frame = begun.frame
+            exc = commit.exception()
+            if exc is not None:
+                frame = self._error_frame(begun.token, exc)  # type: ignore[arg-type]
+            assert self.send_now is not None
+            self.send_now(frame)
+
+        begun.commit.add_done_callback(answer)
 
     def _spawn(self, coro: Awaitable[None]) -> asyncio.Task:
         task = asyncio.ensure_future(coro)
