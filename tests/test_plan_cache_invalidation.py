@@ -248,6 +248,49 @@ def test_grants_changed_through_the_permissions_table(rqe, server):
         r.table_drop(name).run(admin)
 
 
+def test_a_grant_made_inside_a_write_counts_once_that_write_ends(rqe, server):
+    """A grant evaluated in an update's function commits with the update's transaction
+    (Storage.meta_stamp): the user's cached rights follow what was committed, whether the
+    write committed or failed."""
+    r, admin, errors = rqe
+    name = _name()
+    r.table_create(name).run(admin)
+    r.table(name).insert([{"id": 1}, {"id": 2}]).run(admin)
+    user, conn = _user(r, admin, server)
+    denied = f"User `{user}` does not have the required `read` permission"
+    perms = r.db("rethinkdb").table("permissions").filter({"user": user, "table": name})
+    try:
+        r.table(name).grant(user, {"read": True}).run(admin)
+        q = r.table(name).get(2)
+        _warm(q, conn, {"id": 2})
+        revoke = r.table(name).grant(user, {"read": False})["granted"]
+        res = r.table(name).get(1).update(lambda row: {"g": revoke}, non_atomic=True).run(admin)
+        assert res["replaced"] == 1
+        assert perms.nth(0)["permissions"].run(admin) == {"read": False}
+        with pytest.raises(errors.ReqlPermissionError, match=denied):
+            q.run(conn)
+        # The same in a write that fails after the grant: rights are as committed.
+        r.table(name).grant(user, {"read": True}).run(admin)
+        _warm(q, conn, {"id": 2})
+        failing = (
+            r.table(name)
+            .get(1)
+            .update(lambda row: {"g": revoke.add(r.error("after the grant"))}, non_atomic=True)
+        )
+        res = failing.run(admin)
+        assert res["errors"] == 1 and "after the grant" in res["first_error"]
+        committed = perms.nth(0)["permissions"]["read"].run(admin)
+        if committed:
+            _warm(q, conn, {"id": 2})
+        else:
+            with pytest.raises(errors.ReqlPermissionError, match=denied):
+                q.run(conn)
+    finally:
+        conn.close()
+        r.db("rethinkdb").table("users").get(user).delete().run(admin)
+        r.table_drop(name).run(admin)
+
+
 def test_user_deleted_then_recreated(rqe, server):
     r, admin, errors = rqe
     name = _name()

@@ -93,6 +93,9 @@ class Storage:
         self._outbox: Outbox | None = None  # the open transaction's changes (outbox.py)
         self._group: CommitGroup | None = None  # writes waiting to commit together (group.py)
         self.group_joins = 0  # writes that joined another's open group (tests, benchmarks)
+        # Meta records (users, grants, write hooks) written by this process: ``meta_stamp``.
+        self._meta_writes = 0
+        self._meta_pending = False  # one was written inside a transaction still open
         # Whether another query may be read in this loop turn (set by the driver port).
         self.more_input: Callable[[], bool] = no_more_input
         # Called with each committed transaction's changes, per table (the changefeed hub).
@@ -443,16 +446,42 @@ class Storage:
 
     def meta_put(self, key: str, value: Any) -> None:
         """Store a JSON value (committed; durable after the next ``sync()``)."""
+        joined = self._open_txn is not None
         with self.transaction() as txn:
             txn.put(key.encode(), orjson.dumps(value), db=self.meta_db)
+        self._meta_written(joined)
         self.catalog_changed("meta")  # users, permissions, write hooks
 
     def meta_delete(self, key: str) -> bool:
         """Remove ``key``; whether it existed."""
+        joined = self._open_txn is not None
         with self.transaction() as txn:
             found = txn.delete(key.encode(), db=self.meta_db)
+        self._meta_written(joined)
         self.catalog_changed("meta")
         return found
+
+    def _meta_written(self, joined: bool) -> None:
+        if joined:  # committed (or not) with the open transaction: see meta_stamp
+            self._meta_pending = True
+        else:
+            self._meta_writes += 1
+
+    def meta_stamp(self) -> int:
+        """A number that differs from every earlier one once a meta record may have changed
+        since (a record read after taking the stamp stays true while it is the same).
+
+        With other processes on the environment (``coherence``), LMDB's last transaction
+        id: any commit moves it. Alone, this process's own meta writes counted, without
+        asking LMDB (``env.info()`` costs about a microsecond per query): one written inside
+        a transaction still open counts once that transaction has ended, whatever its end,
+        and the committed records stay as they were until then."""
+        if self.coherence is not None:
+            return self.env.info()["last_txnid"]
+        if self._meta_pending and self._open_txn is None:
+            self._meta_pending = False
+            self._meta_writes += 1
+        return -1 - self._meta_writes  # never an LMDB transaction id
 
     def meta_items(self, prefix: str = "") -> list[tuple[str, Any]]:
         """Every ``(key, value)`` whose key starts with ``prefix``, in key order."""

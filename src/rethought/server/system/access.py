@@ -128,10 +128,10 @@ def _current_record(storage: Any, user: str) -> dict | None:
     """``user``'s permission record as committed now, or None if there is no such user.
 
     Users and grants are meta records: they change only by a commit, here or in another
-    process, and every commit moves LMDB's last transaction id (one shared counter), so
-    a record read after seeing id N stays true until the id moves (meta reads see the
-    committed state, never an open write's)."""
-    stamp = storage.env.info()["last_txnid"]  # before the reads: they see at least that
+    process, which moves ``Storage.meta_stamp()``, so a record read after seeing stamp N
+    stays true until the stamp moves (meta reads see the committed state, never an open
+    write's)."""
+    stamp = storage.meta_stamp()  # before the reads: they see at least that
     seen = _SEEN.get(storage)
     if seen is None:
         seen = _SEEN[storage] = {}
