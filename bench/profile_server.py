@@ -38,6 +38,8 @@ import tempfile
 import time
 
 import rethinkdb
+
+from rethought import event_loop
 from rethinkdb import RethinkDB
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
@@ -215,10 +217,53 @@ def profiled_server(directory: str, port: int, stats_out: str) -> None:
         await stop.wait()
         await server.close()
 
-    asyncio.run(main())
+    event_loop.run(main())  # the loop ``rethought serve`` runs on (uvloop where installed)
 
 
-def cprofile(workload: str, n: int, top: int) -> None:
+# What each part of a query's path is, by the file (or C function) that owns the time.
+PARTS = [
+    ("framing and sending (wire/net.py, transport writes)", ("wire/net.py", "wire/pending_input", "write' of 'uvloop", "'send' of", "'recv' of")),
+    ("dispatch, plan lookup (session, plan cache, byte templates)", ("wire/session.py", "plan_lookup", "plan_cache", "shape_bytes", "shapes.py", "query_frame")),
+    ("prepare: query context, optargs (engine, context)", ("query/engine.py", "query/context.py")),
+    ("evaluation (compiled terms, datum)", ("query/compile.py", "query/terms/", "query/direct", "server/runtime/", "rethought/datum/", "query/seq")),
+    ("permissions", ("system/access",)),
+    ("storage: LMDB and its Python (writes, change log, outbox)", ("storage/", "lmdb", "Transaction", "Environment", "Cursor")),
+    ("feeds", ("feeds/",)),
+    ("response encoding (net_responses, orjson)", ("net_responses", "orjson", "'dumps'", "'loads'")),
+    ("stats", ("runtime/stats",)),
+    ("event loop scheduling (asyncio / uvloop Python side)", ("asyncio/", "uvloop", "_contextvars", "Future", "Task")),
+]
+
+
+def parts(stats: pstats.Stats, n: int) -> str:
+    """Own time per query by part of the path, waiting in the loop's poll left out. A C
+    function's time (a struct pack, ``len``, a socket send) counts for the part that called
+    it, in proportion to its callers' calls."""
+    idle = ("run_until_complete", "run_forever", "<method 'poll' of 'select.epoll' objects>")
+
+    def part(key: tuple) -> str:
+        where = f"{key[0]}:{key[2]}"
+        return next((p for p, keys in PARTS if any(k in where for k in keys)), "other")
+
+    by: dict[str, float] = {}
+    for key, (_cc, _nc, tt, _ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if key[2] in idle:
+            continue  # the wait for the next query (uvloop's whole run, the selector's poll)
+        own = part(key)
+        if key[0] == "~" and own == "other" and callers:  # a C function: its callers' part
+            for caller, info in callers.items():
+                share = info[2] if isinstance(info, tuple) else 0.0
+                by[part(caller)] = by.get(part(caller), 0.0) + share
+            continue
+        by[own] = by.get(own, 0.0) + tt
+    total = sum(by.values())
+    rows = sorted(by.items(), key=lambda kv: -kv[1])
+    lines = ["| part | µs per query (cProfile) | share |", "|---|---|---|"]
+    lines += [f"| {p} | {t * 1e6 / n:.1f} | {t / total:.0%} |" for p, t in rows]
+    return "\n".join(lines)
+
+
+def cprofile(workload: str, n: int, top: int, by_part: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="rethought-prof-") as d:
         port = free_port()
         stats = os.path.join(d, "prof.out")
@@ -243,6 +288,9 @@ def cprofile(workload: str, n: int, top: int) -> None:
         p = pstats.Stats(stats, stream=buf)
         total = p.total_tt
         print(f"{workload}: {total * 1e6 / n:.1f} µs per query under cProfile ({n} queries)")
+        if by_part:
+            print(parts(p, n))
+            return
         p.sort_stats("tottime").print_stats(top)
         p.sort_stats("cumulative").print_stats(top)
         print(buf.getvalue())
@@ -259,8 +307,9 @@ if __name__ == "__main__":
     ap.add_argument("--annotate", action="store_true", help="with --count: C functions")
     ap.add_argument("--cprofile", action="store_true")
     ap.add_argument("--top", type=int, default=40)
+    ap.add_argument("--parts", action="store_true", help="with --cprofile: shares by part")
     a = ap.parse_args()
     if a.count:
         count(a.workload, a.n, a.annotate)
     else:
-        cprofile(a.workload, a.n, a.top)
+        cprofile(a.workload, a.n, a.top, a.parts)
