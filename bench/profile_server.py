@@ -38,9 +38,9 @@ import tempfile
 import time
 
 import rethinkdb
+from rethinkdb import RethinkDB
 
 from rethought import event_loop
-from rethinkdb import RethinkDB
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import free_port, pin  # noqa: E402
@@ -222,16 +222,41 @@ def profiled_server(directory: str, port: int, stats_out: str) -> None:
 
 # What each part of a query's path is, by the file (or C function) that owns the time.
 PARTS = [
-    ("framing and sending (wire/net.py, transport writes)", ("wire/net.py", "wire/pending_input", "write' of 'uvloop", "'send' of", "'recv' of")),
-    ("dispatch, plan lookup (session, plan cache, byte templates)", ("wire/session.py", "plan_lookup", "plan_cache", "shape_bytes", "shapes.py", "query_frame")),
+    (
+        "framing and sending (wire/net.py, transport writes)",
+        ("wire/net.py", "wire/pending_input", "write' of 'uvloop", "'send' of", "'recv' of"),
+    ),
+    (
+        "dispatch, plan lookup (session, plan cache, byte templates)",
+        ("wire/session.py", "plan_lookup", "plan_cache", "shape_bytes", "shapes.py", "query_frame"),
+    ),
     ("prepare: query context, optargs (engine, context)", ("query/engine.py", "query/context.py")),
-    ("evaluation (compiled terms, datum)", ("query/compile.py", "query/terms/", "query/direct", "server/runtime/", "rethought/datum/", "query/seq")),
+    (
+        "evaluation (compiled terms, datum)",
+        (
+            "query/compile.py",
+            "query/terms/",
+            "query/direct",
+            "server/runtime/",
+            "rethought/datum/",
+            "query/seq",
+        ),
+    ),
     ("permissions", ("system/access",)),
-    ("storage: LMDB and its Python (writes, change log, outbox)", ("storage/", "lmdb", "Transaction", "Environment", "Cursor")),
+    (
+        "storage: LMDB and its Python (writes, change log, outbox)",
+        ("storage/", "lmdb", "Transaction", "Environment", "Cursor"),
+    ),
     ("feeds", ("feeds/",)),
-    ("response encoding (net_responses, orjson)", ("net_responses", "orjson", "'dumps'", "'loads'")),
+    (
+        "response encoding (net_responses, orjson)",
+        ("net_responses", "orjson", "'dumps'", "'loads'"),
+    ),
     ("stats", ("runtime/stats",)),
-    ("event loop scheduling (asyncio / uvloop Python side)", ("asyncio/", "uvloop", "_contextvars", "Future", "Task")),
+    (
+        "event loop scheduling (asyncio / uvloop Python side)",
+        ("asyncio/", "uvloop", "_contextvars", "Future", "Task"),
+    ),
 ]
 
 
