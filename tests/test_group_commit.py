@@ -409,3 +409,43 @@ def _frames(s, n: int) -> dict:
             out[token] = (doc["t"], doc["r"])
             buf = buf[12 + size :]
     return out
+
+
+def test_a_console_write_that_joins_a_group_gets_its_answer(tmp_path):
+    """The web console's sessions have no socket to answer from the commit's callback."""
+    import orjson
+
+    from rethought.console.link import QueryLink
+
+    with _InProcess(str(tmp_path / "data")) as srv:
+        storage = srv.server.storage
+        got: list = []
+
+        async def deliver(data: bytes) -> None:
+            got.append(orjson.loads(data))
+
+        async def run() -> None:
+            link = QueryLink(srv.server._driver, "admin", deliver)
+            create = {"op": "start", "token": 1, "term": [60, [[14, ["test"]], "c"]]}
+            await link.handle(orjson.dumps(create))
+            real, storage.more_input = storage.more_input, lambda: True  # always a group
+            try:
+                for token in (2, 3):
+                    term = [56, [[15, [[14, ["test"]], "c"]], {"id": 1}]]
+                    await link.handle(orjson.dumps({"op": "start", "token": token, "term": term}))
+                for _ in range(100):
+                    if len(got) == 3:
+                        break
+                    await asyncio.sleep(0.01)
+            finally:
+                storage.more_input = real
+            link.close()
+
+        joins = storage.group_joins
+        asyncio.run_coroutine_threadsafe(run(), srv.loop).result(30)
+        by_token = {m["token"]: m["response"] for m in got}
+        assert by_token[2]["r"][0]["inserted"] == 1
+        assert by_token[3]["r"][0]["errors"] == 1  # the same key: its own error
+        assert "Duplicate primary key" in by_token[3]["r"][0]["first_error"]
+        assert storage.group_joins > joins
+        assert storage.table_get("test", "c").count() == 1

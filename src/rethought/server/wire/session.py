@@ -383,8 +383,10 @@ class ConnectionSession:
             exc = commit.exception()
             if exc is not None:
                 frame = self._error_frame(begun.token, exc)  # type: ignore[arg-type]
-            assert self.send_now is not None
-            self.send_now(frame)
+            if self.send_now is not None:
+                self.send_now(frame)
+            else:  # a session with no socket of its own (the web console's)
+                self._spawn(self.send(frame))
 
         begun.commit.add_done_callback(answer)
 
