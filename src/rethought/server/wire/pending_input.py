@@ -43,11 +43,12 @@ class PendingInput:
         if poller is None or fd < 0:
             return
         try:
-            poller.register(fd, select.POLLIN)
-        except FileExistsError:  # its number was another socket's, closed before its end
-            poller.modify(fd, select.POLLIN)
-        except OSError:
-            return
+            try:
+                poller.register(fd, select.POLLIN)
+            except FileExistsError:  # its number was another socket's, closed before its end
+                poller.modify(fd, select.POLLIN)
+        except (OSError, ValueError):
+            return  # the socket is closed already
         self._owners[fd] = owner
 
     def forget(self, fd: int, owner: object) -> None:
@@ -74,8 +75,10 @@ class PendingInput:
         return bool(poller.poll(0, 1))
 
     def close(self) -> None:
-        if self._poller is not None and hasattr(self._poller, "close"):
-            self._poller.close()
+        """Stop watching (the port is closed); connections still ending may call forget."""
+        poller, self._poller = self._poller, None
+        if poller is not None and hasattr(poller, "close"):
+            poller.close()
         self._owners.clear()
 
 
