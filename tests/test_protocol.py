@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import struct
+import time
 
 import pytest
 
@@ -446,3 +447,90 @@ def test_unexpected_exception_becomes_internal_error():
     responses = {struct.unpack("<q", f[:8])[0]: json.loads(f[12:]) for f in sent}
     assert responses[1] == {"t": 18, "e": 1000000, "r": ["Unexpected exception: 'boom'"], "b": []}
     assert responses[2] == {"t": 1, "r": [1]}
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_one_chunk_of_mixed_frames_gets_every_answer(wire, official_r, official_conn):
+    """Answers to one chunk's frames are written together (wire/net.py ``send_now``): atoms,
+    large atoms past the held-bytes limit, errors, a stream that needs its task, writes.
+    Twice: the second chunk finds the plans the first one compiled, so it is answered in
+    the protocol's callback."""
+    name = "chunk_" + str(os.getpid())
+    official_r.table_create(name).run(official_conn)
+    table = [15, [name]]
+
+    def query(t: int) -> list:
+        kind = t % 5
+        if kind == 0:
+            return [51, [[173, [5000]], "array"]]  # ~24 KB answer
+        if kind == 1:
+            return [16, [table, t % 300]]  # point get
+        if kind == 2:
+            return [24, [t % 7, "a"]]  # a runtime error
+        if kind == 3:
+            return [56, [table, {"id": 1000 + t}]]  # insert
+        return [26, [t % 7, 3]]
+
+    def check(t: int, res: dict) -> None:
+        kind = t % 5
+        if kind == 0:
+            assert res == {"t": 1, "r": [list(range(5000))]}
+        elif kind == 1:
+            assert res["r"] == [{"id": t % 300}]
+        elif kind == 2:
+            assert res["t"] == 18 and "Expected type NUMBER but found STRING" in res["r"][0]
+        elif kind == 3:
+            assert res["r"][0]["inserted"] == 1, res
+        else:
+            assert res == {"t": 1, "r": [(t % 7) * 3]}
+
+    try:
+        official_r.table(name).insert([{"id": i} for i in range(300)]).run(official_conn)
+        for first in (1, 1001):
+            tokens = list(range(first, first + 200))
+            stream = first + 200  # a table scan: answered by its task, after the chunk
+            batch = b"".join(
+                struct.pack("<qI", t, len(p)) + p
+                for t in [*tokens, stream]
+                for p in [json.dumps([START, table if t == stream else query(t)]).encode()]
+            )
+            wire.sock.sendall(batch)
+            got = dict(wire.read() for _ in range(201))
+            for t in tokens:
+                check(t, got[t])
+            assert got[stream]["t"] in (2, 3) and len(got[stream]["r"]) > 0
+        assert official_r.table(name).count().run(official_conn) == 380
+    finally:
+        official_r.table_drop(name).run(official_conn)
+
+
+def test_a_chunk_of_large_answers_waits_for_a_slow_reader(tmp_path):
+    """300 queries of ~110 KB answers each (33 MB) in one chunk, the client reading nothing:
+    the server holds back what the socket does not take (no 33 MB buffered), serves another
+    connection meanwhile, and every answer arrives once the client reads."""
+    from conftest import ServerProcess
+
+    srv = ServerProcess(str(tmp_path / "data")).start()  # a fresh process: its RSS says
+    slow, other = Wire(srv), Wire(srv)
+    try:
+        q = json.dumps([START, [51, [[173, [20000]], "array"]]]).encode()
+        slow.send(1000, q)  # compiled once: the chunk's frames are then answered inline
+        assert slow.read()[0] == 1000
+        before = _rss_kib(srv.proc.pid)
+        slow.sock.sendall(b"".join(struct.pack("<qI", t, len(q)) + q for t in range(1, 301)))
+        time.sleep(1.0)
+        assert other.ask(1, [START, [24, [1, 2]]]) == {"t": 1, "r": [3]}
+        grown = _rss_kib(srv.proc.pid) - before
+        assert grown < 20 * 1024, f"server RSS grew {grown} KiB for a reader that reads nothing"
+        want = {"t": 1, "r": [list(range(20000))]}
+        got = dict(slow.read() for _ in range(300))
+        assert sorted(got) == list(range(1, 301))
+        assert all(v == want for v in got.values())
+    finally:
+        slow.close()
+        other.close()
+        srv.stop()

@@ -40,6 +40,8 @@ HANDSHAKE_MESSAGE_LIMIT = 2048
 # Frames waiting for the connection's task (behind one that had to wait) before the socket
 # is no longer read: the client's pipelining is held back as a full StreamReader would.
 BACKLOG_PAUSE = 256
+# Bytes of answers to one chunk's frames held for one write (send_now) before they go out.
+HOLD_BYTES = 64 * 1024
 BAD_MAGIC = (
     "Received an unsupported protocol version. This port is for RethinkDB queries. "
     "Does your client driver version not match the server?"
@@ -158,6 +160,9 @@ class _Connection:
         self._wake: asyncio.Future | None = None
         self._eof = False
         self._paused = False
+        # Answers held while one chunk's frames are answered, written together after it.
+        self._held: list[bytes] | None = None
+        self._held_bytes = 0
         self._pending = server.pending
         self._fd = -1  # the socket's number, watched by ``pending`` in frame mode
         sock = writer.get_extra_info("socket")
@@ -193,7 +198,19 @@ class _Connection:
     def send_now(self, data: bytes) -> None:
         """``send`` for code that cannot wait (a frame answered in the loop's callback): what
         is not written whole now is drained by a task (holding the lock, so frames after it
-        wait their turn)."""
+        wait their turn). While a chunk of several frames is being answered, the answers
+        are held and written at its end in one call (one system call, not one per frame)."""
+        held = self._held
+        if held is not None:
+            held.append(data)
+            self._held_bytes += len(data)
+            if self._held_bytes < HOLD_BYTES:
+                return
+            # Written now: the transport's buffer then says whether the client keeps up
+            # (can_send_now), so a chunk of large answers is held back as before.
+            data = b"".join(held)
+            held.clear()
+            self._held_bytes = 0
         state = self._write_now(data)
         if state != _DONE:
             self._queued += 1  # now: the task starts later, and frames after it wait for it
@@ -460,6 +477,7 @@ class _Connection:
         pending = self._pending
         pos, end = 0, len(buf)
         need = head_size
+        self._held = []
         try:
             while end - pos >= head_size:
                 token, size = unpack_from(buf, pos)
@@ -484,6 +502,10 @@ class _Connection:
                     backlog.append((token, payload))
         finally:
             pending.frames_behind = 0
+            held, self._held = self._held, None
+            if held:
+                self._held_bytes = 0
+                self.send_now(held[0] if len(held) == 1 else b"".join(held))
         rest = buf[pos:] if pos else buf
         self._parts = [rest] if rest else []
         self._have = len(rest)
