@@ -4,13 +4,15 @@ LMDB has one writer at a time and a write query runs to its end without yielding
 transaction pins its query greenlet), so writes from many connections arrive one after the
 other within one turn of the event loop. When another query may still be read in that
 turn (a driver connection has bytes unread: wire/pending_input.py), the first write does
-not commit: its transaction stays open as the *group*, and each write that comes before the end of the turn joins it in an LMDB child
-transaction, so a write that fails undoes its own rows and nothing else (its outbox entries
-go with it). At the end of the turn (``loop.call_soon``) the group commits once: its change
-log entries are written in the same transaction (one entry per table, in the order the
-writes were applied, which is the commit order feeds see), then every member's answer may
-go out (``CommitGroup.done``): a write is acknowledged only once committed, and a hard
-write's fsync follows the group's commit. A failing commit (disk full) fails every member.
+not commit: its transaction stays open as the *group*, and each write that comes before
+the end of the turn joins it in an LMDB child transaction, so a write that fails undoes
+its own rows and nothing else (its outbox entries go with it). At the end of the turn
+(``loop.call_soon``) the group commits once: its change log entries are written in the
+same transaction (one entry per table, in the order the writes were applied, which is the
+commit order feeds see), then every member's answer may go out (``CommitGroup.done``; the
+session answers from a callback on it): a write is acknowledged only once committed, and
+a hard write's fsync follows the group's commit. A failing commit (disk full) fails every
+member.
 
 Anything else that needs the writer (catalog changes, index builds, the change-log sweep,
 ``sync``, ``close``) commits the open group first (``Storage.flush_group``), so no write
