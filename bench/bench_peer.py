@@ -278,8 +278,11 @@ def workloads(sizes: dict[str, int], budget: float) -> list[tuple[str, str, Call
         rows, c = t.r.db(DB).table("rows"), t.conn
         return _until(sizes["seq"], budget, lambda i: rows.get(i * 7919 % N_ROWS).run(c))
 
+    def expr_inflight(t: Target) -> int:
+        return asyncio.run(_inflight(t.port, sizes["inflight_rounds"], budget, _expr))
+
     def get_inflight(t: Target) -> int:
-        return asyncio.run(_inflight(t.port, sizes["inflight_rounds"], budget))
+        return asyncio.run(_inflight(t.port, sizes["inflight_rounds"], budget, _get))
 
     def insert_soft(t: Target) -> int:
         tbl, c = t.r.db(DB).table("ins_one"), t.conn
@@ -330,6 +333,7 @@ def workloads(sizes: dict[str, int], budget: float) -> list[tuple[str, str, Call
     return [
         ("r.expr(1) sequential", "q", expr),
         ("point get, sequential", "op", get_seq),
+        (f"r.expr(1), {CONCURRENCY} in flight on one asyncio connection", "q", expr_inflight),
         (f"point get, {CONCURRENCY} in flight on one asyncio connection", "op", get_inflight),
         ("single insert, soft", "doc", insert_soft),
         ("insert, batches of 1000 (soft)", "doc", insert_batch),
@@ -340,18 +344,24 @@ def workloads(sizes: dict[str, int], budget: float) -> list[tuple[str, str, Call
     ]
 
 
-async def _inflight(port: int, rounds: int, budget: float) -> int:
+def _expr(r: Any, i: int) -> Any:
+    return r.expr(1)
+
+
+def _get(r: Any, i: int) -> Any:
+    return r.db(DB).table("rows").get(i * 7919 % N_ROWS)
+
+
+async def _inflight(port: int, rounds: int, budget: float, query: Callable) -> int:
+    """CONCURRENCY queries ``query(r, i)`` at a time on one asyncio connection."""
     r = RethinkDB()
     r.set_loop_type("asyncio")
     conn = await r.connect(port=port)
-    rows = r.db(DB).table("rows")
     done, t0 = 0, time.perf_counter()
     for k in range(rounds):
         base = k * CONCURRENCY
         await asyncio.wait_for(
-            asyncio.gather(
-                *(rows.get((base + i) * 7919 % N_ROWS).run(conn) for i in range(CONCURRENCY))
-            ),
+            asyncio.gather(*(query(r, base + i).run(conn) for i in range(CONCURRENCY))),
             60,
         )
         done += CONCURRENCY
