@@ -155,7 +155,7 @@ class ChangeLog:
                 value += new
         else:
             value = encode_entry(now, raws)
-        txn.put(key, value, db=self.db)
+        txn.put(key, value, True, True, False, self.db)  # positional: parsed faster
         size = len(value)
         # What the transaction may have added to the map (lmdb_store ``_room_left``): the
         # B-tree paths of each row and of the entry, and the bytes twice (rows and log).

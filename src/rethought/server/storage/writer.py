@@ -251,9 +251,11 @@ class Writer:
         ops = self._ops
         ops.append(("put", row))  # a replay after a map growth writes it as a put
         try:
-            if not txn.put(key, data, db=table._rows, overwrite=False):
+            # put(key, data, dupdata, overwrite=False, append, db): positional, py-lmdb
+            # parses keywords slower.
+            if not txn.put(key, data, True, False, False, table._rows):
                 ops.pop()
-                return orjson.loads(txn.get(key, db=table._rows))
+                return orjson.loads(txn.get(key, None, table._rows))
             if table._indexes:
                 self._update_indexes(txn, key[len(table._prefix) :], None, row)
         except lmdb.MapFullError:
@@ -347,12 +349,12 @@ class Writer:
             last = storage.last_count
             if last is not None and last[0] == tid - 1 and last[1] is table:
                 count = last[2] + delta
-                txn.put(ckey, COUNT.pack(count), db=storage.catalog_db)
+                txn.put(ckey, COUNT.pack(count), True, True, False, storage.catalog_db)
                 return (tid, table, count)
         cdb = storage.catalog_db
-        raw = txn.get(ckey, db=cdb)
+        raw = txn.get(ckey, None, cdb)
         count = (COUNT.unpack(raw)[0] if raw else 0) + delta
-        txn.put(ckey, COUNT.pack(count), db=cdb)
+        txn.put(ckey, COUNT.pack(count), True, True, False, cdb)
         return (tid, table, count) if cached else None
 
     def _grow_and_replay(self) -> lmdb.Transaction:

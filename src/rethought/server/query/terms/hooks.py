@@ -115,7 +115,7 @@ def _write_hook(storage: Any, table_id: str, txn: Any) -> Any:
     key = _HOOK_KEYS.get(table_id)
     if key is None:
         key = _HOOK_KEYS[table_id] = (HOOK_PREFIX + table_id).encode()
-    raw = txn.get(key, db=storage.meta_db)
+    raw = txn.get(key, None, storage.meta_db)  # positional: py-lmdb parses it faster
     return None if raw is None else orjson.loads(raw)
 
 
