@@ -313,3 +313,43 @@ def test_user_deleted_then_recreated(rqe, server):
         conn.close()
         users.get(user).delete().run(admin)
         r.table_drop(name).run(admin)
+
+
+def test_plans_with_constant_global_optargs_see_drops_and_renames(rqe):
+    """A cached plan run with constant global optargs (``durability="soft"``,
+    ``read_mode="outdated"``) remembers its table too (``Table.remembered`` takes a plan's
+    ``ConstantOptargs`` without TABLE optargs): a drop, a recreate and a rename are seen
+    as by a fresh compile, single inserts (their document a shape param) included."""
+    r, conn, errors = rqe
+    name, other = _name(), _name()
+    r.table_create(name).run(conn)
+    try:
+        for i in range(WARM):
+            got = r.table(name).insert({"id": i, "v": i}).run(conn, durability="soft")
+            assert got["inserted"] == 1
+            assert r.table(name).get(i).run(conn, durability="soft") == {"id": i, "v": i}
+            assert r.table(name).get(i).run(conn, read_mode="outdated") == {"id": i, "v": i}
+        dup = r.table(name).insert({"id": 0, "v": 9}).run(conn, durability="soft")
+        assert dup["errors"] == 1 and dup["first_error"].startswith("Duplicate primary key")
+        r.table_drop(name).run(conn)
+        for run in (
+            lambda: r.table(name).insert({"id": 7, "v": 7}).run(conn, durability="soft"),
+            lambda: r.table(name).get(1).run(conn, durability="soft"),
+            lambda: r.table(name).get(1).run(conn, read_mode="outdated"),
+        ):
+            with pytest.raises(errors.ReqlOpFailedError, match=f"Table `test.{name}` does not"):
+                run()
+        r.table_create(name).run(conn)
+        got = r.table(name).insert({"id": 1, "v": "new"}).run(conn, durability="soft")
+        assert got["inserted"] == 1
+        assert r.table(name).get(1).run(conn, durability="soft") == {"id": 1, "v": "new"}
+        _table_config(r, "test", name).update({"name": other}).run(conn)
+        with pytest.raises(errors.ReqlOpFailedError, match=f"Table `test.{name}` does not"):
+            r.table(name).insert({"id": 2, "v": 2}).run(conn, durability="soft")
+        got = r.table(other).insert({"id": 2, "v": 2}).run(conn, durability="soft")
+        assert got["inserted"] == 1
+        assert r.table(other).count().run(conn) == 2
+    finally:
+        for n in (name, other):
+            if n in r.table_list().run(conn):
+                r.table_drop(n).run(conn)

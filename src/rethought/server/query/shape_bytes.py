@@ -24,9 +24,8 @@ from typing import Any
 
 import orjson
 
-from ...datum import canonical
 from . import json_dups
-from .compile import MAX_NESTING, _plain_data
+from .compile import MAX_NESTING, _plain_canonical
 from .shapes import DOC_MARK, MARK, Shape
 
 _MARK_BYTES = orjson.dumps(MARK)
@@ -114,6 +113,8 @@ def _document(t: Template, middle: bytes) -> tuple[Any, tuple] | None:
         return None
     if type(doc) is not dict or json_dups.may_have_duplicates(middle, doc):
         return None
-    if not _plain_data(doc, t.depth):
+    # The plain-data check and the numbers made canonical in one walk (a doc it refuses
+    # is dropped: the parse reads the payload again).
+    if not _plain_canonical(doc, t.depth):
         return None
-    return t.plan, (canonical(doc),)
+    return t.plan, (doc,)

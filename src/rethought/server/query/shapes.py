@@ -176,7 +176,12 @@ class DocParam(Param):
     __slots__ = ()
 
     def eval(self, scope: Scope) -> Any:
-        return _deep_copy(scope.ctx.params[self.index])
+        # ``_deep_copy``'s copy with one call: only nested containers are walked by it.
+        doc = scope.ctx.params[self.index].copy()
+        for k, v in doc.items():  # values replaced in place: the dict keeps its size
+            if type(v) is dict or type(v) is list:
+                doc[k] = _deep_copy(v)
+        return doc
 
 
 def parameterize(root: Term, shape: Shape) -> bool:

@@ -21,6 +21,7 @@ from ...storage.table import TableStore
 from ...system.access import ADMIN, guard
 from ...system.names import _NAME_RE, SYSTEM_DB, database_name, table_name
 from ..compile import Datum, Scope, Term, blame, term
+from ..context import ConstantOptargs
 from ..determinism import NO
 from ..table_slices import TableSlice, check_primary_key, require_index
 from .argcheck import bound
@@ -71,9 +72,14 @@ class Table(Term):
         """The table store this term's last lookup found, if it is still the one a lookup
         would find now (None: look it up), before its permission guard."""
         memo = self._memo
-        if memo is not None and not ctx.optargs:
+        optargs = ctx.optargs
+        if memo is not None and (
+            not optargs or (type(optargs) is ConstantOptargs and _TABLE_OPTARGS.isdisjoint(optargs))
+        ):
             # Remembered only for a literal name and database name (``_db``, else the
-            # connection's default: no ``db`` optarg here, the optargs are empty).
+            # connection's default: no ``db`` optarg here, the optargs are empty or a
+            # cached plan's constants, ``durability="soft"`` say, which never hold ``db``
+            # nor, here, a TABLE optarg: what ``eval`` checks before its memo).
             db_name = self._db or ctx.db_name
             storage = memo[0]
             if (
