@@ -349,24 +349,27 @@ def compile_term(
         # As RethinkDB's op_term_t: the arguments are compiled first (their errors come
         # first), then the arity is checked (blaming this term), then each optarg's name
         # (blaming that optarg) before it is compiled.
-        # r.args splices into an operator's arguments; a FUNC's body is not one (func.cc).
-        spliced = tt != T.FUNC and any(type(a) is list and a[:1] == [T.ARGS] for a in raw_args)
-        inner = implicit
-        if tt == T.FUNC:
-            params = _func_params(raw_args[0]) if raw_args else ()
-            # sym.cc: a function of one parameter binds r.row, unless its id is negative
-            if len(params) == 1 and not (type(params[0]) in (int, float) and params[0] < 0):
-                inner = implicit + params
-        args = [
-            compile_term(
-                a,
-                frames + (i,),
-                depth + 1,
-                inner if i == 1 else implicit,
-                _literal_ok_child(tt, i, literal_ok),
-            )
-            for i, a in enumerate(raw_args)
-        ]
+        if tt == T.MAKE_ARRAY:  # a batch's documents: compiled in one loop
+            args, spliced = _array_items(raw_args, frames, depth + 1, implicit, literal_ok)
+        else:
+            # r.args splices into an operator's arguments; a FUNC's body is not one (func.cc).
+            spliced = tt != T.FUNC and any(type(a) is list and a[:1] == [T.ARGS] for a in raw_args)
+            inner = implicit
+            if tt == T.FUNC:
+                params = _func_params(raw_args[0]) if raw_args else ()
+                # sym.cc: a function of one parameter binds r.row, unless its id is negative
+                if len(params) == 1 and not (type(params[0]) in (int, float) and params[0] < 0):
+                    inner = implicit + params
+            args = [
+                compile_term(
+                    a,
+                    frames + (i,),
+                    depth + 1,
+                    inner if i == 1 else implicit,
+                    _literal_ok_child(tt, i, literal_ok),
+                )
+                for i, a in enumerate(raw_args)
+            ]
         lo, hi = cls.arity
         n = len(raw_args)
         if not spliced and (n < lo or (hi is not None and n > hi)):
@@ -409,6 +412,55 @@ def compile_term(
     if raw is None or t is bool or t is str or t is int or t is float:
         return Datum(datum.num(raw) if t is int or t is float else raw, frames)
     raise ReqlCompileError(f"Unexpected value in query: {raw!r}.")
+
+
+_new_term = object.__new__
+_NO_ARGS: Any = ()  # a literal's arguments and optargs: none, shared (nothing adds to them)
+_NO_OPTARGS: Any = MappingProxyType({})
+
+
+def _array_items(
+    raw_args: list, frames: tuple, depth: int, implicit: tuple, literal_ok: bool | str
+) -> tuple[list[Term], bool]:
+    """A MAKE_ARRAY's compiled elements (``depth`` theirs) and whether one is ``r.args``:
+    what ``compile_term`` gives each, in one loop. A plain-data object (a batch's
+    document) or a JSON scalar becomes its ``Datum`` here, without a ``compile_term``
+    call; anything else is compiled by it, with the permission for ``r.literal`` an
+    array passes on (``_literal_ok_child``)."""
+    child_ok = literal_ok == _SPLICED  # _literal_ok_child(T.MAKE_ARRAY, i, literal_ok)
+    budget = MAX_NESTING - depth
+    plain = depth <= MAX_NESTING  # deeper: compile_term raises the depth error
+    spliced = False
+    out: list[Term] = []
+    append = out.append
+    i = 0
+    for a in raw_args:
+        t = type(a)
+        if t is int or t is float:
+            a = datum.num(a)
+            t = int  # a scalar
+        if plain and (
+            t is int
+            or t is str
+            or a is None
+            or t is bool
+            or (t is dict and _plain_canonical(a, budget))
+        ):
+            node = _new_term(Datum)  # Datum(a, frames + (i,)), without its __init__ call
+            node.args = _NO_ARGS
+            node.optargs = _NO_OPTARGS
+            node.frames = frames + (i,)
+            node.value = a
+            node.determinism = ALWAYS
+            node.may_group = False
+            node.group_probe = False
+            append(node)
+        else:
+            if t is list and a[:1] == [T.ARGS]:
+                spliced = True
+            append(compile_term(a, frames + (i,), depth, implicit, child_ok))
+        i += 1
+    return out, spliced
 
 
 def _datum_term(raw: list, frames: tuple) -> Datum:
