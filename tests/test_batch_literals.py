@@ -3,10 +3,15 @@
 - compile.py ``_array_items``: a MAKE_ARRAY's elements compiled in one loop (plain-data
   objects and scalars made ``Datum`` nodes without a ``compile_term`` call) give the tree,
   and the errors, that compiling each element with ``compile_term`` gave.
+- terms/writes.py: an insert at the root of a plan run once and dropped (not cached,
+  ``QueryContext.sole_root``) takes its literal documents uncopied; results, stored rows,
+  change-feed events and errors are those of the copying path (a cached plan's, or the
+  array evaluated by a term).
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 
 import orjson
@@ -136,3 +141,110 @@ def test_array_items_at_the_depth_limit():
         raw = [MAKE_ARRAY, [raw, {"a": 1}]]
     with pytest.raises(ReqlError, match="Maximum expression depth exceeded"):
         compile_term(raw)
+
+
+def _anon(v):
+    """A row or change value with its generated key left out."""
+    if type(v) is dict and v.get("v") == "no key":
+        return {k: x for k, x in v.items() if k != "id"}
+    return v
+
+
+def _normal(result: dict) -> dict:
+    out = dict(result)
+    out.pop("generated_keys", None)
+    out["changes"] = [{k: _anon(v) for k, v in c.items()} for c in out.get("changes", [])]
+    return out
+
+
+def _batch(n: int) -> list:
+    """Documents large enough that the query's bytes are not cached (a one-run plan)."""
+    docs: list = []
+    for i in range(n):
+        docs.append({"id": i, "v": float(i), "o": {"a": {"b": i}, "s": "x" * 20}})
+    docs += [
+        {"id": 3, "dup": True},  # a duplicate of an earlier document
+        {"v": "no key", "o": {"k": 1}},  # a generated key
+        5,  # not an object
+        {"id": {"bad": 1}},  # not a primary key
+        {"id": "k" * 200},  # too long a key
+        {"id": "nested", "o": {"m": {"n": 2}}},
+    ]
+    return docs
+
+
+@pytest.mark.parametrize("array_inside", [False, True])
+def test_sole_run_batch_as_the_copying_paths(rqe, table_name, array_inside):
+    """The same documents inserted by a one-run plan (uncopied), by a plan evaluated
+    through ``r.expr(...).do`` (the array evaluated, copied), give the same results, rows,
+    feed events, errors; with an array in a document, both take the evaluated path."""
+    r, conn, errors = rqe
+    a, b = table_name + "_a", table_name + "_b"
+    r.db("test").table_create(a).run(conn)
+    r.db("test").table_create(b).run(conn)
+    ta, tb = r.db("test").table(a), r.db("test").table(b)
+    try:
+        feed_a = ta.changes().run(conn)
+        feed_b = tb.changes().run(conn)
+        docs = _batch(120)
+        if array_inside:  # then a MAKE_OBJ among the documents: the evaluated array
+            docs[-1]["o"]["l"] = [1, {"m": 2}]
+        one = ta.insert(docs, return_changes=True).run(conn, durability="soft")
+        two = (
+            r.expr(docs)
+            .do(lambda d: tb.insert(d, return_changes=True))
+            .run(conn, durability="soft")
+        )
+        assert one["inserted"] == 122 and one["errors"] == 4
+        assert len(one["generated_keys"]) == len(two["generated_keys"]) == 1
+        assert _normal(one) == _normal(two)
+        rows_a = sorted((_anon(row) for row in ta.run(conn)), key=repr)
+        rows_b = sorted((_anon(row) for row in tb.run(conn)), key=repr)
+        assert rows_a == rows_b and len(rows_a) == 122
+        ev_a = [_anon(feed_a.next(wait=10)["new_val"]) for _ in range(122)]
+        ev_b = [_anon(feed_b.next(wait=10)["new_val"]) for _ in range(122)]
+        assert ev_a == ev_b
+        assert ev_a == [_anon(c["new_val"]) for c in one["changes"] if "error" not in c]
+        # The same bytes again (still not cached): every given key is now a duplicate.
+        again = ta.insert(docs).run(conn, durability="soft")
+        assert again["errors"] == 125 and again["inserted"] == 1
+        again_b = r.expr(docs).do(lambda d: tb.insert(d)).run(conn, durability="soft")
+        assert _normal(again) == _normal(again_b)
+        assert again["first_error"] == "Expected type OBJECT but found NUMBER."
+        assert _anon(ta.get(7).run(conn)) == docs[7]
+    finally:
+        r.db("test").table_drop(a).run(conn)
+        r.db("test").table_drop(b).run(conn)
+
+
+def test_sole_root_only_for_plans_not_kept(engine_run):
+    """In the engine: an insert whose root is marked as run once hands out the plan's
+    literals; otherwise (a plan that may run again) it copies them, and a second run of
+    the same compiled root inserts what the first did."""
+    from rethinkdb import r
+
+    from engine_harness import wire
+    from rethought.server.query.context import Session
+
+    engine = engine_run.engine
+    engine_run(r.db("test").table_create("t"))
+    docs = [{"id": i, "o": {"a": i}} for i in range(5)]
+    raw = wire(r.db("test").table("t").insert(docs, return_changes=True))
+
+    prepared = engine.prepare(copy.deepcopy(raw), {}, Session())
+    literals = [a.value for a in prepared.root.args[1].args]
+    res = engine.execute(prepared).value
+    assert [c["new_val"] for c in res["changes"]] == docs
+    assert all(c["new_val"] is not lit for c, lit in zip(res["changes"], literals, strict=True))
+    res["changes"][0]["new_val"]["o"]["a"] = "changed"  # the plan keeps its literals
+    assert literals[0] == {"id": 0, "o": {"a": 0}}
+    again = engine.execute(engine.prepare(raw, {}, Session(), prepared.root)).value
+    assert again["errors"] == 5
+
+    engine_run(r.db("test").table("t").delete())
+    prepared = engine.prepare(copy.deepcopy(raw), {}, Session())
+    prepared.ctx.sole_root = prepared.root
+    literals = [a.value for a in prepared.root.args[1].args]
+    res = engine.execute(prepared).value
+    assert [c["new_val"] for c in res["changes"]] == docs
+    assert all(c["new_val"] is lit for c, lit in zip(res["changes"], literals, strict=True))

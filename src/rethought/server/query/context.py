@@ -117,7 +117,7 @@ class QueryContext:
 
     __slots__ = (
         "engine", "session", "optargs", "db_name", "now", "pending_sync", "pending_commit",
-        "feeds", "array_limit", "profiler", "params",
+        "feeds", "array_limit", "profiler", "params", "sole_root",
     )  # fmt: skip
 
     def __init__(
@@ -139,6 +139,9 @@ class QueryContext:
         self.array_limit = 100_000
         self.profiler: Profiler | None = None  # set when the query runs with profile=True
         self.params: tuple = ()  # this run's literal keys / documents (shapes.py)
+        # The root of a plan run this once and dropped (not cached): its literals are
+        # nobody else's, so a term may hand them out uncopied (an insert's documents).
+        self.sole_root: Any = None
 
     @property
     def storage(self) -> Any:

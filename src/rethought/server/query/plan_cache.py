@@ -98,13 +98,15 @@ class PlanCache:
         plans[payload] = plan
         self.hits += 1
 
-    def put(self, payload: bytes, plan: Plan) -> None:
+    def put(self, payload: bytes, plan: Plan) -> bool:
+        """Keep ``plan`` for ``payload``; False when it is not kept (too large)."""
         if len(payload) > MAX_PAYLOAD:
-            return
+            return False
         plans = self._plans
         if payload not in plans and len(plans) >= self.capacity:
             del plans[next(iter(plans))]  # the least recently used
         plans[payload] = plan
+        return True
 
     def get_shape(self, key: bytes) -> Plan | None:
         """The plan shared by the queries of one shape (shapes.py), by its bytes."""

@@ -327,8 +327,8 @@ class ConnectionSession:
             if shared:
                 self.plans.put_shape(shape.key, plan)
                 params = shape.params
-            elif key is not None:
-                self.plans.put(key, plan)
+            elif key is None or not self.plans.put(key, plan):
+                prepared.ctx.sole_root = prepared.root  # run this once, then dropped
         else:  # a cached plan
             prepared = self.engine.prepare(raw_term, optargs, self.session, root)
         prepared.ctx.params = params

@@ -482,8 +482,13 @@ class Insert(Term):
         arg = self.args[1]
         literal = type(arg) is MakeArray and _all_datums(arg.args)
         if literal and len(arg.args) <= scope.ctx.array_limit:
-            # What the MAKE_ARRAY of literals evaluates to, without a term run per element.
-            docs = [_copy_plain(a.value) for a in arg.args]
+            # What the MAKE_ARRAY of literals evaluates to, without a term run per element:
+            # copies (rows must not share the plan's literals), but for a plan run this
+            # once and dropped: its literals are then this run's own, read only here.
+            if scope.ctx.sole_root is self:
+                docs = [a.value for a in arg.args]
+            else:
+                docs = [_copy_plain(a.value) for a in arg.args]
         else:
             docs = arg.run(scope)
             if isinstance(docs, values.SingleSelection):
