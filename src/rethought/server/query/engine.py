@@ -27,7 +27,9 @@ from .compile import Scope, Term, blame, compile_term
 from .context import ConstantOptargs, GlobalOptargs, QueryContext, Session, evaluate_global  # noqa: F401  (engine.Session etc. for the wire)
 from .plan_cache import PlanCache
 from .profile import Profiler, instrument
+from .terms.insert_one import run_wire as insert_wire
 from .terms.tables import Get
+from .terms.writes import Insert
 from .walker import walk_term
 
 ATOM, STREAM, FEED = "atom", "stream", "feed"
@@ -153,7 +155,10 @@ class Engine:
         if prepared.wire and type(root) is Get:  # a point get: no feed, no sequence
             return Result(ATOM, root.run_wire(Scope(ctx)))
         try:
-            value = prepared.root.run(Scope(ctx))
+            if prepared.wire and type(root) is Insert:  # in one step: terms/insert_one.py
+                value = insert_wire(root, Scope(ctx))  # (or ``root.run`` when it is not one)
+            else:
+                value = root.run(Scope(ctx))
             if type(value) in _DATUM_TYPES and not ctx.feeds:
                 return Result(ATOM, value)  # a datum already: skips the ABC checks below
             if ctx.feeds:

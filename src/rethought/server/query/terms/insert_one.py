@@ -1,0 +1,107 @@
+"""A cached plan's single insert of its document param, evaluated in one step.
+
+``r.table('t').insert({...})``, cached by its shape (shapes.py: the document is the plan's
+``DocParam``), is the commonest write. ``Insert.eval`` runs it through the general
+machinery: the TABLE term (a ``TableValue`` and its permission guard), the argument's run,
+the optarg checks, ``run_write`` and a per-document loop built for batches. ``run_wire``
+(what ``Engine.execute`` calls for a cached plan whose root is an INSERT) does the same
+write for the one case it covers, in one function:
+
+- the INSERT has no optargs of its own, and the query's global optargs are none or a
+  cached plan's constants that leave an insert its defaults (``_plain_globals``: at most a
+  literal ``durability``);
+- its table is a ``Table`` whose remembered lookup still holds (``Table.remembered``) and
+  the user is admin (whose guard is the table itself);
+- its document is the plan's ``DocParam``, an object with a plain primary key (an integer,
+  a float, a short string without NUL: what ``Insert.insert_new`` writes in one step) and
+  no ``$reql_type$``.
+
+Anything else, decided before anything is evaluated, is ``node.run(scope)`` as before. The
+write is what ``run_write`` and ``insert_new`` do for that one document: the same
+``Writer``, the table's write hook read in the write's transaction (a hooked table takes
+``Insert.insert_one``, as the general loop does), the same result document, duplicate
+error, durability and group-commit wait; its errors get the INSERT's frames, as
+``Term.run`` gives them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ....datum import REQL_TYPE
+from ....datum.jsonfmt import pretty
+from ....errors import ReqlError
+from ...storage.writer import Writer
+from ...system.access import ADMIN
+from ..compile import Scope
+from ..context import ConstantOptargs
+from ..shapes import DocParam
+from .hooks import with_hook
+from .tables import Table
+from .writes import NO, Insert, WriteStats, _plain_globals
+
+_NO_KEY = object()
+#: The result of one document inserted (``WriteStats.result``'s counts, in its order).
+_INSERTED = {"deleted": 0, "errors": 0, "inserted": 1, "replaced": 0, "skipped": 0, "unchanged": 0}
+
+
+def run_wire(node: Insert, scope: Scope) -> Any:
+    """``node.run(scope)``: in one step for the case the module doc names, else as ever."""
+    ctx = scope.ctx
+    args = node.args
+    table_node, doc_node = args
+    if (
+        node.optargs
+        or node.group_probe
+        or type(doc_node) is not DocParam
+        or type(table_node) is not Table
+    ):
+        return node.run(scope)
+    given = ctx.optargs
+    durability = None
+    if given:
+        if type(given) is not ConstantOptargs or not _plain_globals(given):
+            return node.run(scope)
+        durability = given.get("durability")
+    session = ctx.session
+    if session is None or session.user != ADMIN:
+        return node.run(scope)
+    store = table_node.remembered(ctx)
+    if store is None:
+        return node.run(scope)
+    pk = store.primary_key
+    params_doc = ctx.params[doc_node.index]
+    key = params_doc.get(pk, _NO_KEY)
+    t = type(key)
+    if REQL_TYPE in params_doc or not (
+        t is int or t is float or (t is str and len(key) < 32 and "\x00" not in key)
+    ):
+        return node.run(scope)
+    doc = doc_node.eval(scope)  # its copy, as the argument's run gives it
+    try:
+        stats = None
+        with Writer(store) as writer:
+            hooked = with_hook(scope, store, writer)
+            if hooked is writer:
+                old = writer.insert(doc, True)  # a shape's document: canonical already
+                if old is not None:
+                    stats = WriteStats(NO, ctx.array_limit)
+                    stats.valid_docs = 1
+                    stats.error(f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}", old)
+            else:  # the general loop's way through the table's write hook
+                stats = WriteStats(NO, ctx.array_limit)
+                Insert.insert_one(hooked, pk, doc, "error", stats)
+                stats.end_insert()
+        committed = writer.committed
+        if committed is not None:  # committed with others at the end of this loop turn
+            ctx.pending_commit = committed
+        if writer.changes:
+            if durability is None:
+                durability = ctx.optargs.get("durability") or store.durability
+            if durability == "hard":
+                ctx.pending_sync = True
+        return dict(_INSERTED) if stats is None else stats.result()
+    except ReqlError as e:
+        if e.frames is None:
+            e.frames = list(node.frames)
+        raise
