@@ -248,3 +248,20 @@ def test_sole_root_only_for_plans_not_kept(engine_run):
     res = engine.execute(prepared).value
     assert [c["new_val"] for c in res["changes"]] == docs
     assert all(c["new_val"] is lit for c, lit in zip(res["changes"], literals, strict=True))
+
+
+def test_positive_number_keys_in_one_pack():
+    """encode_primary packs a positive number as its negation's bits (its bits with the
+    sign bit set): the bytes of the two-step form, for integers and floats alike."""
+    import random
+    import struct
+
+    from rethought.datum.keys import encode_primary
+
+    dbl, u64, tagged = struct.Struct(">d"), struct.Struct(">Q"), struct.Struct(">BQ")
+    rnd = random.Random(16)
+    values = [1, 2, 7, 2**53, 2**53 + 1, 2**60, 5e-324, 0.1, 1.5, 1e308, float("inf")]
+    values += [rnd.random() * 10 ** rnd.randint(-300, 300) for _ in range(2000)]
+    values += [rnd.randint(1, 2**53) for _ in range(2000)]
+    for v in values:
+        assert encode_primary(v) == tagged.pack(0x40, u64.unpack(dbl.pack(v))[0] | 1 << 63), v

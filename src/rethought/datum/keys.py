@@ -61,8 +61,9 @@ MAX_ENCODED_PRIMARY = 511 - 16 - INDEX_VALUE_CAP
 
 _DOUBLE = struct.Struct(">d")
 _U64 = struct.Struct(">Q")
-_TAGGED = struct.Struct(">BQ")  # a type tag byte and a number's body
 _SIGN = 1 << 63
+# A positive number's key body is its bits with the sign bit set: the bits of its negation.
+_TAGGED_NEG = struct.Struct(">Bd")
 _MASK = (1 << 64) - 1
 _STR_END = b"\x00\x00"
 _BOOLS = {False: bytes((T_BOOL, 0)), True: bytes((T_BOOL, 1))}
@@ -314,8 +315,8 @@ def encode_primary(value: Any) -> bytes:
         if len(b) < MAX_PRIMARY_KEY_SIZE and b"\x00" not in b:  # the common case, checked fast
             return b"\x90" + b + _STR_END
     elif t is int or t is float:
-        if value > 0:  # the sign bit set: one pack for tag and body (point gets' common key)
-            return _TAGGED.pack(T_NUMBER, _U64.unpack(_DOUBLE.pack(value))[0] | _SIGN)
+        if value > 0:  # the sign bit set: -value's bits, tag and body in one pack
+            return _TAGGED_NEG.pack(T_NUMBER, -value)
         return b"\x40" + _num_body(value)
     check_primary_key(value)
     key = encode_key(value)

@@ -132,5 +132,10 @@ def walk_term(raw: Any, with_frames: bool = True) -> None:
         if args:
             for i in range(len(args) - 1, -1, -1):
                 a = args[i]
-                if type(a) is list or type(a) is dict:
+                if type(a) is dict:  # an object literal: walked only if a value is a term
+                    for v in a.values():
+                        if type(v) is list or type(v) is dict:
+                            push((a, legal and (i == 0 or not forbids), (path, i), tt, parent))
+                            break
+                elif type(a) is list:
                     push((a, legal and (i == 0 or not forbids), (path, i), tt, parent))

@@ -550,14 +550,17 @@ class Insert(Term):
         # Nor can they hold anything _unstorable finds: a literal object with an array or
         # a pseudo-type in it is a MAKE_OBJ term (compile.py ``_plain_data``), not a Datum.
         to_datum, counts, uuid4 = values.to_datum, stats.counts, uuid.uuid4
-        insert, changes = writer.insert, stats.return_changes
+        insert, changes, reql_type = writer.insert, stats.return_changes, datum.REQL_TYPE
+        # Counted here and added once at the end (an error raised on the way fails the
+        # whole query, its counts unread); insert_one counts into stats itself.
+        valid = inserted = 0
         for doc in docs:
             if type(doc) is not dict:
                 doc = to_datum(doc)
                 if type(doc) is not dict:
                     self.insert_one(writer, pk, doc, "error", stats)
                     continue
-            if datum.REQL_TYPE in doc:
+            if reql_type in doc:
                 self.insert_one(writer, pk, doc, "error", stats)
                 continue
             key = doc.get(pk, _NO_KEY)
@@ -571,14 +574,16 @@ class Insert(Term):
             ) or (not known and _unstorable(doc)):
                 self.insert_one(writer, pk, doc, "error", stats)  # its checks, its errors
                 continue
-            stats.valid_docs += 1
+            valid += 1
             old = insert(doc, known)
             if old is None:
-                counts["inserted"] += 1
+                inserted += 1
                 if changes:
                     stats._change({"new_val": doc, "old_val": None})
             else:
                 stats.error(f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}", old)
+        stats.valid_docs += valid
+        counts["inserted"] += inserted
         stats.end_insert()
 
     @staticmethod
