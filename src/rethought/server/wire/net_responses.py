@@ -65,7 +65,11 @@ _pack_header = HEADER.pack
 
 def atom(token: int, value: Any) -> bytes:
     """A SUCCESS_ATOM frame of one datum (``response`` for the commonest answer)."""
-    body = b"".join((_ATOM_OPENING, dumps(value), b"]}"))
+    try:  # ``dumps``, inline: the commonest answer
+        data = orjson.dumps(value, default=_unencodable)
+    except orjson.JSONEncodeError:
+        data = dumps(value)  # raises as ``dumps`` does
+    body = b"".join((_ATOM_OPENING, data, b"]}"))
     return _pack_header(token, len(body)) + body
 
 
