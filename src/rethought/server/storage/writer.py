@@ -158,9 +158,17 @@ class Writer:
                 self.committed = group.done
                 return
             outbox = storage._outbox
+            # No other writer shared the transaction: its outbox holds only this writer's
+            # table (``_log``), logged and published here without the outbox's loops.
+            sole = not storage._nested_used
             try:
-                outbox.log(txn, storage.changelog)  # log order is commit order
-                count = self._count(txn, not storage._nested_used)
+                if sole:
+                    log, table = self._log, self.table
+                    if log.raws and not table.dropped:  # what ``outbox.log`` does for it
+                        log.first_no = storage.changelog.record(txn, table, log.raws)
+                else:
+                    outbox.log(txn, storage.changelog)  # log order is commit order
+                count = self._count(txn, sole)
                 txn.commit()
             except lmdb.MapFullError:
                 txn.abort()
@@ -182,7 +190,15 @@ class Writer:
                 storage._open_txn = None
                 pin(False)
             storage._outbox = None
-        outbox.publish(storage.commit_listeners)  # committed: now, and in commit order
+        # Committed: published now, and in commit order.
+        if sole:  # (a replay after a map growth left its own outbox of this table only)
+            log = self._log
+            if log.changes and not self.table.dropped:  # what ``outbox.publish`` does
+                committed = [log]
+                for listener in storage.commit_listeners:
+                    listener(committed)
+        else:
+            outbox.publish(storage.commit_listeners)
 
     def _exit_joined(self, txn: lmdb.Transaction, ok: bool) -> None:
         storage = self.table._storage
