@@ -250,6 +250,25 @@ def test_sole_root_only_for_plans_not_kept(engine_run):
     assert all(c["new_val"] is lit for c, lit in zip(res["changes"], literals, strict=True))
 
 
+@pytest.mark.parametrize("depth", [MAX_NESTING - 2, MAX_NESTING - 1, MAX_NESTING, MAX_NESTING + 1])
+def test_array_items_near_the_depth_limit(depth):
+    """Elements compiled at the depths where the limit bites: the same nodes or the same
+    error as ``compile_term`` on each (an empty object is fine at the limit, a field not)."""
+    for items in ([{}], [{"a": 1}], [1, "s"], [{"a": {}}], [{"a": {"b": 1}}], [{}, {"a": 1.0}]):
+        try:
+            fast = compile_mod._array_items(_raw(items), (7,), depth, (), False)[0]
+        except ReqlError as e:
+            fast = (type(e), e.message)
+        try:
+            general = [compile_term(a, (7, i), depth, (), False) for i, a in enumerate(_raw(items))]
+        except ReqlError as e:
+            general = (type(e), e.message)
+        if type(fast) is tuple:
+            assert fast == general, (depth, items)
+        else:
+            assert [_tree(a) for a in fast] == [_tree(a) for a in general], (depth, items)
+
+
 def test_positive_number_keys_in_one_pack():
     """encode_primary packs a positive number as its negation's bits (its bits with the
     sign bit set): the bytes of the two-step form, for integers and floats alike."""

@@ -57,6 +57,7 @@ from ..runtime import values
 from .determinism import ALWAYS
 from .pseudo import sanitize_deep
 
+_MAX_EXACT = datum.MAX_EXACT
 MAX_NESTING = 1000  # RethinkDB rejects deeper term trees rather than overflowing the stack
 
 # Terms that take GROUPED_DATA as it is instead of once per group (RethinkDB's terms whose
@@ -430,22 +431,36 @@ def _array_items(
     child_ok = literal_ok == _SPLICED  # _literal_ok_child(T.MAKE_ARRAY, i, literal_ok)
     budget = MAX_NESTING - depth
     plain = depth <= MAX_NESTING  # deeper: compile_term raises the depth error
+    num, canonical, reql_type, exact = datum.num, _plain_canonical, datum.REQL_TYPE, _MAX_EXACT
     spliced = False
     out: list[Term] = []
     append = out.append
     i = 0
     for a in raw_args:
         t = type(a)
-        if t is int or t is float:
-            a = datum.num(a)
-            t = int  # a scalar
-        if plain and (
-            t is int
-            or t is str
-            or a is None
-            or t is bool
-            or (t is dict and _plain_canonical(a, budget))
-        ):
+        if t is dict:  # _plain_canonical(a, budget), its first level here
+            ok = budget > 0 and reql_type not in a
+            if ok:
+                for k, v in a.items():
+                    tv = type(v)
+                    if tv is int:
+                        if not -exact <= v <= exact:
+                            a[k] = float(v)
+                    elif tv is float:
+                        a[k] = num(v)
+                    elif tv is dict:
+                        if not canonical(v, budget - 1):
+                            ok = False
+                            break
+                    elif tv is list:
+                        ok = False
+                        break
+        elif t is int or t is float:
+            a = num(a)
+            ok = plain
+        else:
+            ok = plain and (t is str or a is None or t is bool)
+        if ok:
             node = _new_term(Datum)  # Datum(a, frames + (i,)), without its __init__ call
             node.args = _NO_ARGS
             node.optargs = _NO_OPTARGS
@@ -596,7 +611,7 @@ def _plain_canonical(obj: dict, budget: int) -> bool:
     for k, v in obj.items():  # only values are replaced: the dict keeps its size
         t = type(v)
         if t is int:
-            if not -datum.MAX_EXACT <= v <= datum.MAX_EXACT:
+            if not -_MAX_EXACT <= v <= _MAX_EXACT:
                 obj[k] = float(v)
         elif t is float:
             obj[k] = datum.num(v)
