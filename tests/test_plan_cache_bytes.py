@@ -139,6 +139,34 @@ def test_insert_documents_match_only_plain_whole_objects():
         assert shape_bytes.match([t], before + middle + after) is None, middle[:40]
 
 
+def test_insert_documents_are_canonical_as_compile_makes_them():
+    """A template's document is checked and made canonical by shape_bytes' own walk: the
+    same document, value types included, as compile.py's ``_plain_canonical`` gives."""
+    import orjson
+
+    from rethought.server.query.compile import _plain_canonical
+
+    before, after = _INSERT
+    t = _template(before + b'{"id":1,"v":"a"}' + after)
+    for middle in (
+        b'{"id":1.0,"f":2.5,"z":-0.0,"i":-7}',
+        b'{"big":1152921504606846976,"neg":-1152921504606846976,"edge":9007199254740992}',
+        b'{"e":1e+300,"n":{"m":{"x":3.0,"y":[]}}}',
+        b'{"n":{"m":{"x":3.0,"y":"s"}},"b":false,"u":null}',
+        b'{"$reql_type$":"x"}',
+        b'{"n":{"$reql_type$":"TIME"}}',
+    ):
+        expect = orjson.loads(middle)
+        ok = _plain_canonical(expect, 90)
+        got = shape_bytes.match([t], before + middle + after)
+        if not ok:
+            assert got is None, middle
+            continue
+        assert got is not None, middle
+        (doc,) = got[1]
+        assert doc == expect and repr(doc) == repr(expect), middle
+
+
 def test_new_keys_through_both_drivers(rqe):
     rr, conn, errors = rqe
     name = "pcb_drivers"

@@ -24,8 +24,9 @@ from typing import Any
 
 import orjson
 
+from ...datum import MAX_EXACT, REQL_TYPE, num
 from . import json_dups
-from .compile import MAX_NESTING, _plain_canonical
+from .compile import MAX_NESTING
 from .shapes import DOC_MARK, MARK, Shape
 
 _MARK_BYTES = orjson.dumps(MARK)
@@ -40,7 +41,7 @@ class Template:
     """The bytes around the one position of a shape, and the plan that shape shares;
     ``depth``: for a document position, the nesting its document may have (else None)."""
 
-    __slots__ = ("prefix", "suffix", "plan", "size", "depth")
+    __slots__ = ("prefix", "suffix", "plan", "size", "depth", "start", "stop")
 
     def __init__(self, prefix: bytes, suffix: bytes, plan: Any, depth: int | None = None) -> None:
         self.prefix = prefix
@@ -48,6 +49,8 @@ class Template:
         self.plan = plan
         self.size = len(prefix) + len(suffix)
         self.depth = depth
+        self.start = len(prefix)  # where the middle starts, and ends from the end
+        self.stop = -len(suffix) if suffix else None
 
 
 def learn(payload: bytes, query: list, shape: Shape, plan: Any) -> Template | None:
@@ -77,8 +80,14 @@ def match(templates: list[Template], payload: bytes) -> tuple[Any, tuple] | None
     """The plan and params of ``payload`` by one of ``templates``, or None."""
     n = len(payload)
     for t in templates:
-        if n > t.size and payload.startswith(t.prefix) and payload.endswith(t.suffix):
-            middle = payload[len(t.prefix) : n - len(t.suffix)]
+        # Slices compared: bytes.startswith / endswith parse their arguments slower.
+        start, stop = t.start, t.stop
+        if (
+            n > t.size
+            and payload[:start] == t.prefix
+            and (stop is None or payload[stop:] == t.suffix)
+        ):
+            middle = payload[start:stop]
             if t.depth is not None:
                 return _document(t, middle)
             return _key(t, middle)
@@ -105,7 +114,7 @@ def _key(t: Template, token: bytes) -> tuple[Any, tuple] | None:
 def _document(t: Template, middle: bytes) -> tuple[Any, tuple] | None:
     """The plan and params of a payload whose document position holds ``middle``, or None
     when it is not one plain, duplicate-free JSON object (the parse then decides)."""
-    if middle[:1] != b"{":
+    if middle[0] != 123:  # '{' (the middle is never empty: n > size)
         return None
     try:
         doc = orjson.loads(middle)
@@ -115,6 +124,32 @@ def _document(t: Template, middle: bytes) -> tuple[Any, tuple] | None:
         return None
     # The plain-data check and the numbers made canonical in one walk (a doc it refuses
     # is dropped: the parse reads the payload again).
-    if not _plain_canonical(doc, t.depth):
+    if not _plain_document(doc, t.depth):
         return None
     return t.plan, (doc,)
+
+
+_MIN_EXACT = -MAX_EXACT
+
+
+def _plain_document(obj: dict, budget: int) -> bool:
+    """compile.py's ``_plain_canonical`` for a document orjson just read (its values are
+    JSON's types only): whether it is plain data (no list, no ``$reql_type$``, nested less
+    than ``budget`` deep), its numbers made canonical in place as it goes."""
+    if budget <= 0 or REQL_TYPE in obj:
+        return False
+    for k, v in obj.items():  # only values are replaced: the dict keeps its size
+        t = type(v)
+        if t is str:
+            continue
+        if t is int:
+            if v > MAX_EXACT or v < _MIN_EXACT:
+                obj[k] = float(v)
+        elif t is float:
+            obj[k] = num(v)
+        elif t is dict:
+            if not _plain_document(v, budget - 1):
+                return False
+        elif t is list:
+            return False
+    return True
