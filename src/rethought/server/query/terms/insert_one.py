@@ -36,7 +36,7 @@ from ...system.access import ADMIN
 from ..compile import Scope
 from ..context import ConstantOptargs
 from ..shapes import DocParam
-from .hooks import with_hook
+from .hooks import _write_hook, with_hook
 from .tables import Table
 from .writes import NO, Insert, WriteStats, _plain_globals
 
@@ -89,7 +89,10 @@ def run_wire(node: Insert, scope: Scope) -> Any:
     try:
         stats = None
         with Writer(store) as writer:
-            hooked = with_hook(scope, store, writer)
+            # The hook as ``with_hook`` reads it (a user table's: never the system db's),
+            # which only a hooked table then goes through.
+            hook = _write_hook(ctx.engine.storage, store.id, writer._txn)
+            hooked = writer if hook is None else with_hook(scope, store, writer)
             if hooked is writer:
                 old = writer.insert(doc, True)  # a shape's document: canonical already
                 if old is not None:
