@@ -134,14 +134,17 @@ class Term:
         self.optargs = optargs
         self.frames = frames
         bits = self.nondeterminism
-        for a in args:
+        # Only a tree containing ``group`` can make grouped data, so only terms over such a
+        # tree pay for the per-group check (evaluating the first argument up front).
+        may_group = self.tt == T.GROUP
+        for a in args:  # one pass for both (a batch's MAKE_ARRAY has 1000 arguments)
             bits |= a.determinism
+            if a.may_group:
+                may_group = True
         for o in optargs.values():
             bits |= o.determinism
         self.determinism = bits
-        # Only a tree containing ``group`` can make grouped data, so only terms over such a
-        # tree pay for the per-group check (evaluating the first argument up front).
-        self.may_group = self.tt == T.GROUP or any(a.may_group for a in args)
+        self.may_group = may_group
         self.group_probe = (
             self.grouping == "data"
             and self.tt not in _NOT_PER_GROUP

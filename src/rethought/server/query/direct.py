@@ -44,7 +44,8 @@ def inline_safe(root: Term) -> bool:
             if not node.optargs.keys() <= _INSERT_OPTARGS:
                 return False
         for a in node.args:
-            if not isinstance(a, (Datum, Param)):  # leaves (a batch's 1000 documents)
+            # leaves (a batch's 1000 documents: Datum, tested first) are not walked
+            if type(a) is not Datum and not isinstance(a, (Datum, Param)):
                 todo.append((a, depth + 1))
         for o in node.optargs.values():
             if not isinstance(o, Datum):  # a conflict function, say
