@@ -58,6 +58,8 @@ from .determinism import ALWAYS
 from .pseudo import sanitize_deep
 
 _MAX_EXACT = datum.MAX_EXACT
+_MIN_EXACT = -datum.MAX_EXACT
+_REQL_TYPE, _num = datum.REQL_TYPE, datum.num
 MAX_NESTING = 1000  # RethinkDB rejects deeper term trees rather than overflowing the stack
 
 # Terms that take GROUPED_DATA as it is instead of once per group (RethinkDB's terms whose
@@ -609,15 +611,17 @@ def _plain_canonical(obj: dict, budget: int) -> bool:
     """``_plain_data`` and ``datum.canonical`` in one walk: whether ``obj`` is plain data,
     its numbers made canonical in place as it goes (a walk that stops at a term leaves
     some canonical already, which compiling them as MAKE_OBJ values does again)."""
-    if budget <= 0 or datum.REQL_TYPE in obj:
+    if budget <= 0 or _REQL_TYPE in obj:
         return False
     for k, v in obj.items():  # only values are replaced: the dict keeps its size
         t = type(v)
-        if t is int:
-            if not -_MAX_EXACT <= v <= _MAX_EXACT:
+        if t is str:
+            continue
+        if t is int:  # module constants: no attribute load or negation per integer
+            if v > _MAX_EXACT or v < _MIN_EXACT:
                 obj[k] = float(v)
         elif t is float:
-            obj[k] = datum.num(v)
+            obj[k] = _num(v)
         elif t is dict:
             if not _plain_canonical(v, budget - 1):
                 return False

@@ -24,9 +24,8 @@ from typing import Any
 
 import orjson
 
-from ...datum import MAX_EXACT, REQL_TYPE, num
 from . import json_dups
-from .compile import MAX_NESTING
+from .compile import MAX_NESTING, _plain_canonical
 from .shapes import DOC_MARK, MARK, Shape
 
 _MARK_BYTES = orjson.dumps(MARK)
@@ -124,32 +123,6 @@ def _document(t: Template, middle: bytes) -> tuple[Any, tuple] | None:
         return None
     # The plain-data check and the numbers made canonical in one walk (a doc it refuses
     # is dropped: the parse reads the payload again).
-    if not _plain_document(doc, t.depth):
+    if not _plain_canonical(doc, t.depth):  # plain data, its numbers canonical
         return None
     return t.plan, (doc,)
-
-
-_MIN_EXACT = -MAX_EXACT
-
-
-def _plain_document(obj: dict, budget: int) -> bool:
-    """compile.py's ``_plain_canonical`` for a document orjson just read (its values are
-    JSON's types only): whether it is plain data (no list, no ``$reql_type$``, nested less
-    than ``budget`` deep), its numbers made canonical in place as it goes."""
-    if budget <= 0 or REQL_TYPE in obj:
-        return False
-    for k, v in obj.items():  # only values are replaced: the dict keeps its size
-        t = type(v)
-        if t is str:
-            continue
-        if t is int:
-            if v > MAX_EXACT or v < _MIN_EXACT:
-                obj[k] = float(v)
-        elif t is float:
-            obj[k] = num(v)
-        elif t is dict:
-            if not _plain_document(v, budget - 1):
-                return False
-        elif t is list:
-            return False
-    return True
