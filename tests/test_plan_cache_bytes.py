@@ -141,10 +141,10 @@ def test_insert_documents_match_only_plain_whole_objects():
 
 def test_insert_documents_are_canonical_as_compile_makes_them():
     """A template's document is checked and made canonical by shape_bytes' own walk: the
-    same document, value types included, as compile.py's ``_plain_canonical`` gives."""
+    same document, value types included, as literals.py's ``plain_canonical`` gives."""
     import orjson
 
-    from rethought.server.query.compile import _plain_canonical
+    from rethought.server.query.literals import plain_canonical
 
     before, after = _INSERT
     t = _template(before + b'{"id":1,"v":"a"}' + after)
@@ -157,7 +157,7 @@ def test_insert_documents_are_canonical_as_compile_makes_them():
         b'{"n":{"$reql_type$":"TIME"}}',
     ):
         expect = orjson.loads(middle)
-        ok = _plain_canonical(expect, 90)
+        ok = plain_canonical(expect, 90)
         got = shape_bytes.match([t], before + middle + after)
         if not ok:
             assert got is None, middle

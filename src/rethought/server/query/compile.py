@@ -55,11 +55,10 @@ from ...errors import ReqlCompileError, ReqlError, ReqlQueryLogicError
 from ...proto.ql2 import TermType as T
 from ..runtime import values
 from .determinism import ALWAYS
+from .literals import deep_copy, is_plain, plain_canonical
 from .pseudo import sanitize_deep
 
 _MAX_EXACT = datum.MAX_EXACT
-_MIN_EXACT = -datum.MAX_EXACT
-_REQL_TYPE, _num = datum.REQL_TYPE, datum.num
 MAX_NESTING = 1000  # RethinkDB rejects deeper term trees rather than overflowing the stack
 
 # Terms that take GROUPED_DATA as it is instead of once per group (RethinkDB's terms whose
@@ -257,7 +256,7 @@ class Datum(Term):
         v = self.value
         # Containers are copied so a term that mutates its input cannot corrupt the literal.
         if type(v) is list or type(v) is dict:
-            return _deep_copy(v)
+            return deep_copy(v)
         return v
 
 
@@ -269,15 +268,6 @@ class Given(Datum):
 
     def eval(self, scope: Scope) -> Any:
         return self.value
-
-
-def _deep_copy(v: Any) -> Any:
-    t = type(v)
-    if t is list:
-        return [_deep_copy(x) for x in v]
-    if t is dict:
-        return {k: _deep_copy(x) for k, x in v.items()}
-    return v
 
 
 # Where ``r.literal`` may appear: argument positions (from this index on) of the terms that
@@ -400,10 +390,10 @@ def compile_term(
         # An object literal: values may themselves be terms (MAKE_OBJ semantics).
         # A LITERAL object stays a MAKE_OBJ: its evaluation fails (datum_t's ptype check).
         kind = raw.get(datum.REQL_TYPE)
-        if kind is not None and kind != "LITERAL" and all(_is_plain(v) for v in raw.values()):
+        if kind is not None and kind != "LITERAL" and all(is_plain(v) for v in raw.values()):
             # RethinkDB validates every pseudo-type it is sent (and rounds TIMEs).
             return Datum(sanitize_deep(datum.canonical(raw)), frames)
-        if _plain_canonical(raw, MAX_NESTING - depth):
+        if plain_canonical(raw, MAX_NESTING - depth):
             # Plain data (a document to insert): its value now, not a MAKE_OBJ term per
             # object, evaluated field by field (the batch insert's largest cost).
             return Datum(raw, frames)
@@ -436,14 +426,14 @@ def _array_items(
     child_ok = literal_ok == _SPLICED  # _literal_ok_child(T.MAKE_ARRAY, i, literal_ok)
     budget = MAX_NESTING - depth
     plain = depth <= MAX_NESTING  # deeper: compile_term raises the depth error
-    num, canonical, reql_type, exact = datum.num, _plain_canonical, datum.REQL_TYPE, _MAX_EXACT
+    num, canonical, reql_type, exact = datum.num, plain_canonical, datum.REQL_TYPE, _MAX_EXACT
     spliced = False
     out: list[Term] = []
     append = out.append
     i = 0
     for a in raw_args:
         t = type(a)
-        if t is dict:  # _plain_canonical(a, budget), its first level here
+        if t is dict:  # plain_canonical(a, budget), its first level here
             ok = budget > 0 and reql_type not in a
             if ok:
                 for k, v in a.items():
@@ -593,50 +583,6 @@ class Spliced(Term):
         node = self.cls(expanded, self.optargs, self.frames)
         node.compiled()
         return node.run(scope)
-
-
-def _plain_data(obj: dict, budget: int) -> bool:
-    """Whether ``obj`` is JSON data only, as MAKE_OBJ would evaluate it to itself: no term
-    (a list) anywhere, no pseudo-type to validate, nested less than ``budget`` deep."""
-    if budget <= 0 or datum.REQL_TYPE in obj:
-        return False
-    for v in obj.values():
-        t = type(v)
-        if t is list or (t is dict and not _plain_data(v, budget - 1)):
-            return False
-    return True
-
-
-def _plain_canonical(obj: dict, budget: int) -> bool:
-    """``_plain_data`` and ``datum.canonical`` in one walk: whether ``obj`` is plain data,
-    its numbers made canonical in place as it goes (a walk that stops at a term leaves
-    some canonical already, which compiling them as MAKE_OBJ values does again)."""
-    if budget <= 0 or _REQL_TYPE in obj:
-        return False
-    for k, v in obj.items():  # only values are replaced: the dict keeps its size
-        t = type(v)
-        if t is str:
-            continue
-        if t is int:  # module constants: no attribute load or negation per integer
-            if v > _MAX_EXACT or v < _MIN_EXACT:
-                obj[k] = float(v)
-        elif t is float:
-            obj[k] = _num(v)
-        elif t is dict:
-            if not _plain_canonical(v, budget - 1):
-                return False
-        elif t is list:
-            return False
-    return True
-
-
-def _is_plain(v: Any) -> bool:
-    t = type(v)
-    if t is list:
-        return False
-    if t is dict:
-        return all(_is_plain(x) for x in v.values())
-    return True
 
 
 def _describe(raw: Any) -> str:

@@ -25,7 +25,8 @@ from typing import Any
 import orjson
 
 from . import json_dups
-from .compile import MAX_NESTING, _plain_canonical
+from .compile import MAX_NESTING
+from .literals import plain_canonical
 from .shapes import DOC_MARK, MARK, Shape
 
 _MARK_BYTES = orjson.dumps(MARK)
@@ -123,6 +124,6 @@ def _document(t: Template, middle: bytes) -> tuple[Any, tuple] | None:
         return None
     # The plain-data check and the numbers made canonical in one walk (a doc it refuses
     # is dropped: the parse reads the payload again).
-    if not _plain_canonical(doc, t.depth):  # plain data, its numbers canonical
+    if not plain_canonical(doc, t.depth):  # plain data, its numbers canonical
         return None
     return t.plan, (doc,)

@@ -33,8 +33,9 @@ import orjson
 
 from ...datum import canonical, num
 from ...proto.ql2 import TermType as T
-from .compile import MAX_NESTING, Datum, Scope, Term, _deep_copy, _plain_data
+from .compile import MAX_NESTING, Datum, Scope, Term
 from .determinism import ALWAYS
+from .literals import deep_copy, plain_data
 
 #: The marker in a key position's place (a string no driver sends as a key: were one sent
 #: there, it is replaced as any scalar and still gets the right plan).
@@ -129,7 +130,7 @@ def _positions(root: Any, spots: list, params: list, paths: list) -> None:
                     if (
                         i == doc_at
                         and ta is dict
-                        and _plain_data(a, MAX_NESTING - len(path) - 1)  # compiles to a Datum
+                        and plain_data(a, MAX_NESTING - len(path) - 1)  # compiles to a Datum
                     ):
                         params.append(canonical(a))  # as compile_term would (in place)
                         paths.append(path + (i,))
@@ -176,11 +177,11 @@ class DocParam(Param):
     __slots__ = ()
 
     def eval(self, scope: Scope) -> Any:
-        # ``_deep_copy``'s copy with one call: only nested containers are walked by it.
+        # ``deep_copy``'s copy with one call: only nested containers are walked by it.
         doc = scope.ctx.params[self.index].copy()
         for k, v in doc.items():  # values replaced in place: the dict keeps its size
             if type(v) is dict or type(v) is list:
-                doc[k] = _deep_copy(v)
+                doc[k] = deep_copy(v)
         return doc
 
 

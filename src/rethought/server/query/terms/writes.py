@@ -29,7 +29,8 @@ from ...storage.writer import Writer
 from ...system import SystemTable
 from ...system.access import require
 from .. import determinism
-from ..compile import Datum, Scope, Term, _deep_copy, blame, term
+from ..compile import Datum, Scope, Term, blame, term
+from ..literals import deep_copy
 from ..pseudo import STRAY_LITERAL
 from ..seq import truthy  # as val_t::as_bool reads a boolean optarg (return_changes=1)
 from ..shapes import DocParam
@@ -221,7 +222,7 @@ def _copy_plain(v: Any) -> Any:
             k: _copy_plain(x) if type(x) is dict or type(x) is list else x for k, x in v.items()
         }
     if t is list:
-        return _deep_copy(v)
+        return deep_copy(v)
     return v
 
 
@@ -548,7 +549,7 @@ class Insert(Term):
         arg = self.args[1]
         known = literal or type(arg) is Datum or type(arg) is DocParam
         # Nor can they hold anything _unstorable finds: a literal object with an array or
-        # a pseudo-type in it is a MAKE_OBJ term (compile.py ``_plain_data``), not a Datum.
+        # a pseudo-type in it is a MAKE_OBJ term (compile.py ``plain_data``, literals.py), not a Datum.
         to_datum, counts, uuid4 = values.to_datum, stats.counts, uuid.uuid4
         insert, changes, reql_type = writer.insert, stats.return_changes, datum.REQL_TYPE
         # Counted here and added once at the end (an error raised on the way fails the
