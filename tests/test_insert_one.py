@@ -80,28 +80,17 @@ def _run(tmp_path, general: bool, monkeypatch) -> tuple[list[bytes], list]:
         monkeypatch.setattr(engine_mod, "insert_wire", lambda node, scope: node.run(scope))
     else:
         monkeypatch.setattr(engine_mod, "insert_wire", insert_one.run_wire)
-    storage = Storage(str(tmp_path), index_compiler=index_function)
     commits: list = []
 
     def listen(tables) -> None:
         for tc in tables:
             commits.append((tc.table.name, list(tc.changes), tc.first_no))
 
-    storage.commit_listeners.append(listen)
-    hub = SystemFeedsHub(storage)
-    engine = Engine(storage, hub=hub)
     frames: list[bytes] = []
-
-    async def send(b: bytes) -> None:
-        frames.append(b)
-
-    async def sync() -> None:
-        frames.append(b"fsync")  # where a hard write's fsync comes, among the answers
+    storage, _hub, session = _server(tmp_path, frames, listen)
 
     async def main() -> None:
-        s = ConnectionSession(engine, send, sync, {"id": "x", "name": "x", "proxy": False})
-        s.send_now = frames.append
-        s.can_send_now = lambda: True
+        s = session()
         for token, p in enumerate(_queries(), 1):
             if not s.handle_now(token, p):
                 await s.handle(token, p)
@@ -112,6 +101,30 @@ def _run(tmp_path, general: bool, monkeypatch) -> tuple[list[bytes], list]:
     asyncio.run(main())
     storage.close()
     return [_UUID.sub(b"<uuid>", f) for f in frames], commits
+
+
+def _server(path, frames: list, listen=None):
+    """A storage on ``path`` (``listen`` its first commit listener), its hub and engine, and
+    a session factory whose answers, and a mark for each fsync, go to ``frames``."""
+    storage = Storage(str(path), index_compiler=index_function)
+    if listen is not None:
+        storage.commit_listeners.append(listen)
+    hub = SystemFeedsHub(storage)
+    engine = Engine(storage, hub=hub)
+
+    async def send(b: bytes) -> None:
+        frames.append(b)
+
+    async def sync() -> None:
+        frames.append(b"fsync")  # where a hard write's fsync comes, among the answers
+
+    def session() -> ConnectionSession:
+        s = ConnectionSession(engine, send, sync, {"id": "x", "name": "x", "proxy": False})
+        s.send_now = frames.append
+        s.can_send_now = lambda: True
+        return s
+
+    return storage, hub, session
 
 
 def _norm(commits: list) -> list:
@@ -151,17 +164,8 @@ def test_the_one_step_path_is_taken(tmp_path, monkeypatch):
 @pytest.mark.parametrize("user_table", ["t"])
 def test_feeds_see_one_step_inserts(tmp_path, user_table):
     """A changefeed on the table gets the one-step path's changes, numbered as before."""
-    storage = Storage(str(tmp_path), index_compiler=index_function)
-    hub = SystemFeedsHub(storage)
-    engine = Engine(storage, hub=hub)
     frames: list[bytes] = []
-
-    async def send(b: bytes) -> None:
-        frames.append(b)
-
-    async def sync() -> None:
-        pass
-
+    storage, hub, session = _server(tmp_path, frames)
     got: list = []
 
     class Probe:
@@ -169,9 +173,7 @@ def test_feeds_see_one_step_inserts(tmp_path, user_table):
             got.append((list(changes), first_no))
 
     async def main() -> None:
-        s = ConnectionSession(engine, send, sync, {"id": "x", "name": "x", "proxy": False})
-        s.send_now = frames.append
-        s.can_send_now = lambda: True
+        s = session()
         await s.handle(1, _payload(r.db("test").table_create(user_table)))
         store = storage.table_get("test", user_table)
         hub.subscribe(store.id, Probe())

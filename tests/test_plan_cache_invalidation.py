@@ -188,6 +188,12 @@ def _user(r, admin, server, grant=None):
     return user, conn
 
 
+def _drop_user_and_table(r, admin, conn, user: str, name: str) -> None:
+    conn.close()
+    r.db("rethinkdb").table("users").get(user).delete().run(admin)
+    r.table_drop(name).run(admin)
+
+
 def test_a_plan_warmed_by_admin_checks_another_users_grants(rqe, server):
     r, admin, errors = rqe
     name = _name()
@@ -219,9 +225,7 @@ def test_a_plan_warmed_by_admin_checks_another_users_grants(rqe, server):
         with pytest.raises(errors.ReqlPermissionError, match=denied):
             q.run(conn)
     finally:
-        conn.close()
-        r.db("rethinkdb").table("users").get(user).delete().run(admin)
-        r.table_drop(name).run(admin)
+        _drop_user_and_table(r, admin, conn, user, name)
 
 
 def test_grants_changed_through_the_permissions_table(rqe, server):
@@ -243,9 +247,7 @@ def test_grants_changed_through_the_permissions_table(rqe, server):
         with pytest.raises(errors.ReqlPermissionError, match=f"User `{user}` does not have"):
             q.run(conn)
     finally:
-        conn.close()
-        r.db("rethinkdb").table("users").get(user).delete().run(admin)
-        r.table_drop(name).run(admin)
+        _drop_user_and_table(r, admin, conn, user, name)
 
 
 def test_a_grant_made_inside_a_write_counts_once_that_write_ends(rqe, server):
@@ -286,9 +288,7 @@ def test_a_grant_made_inside_a_write_counts_once_that_write_ends(rqe, server):
             with pytest.raises(errors.ReqlPermissionError, match=denied):
                 q.run(conn)
     finally:
-        conn.close()
-        r.db("rethinkdb").table("users").get(user).delete().run(admin)
-        r.table_drop(name).run(admin)
+        _drop_user_and_table(r, admin, conn, user, name)
 
 
 def test_user_deleted_then_recreated(rqe, server):

@@ -40,20 +40,13 @@ class ChangefeedHub:
     def committed(self, tables: list[Any]) -> None:
         """A write transaction committed these ``outbox.TableChanges`` (the storage's commit
         listener, set by the engine): publish each table's changes, numbered. What
-        ``publish`` does, inline (on every write's path): these are always user tables'
-        (a storage writer's), never a system table's, which a subclass's ``publish`` treats
-        apart."""
-        by_table = self._by_table
+        ``publish`` does, without its subclass's check (on every write's path): these are
+        always user tables' (a storage writer's), never a system table's."""
         wrote = COUNTERS.wrote
         for tc in tables:
-            changes = tc.changes
             table_id = tc.table.id
-            wrote(table_id, len(changes))
-            subs = by_table.get(table_id)
-            if subs and changes:
-                first_no = tc.first_no
-                for feed in tuple(subs):
-                    feed.on_changes(changes, first_no)
+            wrote(table_id, len(tc.changes))
+            self.publish_to(table_id, tc.changes, tc.first_no)
 
     def publish(self, store: Any, changes: list[tuple[Any, Any]], first_no: Any = None) -> None:
         """``first_no``: the change-log number of ``changes[0]`` (feeds/resume.py)."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import Any
 
 from ....datum import REQL_TYPE
-from ....datum.jsonfmt import pretty
 from ....errors import ReqlError
 from ...storage.writer import Writer
 from ...system.access import ADMIN
@@ -38,7 +37,7 @@ from ..context import ConstantOptargs
 from ..shapes import DocParam
 from .hooks import _write_hook, with_hook
 from .tables import Table
-from .writes import NO, Insert, WriteStats, _plain_globals
+from .writes import NO, Insert, WriteStats, _plain_globals, answer_when_durable, duplicate_key
 
 _NO_KEY = object()
 _UNSEEN, _NOT_PLAIN = object(), object()
@@ -98,19 +97,12 @@ def run_wire(node: Insert, scope: Scope) -> Any:
                 if old is not None:
                     stats = WriteStats(NO, ctx.array_limit)
                     stats.valid_docs = 1
-                    stats.error(f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}", old)
+                    stats.error(duplicate_key(pk, old, doc), old)
             else:  # the general loop's way through the table's write hook
                 stats = WriteStats(NO, ctx.array_limit)
                 Insert.insert_one(hooked, pk, doc, "error", stats)
                 stats.end_insert()
-        committed = writer.committed
-        if committed is not None:  # committed with others at the end of this loop turn
-            ctx.pending_commit = committed
-        if writer.changes:
-            if durability is None:
-                durability = ctx.optargs.get("durability") or store.durability
-            if durability == "hard":
-                ctx.pending_sync = True
+        answer_when_durable(ctx, store, durability, writer.committed, bool(writer.changes))
         return dict(_INSERTED) if stats is None else stats.result()
     except ReqlError as e:
         if e.frames is None:

@@ -294,6 +294,26 @@ def _unstorable(v: Any) -> int:
 # -- the write transaction ----------------------------------------------------------------------
 
 
+def duplicate_key(pk: str, old: Any, doc: Any) -> str:
+    """RethinkDB's error for an insert of ``doc`` whose key ``old`` holds already."""
+    return f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}"
+
+
+def answer_when_durable(
+    ctx: Any, store: Any, durability: str | None, committed: Any, changed: bool
+) -> None:
+    """What a write's answer waits for: the group commit it joined (``committed``), and,
+    when it changed something with hard durability, an fsync."""
+    if committed is not None:  # committed with others at the end of this loop turn
+        ctx.pending_commit = committed
+    if not changed:
+        return
+    if durability is None:
+        durability = ctx.optargs.get("durability") or getattr(store, "durability", "hard")
+    if durability == "hard":
+        ctx.pending_sync = True
+
+
 def run_write(
     scope: Scope,
     store: Any,
@@ -316,14 +336,9 @@ def run_write(
     else:
         changes = list(getattr(writer, "changes", ()))
         committed = getattr(writer, "committed", None)
-    if committed is not None:  # committed with others at the end of this loop turn
-        ctx.pending_commit = committed
+    answer_when_durable(ctx, store, durability, committed, bool(changes))
     if not changes:
         return
-    if durability is None:
-        durability = ctx.optargs.get("durability") or getattr(store, "durability", "hard")
-    if durability == "hard":
-        ctx.pending_sync = True
     hub = ctx.engine.hub
     if hub is not None and not getattr(writer, "publishes_on_commit", False):
         # A system table's writer. A table's writer publishes through the storage, once the
@@ -582,7 +597,7 @@ class Insert(Term):
                 if changes:
                     stats._change({"new_val": doc, "old_val": None})
             else:
-                stats.error(f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}", old)
+                stats.error(duplicate_key(pk, old, doc), old)
         stats.valid_docs += valid
         counts["inserted"] += inserted
         stats.end_insert()
@@ -613,7 +628,7 @@ class Insert(Term):
                 return merge(old, doc)
             if isinstance(conflict, values.Func):
                 return values.to_datum(conflict(pk, old, doc))
-            raise ReqlOpFailedError(f"Duplicate primary key `{pk}`:\n{pretty(old)}\n{pretty(doc)}")
+            raise ReqlOpFailedError(duplicate_key(pk, old, doc))
 
         replace_one(writer, pk, key, resolve, stats)
 
