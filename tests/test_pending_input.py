@@ -47,10 +47,28 @@ def test_frames_behind_count_without_sockets():
         p.close()
 
 
-def test_a_number_reused_by_another_connection_stays_watched():
+def test_a_lone_connection_is_not_asked():
+    # Its unread bytes are the answering connection's own: not read again this loop turn.
     p = PendingInput()
     ours, peer = _pair()
     try:
+        p.watch(ours.fileno(), "only")
+        peer.sendall(b"x")
+        assert not p.waiting()
+        p.frames_behind = 1  # frames it already read still count
+        assert p.waiting()
+    finally:
+        p.close()
+        ours.close()
+        peer.close()
+
+
+def test_a_number_reused_by_another_connection_stays_watched():
+    p = PendingInput()
+    ours, peer = _pair()
+    other_ours, other_peer = _pair()
+    try:
+        p.watch(other_ours.fileno(), "other")
         fd = ours.fileno()
         p.watch(fd, "old")
         p.watch(fd, "new")  # the old connection's socket closed, its number reused
@@ -61,8 +79,8 @@ def test_a_number_reused_by_another_connection_stays_watched():
         assert not p.waiting()
     finally:
         p.close()
-        ours.close()
-        peer.close()
+        for s in (ours, peer, other_ours, other_peer):
+            s.close()
 
 
 def test_closed_sockets_and_a_closed_port_do_not_raise():
