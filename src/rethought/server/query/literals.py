@@ -17,22 +17,12 @@ _MIN_EXACT = -datum.MAX_EXACT
 _REQL_TYPE, _num = datum.REQL_TYPE, datum.num
 
 
-def plain_data(obj: dict, budget: int) -> bool:
-    """Whether ``obj`` is JSON data only, as MAKE_OBJ would evaluate it to itself: no term
-    (a list) anywhere, no pseudo-type to validate, nested less than ``budget`` deep."""
-    if budget <= 0 or _REQL_TYPE in obj:
-        return False
-    for v in obj.values():
-        t = type(v)
-        if t is list or (t is dict and not plain_data(v, budget - 1)):
-            return False
-    return True
-
-
 def plain_canonical(obj: dict, budget: int) -> bool:
-    """``plain_data`` and ``datum.canonical`` in one walk: whether ``obj`` is plain data,
-    its numbers made canonical in place as it goes (a walk that stops at a term leaves
-    some canonical already, which compiling them as MAKE_OBJ values does again)."""
+    """Whether ``obj`` is JSON data only, as MAKE_OBJ would evaluate it to itself (no term,
+    a list, anywhere; no pseudo-type to validate; nested less than ``budget`` deep), its
+    numbers made canonical in place as ``datum.canonical`` does, in the same walk (a walk
+    that stops at a term leaves some canonical already, which compiling them as MAKE_OBJ
+    values does again)."""
     if budget <= 0 or _REQL_TYPE in obj:
         return False
     for k, v in obj.items():  # only values are replaced: the dict keeps its size

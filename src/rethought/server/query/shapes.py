@@ -31,11 +31,11 @@ from typing import Any
 
 import orjson
 
-from ...datum import canonical, num
+from ...datum import num
 from ...proto.ql2 import TermType as T
 from .compile import MAX_NESTING, Datum, Scope, Term
 from .determinism import ALWAYS
-from .literals import deep_copy, plain_data
+from .literals import deep_copy, plain_canonical
 
 #: The marker in a key position's place (a string no driver sends as a key: were one sent
 #: there, it is replaced as any scalar and still gets the right plan).
@@ -130,9 +130,10 @@ def _positions(root: Any, spots: list, params: list, paths: list) -> None:
                     if (
                         i == doc_at
                         and ta is dict
-                        and plain_data(a, MAX_NESTING - len(path) - 1)  # compiles to a Datum
+                        # compiles to a Datum; its numbers made canonical as compile_term does
+                        and plain_canonical(a, MAX_NESTING - len(path) - 1)
                     ):
-                        params.append(canonical(a))  # as compile_term would (in place)
+                        params.append(a)
                         paths.append(path + (i,))
                         spots.append((args, i, a))
                     elif (

@@ -564,7 +564,7 @@ class Insert(Term):
         arg = self.args[1]
         known = literal or type(arg) is Datum or type(arg) is DocParam
         # Nor can they hold anything _unstorable finds: a literal object with an array or
-        # a pseudo-type in it is a MAKE_OBJ term (compile.py ``plain_data``, literals.py), not a Datum.
+        # a pseudo-type in it is a MAKE_OBJ term (literals.py ``plain_canonical``), not a Datum.
         to_datum, counts, uuid4 = values.to_datum, stats.counts, uuid.uuid4
         insert, changes, reql_type = writer.insert, stats.return_changes, datum.REQL_TYPE
         # Counted here and added once at the end (an error raised on the way fails the
