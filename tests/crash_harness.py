@@ -547,7 +547,7 @@ def check_offline(directory: str, led: Ledger) -> None:
     from rethought.datum.keys import encode_primary
     from rethought.server.storage import Storage
     from rethought.server.storage.catalog import COUNT_PREFIX
-    from rethought.server.storage.writer import COUNT, index_entries
+    from rethought.server.storage.writer import index_entries
 
     storage = Storage(directory)
     try:
@@ -561,8 +561,7 @@ def check_offline(directory: str, led: Ledger) -> None:
             orphans = set(counts) - set(tables)
             assert not orphans, f"rows of {len(orphans)} dropped table(s) remain"
             for prefix, t in tables.items():
-                raw = txn.get(COUNT_PREFIX + prefix, db=storage.catalog_db)
-                stored = COUNT.unpack(raw)[0] if raw else 0
+                stored = t.count()  # what the newest change-log entry says
                 assert stored == counts.get(prefix, 0), f"{t.name}: count record {stored}"
             for key, _ in txn.cursor(db=storage.catalog_db):
                 if key.startswith(COUNT_PREFIX):

@@ -25,8 +25,6 @@ import logging
 import os
 from typing import Any
 
-from ..storage.changelog import ENTRY, _ends
-
 log = logging.getLogger("rethought.workers")
 
 POLL_SECONDS = 0.5
@@ -105,10 +103,7 @@ class CrossProcessFeeds:
         self.delivered[table.id] = upto
 
     def _log_end(self, table: Any) -> int:
-        changelog = self.storage.changelog
-        with self.storage.env.begin(db=changelog.db) as txn:
-            next_no = _ends(txn.cursor(), ENTRY + table._prefix, table._prefix)[0]
-        return next_no - 1
+        return self.storage.changelog.last_no_stored(table)
 
     # -- our own commits ------------------------------------------------------------------
 

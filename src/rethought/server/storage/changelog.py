@@ -9,21 +9,28 @@ One named sub-database ``changelog`` holds every table's log, under three kinds 
 
 - ``E<table id, 16 bytes><first change number, 8 bytes>`` -> one entry: commit time and the
   changes of one transaction, each as the row bytes the writer already encoded (no second
-  JSON encoding on the write path);
-- ``T<table id>`` -> the next change number, written only when trimming empties the log
-  (otherwise the newest entry tells it);
+  JSON encoding on the write path), and the table's row count after the transaction;
+- ``T<table id>`` -> the next change number and the row count, written only when trimming
+  empties the log (otherwise the newest entry tells both);
 - ``S<table id>`` -> the table's own retention setting (JSON), when it has one.
 
 A commit writes one key: its entry. Everything else is derived from the entries: the next
-number from the newest one, where the log starts from the oldest one and the count bound
-(``next - max_changes``: the cut may fall inside an entry). That keeps the log's cost to a
-writer at one put into a second B-tree (see BENCHMARKS.md); what the newest and oldest
-entries say is also kept in memory per table, taken over from each transaction that writes
-the log when it commits (``committed``: the writer and ``Storage.transaction`` call it; an
-aborted transaction's figures are simply never taken over). Entries are deleted in batches,
-once the log holds ``max_changes / 16`` changes more than its bound, or when they pass
-``max_age_seconds`` (as writes append, and in ``sweep``, which the server runs every
-minute). The bytes of each log are counted once (lazily), then kept current the same way.
+number and the table's row count (``rows``, what ``count()`` answers) from the newest one,
+where the log starts from the oldest one and the count bound (``next - max_changes``: the
+cut may fall inside an entry). That keeps the log's cost to a writer at one put into a
+second B-tree, and the row count costs none of its own (a key of its own was one more
+B-tree and page per commit; see BENCHMARKS.md). Data directories written before the count
+moved here keep it in the catalog (``count\\0<table id>``) and their entries without it
+(the header's count of changes without the ``COUNTED`` bit): that count is read until the
+table's first write logs one (no downgrade: older servers do not read the new entries).
+
+What the newest and oldest entries say is also kept in memory per table, taken over from
+each transaction that writes the log when it commits (``committed``: the writer and
+``Storage.transaction`` call it; an aborted transaction's figures are simply never taken
+over). Entries are deleted in batches, once the log holds ``max_changes / 16`` changes more
+than its bound, or when they pass ``max_age_seconds`` (as writes append, and in ``sweep``,
+which the server runs every minute). The bytes of each log are counted once (lazily), then
+kept current the same way.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ from typing import Any
 import lmdb
 import orjson
 
+from .catalog import COUNT_PREFIX
+from .outbox import TableChanges
 from .protocols import Env, Table
 
 ENTRY = b"E"
@@ -44,12 +53,16 @@ TAIL = b"T"
 AFTER_ENTRIES = b"\xff" * 8  # above any change number: seeks to the end of a table's entries
 SETTING = b"S"
 NO = struct.Struct(">Q")
-HEAD = struct.Struct(">dI")  # commit time, number of changes
+HEAD = struct.Struct(">dI")  # commit time, number of changes (| COUNTED)
+COUNTED = 0x8000_0000  # in HEAD's number of changes: the row count follows HEAD
+ROWS = struct.Struct(">q")  # the table's row count after the entry's transaction
 LENS = struct.Struct(">ii")  # byte lengths of old and new row, -1 for none
-ONE = struct.Struct(">dIii")  # HEAD then LENS: an entry of one change
+ONE = struct.Struct(">dIqii")  # HEAD, ROWS then LENS: an entry of one change
+TAIL_VALUE = struct.Struct(">Qq")  # the next change number, the row count
 NONE = -1
 READ_CHUNK = 256  # entries read per read transaction while replaying
-Ends = tuple[int, Any, float]  # next change number, oldest entry's first number or None, its time
+#: next change number, oldest entry's first number or None, its time, the table's row count
+Ends = tuple[int, Any, float, int]
 
 
 @dataclass(frozen=True)
@@ -81,9 +94,10 @@ class LogState:
         return self.next_no - self.first_no
 
 
-def encode_entry(now: float, raws: list[tuple[bytes | None, bytes | None]]) -> bytes:
-    """One transaction's changes as an entry value (rows as their stored bytes)."""
-    parts = [HEAD.pack(now, len(raws))]
+def encode_entry(now: float, raws: list[tuple[bytes | None, bytes | None]], rows: int) -> bytes:
+    """One transaction's changes as an entry value (rows as their stored bytes), with the
+    table's row count after it."""
+    parts = [HEAD.pack(now, COUNTED | len(raws)), ROWS.pack(rows)]
     pack = LENS.pack
     for old, new in raws:
         parts.append(pack(NONE if old is None else len(old), NONE if new is None else len(new)))
@@ -98,6 +112,9 @@ def decode_entry(raw: bytes, skip: int = 0) -> Iterator[tuple[Any, Any]]:
     """The ``(old_row, new_row)`` changes of an entry, from its ``skip``-th on."""
     _, count = HEAD.unpack_from(raw)
     pos = HEAD.size
+    if count & COUNTED:
+        count ^= COUNTED
+        pos += ROWS.size
     unpack = LENS.unpack_from
     loads = orjson.loads
     for i in range(count):
@@ -124,37 +141,40 @@ class ChangeLog:
         self.defaults = Limits()
         self._settings: dict[str, Limits | None] = {}  # per-table settings, cached
         self._bytes: dict[str, int] = {}  # committed bytes per table log, once counted
-        self._ends: dict[str, Ends] = {}  # committed (next no, oldest first no, its time)
+        self._ends: dict[str, Ends] = {}  # committed (next no, oldest first no, time, rows)
         self._pending_txn: lmdb.Transaction | None = None
         self._pending: dict[str, int] = {}  # byte deltas of the open write transaction
         self._pending_ends: dict[str, Ends] = {}  # and its tables' new ends
 
     # -- the write path -------------------------------------------------------------------
 
-    def record(self, txn: lmdb.Transaction, table: Table, raws: list[tuple[Any, Any]]) -> int:
-        """Append one transaction's changes; returns the number of its first change."""
+    def record(self, txn: lmdb.Transaction, changes: TableChanges) -> int:
+        """Append one transaction's changes of a table; returns the number of the first."""
         # On every write's path: kept lean (the commit's second B-tree costs enough).
+        table, raws = changes.table, changes.raws
         tid = table.id
         if self._pending_txn is not txn:
             self._pending_txn, self._pending, self._pending_ends = txn, {}, {}
         pending_ends = self._pending_ends
         ends = pending_ends.get(tid) or self._ends.get(tid)
         if ends is None:
-            ends = _ends(txn.cursor(db=self.db), ENTRY + table._prefix, table._prefix)
-        first, oldest_first, oldest_time = ends
+            ends = self._read_ends(txn, table)
+        first, oldest_first, oldest_time, rows = ends
+        rows += changes.rows
         now = time.time()
         key = ENTRY + table._prefix + NO.pack(first)
         n = len(raws)
         if n == 1:
             old, new = raws[0]
+            ln = NONE if new is None else len(new)
             if old is None:
-                value = ONE.pack(now, 1, NONE, NONE if new is None else len(new))
+                value = ONE.pack(now, COUNTED | 1, rows, NONE, ln)
             else:
-                value = ONE.pack(now, 1, len(old), NONE if new is None else len(new)) + old
+                value = ONE.pack(now, COUNTED | 1, rows, len(old), ln) + old
             if new is not None:
                 value += new
         else:
-            value = encode_entry(now, raws)
+            value = encode_entry(now, raws, rows)
         txn.put(key, value, True, True, False, self.db)  # positional: parsed faster
         size = len(value)
         # What the transaction may have added to the map (lmdb_store ``_room_left``): the
@@ -165,7 +185,7 @@ class ChangeLog:
         if oldest_first is None:
             oldest_first, oldest_time = first, now
         next_no = first + n
-        pending_ends[tid] = (next_no, oldest_first, oldest_time)
+        pending_ends[tid] = (next_no, oldest_first, oldest_time, rows)
         trigger = self._triggers.get(tid)
         if trigger is None:
             trigger = self._triggers[tid] = self._trigger(table)
@@ -173,7 +193,7 @@ class ChangeLog:
         if (over is not None and next_no - oldest_first > over) or (
             max_age is not None and oldest_time < now - max_age
         ):
-            self._trim(txn, table, next_no, now)
+            self._trim(txn, table, next_no, now, rows)
         return first
 
     def _trigger(self, table: Table) -> tuple[int | None, float | None]:
@@ -210,9 +230,12 @@ class ChangeLog:
         if self._pending_txn is not txn:
             self._pending_txn, self._pending, self._pending_ends = txn, {}, {}
 
-    def _trim(self, txn: lmdb.Transaction, table: Table, next_no: int, now: float) -> None:
+    def _trim(
+        self, txn: lmdb.Transaction, table: Table, next_no: int, now: float, rows: int
+    ) -> None:
         """Delete the entries the table's limits no longer keep (whole entries: the count
-        bound's cut inside an entry is applied when the log is read)."""
+        bound's cut inside an entry is applied when the log is read); ``rows`` is the
+        table's row count, which the tail key keeps once no entry does."""
         limits = self.limits(table)
         max_n, max_age = limits.max_changes, limits.max_age_seconds
         cut = next_no - max_n if max_n is not None else 0
@@ -228,7 +251,7 @@ class ChangeLog:
                 break
             raw = cur.value()
             at, count = HEAD.unpack_from(raw)
-            end = NO.unpack_from(key, 17)[0] + count
+            end = NO.unpack_from(key, 17)[0] + (count & ~COUNTED)
             if not (end <= cut or (max_age is not None and at < now - max_age)):
                 break
             self._join(txn)
@@ -237,9 +260,9 @@ class ChangeLog:
                 emptied = True
                 break
         if emptied:  # the numbering goes on from here
-            txn.put(TAIL + table._prefix, NO.pack(next_no), db=self.db)
+            txn.put(TAIL + table._prefix, TAIL_VALUE.pack(next_no, rows), db=self.db)
         self._join(txn)
-        self._pending_ends[table.id] = _ends(txn.cursor(db=self.db), start, table._prefix)
+        self._pending_ends[table.id] = self._read_ends(txn, table)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -249,16 +272,29 @@ class ChangeLog:
             return self._state(txn, table)
 
     def _state(self, txn: lmdb.Transaction, table: Table) -> LogState:
-        start = ENTRY + table._prefix
         ends = self._ends.get(table.id)
         if ends is None:  # committed figures, as a read transaction sees them
-            ends = self._ends[table.id] = _ends(txn.cursor(db=self.db), start, table._prefix)
-        next_no, oldest_first, oldest_time = ends
+            ends = self._ends[table.id] = self._read_ends(txn, table)
+        next_no, oldest_first, oldest_time, _ = ends
         if oldest_first is None:
             oldest_first, oldest_time = next_no, 0.0
         max_n = self.limits(table).max_changes
         first = max(oldest_first, next_no - max_n) if max_n is not None else oldest_first
         return LogState(next_no, first, self.bytes(table), oldest_time)
+
+    def rows(self, table: Table) -> int:
+        """The table's row count as last committed (what each write logs with its entry)."""
+        ends = self._ends.get(table.id)
+        if ends is None:
+            with self.storage.env.begin(db=self.db) as txn:
+                ends = self._ends[table.id] = self._read_ends(txn, table)
+        return ends[3]
+
+    def last_no_stored(self, table: Table) -> int:
+        """The number of the table's newest committed change (0 before its first), read
+        from the log itself: what other processes appended is seen, the cache is not used."""
+        with self.storage.env.begin(db=self.db) as txn:
+            return self._read_ends(txn, table)[0] - 1
 
     def bytes(self, table: Table) -> int:
         """Bytes of the table's retained log entries (counted on first use)."""
@@ -351,8 +387,7 @@ class ChangeLog:
             self._trim_in(txn, table)
 
     def _trim_in(self, txn: lmdb.Transaction, table: Table) -> None:
-        start = ENTRY + table._prefix
-        next_no, oldest_first, oldest_time = _ends(txn.cursor(db=self.db), start, table._prefix)
+        next_no, oldest_first, oldest_time, rows = self._read_ends(txn, table)
         if oldest_first is None:
             return
         limits = self.limits(table)
@@ -361,7 +396,39 @@ class ChangeLog:
         if (max_n is not None and next_no - oldest_first > max_n) or (
             max_age is not None and oldest_time < now - max_age
         ):
-            self._trim(txn, table, next_no, now)
+            self._trim(txn, table, next_no, now, rows)
+
+    def _read_ends(self, txn: lmdb.Transaction, table: Table) -> Ends:
+        """The table's ``Ends`` as ``txn`` sees them: from its newest and oldest entries,
+        else from its tail key (no entry kept), else a new log's."""
+        prefix = table._prefix
+        start = ENTRY + prefix
+        cur = txn.cursor(db=self.db)
+        found = cur.prev() if cur.set_range(start + AFTER_ENTRIES) else cur.last()
+        if not found or cur.key()[:17] != start:
+            raw = cur.get(TAIL + prefix)
+            if raw is not None and len(raw) == TAIL_VALUE.size:
+                next_no, rows = TAIL_VALUE.unpack(raw)
+            else:
+                next_no = NO.unpack(raw)[0] if raw else 1
+                rows = self._catalog_rows(txn, prefix)
+            return next_no, None, 0.0, rows
+        raw = cur.value()
+        count = HEAD.unpack_from(raw)[1]
+        if count & COUNTED:
+            count ^= COUNTED
+            rows = ROWS.unpack_from(raw, HEAD.size)[0]
+        else:
+            rows = self._catalog_rows(txn, prefix)
+        next_no = NO.unpack_from(cur.key(), 17)[0] + count
+        cur.set_range(start)
+        at = HEAD.unpack_from(cur.value())[0]
+        return next_no, NO.unpack_from(cur.key(), 17)[0], at, rows
+
+    def _catalog_rows(self, txn: lmdb.Transaction, prefix: bytes) -> int:
+        """The row count where servers before the log kept it: the catalog (0 if none)."""
+        raw = txn.get(COUNT_PREFIX + prefix, None, self.storage.catalog_db)
+        return ROWS.unpack(raw)[0] if raw else 0
 
     # -- dropping -------------------------------------------------------------------------
 
@@ -381,23 +448,6 @@ class ChangeLog:
         self._bytes.pop(table.id, None)
         self._ends.pop(table.id, None)
         self._pending_ends.pop(table.id, None)
-
-
-def _ends(cur: lmdb.Cursor, start: bytes, prefix: bytes) -> Ends:
-    """``(next change number, first number of the oldest entry or None, its commit time)``
-    of the log whose entry keys start with ``start``."""
-    if cur.set_range(start + AFTER_ENTRIES):
-        found = cur.prev()
-    else:
-        found = cur.last()
-    if not found or cur.key()[:17] != start:
-        raw = cur.get(TAIL + prefix)
-        return (NO.unpack(raw)[0] if raw else 1), None, 0.0
-    key = cur.key()
-    next_no = NO.unpack_from(key, 17)[0] + HEAD.unpack_from(cur.value())[1]
-    cur.set_range(start)
-    at = HEAD.unpack_from(cur.value())[0]
-    return next_no, NO.unpack_from(cur.key(), 17)[0], at
 
 
 def _seek(cur: lmdb.Cursor, start: bytes, want: int) -> bool:

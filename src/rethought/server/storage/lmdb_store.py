@@ -3,7 +3,8 @@
 One environment holds five named sub-databases:
 
 - ``catalog``: ``db\\0<name>`` -> {id, name}; ``table\\0<id>`` -> {id, db_id, name,
-  primary_key, durability, indexes}; ``count\\0<table id bytes>`` -> row count;
+  primary_key, durability, indexes} (the row count is the change log's; data written
+  before it moved there has ``count\\0<table id bytes>`` here, read until the next write);
 - ``rows``: ``<table id, 16 bytes><encode_key(primary key)>`` -> orjson row;
 - ``index``: ``<index id, 16 bytes><index value part><encoded primary key>`` -> entry;
 - ``meta``: ``<utf-8 key>`` -> orjson value (users, permissions, other system records);
@@ -87,7 +88,6 @@ class Storage:
         self.room = 0
         # (committed txn id, table, row count) of the last top-level write: the count the
         # next write of that table starts from when nothing committed in between (writer.py).
-        self.last_count: tuple[int, Any, int] | None = None
         self._open_txn: lmdb.Transaction | None = None  # the open write transaction, if any
         self._nested_used = False
         self._outbox: Outbox | None = None  # the open transaction's changes (outbox.py)

@@ -29,13 +29,14 @@ from .protocols import Table
 class TableChanges:
     """One table's changes in one transaction, in the order they were applied."""
 
-    __slots__ = ("table", "raws", "changes", "first_no")
+    __slots__ = ("table", "raws", "changes", "first_no", "rows")
 
     def __init__(self, table: Table) -> None:
         self.table = table
         self.raws: list[tuple[bytes | None, bytes | None]] = []  # stored bytes, for the log
         self.changes: list[tuple[Any, Any]] = []  # (old row, new row)
         self.first_no: int | None = None  # the change number of changes[0], once logged
+        self.rows = 0  # rows added less rows deleted (the log keeps the table's row count)
 
 
 Listener = Callable[[list[TableChanges]], None]
@@ -68,6 +69,8 @@ class Outbox:
                 del self.tables[tid]
             else:
                 tc = self.tables[tid]
+                for old, new in tc.raws[n:]:  # (rare: a nested writer failed)
+                    tc.rows -= (new is not None) - (old is not None)
                 del tc.changes[n:], tc.raws[n:]
 
     def log(self, txn: lmdb.Transaction, changelog: Any) -> None:
@@ -75,7 +78,7 @@ class Outbox:
         commit: log order is commit order, and the numbers are taken only by a commit)."""
         for tc in self.tables.values():
             if tc.raws and not tc.table.dropped:  # a table dropped in this transaction
-                tc.first_no = changelog.record(txn, tc.table, tc.raws)
+                tc.first_no = changelog.record(txn, tc)
 
     def publish(self, listeners: list[Listener]) -> None:
         """The transaction committed: hand its changes to ``listeners``."""

@@ -26,7 +26,7 @@ from .catalog import (
 from .geo_cells import fill_cells, scan_cells
 from .protocols import Env
 from .scan import ENTRY_HEAD, scan_index, scan_rows
-from .writer import COUNT, Writer, index_entries
+from .writer import Writer, index_entries
 
 
 class TableStore:
@@ -85,10 +85,8 @@ class TableStore:
             txn.abort()  # a read: what ``with`` does at its end, without the protocol calls
 
     def count(self) -> int:
-        """The number of rows (kept in the catalog by every write, so O(1))."""
-        with self._storage.env.begin(db=self._storage.catalog_db) as txn:
-            raw = txn.get(COUNT_PREFIX + self._prefix)
-        return COUNT.unpack(raw)[0] if raw else 0
+        """The number of rows (each write logs it with its change-log entry, so O(1))."""
+        return self._storage.changelog.rows(self)
 
     def scan(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import struct
 from typing import Any
 
 import lmdb
@@ -14,15 +13,13 @@ from ...datum.jsonfmt import pretty
 from ...datum.keys import check_index_key, encode_index_value, encode_primary
 from ...errors import ReqlOpFailedError, ReqlQueryLogicError
 from ..runtime.suspend import pin
-from .catalog import COUNT_PREFIX, Index, IndexFn
+from .catalog import Index, IndexFn
 from .geo_cells import update_cells
 from .group import CommitGroup, grouping_loop
 from .outbox import Outbox, TableChanges
 from .protocols import Table
 from .scan import ENTRY_HEAD, TAG, TAGGED
 from .space import commit, write_failure
-
-COUNT = struct.Struct(">q")
 
 
 def index_entries(idx: Index, fn: IndexFn, row: dict, pk_key: bytes) -> dict[bytes, bytes]:
@@ -81,7 +78,6 @@ class Writer:
         self._txn: lmdb.Transaction | None = None
         self._ops: list[tuple[str, Any]] = []  # replayed if the map has to grow mid-write
         self._log: TableChanges | None = None  # the transaction's changes of this table
-        self._delta = 0
 
     def __enter__(self) -> Writer:
         table = self.table
@@ -152,7 +148,6 @@ class Writer:
             if loop is not None:
                 # Others may write in this loop turn: keep the transaction open for them;
                 # it commits at the end of the turn (Storage.flush_group).
-                self._count(txn)
                 group = storage._group = CommitGroup(txn, storage._outbox, loop.create_future())
                 loop.call_soon(storage.flush_group)
                 self.committed = group.done
@@ -165,17 +160,15 @@ class Writer:
                 if sole:
                     log, table = self._log, self.table
                     if log.raws and not table.dropped:  # what ``outbox.log`` does for it
-                        log.first_no = storage.changelog.record(txn, table, log.raws)
+                        log.first_no = storage.changelog.record(txn, log)
                 else:
                     outbox.log(txn, storage.changelog)  # log order is commit order
-                count = self._count(txn, sole)
                 txn.commit()
             except lmdb.MapFullError:
                 txn.abort()
                 txn = self._grow_and_replay()
                 outbox = storage._outbox
                 outbox.log(txn, storage.changelog)
-                count = self._count(txn, False)
                 try:
                     commit(txn, storage.path)
                 except lmdb.MapFullError as e:
@@ -183,7 +176,6 @@ class Writer:
             except lmdb.Error as e:
                 txn.abort()
                 raise write_failure(storage.path, e) from None
-            storage.last_count = count
             storage.changelog.committed(txn)  # the log's byte counts follow the commit
         finally:
             if storage._open_txn is not None:
@@ -205,7 +197,6 @@ class Writer:
         group = self._group
         try:
             if ok:
-                self._count(txn)
                 txn.commit()  # into the group's transaction
                 self.committed = group.done
                 return
@@ -223,7 +214,6 @@ class Writer:
         storage = self.table._storage
         try:
             if ok:
-                self._count(txn)
                 txn.commit()  # into the parent: the outermost transaction commits both
                 return
             txn.abort()
@@ -278,9 +268,9 @@ class Writer:
             self._txn.abort()
             self._txn = self._grow_and_replay()
             return None
-        self._delta += 1
         log = self._log
         log.raws.append((None, data))
+        log.rows += 1
         change = (None, row)
         log.changes.append(change)
         self.changes.append(change)
@@ -314,11 +304,11 @@ class Writer:
             raw_old = txn.pop(table._prefix + pk, db=table._rows)
         log = self._log
         log.raws.append((raw_old, data))
+        if raw_old is None:
+            log.rows += data is not None
+        elif data is None:
+            log.rows -= 1
         old = None if raw_old is None else orjson.loads(raw_old)
-        if old is None:
-            self._delta += row is not None
-        elif row is None:
-            self._delta -= 1
         if table._indexes and (old is not None or row is not None):
             self._update_indexes(txn, pk, old, row)
         log.changes.append((old, row))
@@ -346,33 +336,6 @@ class Writer:
             if idx.geo:
                 update_cells(txn, table._storage.geo_db, idx.prefix, before, after)
 
-    def _count(self, txn: lmdb.Transaction, cached: bool = False) -> tuple | None:
-        """Add this writer's rows to the table's count; ``(txn id, table, count)`` when
-        ``cached`` (a top-level write that no other writer shared), for ``last_count``.
-
-        The count the last top-level write committed is the one stored as long as no
-        other transaction (of this process or another) committed since: LMDB numbers the
-        write transactions, so that is when this one's id follows the stored one's."""
-        delta = self._delta
-        if not delta:
-            return None
-        table = self.table
-        storage = table._storage
-        ckey = COUNT_PREFIX + table._prefix
-        tid = 0
-        if cached:
-            tid = txn.id()
-            last = storage.last_count
-            if last is not None and last[0] == tid - 1 and last[1] is table:
-                count = last[2] + delta
-                txn.put(ckey, COUNT.pack(count), True, True, False, storage.catalog_db)
-                return (tid, table, count)
-        cdb = storage.catalog_db
-        raw = txn.get(ckey, None, cdb)
-        count = (COUNT.unpack(raw)[0] if raw else 0) + delta
-        txn.put(ckey, COUNT.pack(count), True, True, False, cdb)
-        return (tid, table, count) if cached else None
-
     def _grow_and_replay(self) -> lmdb.Transaction:
         storage = self.table._storage
         if self._nested or storage._nested_used or self._group is not None:
@@ -384,7 +347,7 @@ class Writer:
         outbox = storage._outbox = Outbox()  # no other writer shared the transaction
         self._check_live()
         self._log = outbox.table(self.table)
-        self.changes, self._delta = [], 0
+        self.changes = []
         for op, arg in self._ops:
             self._apply(op, arg)
         return self._txn
