@@ -86,8 +86,6 @@ class Storage:
         # Pages writes may still add before the map's fill is looked at again (env.info()
         # costs more than a small write's own LMDB calls): see ``_room_left``.
         self.room = 0
-        # (committed txn id, table, row count) of the last top-level write: the count the
-        # next write of that table starts from when nothing committed in between (writer.py).
         self._open_txn: lmdb.Transaction | None = None  # the open write transaction, if any
         self._nested_used = False
         self._outbox: Outbox | None = None  # the open transaction's changes (outbox.py)

@@ -57,20 +57,19 @@ class Outbox:
             tc = self.tables[table.id] = TableChanges(table)
         return tc
 
-    def mark(self) -> dict[str, int]:
-        """Where each table's changes end now (a nested writer begins)."""
-        return {tid: len(tc.changes) for tid, tc in self.tables.items()}
+    def mark(self) -> dict[str, tuple[int, int]]:
+        """Where each table's changes end now, and its row delta (a nested writer begins)."""
+        return {tid: (len(tc.changes), tc.rows) for tid, tc in self.tables.items()}
 
-    def rollback(self, mark: dict[str, int]) -> None:
+    def rollback(self, mark: dict[str, tuple[int, int]]) -> None:
         """Forget the changes made since ``mark`` (that nested writer aborted)."""
         for tid in list(self.tables):
-            n = mark.get(tid)
-            if n is None:
+            at = mark.get(tid)
+            if at is None:
                 del self.tables[tid]
             else:
                 tc = self.tables[tid]
-                for old, new in tc.raws[n:]:  # (rare: a nested writer failed)
-                    tc.rows -= (new is not None) - (old is not None)
+                n, tc.rows = at
                 del tc.changes[n:], tc.raws[n:]
 
     def log(self, txn: lmdb.Transaction, changelog: Any) -> None:

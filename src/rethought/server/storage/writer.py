@@ -67,7 +67,7 @@ class Writer:
     # What only a nested or joined write sets (class defaults: a plain write pays nothing).
     _nested = False
     _parent: lmdb.Transaction | None = None
-    _mark: dict[str, int] | None = None
+    _mark: dict[str, tuple[int, int]] | None = None
     _group: CommitGroup | None = None  # the open group this writer joined
     # Set when the write waits for its group's commit (group.py): answer after it.
     committed: asyncio.Future | None = None
